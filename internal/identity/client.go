@@ -1,0 +1,138 @@
+package identity
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Client is an application that asks Usher for tokens.
+type Client struct {
+	ClientID                string            `json:"client_id"`
+	Name                    string            `json:"name"`
+	Description             string            `json:"description,omitempty"`
+	AppType                 string            `json:"app_type,omitempty"`
+	LogoURI                 string            `json:"logo_uri,omitempty"`
+	IsFirstParty            bool              `json:"is_first_party"`
+	OIDCConformant          bool              `json:"oidc_conformant"`
+	Callbacks               []string          `json:"callbacks"`
+	AllowedLogoutURLs       []string          `json:"allowed_logout_urls"`
+	WebOrigins              []string          `json:"web_origins"`
+	AllowedOrigins          []string          `json:"allowed_origins"`
+	InitiateLoginURI        string            `json:"initiate_login_uri,omitempty"`
+	GrantTypes              []string          `json:"grant_types"`
+	TokenEndpointAuthMethod string            `json:"token_endpoint_auth_method"`
+	JWTConfiguration        JWTConfiguration  `json:"jwt_configuration"`
+	ClientMetadata          map[string]string `json:"client_metadata"`
+	SSO                     bool              `json:"sso,omitempty"`
+	CrossOriginAuth         bool              `json:"cross_origin_authentication,omitempty"`
+
+	SecretHash string    `json:"-"`
+	CreatedAt  time.Time `json:"-"`
+}
+
+// JWTConfiguration says how a client's ID tokens are signed and how long they live.
+type JWTConfiguration struct {
+	Alg               string `json:"alg"`
+	LifetimeInSeconds int    `json:"lifetime_in_seconds"`
+	SecretEncoded     bool   `json:"secret_encoded"`
+}
+
+var appTypes = []string{"native", "spa", "regular_web", "non_interactive", "rms", "box", "cloudbees", "concur", "dropbox", "mscrm", "echosign", "egnyte", "newrelic", "office365", "salesforce", "sentry", "sharepoint", "slack", "springcm", "zendesk", "zoom", "sso_integration", "oag", "resource_server", "express_configuration"}
+
+var grantTypes = []string{"authorization_code", "implicit", "refresh_token", "client_credentials", "password", "http://auth0.com/oauth/grant-type/password-realm", "http://auth0.com/oauth/grant-type/mfa-oob", "http://auth0.com/oauth/grant-type/mfa-otp", "http://auth0.com/oauth/grant-type/mfa-recovery-code", "urn:openid:params:grant-type:ciba", "urn:ietf:params:oauth:grant-type:device_code", "urn:auth0:params:oauth:grant-type:token-exchange:federated-connection-access-token", "http://auth0.com/oauth/grant-type/passwordless/otp"}
+
+// HasGrantType reports whether the client may use grant type g at /oauth/token.
+func (c Client) HasGrantType(g string) bool { return contains(c.GrantTypes, g) }
+
+// CheckSecret compares secret with the stored hash in constant time.
+func (c Client) CheckSecret(secret string) bool {
+	if c.SecretHash == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(c.SecretHash)) == 1
+}
+
+// hashSecret hashes a client secret. Secrets Usher makes carry ~380 bits of
+// entropy, so a fast hash suffices and keeps /oauth/token cheap.
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// normalize fills Auth0's defaults and checks the rules a client must keep.
+func (c *Client) normalize() error {
+	c.Name = strings.TrimSpace(c.Name)
+	if c.Name == "" {
+		return Invalid("invalid_body", "Payload validation error: 'Missing required property: name'.")
+	}
+	if strings.ContainsAny(c.Name, "<>") {
+		return Invalid("invalid_body", "Payload validation error: 'String does not match pattern ^[^<>]+$' on property name.")
+	}
+	if len(c.Description) > 140 {
+		return Invalid("invalid_body", "Payload validation error: 'String is too long (%d chars), maximum 140' on property description.", len(c.Description))
+	}
+	if c.AppType != "" && !contains(appTypes, c.AppType) {
+		return Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property app_type.", c.AppType)
+	}
+	if c.GrantTypes == nil {
+		c.GrantTypes = defaultGrantTypes(c.AppType)
+	}
+	for _, g := range c.GrantTypes {
+		if !contains(grantTypes, g) {
+			return Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property grant_types.", g)
+		}
+	}
+	switch c.TokenEndpointAuthMethod {
+	case "":
+		c.TokenEndpointAuthMethod = "client_secret_post"
+		if c.AppType == "spa" || c.AppType == "native" {
+			c.TokenEndpointAuthMethod = "none"
+		}
+	case "none", "client_secret_post", "client_secret_basic":
+	default:
+		return Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property token_endpoint_auth_method.", c.TokenEndpointAuthMethod)
+	}
+	if c.JWTConfiguration.Alg == "" {
+		c.JWTConfiguration.Alg = "RS256"
+	}
+	if c.JWTConfiguration.Alg != "RS256" {
+		return Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property jwt_configuration.alg (Usher signs with RS256).", c.JWTConfiguration.Alg)
+	}
+	if c.JWTConfiguration.LifetimeInSeconds == 0 {
+		c.JWTConfiguration.LifetimeInSeconds = 36000
+	}
+	if len(c.ClientMetadata) > 10 {
+		return Invalid("invalid_body", "Payload validation error: 'Too many properties (%d), maximum 10' on property client_metadata.", len(c.ClientMetadata))
+	}
+	for _, list := range []*[]string{&c.Callbacks, &c.AllowedLogoutURLs, &c.WebOrigins, &c.AllowedOrigins} {
+		if *list == nil {
+			*list = []string{}
+		}
+	}
+	if c.ClientMetadata == nil {
+		c.ClientMetadata = map[string]string{}
+	}
+	return nil
+}
+
+func defaultGrantTypes(appType string) []string {
+	switch appType {
+	case "non_interactive":
+		return []string{"client_credentials"}
+	case "spa", "native":
+		return []string{"authorization_code", "implicit", "refresh_token"}
+	}
+	return []string{"authorization_code", "implicit", "refresh_token", "client_credentials"}
+}
+
+// ClientGrant lets a client obtain tokens for an API audience with some scopes.
+type ClientGrant struct {
+	ID        string    `json:"id"`
+	ClientID  string    `json:"client_id"`
+	Audience  string    `json:"audience"`
+	Scope     []string  `json:"scope"`
+	CreatedAt time.Time `json:"-"`
+}

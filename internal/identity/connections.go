@@ -1,0 +1,105 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"sort"
+)
+
+var errNoConnection = NotFound("inexistent_connection", "The connection does not exist.")
+
+var connectionName = regexp.MustCompile(`^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$`)
+
+func (c *Connection) normalize() error {
+	if c.Name == "" {
+		return Invalid("invalid_body", "Payload validation error: 'Missing required property: name'.")
+	}
+	if len(c.Name) > 128 || !connectionName.MatchString(c.Name) {
+		return Invalid("invalid_body", "Payload validation error: 'String does not match pattern ^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$' on property name.")
+	}
+	if c.Strategy != "auth0" {
+		return Invalid("invalid_body", "Usher supports database connections only (strategy \"auth0\").")
+	}
+	if c.Options == nil {
+		c.Options = map[string]any{}
+	}
+	if err := validateConnectionOptions(c.Options); err != nil {
+		return err
+	}
+	if c.EnabledClients == nil {
+		c.EnabledClients = []string{}
+	}
+	c.Realms = []string{c.Name}
+	return nil
+}
+
+// CreateConnection makes a database connection from the properties in p.
+func (s *Service) CreateConnection(ctx context.Context, p Patch) (Connection, error) {
+	var c Connection
+	if err := p.apply(&c, "id", "realms"); err != nil {
+		return Connection{}, err
+	}
+	if _, sent := p["options"]; !sent {
+		c.Options = DefaultConnectionOptions()
+	}
+	if err := c.normalize(); err != nil {
+		return Connection{}, err
+	}
+	c.ID, c.CreatedAt = NewConnectionID(), s.now().UTC()
+	if err := s.store.CreateConnection(ctx, c); errors.Is(err, ErrDuplicate) {
+		return Connection{}, Conflict("connection_conflict", "A connection with the same name already exists")
+	} else if err != nil {
+		return Connection{}, err
+	}
+	return c, nil
+}
+
+// Connection returns the connection with id.
+func (s *Service) Connection(ctx context.Context, id string) (Connection, error) {
+	c, err := s.store.Connection(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Connection{}, errNoConnection
+	}
+	return c, err
+}
+
+// Connections returns every connection, oldest first.
+func (s *Service) Connections(ctx context.Context) ([]Connection, error) {
+	cs, err := s.store.Connections(ctx)
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].CreatedAt.Before(cs[j].CreatedAt) })
+	return cs, err
+}
+
+// UpdateConnection replaces the top-level properties named in p; as in Auth0,
+// options are replaced whole. The name and strategy cannot change.
+func (s *Service) UpdateConnection(ctx context.Context, id string, p Patch) (Connection, error) {
+	var out Connection
+	err := s.store.Atomic(ctx, func(st Store) error {
+		c, err := st.Connection(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return errNoConnection
+		} else if err != nil {
+			return err
+		}
+		created := c.CreatedAt
+		if err := p.apply(&c, "id", "name", "strategy", "realms"); err != nil {
+			return err
+		}
+		if err := c.normalize(); err != nil {
+			return err
+		}
+		c.CreatedAt = created
+		out = c
+		return st.UpdateConnection(ctx, c)
+	})
+	return out, err
+}
+
+// DeleteConnection removes a connection and, as in Auth0, every user in it.
+func (s *Service) DeleteConnection(ctx context.Context, id string) error {
+	if err := s.store.DeleteConnection(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package identity
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies a domain error so the HTTP edge can map it to a status once.
+type Kind int
+
+// The kinds of domain error.
+const (
+	KindInvalid  Kind = iota + 1 // the request breaks a rule: 400
+	KindNotFound                 // the thing does not exist: 404
+	KindConflict                 // it would duplicate something unique: 409
+	KindDenied                   // the caller may not do this: 403
+)
+
+// Error is a domain error with a sentence meant for the API caller and a
+// short machine code in Auth0's vocabulary (for example "inexistent_user").
+type Error struct {
+	Kind    Kind
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Invalid reports a broken rule.
+func Invalid(code, format string, args ...any) error {
+	return &Error{Kind: KindInvalid, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// NotFound reports a missing thing.
+func NotFound(code, message string) error {
+	return &Error{Kind: KindNotFound, Code: code, Message: message}
+}
+
+// Conflict reports a would-be duplicate.
+func Conflict(code, message string) error {
+	return &Error{Kind: KindConflict, Code: code, Message: message}
+}
+
+// ErrNotFound is what a store returns for a missing row; services turn it into
+// a NotFound error that names the thing.
+var ErrNotFound = errors.New("not found")
+
+// ErrDuplicate is what a store returns when a unique constraint would break.
+var ErrDuplicate = errors.New("duplicate")
+
+// KindOf returns the Kind of err, or 0 when err is not a domain error.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return 0
+}

@@ -1,0 +1,181 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Service holds the identity rules: it validates what callers ask for and
+// keeps users, clients, connections and tenant settings through a Store.
+type Service struct {
+	store        Store
+	now          Clock
+	mgmtAudience string
+}
+
+// NewService returns a Service over store. managementAudience is the Management
+// API's canonical audience, PUBLIC_URL + "/api/v2/".
+func NewService(store Store, managementAudience string, now Clock) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, now: now, mgmtAudience: managementAudience}
+}
+
+// ManagementAudience is the audience Management API tokens carry.
+func (s *Service) ManagementAudience() string { return s.mgmtAudience }
+
+// CanonicalAudience maps the Management API audience in either its https://
+// or http:// spelling to the canonical one; other audiences are returned as is.
+func (s *Service) CanonicalAudience(aud string) string {
+	strip := func(u string) string {
+		u = strings.TrimPrefix(u, "https://")
+		return strings.TrimPrefix(u, "http://")
+	}
+	if strings.HasPrefix(aud, "http") && strip(aud) == strip(s.mgmtAudience) {
+		return s.mgmtAudience
+	}
+	return aud
+}
+
+// TenantSettings returns the tenant's settings.
+func (s *Service) TenantSettings(ctx context.Context) (TenantSettings, error) {
+	return s.store.TenantSettings(ctx)
+}
+
+// UpdateTenantSettings replaces the top-level settings named in p.
+func (s *Service) UpdateTenantSettings(ctx context.Context, p Patch) (TenantSettings, error) {
+	var out TenantSettings
+	err := s.store.Atomic(ctx, func(st Store) error {
+		cur, err := st.TenantSettings(ctx)
+		if err != nil {
+			return err
+		}
+		if err := p.apply(&cur); err != nil {
+			return err
+		}
+		if err := cur.validate(); err != nil {
+			return err
+		}
+		if cur.DefaultDirectory != "" {
+			if _, err := st.ConnectionByName(ctx, cur.DefaultDirectory); errors.Is(err, ErrNotFound) {
+				return Invalid("invalid_body", "The connection %q set as default_directory does not exist.", cur.DefaultDirectory)
+			}
+		}
+		out = cur
+		return st.SaveTenantSettings(ctx, cur)
+	})
+	return out, err
+}
+
+// Bootstrap says which Management API client to make sure of at start.
+type Bootstrap struct {
+	ClientID, ClientSecret string // both empty: make one at first start
+}
+
+// BootstrapResult tells what Bootstrap made. ClientSecret is set only when
+// Usher generated the client just now, so it can be shown once.
+type BootstrapResult struct {
+	ClientID, ClientSecret string
+}
+
+const (
+	settingInitialized     = "tenant_initialized"
+	settingBootstrapClient = "bootstrap_client_id"
+)
+
+// Bootstrap creates the tenant's defaults on first start (settings, the
+// database connection) and makes sure the bootstrap client exists and holds
+// every Management API scope. It is safe to run at every start and from
+// several instances at once.
+func (s *Service) Bootstrap(ctx context.Context, b Bootstrap) (BootstrapResult, error) {
+	var res BootstrapResult
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		res, err = s.bootstrapOnce(ctx, b)
+		if !errors.Is(err, ErrDuplicate) {
+			break
+		}
+		// Another instance bootstrapped at the same moment: read what it made.
+	}
+	if err != nil {
+		return BootstrapResult{}, fmt.Errorf("bootstrap: %w", err)
+	}
+	return res, nil
+}
+
+func (s *Service) bootstrapOnce(ctx context.Context, b Bootstrap) (BootstrapResult, error) {
+	var res BootstrapResult
+	err := s.store.Atomic(ctx, func(st Store) error {
+		now := s.now()
+		if _, err := st.Setting(ctx, settingInitialized); errors.Is(err, ErrNotFound) {
+			if err := st.SaveTenantSettings(ctx, DefaultTenantSettings()); err != nil {
+				return err
+			}
+			conn := Connection{ID: NewConnectionID(), Name: DefaultConnection, Strategy: "auth0", Options: DefaultConnectionOptions(), CreatedAt: now}
+			conn.normalize()
+			if err := st.CreateConnection(ctx, conn); err != nil {
+				return err
+			}
+			if err := st.PutSetting(ctx, settingInitialized, now.UTC().Format(time.RFC3339)); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+
+		id, secret := b.ClientID, b.ClientSecret
+		if id == "" {
+			stored, err := st.Setting(ctx, settingBootstrapClient)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if _, cerr := st.Client(ctx, stored); stored != "" && cerr == nil {
+				id = stored
+			} else {
+				id, secret = NewClientID(), NewClientSecret()
+				res.ClientSecret = secret
+			}
+		}
+		res.ClientID = id
+		c, err := st.Client(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			c = Client{ClientID: id, Name: "Usher Management API (bootstrap)", AppType: "non_interactive", IsFirstParty: true, OIDCConformant: true, CreatedAt: now}
+			c.normalize()
+			c.SecretHash = hashSecret(secret)
+			if err := st.CreateClient(ctx, c); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case secret != "" && !c.CheckSecret(secret):
+			c.SecretHash = hashSecret(secret)
+			if err := st.UpdateClient(ctx, c); err != nil {
+				return err
+			}
+		}
+		if err := st.PutSetting(ctx, settingBootstrapClient, id); err != nil {
+			return err
+		}
+		return s.grantAllScopes(ctx, st, id, now)
+	})
+	return res, err
+}
+
+func (s *Service) grantAllScopes(ctx context.Context, st Store, clientID string, now time.Time) error {
+	grants, err := st.ClientGrants(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range grants {
+		if g.ClientID == clientID && g.Audience == s.mgmtAudience {
+			g.Scope = ManagementScopes()
+			return st.UpdateClientGrant(ctx, g)
+		}
+	}
+	return st.CreateClientGrant(ctx, ClientGrant{ID: NewGrantID(), ClientID: clientID, Audience: s.mgmtAudience, Scope: ManagementScopes(), CreatedAt: now})
+}

@@ -1,0 +1,52 @@
+package identity
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence the identity service needs. A store returns
+// ErrNotFound for a missing row and ErrDuplicate for a unique-key clash.
+type Store interface {
+	// Atomic runs fn in one transaction: everything fn does through the
+	// Store it is given lands together or not at all.
+	Atomic(ctx context.Context, fn func(Store) error) error
+
+	CreateUser(ctx context.Context, u User) error
+	User(ctx context.Context, id string) (User, error)
+	UpdateUser(ctx context.Context, u User) error
+	DeleteUser(ctx context.Context, id string) error
+	// Users returns a page of users and, when q.IncludeTotals, how many match.
+	Users(ctx context.Context, q UserQuery) ([]User, int, error)
+	UsersByEmail(ctx context.Context, email string) ([]User, error)
+
+	CreateConnection(ctx context.Context, c Connection) error
+	Connection(ctx context.Context, id string) (Connection, error)
+	ConnectionByName(ctx context.Context, name string) (Connection, error)
+	Connections(ctx context.Context) ([]Connection, error)
+	UpdateConnection(ctx context.Context, c Connection) error
+	DeleteConnection(ctx context.Context, id string) error
+
+	CreateClient(ctx context.Context, c Client) error
+	Client(ctx context.Context, id string) (Client, error)
+	Clients(ctx context.Context) ([]Client, error)
+	UpdateClient(ctx context.Context, c Client) error
+	DeleteClient(ctx context.Context, id string) error
+
+	CreateClientGrant(ctx context.Context, g ClientGrant) error
+	ClientGrant(ctx context.Context, id string) (ClientGrant, error)
+	ClientGrants(ctx context.Context) ([]ClientGrant, error)
+	UpdateClientGrant(ctx context.Context, g ClientGrant) error
+	DeleteClientGrant(ctx context.Context, id string) error
+
+	TenantSettings(ctx context.Context) (TenantSettings, error)
+	SaveTenantSettings(ctx context.Context, s TenantSettings) error
+
+	// Setting and PutSetting keep small named values, such as which client
+	// was made at first start.
+	Setting(ctx context.Context, name string) (string, error)
+	PutSetting(ctx context.Context, name, value string) error
+}
+
+// Clock tells the time; tests pass a fixed one.
+type Clock func() time.Time

@@ -1,0 +1,77 @@
+package identity
+
+// TenantSettings are the tenant-wide settings of /api/v2/tenants/settings.
+type TenantSettings struct {
+	FriendlyName          string              `json:"friendly_name,omitempty"`
+	PictureURL            string              `json:"picture_url,omitempty"`
+	SupportEmail          string              `json:"support_email,omitempty"`
+	SupportURL            string              `json:"support_url,omitempty"`
+	DefaultDirectory      string              `json:"default_directory,omitempty"`
+	DefaultAudience       string              `json:"default_audience,omitempty"`
+	DefaultRedirectionURI string              `json:"default_redirection_uri,omitempty"`
+	SessionLifetime       float64             `json:"session_lifetime"`
+	IdleSessionLifetime   float64             `json:"idle_session_lifetime"`
+	AllowedLogoutURLs     []string            `json:"allowed_logout_urls"`
+	EnabledLocales        []string            `json:"enabled_locales"`
+	Flags                 map[string]bool     `json:"flags"`
+	ChangePassword        *ChangePasswordPage `json:"change_password,omitempty"`
+	ErrorPage             *ErrorPage          `json:"error_page,omitempty"`
+	SandboxVersion        string              `json:"sandbox_version,omitempty"`
+	DeviceFlow            map[string]any      `json:"device_flow,omitempty"`
+	SessionCookie         map[string]any      `json:"session_cookie,omitempty"`
+	Sessions              map[string]any      `json:"sessions,omitempty"`
+	GuardianMFAPage       *ChangePasswordPage `json:"guardian_mfa_page,omitempty"`
+	DefaultTokenQuota     map[string]any      `json:"default_token_quota,omitempty"`
+	ACRValuesSupported    []string            `json:"acr_values_supported,omitempty"`
+	MTLS                  map[string]any      `json:"mtls,omitempty"`
+}
+
+// ChangePasswordPage is the classic custom password-reset page: a Liquid template.
+type ChangePasswordPage struct {
+	Enabled bool   `json:"enabled"`
+	HTML    string `json:"html"`
+}
+
+// ErrorPage sends people to the tenant's own error page.
+type ErrorPage struct {
+	HTML        string `json:"html"`
+	ShowLogLink bool   `json:"show_log_link"`
+	URL         string `json:"url"`
+}
+
+// DefaultTenantSettings are a new tenant's settings.
+func DefaultTenantSettings() TenantSettings {
+	return TenantSettings{
+		FriendlyName:        "Usher",
+		SessionLifetime:     168,
+		IdleSessionLifetime: 72,
+		AllowedLogoutURLs:   []string{},
+		EnabledLocales:      []string{"en"},
+		Flags:               map[string]bool{},
+		DefaultDirectory:    DefaultConnection,
+	}
+}
+
+func (s *TenantSettings) validate() error {
+	if s.SessionLifetime < 1 || s.SessionLifetime > 8760 {
+		return Invalid("invalid_body", "Payload validation error: 'session_lifetime must be between 1 and 8760 hours' on property session_lifetime.")
+	}
+	if s.IdleSessionLifetime < 1 || s.IdleSessionLifetime > s.SessionLifetime {
+		return Invalid("invalid_body", "Payload validation error: 'idle_session_lifetime must be between 1 hour and session_lifetime' on property idle_session_lifetime.")
+	}
+	if s.SupportEmail != "" {
+		if _, err := normalizeEmail(s.SupportEmail); err != nil {
+			return Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format email: %s' on property support_email.", s.SupportEmail)
+		}
+	}
+	if s.AllowedLogoutURLs == nil {
+		s.AllowedLogoutURLs = []string{}
+	}
+	if s.EnabledLocales == nil {
+		s.EnabledLocales = []string{"en"}
+	}
+	if s.Flags == nil {
+		s.Flags = map[string]bool{}
+	}
+	return nil
+}

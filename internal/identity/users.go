@@ -1,0 +1,234 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode"
+)
+
+var errNoUser = NotFound("inexistent_user", "The user does not exist.")
+
+// CreateUser validates in against its connection's rules and stores the new user.
+func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
+	if in.Connection == "" {
+		return User{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: connection'.")
+	}
+	conn, err := s.store.ConnectionByName(ctx, in.Connection)
+	if errors.Is(err, ErrNotFound) {
+		return User{}, Invalid("inexistent_connection", "The connection does not exist.")
+	} else if err != nil {
+		return User{}, err
+	}
+	if in.Email == "" {
+		return User{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: email'.")
+	}
+	email, err := normalizeEmail(in.Email)
+	if err != nil {
+		return User{}, err
+	}
+	if err := checkUsername(conn, in.Username, true); err != nil {
+		return User{}, err
+	}
+	if err := validateMetadata("app_metadata", in.AppMetadata); err != nil {
+		return User{}, err
+	}
+	if err := validateMetadata("user_metadata", in.UserMetadata); err != nil {
+		return User{}, err
+	}
+	profile := Profile{Name: in.Name, Nickname: in.Nickname, GivenName: in.GivenName, FamilyName: in.FamilyName, Picture: in.Picture}
+	if err := profile.validate(); err != nil {
+		return User{}, err
+	}
+	if profile.Name == "" {
+		profile.Name = email
+	}
+	if profile.Nickname == "" {
+		profile.Nickname = email[:strings.Index(email, "@")]
+	}
+	id := NewUserID()
+	if in.UserID != "" {
+		if len(in.UserID) > 255 || strings.IndexFunc(in.UserID, unicode.IsSpace) >= 0 {
+			return User{}, Invalid("invalid_body", "Payload validation error: 'user_id must be 1 to 255 characters without white space' on property user_id.")
+		}
+		id = "auth0|" + strings.TrimPrefix(in.UserID, "auth0|")
+	}
+	now := s.now().UTC()
+	u := User{
+		ID: id, ConnectionID: conn.ID, Connection: conn.Name, Email: email, EmailVerified: in.EmailVerified,
+		Username: in.Username, PhoneNumber: in.PhoneNumber, PhoneVerified: in.PhoneVerified, Blocked: in.Blocked,
+		Profile: profile, AppMetadata: orEmpty(in.AppMetadata), UserMetadata: orEmpty(in.UserMetadata),
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if in.Password != "" {
+		if err := conn.PasswordPolicy().Check(in.Password); err != nil {
+			return User{}, err
+		}
+		if u.PasswordHash, err = HashPassword(in.Password); err != nil {
+			return User{}, err
+		}
+	}
+	if err := s.store.CreateUser(ctx, u); errors.Is(err, ErrDuplicate) {
+		return User{}, Conflict("auth0_idp_error", "The user already exists.")
+	} else if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+func checkUsername(conn Connection, username string, creating bool) error {
+	if username == "" {
+		if creating && conn.RequiresUsername() {
+			return Invalid("invalid_body", "Payload validation error: 'Missing required property: username'.")
+		}
+		return nil
+	}
+	if !conn.RequiresUsername() {
+		return Invalid("invalid_body", "Cannot set username for connection without requires_username")
+	}
+	return checkLength("username", username, 1, 128)
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// User returns the user with id.
+func (s *Service) User(ctx context.Context, id string) (User, error) {
+	u, err := s.store.User(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return User{}, errNoUser
+	}
+	return u, err
+}
+
+// Users returns a page of users matching q and, when asked, the total.
+func (s *Service) Users(ctx context.Context, q UserQuery) ([]User, int, error) {
+	return s.store.Users(ctx, q)
+}
+
+// UsersByEmail returns every user with that email, in any connection.
+func (s *Service) UsersByEmail(ctx context.Context, email string) ([]User, error) {
+	return s.store.UsersByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+}
+
+// DeleteUser removes a user; removing a user who is not there is not an error.
+func (s *Service) DeleteUser(ctx context.Context, id string) error {
+	if err := s.store.DeleteUser(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// UpdateUser applies p with Auth0's rules: metadata merges one level deep,
+// other attributes are replaced, a null resets an attribute.
+func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User, error) {
+	switch {
+	case p.Password.Set && (p.Email.Set || p.EmailVerified.Set):
+		return User{}, Invalid("invalid_body", "Cannot update password and email or email_verified simultaneously")
+	case p.Username.Set && (p.Email.Set || p.EmailVerified.Set || p.Password.Set):
+		return User{}, Invalid("invalid_body", "Cannot update username and email, email_verified or password simultaneously")
+	}
+	for _, m := range []struct {
+		name string
+		o    Opt[map[string]any]
+	}{{"app_metadata", p.AppMetadata}, {"user_metadata", p.UserMetadata}} {
+		if err := validateMetadata(m.name, m.o.V); err != nil {
+			return User{}, err
+		}
+	}
+	var out User
+	err := s.store.Atomic(ctx, func(st Store) error {
+		u, err := st.User(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return errNoUser
+		} else if err != nil {
+			return err
+		}
+		conn, err := st.Connection(ctx, u.ConnectionID)
+		if err != nil {
+			return err
+		}
+		if p.Connection.Set && p.Connection.V != conn.Name {
+			return Invalid("invalid_body", "The user does not belong to connection %q.", p.Connection.V)
+		}
+		now := s.now().UTC()
+		if err := applyUserPatch(&u, conn, p, now); err != nil {
+			return err
+		}
+		u.UpdatedAt = now
+		if err := st.UpdateUser(ctx, u); errors.Is(err, ErrDuplicate) {
+			return Conflict("auth0_idp_error", "The specified new email already exists")
+		} else if err != nil {
+			return err
+		}
+		out = u
+		return nil
+	})
+	return out, err
+}
+
+func applyUserPatch(u *User, conn Connection, p UserPatch, now time.Time) error {
+	if p.Email.Set {
+		if p.Email.Null {
+			return Invalid("invalid_body", "Payload validation error: 'Expected type string but found type null' on property email.")
+		}
+		email, err := normalizeEmail(p.Email.V)
+		if err != nil {
+			return err
+		}
+		if email != u.Email {
+			u.Email, u.EmailVerified = email, false
+		}
+	}
+	if p.EmailVerified.Set {
+		u.EmailVerified = p.EmailVerified.V
+	}
+	if p.Password.Set {
+		if err := conn.PasswordPolicy().Check(p.Password.V); err != nil {
+			return err
+		}
+		hash, err := HashPassword(p.Password.V)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash, u.LastPasswordReset = hash, now
+	}
+	if p.Username.Set {
+		if err := checkUsername(conn, p.Username.V, false); err != nil {
+			return err
+		}
+		u.Username = p.Username.V
+	}
+	setString := func(dst *string, o Opt[string]) {
+		if o.Set {
+			*dst = o.V
+		}
+	}
+	setString(&u.PhoneNumber, p.PhoneNumber)
+	setString(&u.Profile.Name, p.Name)
+	setString(&u.Profile.Nickname, p.Nickname)
+	setString(&u.Profile.GivenName, p.GivenName)
+	setString(&u.Profile.FamilyName, p.FamilyName)
+	setString(&u.Profile.Picture, p.Picture)
+	if err := u.Profile.validate(); err != nil {
+		return err
+	}
+	if p.PhoneVerified.Set {
+		u.PhoneVerified = p.PhoneVerified.V
+	}
+	if p.Blocked.Set {
+		u.Blocked = p.Blocked.V
+	}
+	if p.AppMetadata.Set {
+		u.AppMetadata = mergeMetadata(u.AppMetadata, p.AppMetadata.V)
+	}
+	if p.UserMetadata.Set {
+		u.UserMetadata = mergeMetadata(u.UserMetadata, p.UserMetadata.V)
+	}
+	return nil
+}

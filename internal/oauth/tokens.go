@@ -1,0 +1,210 @@
+package oauth
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/usherid/usher/internal/identity"
+)
+
+const cryptoSHA256 = crypto.SHA256
+
+// AccessTokenLifetime is how long an access token is valid (Auth0's default).
+const AccessTokenLifetime = 24 * time.Hour
+
+// Claims are the claims of a Usher access token.
+type Claims struct {
+	Issuer          string           `json:"iss"`
+	Subject         string           `json:"sub"`
+	Audience        jwt.Audience     `json:"aud"`
+	IssuedAt        *jwt.NumericDate `json:"iat"`
+	Expiry          *jwt.NumericDate `json:"exp"`
+	Scope           string           `json:"scope,omitempty"`
+	GrantType       string           `json:"gty,omitempty"`
+	AuthorizedParty string           `json:"azp,omitempty"`
+}
+
+// Scopes returns the token's scopes.
+func (c Claims) Scopes() []string { return strings.Fields(c.Scope) }
+
+// HasAnyScope reports whether the token holds one of want.
+func (c Claims) HasAnyScope(want ...string) bool {
+	for _, s := range c.Scopes() {
+		if slices.Contains(want, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Error is an OAuth error in Auth0's shape; Status is the HTTP status Auth0 answers with.
+type Error struct {
+	Status      int
+	Code        string
+	Description string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+// TokenResponse is the body of a successful token request.
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// Server issues tokens for the tenant.
+type Server struct {
+	ids    *identity.Service
+	keys   *KeySet
+	issuer string
+	now    func() time.Time
+	cache  *verifiedCache
+}
+
+// NewServer returns a token Server whose tokens carry issuer (PUBLIC_URL + "/").
+func NewServer(ids *identity.Service, keys *KeySet, issuer string, now func() time.Time) *Server {
+	if now == nil {
+		now = time.Now
+	}
+	return &Server{ids: ids, keys: keys, issuer: issuer, now: now, cache: &verifiedCache{m: map[string]Claims{}}}
+}
+
+// Issuer is the iss claim of every token, with its trailing slash.
+func (s *Server) Issuer() string { return s.issuer }
+
+// Keys returns the signing keys.
+func (s *Server) Keys() *KeySet { return s.keys }
+
+// ClientCredentialsRequest is a client_credentials grant, client already
+// taken from the body or the Basic header.
+type ClientCredentialsRequest struct {
+	ClientID, ClientSecret string
+	Audience               string
+	Scope                  string
+}
+
+// ClientCredentials issues an access token to a machine-to-machine client
+// for an audience it holds a client grant for.
+func (s *Server) ClientCredentials(ctx context.Context, r ClientCredentialsRequest) (TokenResponse, error) {
+	if r.ClientID == "" {
+		return TokenResponse{}, &Error{401, "invalid_client", "Client authentication is required"}
+	}
+	client, ok, err := s.ids.AuthenticateClient(ctx, r.ClientID, r.ClientSecret)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if !ok {
+		return TokenResponse{}, &Error{401, "access_denied", "Unauthorized"}
+	}
+	if !client.HasGrantType("client_credentials") {
+		return TokenResponse{}, &Error{403, "unauthorized_client", "Grant type 'client_credentials' not allowed for the client."}
+	}
+	if r.Audience == "" {
+		return TokenResponse{}, &Error{403, "access_denied", "No audience parameter was provided, and no default audience has been configured"}
+	}
+	grants, err := s.ids.ClientGrants(ctx, client.ClientID, r.Audience)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if len(grants) == 0 {
+		return TokenResponse{}, &Error{403, "access_denied", fmt.Sprintf("Client is not authorized to access %q. You need to create a \"client-grant\" associated to this API.", r.Audience)}
+	}
+	scopes := grants[0].Scope
+	if r.Scope != "" {
+		var narrowed []string
+		for _, sc := range strings.Fields(r.Scope) {
+			if slices.Contains(scopes, sc) {
+				narrowed = append(narrowed, sc)
+			}
+		}
+		scopes = narrowed
+	}
+	now := s.now()
+	claims := Claims{
+		Issuer:          s.issuer,
+		Subject:         client.ClientID + "@clients",
+		Audience:        jwt.Audience{grants[0].Audience},
+		IssuedAt:        jwt.NewNumericDate(now),
+		Expiry:          jwt.NewNumericDate(now.Add(AccessTokenLifetime)),
+		Scope:           strings.Join(scopes, " "),
+		GrantType:       "client-credentials",
+		AuthorizedParty: client.ClientID,
+	}
+	tok, err := jwt.Signed(s.keys.signer).Claims(claims).Serialize()
+	if err != nil {
+		return TokenResponse{}, fmt.Errorf("sign token: %w", err)
+	}
+	return TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(AccessTokenLifetime.Seconds()), Scope: claims.Scope}, nil
+}
+
+// ErrTokenExpired and ErrTokenInvalid are the reasons VerifyAccessToken refuses a token.
+var (
+	ErrTokenExpired = errors.New("Expired token received for JSON Web Token validation")
+	ErrTokenInvalid = errors.New("Invalid signature received for JSON Web Token validation")
+	ErrTokenClaims  = errors.New("Bad audience or issuer received for JSON Web Token validation")
+)
+
+// VerifyAccessToken checks a token's signature, issuer, expiry and that it
+// was issued for audience, and returns its claims.
+func (s *Server) VerifyAccessToken(raw, audience string) (Claims, error) {
+	now := s.now()
+	c, ok := s.cache.get(raw)
+	if !ok {
+		tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+		if err != nil || len(tok.Headers) != 1 {
+			return Claims{}, ErrTokenInvalid
+		}
+		pub := s.keys.public[tok.Headers[0].KeyID]
+		if pub == nil {
+			return Claims{}, ErrTokenInvalid
+		}
+		if err := tok.Claims(pub, &c); err != nil {
+			return Claims{}, ErrTokenInvalid
+		}
+		s.cache.put(raw, c)
+	}
+	if c.Expiry == nil || now.After(c.Expiry.Time()) {
+		return Claims{}, ErrTokenExpired
+	}
+	if c.Issuer != s.issuer || !slices.ContainsFunc(c.Audience, func(a string) bool { return s.ids.CanonicalAudience(a) == audience }) {
+		return Claims{}, ErrTokenClaims
+	}
+	return c, nil
+}
+
+// verifiedCache remembers the claims of tokens whose signature checked out,
+// so that a client reusing its token (as the SDKs do) costs one RSA
+// verification, not one per request. Expiry is still checked every time.
+type verifiedCache struct {
+	mu sync.Mutex
+	m  map[string]Claims
+}
+
+const verifiedCacheSize = 4096
+
+func (c *verifiedCache) get(raw string) (Claims, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[raw]
+	return v, ok
+}
+
+func (c *verifiedCache) put(raw string, claims Claims) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= verifiedCacheSize {
+		clear(c.m)
+	}
+	c.m[raw] = claims
+}
