@@ -81,6 +81,19 @@ type UserPatch struct {
 	ClientID          Opt[string]         `json:"client_id"`
 }
 
+// OnlyMetadata reports whether the patch touches app_metadata or
+// user_metadata and nothing else.
+func (p UserPatch) OnlyMetadata() bool {
+	for _, set := range []bool{p.Email.Set, p.EmailVerified.Set, p.VerifyEmail.Set, p.Password.Set, p.Username.Set,
+		p.PhoneNumber.Set, p.PhoneVerified.Set, p.VerifyPhoneNumber.Set, p.Blocked.Set, p.GivenName.Set,
+		p.FamilyName.Set, p.Name.Set, p.Nickname.Set, p.Picture.Set, p.Connection.Set, p.ClientID.Set} {
+		if set {
+			return false
+		}
+	}
+	return true
+}
+
 // forbiddenAppMetadata are the app_metadata keys Auth0 reserves.
 var forbiddenAppMetadata = []string{"__tenant", "_id", "blocked", "clientID", "created_at", "email_verified", "email", "globalClientID", "global_client_id", "identities", "lastIP", "lastLogin", "loginsCount", "metadata", "multifactor_last_modified", "multifactor", "updated_at", "user_id"}
 

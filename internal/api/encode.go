@@ -1,0 +1,153 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/usherid/usher/internal/identity"
+)
+
+// maxBody bounds every JSON request body.
+const maxBody = 1 << 20
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// mgmtErrorBody is the Management API's error shape.
+type mgmtErrorBody struct {
+	StatusCode int    `json:"statusCode"`
+	Error      string `json:"error"`
+	Message    string `json:"message"`
+	ErrorCode  string `json:"errorCode,omitempty"`
+}
+
+func writeMgmtError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, mgmtErrorBody{StatusCode: status, Error: http.StatusText(status), Message: message, ErrorCode: code})
+}
+
+// mgmtError maps a domain error to its status once; anything else is a 500
+// whose detail goes to the log, never to the client.
+func mgmtError(w http.ResponseWriter, err error) {
+	var de *identity.Error
+	if errors.As(err, &de) {
+		status := map[identity.Kind]int{
+			identity.KindInvalid:  http.StatusBadRequest,
+			identity.KindNotFound: http.StatusNotFound,
+			identity.KindConflict: http.StatusConflict,
+			identity.KindDenied:   http.StatusForbidden,
+		}[de.Kind]
+		writeMgmtError(w, status, de.Code, de.Message)
+		return
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeMgmtError(w, http.StatusRequestEntityTooLarge, "payload_too_large", "Payload content length greater than maximum allowed: "+strconv.Itoa(maxBody))
+		return
+	}
+	noteError(w, err)
+	writeMgmtError(w, http.StatusInternalServerError, "internal_error", "Internal Server Error")
+}
+
+// writeOAuthError writes the Authentication API's error shape.
+func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+// readJSON reads a bounded body and decodes it with Auth0's validation.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		return err
+	}
+	return identity.Decode(data, v)
+}
+
+// fieldSelection applies Auth0's fields/include_fields query parameters.
+type fieldSelection struct {
+	fields  map[string]bool
+	include bool
+}
+
+func selection(r *http.Request) fieldSelection {
+	s := fieldSelection{include: r.URL.Query().Get("include_fields") != "false"}
+	if f := r.URL.Query().Get("fields"); f != "" {
+		s.fields = map[string]bool{}
+		for _, name := range strings.Split(f, ",") {
+			s.fields[strings.TrimSpace(name)] = true
+		}
+	}
+	return s
+}
+
+// apply returns v with only the selected top-level properties.
+func (s fieldSelection) apply(v any) any {
+	if s.fields == nil {
+		return v
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return v
+	}
+	for k := range m {
+		if s.fields[k] != s.include {
+			delete(m, k)
+		}
+	}
+	return m
+}
+
+func (s fieldSelection) applyAll(items []any) []any {
+	for i := range items {
+		items[i] = s.apply(items[i])
+	}
+	return items
+}
+
+// paging is Auth0's offset paging: page (from 0), per_page, include_totals.
+type paging struct {
+	Page, PerPage int
+	IncludeTotals bool
+}
+
+func readPaging(r *http.Request, defaultPerPage int) (paging, error) {
+	q := r.URL.Query()
+	p := paging{PerPage: defaultPerPage, IncludeTotals: q.Get("include_totals") == "true"}
+	var err error
+	if v := q.Get("page"); v != "" {
+		if p.Page, err = strconv.Atoi(v); err != nil || p.Page < 0 {
+			return p, identity.Invalid("invalid_query_string", "Query validation error: 'page must be an integer of at least 0' on property page.")
+		}
+	}
+	if v := q.Get("per_page"); v != "" {
+		if p.PerPage, err = strconv.Atoi(v); err != nil || p.PerPage < 0 || p.PerPage > 100 {
+			return p, identity.Invalid("invalid_query_string", "Query validation error: 'per_page must be an integer from 0 to 100' on property per_page.")
+		}
+	}
+	return p, nil
+}
+
+// window returns the slice of n items that p selects.
+func (p paging) window(n int) (from, to int) {
+	from = min(p.Page*p.PerPage, n)
+	return from, min(from+p.PerPage, n)
+}
+
+func toAny[T any](items []T, f func(T) any) []any {
+	out := make([]any, len(items))
+	for i, v := range items {
+		out[i] = f(v)
+	}
+	return out
+}

@@ -1,0 +1,36 @@
+// Package api is Usher's HTTP surface: the Management API (/api/v2), the
+// Authentication API (/oauth, /.well-known) and the operations endpoints.
+// Handlers decode, call one service method and encode; errors are mapped to
+// HTTP here and nowhere else.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/oauth"
+)
+
+// Deps is what the HTTP surface needs.
+type Deps struct {
+	Identity *identity.Service
+	OAuth    *oauth.Server
+	Logger   *slog.Logger
+	Metrics  *prometheus.Registry
+	// Ready reports whether the database answers; /readyz calls it.
+	Ready func(ctx context.Context) error
+}
+
+// NewServer returns Usher's HTTP handler.
+func NewServer(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	addRoutes(mux, d)
+	var h http.Handler = mux
+	h = observe(h, d.Logger, d.Metrics)
+	h = recoverPanics(h, d.Logger)
+	return h
+}

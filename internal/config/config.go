@@ -1,0 +1,94 @@
+// Package config reads Usher's settings: flags win over environment
+// variables, which win over defaults.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Config is what `usher serve` runs with.
+type Config struct {
+	Addr                  string
+	PublicURL             string
+	DB                    string
+	SMTPURL               string
+	MailFrom              string
+	TLSCertFile           string
+	TLSKeyFile            string
+	BootstrapClientID     string
+	BootstrapClientSecret string
+	LogFormat             string
+}
+
+// DefaultDB is the embedded database used when nothing else is said.
+const DefaultDB = "sqlite:usher.db"
+
+// BindDB registers --db on fs, defaulting to USHER_DB or DefaultDB.
+func BindDB(fs *flag.FlagSet, getenv func(string) string) *string {
+	return fs.String("db", envOr(getenv, "USHER_DB", DefaultDB), "database: sqlite:PATH or a postgres:// URL (USHER_DB)")
+}
+
+// BindServe registers every serve flag on fs. Call Finish after fs.Parse.
+func BindServe(fs *flag.FlagSet, getenv func(string) string) *Config {
+	c := &Config{}
+	fs.StringVar(&c.Addr, "addr", envOr(getenv, "USHER_ADDR", "127.0.0.1:8080"), "listen address (USHER_ADDR)")
+	fs.StringVar(&c.PublicURL, "public-url", getenv("USHER_PUBLIC_URL"), "external base URL: issuer, links in emails, audiences (USHER_PUBLIC_URL; default http(s)://ADDR)")
+	fs.StringVar(&c.DB, "db", envOr(getenv, "USHER_DB", DefaultDB), "database: sqlite:PATH or a postgres:// URL (USHER_DB)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", getenv("USHER_SMTP_URL"), "smtp://user:pass@host:port or smtps://… (USHER_SMTP_URL); none: mail stays in the outbox")
+	fs.StringVar(&c.MailFrom, "mail-from", getenv("USHER_MAIL_FROM"), "default From address (USHER_MAIL_FROM; default Usher <no-reply@HOST>)")
+	fs.StringVar(&c.TLSCertFile, "tls-cert", getenv("USHER_TLS_CERT_FILE"), "serve HTTPS with this certificate (USHER_TLS_CERT_FILE)")
+	fs.StringVar(&c.TLSKeyFile, "tls-key", getenv("USHER_TLS_KEY_FILE"), "and this key (USHER_TLS_KEY_FILE)")
+	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "USHER_LOG_FORMAT", "text"), "text or json (USHER_LOG_FORMAT)")
+	c.BootstrapClientID = getenv("USHER_BOOTSTRAP_CLIENT_ID")
+	c.BootstrapClientSecret = getenv("USHER_BOOTSTRAP_CLIENT_SECRET")
+	return c
+}
+
+// Finish checks the settings and fills the defaults that depend on others.
+func (c *Config) Finish() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr %q: want HOST:PORT", c.Addr)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if c.PublicURL == "" {
+		scheme := "http"
+		if c.TLSCertFile != "" {
+			scheme = "https"
+		}
+		c.PublicURL = scheme + "://" + c.Addr
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--public-url %q: want http(s)://HOST[:PORT][/PATH]", c.PublicURL)
+	}
+	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	if (c.BootstrapClientID == "") != (c.BootstrapClientSecret == "") {
+		return fmt.Errorf("USHER_BOOTSTRAP_CLIENT_ID and USHER_BOOTSTRAP_CLIENT_SECRET go together")
+	}
+	if c.MailFrom == "" {
+		c.MailFrom = "Usher <no-reply@" + u.Hostname() + ">"
+	}
+	return nil
+}
+
+// Issuer is the iss of every token: the public URL with a trailing slash.
+func (c *Config) Issuer() string { return c.PublicURL + "/" }
+
+// ManagementAudience is the Management API's audience.
+func (c *Config) ManagementAudience() string { return c.PublicURL + "/api/v2/" }
+
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
