@@ -57,7 +57,7 @@ func toUserJSON(u identity.User) any {
 		Name: u.Profile.Name, Nickname: u.Profile.Nickname, GivenName: u.Profile.GivenName,
 		FamilyName: u.Profile.FamilyName, Picture: u.Profile.Picture,
 		CreatedAt: formatTime(u.CreatedAt), UpdatedAt: formatTime(u.UpdatedAt),
-		Identities: []identityJSON{{Connection: u.Connection, UserID: strings.TrimPrefix(u.ID, "auth0|"), Provider: "auth0"}},
+		Identities:  []identityJSON{{Connection: u.Connection, UserID: strings.TrimPrefix(u.ID, "auth0|"), Provider: "auth0"}},
 		AppMetadata: u.AppMetadata, UserMetadata: u.UserMetadata, Blocked: u.Blocked,
 		LastLogin: formatTime(u.LastLogin), LastIP: u.LastIP, LastPasswordReset: formatTime(u.LastPasswordReset),
 		LoginsCount: u.LoginsCount,

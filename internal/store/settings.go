@@ -60,4 +60,3 @@ func (q *queries) AddSigningKey(ctx context.Context, k oauth.StoredKey) error {
 		k.KID, k.PrivateKeyPEM, millis(k.CreatedAt))
 	return translate(err)
 }
-
