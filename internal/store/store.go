@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -80,7 +81,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxOpenConns(max(4, runtime.NumCPU()))
 	read.SetMaxIdleConns(max(4, runtime.NumCPU()))
 	db := &DB{engine: SQLite, write: write, read: read}
-	db.queries = &queries{db: db, r: read, w: write}
+	db.queries = &queries{db: db, r: newPrepared(read), w: newPrepared(write)}
 	return db, nil
 }
 
@@ -97,7 +98,8 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("open postgres %s: %w", redact(dsn), err)
 	}
 	db := &DB{engine: Postgres, write: pool, read: pool}
-	db.queries = &queries{db: db, r: pool, w: pool}
+	w := newPrepared(pool)
+	db.queries = &queries{db: db, r: w, w: w}
 	return db, nil
 }
 
@@ -178,6 +180,100 @@ type execer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// prepared runs each distinct statement through one prepared statement per
+// pool, reused across calls: SQLite otherwise parses every statement on every
+// call, which costs more than the insert itself.
+type prepared struct {
+	pool  *sql.DB
+	tx    *sql.Tx // set: run the statements in this transaction
+	mu    *sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// maxPrepared bounds the cache; user searches build their SQL from the terms
+// asked for, and rare shapes need not stay prepared.
+const maxPrepared = 256
+
+func newPrepared(pool *sql.DB) *prepared {
+	return &prepared{pool: pool, mu: &sync.Mutex{}, stmts: map[string]*sql.Stmt{}}
+}
+
+// in returns the same cache bound to tx.
+func (p *prepared) in(tx *sql.Tx) *prepared {
+	return &prepared{pool: p.pool, tx: tx, mu: p.mu, stmts: p.stmts}
+}
+
+// stmt returns the prepared statement for query, or nil when the cache is
+// full and query should run unprepared.
+func (p *prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	p.mu.Lock()
+	st, ok := p.stmts[query]
+	full := len(p.stmts) >= maxPrepared
+	p.mu.Unlock()
+	if !ok {
+		// Inside a transaction the pool may have no other connection to
+		// prepare on (SQLite's writer has one): run it unprepared this time.
+		if full || p.tx != nil {
+			return nil, nil
+		}
+		var err error
+		if st, err = p.pool.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		p.mu.Lock()
+		if prev, raced := p.stmts[query]; raced {
+			st.Close()
+			st = prev
+		} else {
+			p.stmts[query] = st
+		}
+		p.mu.Unlock()
+	}
+	if p.tx != nil {
+		return p.tx.StmtContext(ctx, st), nil
+	}
+	return st, nil
+}
+
+// raw is where unprepared statements run.
+func (p *prepared) raw() execer {
+	if p.tx != nil {
+		return p.tx
+	}
+	return p.pool
+}
+
+func (p *prepared) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return p.raw().ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (p *prepared) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := p.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return p.raw().QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (p *prepared) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := p.stmt(ctx, query)
+	if err != nil || st == nil {
+		// A failed prepare surfaces through Scan, as database/sql's own QueryRow does.
+		return p.raw().QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
 // queries runs Usher's SQL on r (reads) and w (writes), which are the same
 // transaction inside Atomic.
 type queries struct {
@@ -195,7 +291,8 @@ func (q *queries) Atomic(ctx context.Context, fn func(identity.Store) error) err
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&queries{db: q.db, r: tx, w: tx, inTx: true}); err != nil {
+	inTx := q.w.(*prepared).in(tx)
+	if err := fn(&queries{db: q.db, r: inTx, w: inTx, inTx: true}); err != nil {
 		tx.Rollback()
 		return err
 	}
