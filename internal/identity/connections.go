@@ -47,6 +47,7 @@ func (s *Service) CreateConnection(ctx context.Context, p Patch) (Connection, er
 		return Connection{}, err
 	}
 	c.ID, c.CreatedAt = NewConnectionID(), s.now().UTC()
+	defer s.conns.forget()
 	if err := s.store.CreateConnection(ctx, c); errors.Is(err, ErrDuplicate) {
 		return Connection{}, Conflict("connection_conflict", "A connection with the same name already exists")
 	} else if err != nil {
@@ -75,6 +76,7 @@ func (s *Service) Connections(ctx context.Context) ([]Connection, error) {
 // options are replaced whole. The name and strategy cannot change.
 func (s *Service) UpdateConnection(ctx context.Context, id string, p Patch) (Connection, error) {
 	var out Connection
+	defer s.conns.forget()
 	err := s.store.Atomic(ctx, func(st Store) error {
 		c, err := st.Connection(ctx, id)
 		if errors.Is(err, ErrNotFound) {
@@ -98,6 +100,7 @@ func (s *Service) UpdateConnection(ctx context.Context, id string, p Patch) (Con
 
 // DeleteConnection removes a connection and, as in Auth0, every user in it.
 func (s *Service) DeleteConnection(ctx context.Context, id string) error {
+	defer s.conns.forget()
 	if err := s.store.DeleteConnection(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}

@@ -14,6 +14,7 @@ type Service struct {
 	store        Store
 	now          Clock
 	mgmtAudience string
+	conns        connCache
 }
 
 // NewService returns a Service over store. managementAudience is the Management

@@ -15,7 +15,7 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
 	if in.Connection == "" {
 		return User{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: connection'.")
 	}
-	conn, err := s.store.ConnectionByName(ctx, in.Connection)
+	conn, err := s.conns.get(ctx, s.store, in.Connection, s.now())
 	if errors.Is(err, ErrNotFound) {
 		return User{}, Invalid("inexistent_connection", "The connection does not exist.")
 	} else if err != nil {
