@@ -121,7 +121,9 @@ func startServer(t testing.TB, dsn string, env map[string]string, args ...string
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, append([]string{"usher", "serve"}, args...), getenv, strings.NewReader(""), out, io.Discard) }()
+	go func() {
+		done <- run(ctx, append([]string{"usher", "serve"}, args...), getenv, strings.NewReader(""), out, io.Discard)
+	}()
 
 	scheme := "http"
 	client := &http.Client{Timeout: 10 * time.Second}

@@ -342,4 +342,3 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 }
-
