@@ -233,6 +233,7 @@ type client struct {
 	AllowedLogoutURLs       []string `json:"allowed_logout_urls"`
 	GrantTypes              []string `json:"grant_types"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	IsFirstParty            bool     `json:"is_first_party"`
 }
 
 func TestClientsAndGrants(t *testing.T) {
@@ -243,7 +244,7 @@ func TestClientsAndGrants(t *testing.T) {
 		if s.call(t, "POST", "/api/v2/clients", tok, map[string]any{"name": "Billing", "app_type": "regular_web", "callbacks": []string{"https://billing.example.com/cb"}}, &c) != 201 {
 			t.Fatalf("create client: %+v", c)
 		}
-		if len(c.ClientID) != 32 || len(c.ClientSecret) < 32 || c.TokenEndpointAuthMethod != "client_secret_post" || len(c.GrantTypes) == 0 {
+		if len(c.ClientID) != 32 || len(c.ClientSecret) < 32 || c.TokenEndpointAuthMethod != "client_secret_post" || len(c.GrantTypes) == 0 || !c.IsFirstParty {
 			t.Fatalf("created client %+v", c)
 		}
 		path := "/api/v2/clients/" + c.ClientID
@@ -282,6 +283,14 @@ func TestClientsAndGrants(t *testing.T) {
 		}
 		s.wantErr(t, "POST", "/api/v2/users", reader, map[string]any{"connection": dbConn, "email": "x@example.com"}, 403, "insufficient_scope")
 
+		var checkpoint struct {
+			ClientGrants []map[string]any `json:"client_grants"`
+			Next         string
+		}
+		s.call(t, "GET", "/api/v2/client-grants?take=1", tok, nil, &checkpoint)
+		if len(checkpoint.ClientGrants) != 1 || checkpoint.Next != g.ID {
+			t.Fatalf("checkpoint paging of grants: %+v", checkpoint)
+		}
 		var grants []map[string]any
 		s.call(t, "GET", "/api/v2/client-grants?client_id="+c.ClientID, tok, nil, &grants)
 		if len(grants) != 1 || grants[0]["id"] != g.ID {

@@ -138,6 +138,14 @@ func handleListGrants(ids *identity.Service) http.Handler {
 			mgmtError(w, err)
 			return
 		}
+		if page, next, asked, err := checkpoint(r, grants, func(g identity.ClientGrant) string { return g.ID }); asked {
+			if err != nil {
+				mgmtError(w, err)
+				return
+			}
+			writeCheckpoint(w, "client_grants", toAny(page, func(g identity.ClientGrant) any { return g }), next)
+			return
+		}
 		from, to := pg.window(len(grants))
 		items := grants[from:to]
 		if !pg.IncludeTotals {

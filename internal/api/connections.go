@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"slices"
-	"strconv"
 
 	"github.com/usherid/usher/internal/identity"
 )
@@ -67,29 +66,12 @@ func handleListConnections(ids *identity.Service) http.Handler {
 			matched = append(matched, c)
 		}
 		show := showConnection(r)
-		if q.Has("take") || q.Has("from") {
-			take, err := strconv.Atoi(q.Get("take"))
-			if q.Get("take") == "" {
-				take, err = 50, nil
-			}
-			if err != nil || take < 1 || take > 100 {
-				mgmtError(w, identity.Invalid("invalid_query_string", "Query validation error: 'take must be an integer from 1 to 100' on property take."))
+		if page, next, asked, err := checkpoint(r, matched, func(c identity.Connection) string { return c.ID }); asked {
+			if err != nil {
+				mgmtError(w, err)
 				return
 			}
-			start := 0
-			if from := q.Get("from"); from != "" {
-				start = slices.IndexFunc(matched, func(c identity.Connection) bool { return c.ID == from })
-				if start < 0 {
-					mgmtError(w, identity.Invalid("invalid_query_string", "Query validation error: 'from is not a valid checkpoint' on property from."))
-					return
-				}
-			}
-			end := min(start+take, len(matched))
-			body := map[string]any{"connections": toAny(matched[start:end], show)}
-			if end < len(matched) {
-				body["next"] = matched[end].ID
-			}
-			writeJSON(w, http.StatusOK, body)
+			writeCheckpoint(w, "connections", toAny(page, show), next)
 			return
 		}
 		pg, err := readPaging(r, 50)

@@ -144,6 +144,49 @@ func (p paging) window(n int) (from, to int) {
 	return from, min(from+p.PerPage, n)
 }
 
+// checkpoint applies Auth0's checkpoint paging when the request asks for it
+// (take, from): at most take items starting at the one whose id is from, and
+// the id to ask for next when more remain.
+func checkpoint[T any](r *http.Request, items []T, id func(T) string) (page []T, next string, asked bool, err error) {
+	q := r.URL.Query()
+	if !q.Has("take") && !q.Has("from") {
+		return nil, "", false, nil
+	}
+	take := 50
+	if v := q.Get("take"); v != "" {
+		if take, err = strconv.Atoi(v); err != nil || take < 1 || take > 100 {
+			return nil, "", true, identity.Invalid("invalid_query_string", "Query validation error: 'take must be an integer from 1 to 100' on property take.")
+		}
+	}
+	start := 0
+	if from := q.Get("from"); from != "" {
+		start = -1
+		for i, it := range items {
+			if id(it) == from {
+				start = i
+				break
+			}
+		}
+		if start < 0 {
+			return nil, "", true, identity.Invalid("invalid_query_string", "Query validation error: 'from is not a valid checkpoint' on property from.")
+		}
+	}
+	end := min(start+take, len(items))
+	if end < len(items) {
+		next = id(items[end])
+	}
+	return items[start:end], next, true, nil
+}
+
+// writeCheckpoint writes a checkpoint page as {key: items, next}.
+func writeCheckpoint(w http.ResponseWriter, key string, items []any, next string) {
+	body := map[string]any{key: items}
+	if next != "" {
+		body["next"] = next
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
 func toAny[T any](items []T, f func(T) any) []any {
 	out := make([]any, len(items))
 	for i, v := range items {

@@ -11,7 +11,8 @@ var errNoClient = NotFound("inexistent_client", "The client does not exist.")
 // CreateClient makes a client from the properties in p and returns it with
 // its secret, which is stored only as a hash and never shown again.
 func (s *Service) CreateClient(ctx context.Context, p Patch) (Client, string, error) {
-	var c Client
+	// Auth0 makes new clients first-party and OIDC-conformant unless told otherwise.
+	c := Client{IsFirstParty: true, OIDCConformant: true}
 	if err := p.apply(&c, "client_id"); err != nil {
 		return Client{}, "", err
 	}
