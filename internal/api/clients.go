@@ -14,54 +14,35 @@ type clientWithSecret struct {
 }
 
 func handleCreateClient(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p identity.Patch
-		if err := readJSON(w, r, &p); err != nil {
-			mgmtError(w, err)
-			return
-		}
+	return withBody(http.StatusCreated, func(r *http.Request, p identity.Patch) (any, error) {
 		c, secret, err := ids.CreateClient(r.Context(), p)
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, clientWithSecret{c, secret})
+		return clientWithSecret{c, secret}, err
 	})
 }
 
 func handleRotateSecret(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return respond(func(r *http.Request) (any, error) {
 		c, secret, err := ids.RotateClientSecret(r.Context(), r.PathValue("id"))
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, clientWithSecret{c, secret})
+		return clientWithSecret{c, secret}, err
 	})
 }
 
 func handleGetClient(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return respond(func(r *http.Request) (any, error) {
 		c, err := ids.Client(r.Context(), r.PathValue("id"))
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, selection(r).apply(c))
+		return selection(r).apply(c), err
 	})
 }
 
 func handleListClients(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return respond(func(r *http.Request) (any, error) {
 		pg, err := readPaging(r, 50)
 		if err != nil {
-			mgmtError(w, err)
-			return
+			return nil, err
 		}
 		all, err := ids.Clients(r.Context())
 		if err != nil {
-			mgmtError(w, err)
-			return
+			return nil, err
 		}
 		q := r.URL.Query()
 		var matched []identity.Client
@@ -77,107 +58,58 @@ func handleListClients(ids *identity.Service) http.Handler {
 		from, to := pg.window(len(matched))
 		items := selection(r).applyAll(toAny(matched[from:to], func(c identity.Client) any { return c }))
 		if !pg.IncludeTotals {
-			writeJSON(w, http.StatusOK, items)
-			return
+			return items, nil
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"start": from, "limit": pg.PerPage, "total": len(matched), "clients": items})
+		return map[string]any{"start": from, "limit": pg.PerPage, "total": len(matched), "clients": items}, nil
 	})
 }
 
 func handleUpdateClient(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p identity.Patch
-		if err := readJSON(w, r, &p); err != nil {
-			mgmtError(w, err)
-			return
-		}
-		c, err := ids.UpdateClient(r.Context(), r.PathValue("id"), p)
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, c)
+	return withBody(http.StatusOK, func(r *http.Request, p identity.Patch) (any, error) {
+		return ids.UpdateClient(r.Context(), r.PathValue("id"), p)
 	})
 }
 
 func handleDeleteClient(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := ids.DeleteClient(r.Context(), r.PathValue("id")); err != nil {
-			mgmtError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+	return deleted(ids.DeleteClient)
 }
 
 func handleCreateGrant(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in identity.NewClientGrant
-		if err := readJSON(w, r, &in); err != nil {
-			mgmtError(w, err)
-			return
-		}
-		g, err := ids.CreateClientGrant(r.Context(), in)
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, g)
+	return withBody(http.StatusCreated, func(r *http.Request, in identity.NewClientGrant) (any, error) {
+		return ids.CreateClientGrant(r.Context(), in)
 	})
 }
 
+// handleListGrants answers offset paging and, with take or from, checkpoint paging.
 func handleListGrants(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pg, err := readPaging(r, 50)
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
+	return respond(func(r *http.Request) (any, error) {
 		grants, err := ids.ClientGrants(r.Context(), r.URL.Query().Get("client_id"), r.URL.Query().Get("audience"))
 		if err != nil {
-			mgmtError(w, err)
-			return
+			return nil, err
 		}
+		show := func(g identity.ClientGrant) any { return g }
 		if page, next, asked, err := checkpoint(r, grants, func(g identity.ClientGrant) string { return g.ID }); asked {
-			if err != nil {
-				mgmtError(w, err)
-				return
-			}
-			writeCheckpoint(w, "client_grants", toAny(page, func(g identity.ClientGrant) any { return g }), next)
-			return
+			return checkpointBody("client_grants", toAny(page, show), next), err
+		}
+		pg, err := readPaging(r, 50)
+		if err != nil {
+			return nil, err
 		}
 		from, to := pg.window(len(grants))
-		items := grants[from:to]
+		items := toAny(grants[from:to], show)
 		if !pg.IncludeTotals {
-			writeJSON(w, http.StatusOK, items)
-			return
+			return items, nil
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"start": from, "limit": pg.PerPage, "total": len(grants), "client_grants": items})
+		return map[string]any{"start": from, "limit": pg.PerPage, "total": len(grants), "client_grants": items}, nil
 	})
 }
 
 func handleUpdateGrant(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p identity.ClientGrantPatch
-		if err := readJSON(w, r, &p); err != nil {
-			mgmtError(w, err)
-			return
-		}
-		g, err := ids.UpdateClientGrant(r.Context(), r.PathValue("id"), p)
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, g)
+	return withBody(http.StatusOK, func(r *http.Request, p identity.ClientGrantPatch) (any, error) {
+		return ids.UpdateClientGrant(r.Context(), r.PathValue("id"), p)
 	})
 }
 
 func handleDeleteGrant(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := ids.DeleteClientGrant(r.Context(), r.PathValue("id")); err != nil {
-			mgmtError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+	return deleted(ids.DeleteClientGrant)
 }

@@ -19,41 +19,26 @@ func showConnection(r *http.Request) func(identity.Connection) any {
 }
 
 func handleCreateConnection(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p identity.Patch
-		if err := readJSON(w, r, &p); err != nil {
-			mgmtError(w, err)
-			return
-		}
-		c, err := ids.CreateConnection(r.Context(), p)
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, c)
+	return withBody(http.StatusCreated, func(r *http.Request, p identity.Patch) (any, error) {
+		return ids.CreateConnection(r.Context(), p)
 	})
 }
 
 func handleGetConnection(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return respond(func(r *http.Request) (any, error) {
 		c, err := ids.Connection(r.Context(), r.PathValue("id"))
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, showConnection(r)(c))
+		return showConnection(r)(c), err
 	})
 }
 
 // handleListConnections answers both of Auth0's paging forms: offset
 // (page, per_page, include_totals) and checkpoint (from, take → {connections, next}).
 func handleListConnections(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return respond(func(r *http.Request) (any, error) {
 		q := r.URL.Query()
 		all, err := ids.Connections(r.Context())
 		if err != nil {
-			mgmtError(w, err)
-			return
+			return nil, err
 		}
 		var matched []identity.Connection
 		for _, c := range all {
@@ -67,54 +52,31 @@ func handleListConnections(ids *identity.Service) http.Handler {
 		}
 		show := showConnection(r)
 		if page, next, asked, err := checkpoint(r, matched, func(c identity.Connection) string { return c.ID }); asked {
-			if err != nil {
-				mgmtError(w, err)
-				return
-			}
-			writeCheckpoint(w, "connections", toAny(page, show), next)
-			return
+			return checkpointBody("connections", toAny(page, show), next), err
 		}
 		pg, err := readPaging(r, 50)
 		if err != nil {
-			mgmtError(w, err)
-			return
+			return nil, err
 		}
 		from, to := pg.window(len(matched))
 		items := toAny(matched[from:to], show)
 		if !pg.IncludeTotals {
-			writeJSON(w, http.StatusOK, items)
-			return
+			return items, nil
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"start": from, "limit": pg.PerPage, "total": len(matched), "connections": items})
+		return map[string]any{"start": from, "limit": pg.PerPage, "total": len(matched), "connections": items}, nil
 	})
 }
 
 func handleUpdateConnection(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p identity.Patch
-		if err := readJSON(w, r, &p); err != nil {
-			mgmtError(w, err)
-			return
-		}
+	return withBody(http.StatusOK, func(r *http.Request, p identity.Patch) (any, error) {
 		if _, ok := p["options"]; ok && !claimsFrom(r.Context()).HasAnyScope("update:connections_options") {
-			writeMgmtError(w, http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected any of: update:connections_options")
-			return
+			return nil, identity.Denied("insufficient_scope", "Insufficient scope, expected any of: update:connections_options")
 		}
 		c, err := ids.UpdateConnection(r.Context(), r.PathValue("id"), p)
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, showConnection(r)(c))
+		return showConnection(r)(c), err
 	})
 }
 
 func handleDeleteConnection(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := ids.DeleteConnection(r.Context(), r.PathValue("id")); err != nil {
-			mgmtError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+	return deleted(ids.DeleteConnection)
 }

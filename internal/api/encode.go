@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -68,6 +69,47 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return err
 	}
 	return identity.Decode(data, v)
+}
+
+// withBody is the shape of every Management write: read a JSON body of type
+// In, call fn, write its answer with status.
+func withBody[In any](status int, fn func(r *http.Request, in In) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in In
+		if err := readJSON(w, r, &in); err != nil {
+			mgmtError(w, err)
+			return
+		}
+		out, err := fn(r, in)
+		if err != nil {
+			mgmtError(w, err)
+			return
+		}
+		writeJSON(w, status, out)
+	})
+}
+
+// respond writes fn's answer with 200, or its error.
+func respond(fn func(r *http.Request) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out, err := fn(r)
+		if err != nil {
+			mgmtError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// deleted calls del with the {id} of the path and answers 204.
+func deleted(del func(ctx context.Context, id string) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := del(r.Context(), r.PathValue("id")); err != nil {
+			mgmtError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 // fieldSelection applies Auth0's fields/include_fields query parameters.
@@ -178,13 +220,13 @@ func checkpoint[T any](r *http.Request, items []T, id func(T) string) (page []T,
 	return items[start:end], next, true, nil
 }
 
-// writeCheckpoint writes a checkpoint page as {key: items, next}.
-func writeCheckpoint(w http.ResponseWriter, key string, items []any, next string) {
+// checkpointBody is a checkpoint page: {key: items, next}.
+func checkpointBody(key string, items []any, next string) map[string]any {
 	body := map[string]any{key: items}
 	if next != "" {
 		body["next"] = next
 	}
-	writeJSON(w, http.StatusOK, body)
+	return body
 }
 
 func toAny[T any](items []T, f func(T) any) []any {

@@ -7,28 +7,14 @@ import (
 )
 
 func handleGetTenantSettings(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return respond(func(r *http.Request) (any, error) {
 		s, err := ids.TenantSettings(r.Context())
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, selection(r).apply(s))
+		return selection(r).apply(s), err
 	})
 }
 
 func handleUpdateTenantSettings(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p identity.Patch
-		if err := readJSON(w, r, &p); err != nil {
-			mgmtError(w, err)
-			return
-		}
-		s, err := ids.UpdateTenantSettings(r.Context(), p)
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, s)
+	return withBody(http.StatusOK, func(r *http.Request, p identity.Patch) (any, error) {
+		return ids.UpdateTenantSettings(r.Context(), p)
 	})
 }

@@ -65,75 +65,44 @@ func toUserJSON(u identity.User) any {
 }
 
 func handleCreateUser(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in identity.NewUser
-		if err := readJSON(w, r, &in); err != nil {
-			mgmtError(w, err)
-			return
-		}
+	return withBody(http.StatusCreated, func(r *http.Request, in identity.NewUser) (any, error) {
 		u, err := ids.CreateUser(r.Context(), in)
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, toUserJSON(u))
+		return toUserJSON(u), err
 	})
 }
 
 func handleGetUser(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return respond(func(r *http.Request) (any, error) {
 		u, err := ids.User(r.Context(), r.PathValue("id"))
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, selection(r).apply(toUserJSON(u)))
+		return selection(r).apply(toUserJSON(u)), err
 	})
 }
 
 func handleUpdateUser(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p identity.UserPatch
-		if err := readJSON(w, r, &p); err != nil {
-			mgmtError(w, err)
-			return
-		}
+	return withBody(http.StatusOK, func(r *http.Request, p identity.UserPatch) (any, error) {
 		// update:users_app_metadata alone may change metadata and nothing else.
 		if !claimsFrom(r.Context()).HasAnyScope("update:users") && !p.OnlyMetadata() {
-			writeMgmtError(w, http.StatusForbidden, "insufficient_scope", "Insufficient scope, expected any of: update:users")
-			return
+			return nil, identity.Denied("insufficient_scope", "Insufficient scope, expected any of: update:users")
 		}
 		u, err := ids.UpdateUser(r.Context(), r.PathValue("id"), p)
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, toUserJSON(u))
+		return toUserJSON(u), err
 	})
 }
 
 func handleDeleteUser(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := ids.DeleteUser(r.Context(), r.PathValue("id")); err != nil {
-			mgmtError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+	return deleted(ids.DeleteUser)
 }
 
 func handleListUsers(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return respond(func(r *http.Request) (any, error) {
 		q := r.URL.Query()
 		pg, err := readPaging(r, 50)
 		if err != nil {
-			mgmtError(w, err)
-			return
+			return nil, err
 		}
 		uq := identity.UserQuery{Page: pg.Page, PerPage: pg.PerPage, IncludeTotals: pg.IncludeTotals}
 		if uq.Filter, err = identity.ParseUserSearch(q.Get("q")); err != nil {
-			mgmtError(w, err)
-			return
+			return nil, err
 		}
 		if c := q.Get("connection"); c != "" {
 			uq.Filter.Terms = append(uq.Filter.Terms, identity.Term{Field: "identities.connection", Value: c})
@@ -141,37 +110,29 @@ func handleListUsers(ids *identity.Service) http.Handler {
 		if s := q.Get("sort"); s != "" {
 			field, dir, _ := strings.Cut(s, ":")
 			if dir != "1" && dir != "-1" {
-				mgmtError(w, identity.Invalid("invalid_query_string", "Query validation error: 'sort must be field:1 or field:-1' on property sort."))
-				return
+				return nil, identity.Invalid("invalid_query_string", "Query validation error: 'sort must be field:1 or field:-1' on property sort.")
 			}
 			uq.SortField, uq.SortDesc = field, dir == "-1"
 		}
 		users, total, err := ids.Users(r.Context(), uq)
 		if err != nil {
-			mgmtError(w, err)
-			return
+			return nil, err
 		}
 		items := selection(r).applyAll(toAny(users, toUserJSON))
 		if !pg.IncludeTotals {
-			writeJSON(w, http.StatusOK, items)
-			return
+			return items, nil
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"start": pg.Page * pg.PerPage, "limit": pg.PerPage, "length": len(items), "total": total, "users": items})
+		return map[string]any{"start": pg.Page * pg.PerPage, "limit": pg.PerPage, "length": len(items), "total": total, "users": items}, nil
 	})
 }
 
 func handleUsersByEmail(ids *identity.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return respond(func(r *http.Request) (any, error) {
 		email := r.URL.Query().Get("email")
 		if email == "" {
-			mgmtError(w, identity.Invalid("invalid_query_string", "Query validation error: 'Missing required property: email'."))
-			return
+			return nil, identity.Invalid("invalid_query_string", "Query validation error: 'Missing required property: email'.")
 		}
 		users, err := ids.UsersByEmail(r.Context(), email)
-		if err != nil {
-			mgmtError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, selection(r).applyAll(toAny(users, toUserJSON)))
+		return selection(r).applyAll(toAny(users, toUserJSON)), err
 	})
 }

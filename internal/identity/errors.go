@@ -41,6 +41,11 @@ func Conflict(code, message string) error {
 	return &Error{Kind: KindConflict, Code: code, Message: message}
 }
 
+// Denied reports a caller who may not do this.
+func Denied(code, message string) error {
+	return &Error{Kind: KindDenied, Code: code, Message: message}
+}
+
 // ErrNotFound is what a store returns for a missing row; services turn it into
 // a NotFound error that names the thing.
 var ErrNotFound = errors.New("not found")
