@@ -1,0 +1,97 @@
+package mail
+
+// Template is an email template in Auth0's shape (/api/v2/email-templates).
+type Template struct {
+	Name                   string `json:"template"`
+	Body                   string `json:"body"`
+	From                   string `json:"from"`
+	Subject                string `json:"subject"`
+	Syntax                 string `json:"syntax"`
+	ResultURL              string `json:"resultUrl,omitempty"`
+	URLLifetimeInSeconds   int    `json:"urlLifetimeInSeconds,omitempty"`
+	IncludeEmailInRedirect bool   `json:"includeEmailInRedirect"`
+	Enabled                bool   `json:"enabled"`
+}
+
+// TemplateNames are Auth0's email template names. The change-password link
+// mail is reset_email; change_password and password_reset are Auth0's legacy names.
+var TemplateNames = []string{
+	"verify_email", "verify_email_by_code", "reset_email", "reset_email_by_code", "welcome_email",
+	"blocked_account", "stolen_credentials", "enrollment_email", "mfa_oob_code", "user_invitation",
+	"change_password", "password_reset", "async_approval",
+}
+
+// IsTemplateName reports whether name is one of Auth0's template names.
+func IsTemplateName(name string) bool {
+	for _, n := range TemplateNames {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+const (
+	fiveDays = 5 * 24 * 60 * 60
+)
+
+// layout wraps a default body in a plain, readable HTML page.
+func layout(inner string) string {
+	return `<!doctype html>
+<html><body style="font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; color: #222; max-width: 560px; margin: 0 auto; padding: 24px;">
+` + inner + `
+<p style="color:#666;font-size:13px;margin-top:32px;">{% if support_email != blank %}Questions? Write to <a href="mailto:{{ support_email }}">{{ support_email }}</a>.{% endif %}{% if support_url != blank %} Help: <a href="{{ support_url }}">{{ support_url }}</a>{% endif %}</p>
+</body></html>`
+}
+
+// DefaultTemplate returns the text a tenant starts with for name.
+func DefaultTemplate(name string) Template {
+	t := Template{Name: name, Syntax: "liquid", Enabled: true}
+	switch name {
+	case "reset_email", "change_password", "password_reset":
+		t.Subject = `{% if user.app_metadata.needsInvitation %}You are invited to {{ friendly_name }}{% else %}Reset your {{ friendly_name }} password{% endif %}`
+		t.URLLifetimeInSeconds = fiveDays
+		t.Body = layout(`{% if user.app_metadata.needsInvitation %}<h1>You are invited</h1>
+<p>Hello{% if user.given_name != blank %} {{ user.given_name }}{% endif %}, an account at {{ friendly_name }} is waiting for you. Choose a password to start.</p>
+<p><a href="{{ url }}type=invite" style="display:inline-block;background:#2455c3;color:#fff;padding:10px 18px;border-radius:4px;text-decoration:none;">Accept the invitation</a></p>
+{% else %}<h1>Reset your password</h1>
+<p>Someone asked to reset the password of {{ user.email }} at {{ friendly_name }}. If it was you, choose a new password:</p>
+<p><a href="{{ url }}type=reset" style="display:inline-block;background:#2455c3;color:#fff;padding:10px 18px;border-radius:4px;text-decoration:none;">Choose a new password</a></p>
+<p>If it was not you, ignore this mail: your password stays as it is.</p>{% endif %}`)
+	case "verify_email":
+		t.Subject = `Verify your email for {{ friendly_name }}`
+		t.URLLifetimeInSeconds = fiveDays
+		t.Body = layout(`<h1>Verify your email</h1>
+<p>Please confirm that {{ user.email }} is your address.</p>
+<p><a href="{{ url }}" style="display:inline-block;background:#2455c3;color:#fff;padding:10px 18px;border-radius:4px;text-decoration:none;">Verify my email</a></p>`)
+	case "verify_email_by_code":
+		t.Subject = `Your {{ friendly_name }} verification code`
+		t.Body = layout(`<p>Your verification code is <strong>{{ code }}</strong>.</p>`)
+	case "reset_email_by_code":
+		t.Subject = `Your {{ friendly_name }} password reset code`
+		t.Body = layout(`<p>Your password reset code is <strong>{{ code }}</strong>.</p>`)
+	case "welcome_email":
+		t.Subject = `Welcome to {{ friendly_name }}`
+		t.Body = layout(`<h1>Welcome</h1><p>Your account {{ user.email }} is ready.</p>`)
+	case "blocked_account":
+		t.Subject = `Your {{ friendly_name }} account was blocked`
+		t.Body = layout(`<p>Your account {{ user.email }} was blocked after too many failed logins. <a href="{{ url }}">Unblock it</a>.</p>`)
+	case "stolen_credentials":
+		t.Subject = `Your {{ friendly_name }} password may have leaked`
+		t.Body = layout(`<p>The password of {{ user.email }} appeared in a breach. Please change it.</p>`)
+	case "enrollment_email":
+		t.Subject = `Set up two-step verification for {{ friendly_name }}`
+		t.Body = layout(`<p><a href="{{ url }}">Set up two-step verification</a>.</p>`)
+	case "mfa_oob_code":
+		t.Subject = `Your {{ friendly_name }} code`
+		t.Body = layout(`<p>Your code is <strong>{{ code }}</strong>.</p>`)
+	case "user_invitation":
+		t.Subject = `You are invited to {{ friendly_name }}`
+		t.URLLifetimeInSeconds = 7 * 24 * 60 * 60
+		t.Body = layout(`<h1>You are invited</h1><p><a href="{{ url }}">Accept the invitation</a>.</p>`)
+	case "async_approval":
+		t.Subject = `A request waits for your approval`
+		t.Body = layout(`<p><a href="{{ url }}">Review the request</a>.</p>`)
+	}
+	return t
+}
