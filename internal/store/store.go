@@ -170,7 +170,11 @@ func (db *DB) Migrated(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	pending, err := p.HasPending(ctx)
-	return !pending, err
+	if err != nil {
+		// HasPending's false on error does not mean nothing is pending.
+		return false, err
+	}
+	return !pending, nil
 }
 
 // execer is what a query needs: a pool or a transaction.
@@ -291,9 +295,11 @@ func (q *queries) Atomic(ctx context.Context, fn func(identity.Store) error) err
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	// Deferred so that a panic in fn also ends the transaction and frees its
+	// connection (SQLite's only writer); after Commit it does nothing.
+	defer tx.Rollback()
 	inTx := q.w.(*prepared).in(tx)
 	if err := fn(&queries{db: q.db, r: inTx, w: inTx, inTx: true}); err != nil {
-		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -144,8 +144,14 @@ func (q *queries) Users(ctx context.Context, uq identity.UserQuery) ([]identity.
 	if uq.SortDesc {
 		dir = " DESC"
 	}
+	nulls := ""
+	if order == "u.last_login" {
+		// Users who never logged in go last either way; left to the engine,
+		// SQLite puts NULLs first ascending and PostgreSQL first descending.
+		nulls = " NULLS LAST"
+	}
 	n := len(args)
-	query := `SELECT ` + userColumns + userFrom + where + ` ORDER BY ` + order + dir + `, u.id` + dir +
+	query := `SELECT ` + userColumns + userFrom + where + ` ORDER BY ` + order + dir + nulls + `, u.id` + dir +
 		` LIMIT $` + strconv.Itoa(n+1) + ` OFFSET $` + strconv.Itoa(n+2)
 	users, err := q.userList(ctx, query, append(args, uq.PerPage, uq.Page*uq.PerPage)...)
 	if err != nil || !uq.IncludeTotals {
@@ -170,7 +176,7 @@ func (q *queries) userWhere(f identity.UserFilter) (string, []any, error) {
 		switch {
 		case strings.HasPrefix(t.Field, "app_metadata.") || strings.HasPrefix(t.Field, "user_metadata."):
 			col, key, _ := strings.Cut(t.Field, ".")
-			conds = append(conds, q.db.jsonMember("u."+col, arg(key))+" = "+arg(t.JSON))
+			conds = append(conds, q.db.jsonMember("u."+col, arg(key))+" = "+q.db.jsonValue(arg(t.JSON)))
 		case termColumns[t.Field] != "":
 			col := termColumns[t.Field]
 			switch {
@@ -204,4 +210,14 @@ func (db *DB) jsonMember(col, keyArg string) string {
 		return "((" + col + "::jsonb) -> " + keyArg + "::text)::text"
 	}
 	return "(" + col + " -> " + keyArg + ")"
+}
+
+// jsonValue is the SQL for JSON text to compare with jsonMember. PostgreSQL
+// prints jsonb in its own form ("R&D" where Go wrote "R\u0026D"), so the
+// value goes through jsonb too; SQLite keeps the text as Go wrote it.
+func (db *DB) jsonValue(arg string) string {
+	if db.engine == Postgres {
+		return "((" + arg + "::jsonb)::text)"
+	}
+	return arg
 }
