@@ -47,7 +47,7 @@ func benchCreateUser(b *testing.B, dsn string) {
 				if i >= int64(b.N) {
 					return
 				}
-				body := fmt.Sprintf(`{"connection":"Username-Password-Authentication","email":"bench%d@example.com","email_verified":false,"app_metadata":{"needsInvitation":true}}`, i)
+				body := fmt.Sprintf(`{"connection":"Username-Password-Authentication","email":"bench%d@example.com","email_verified":false,"verify_email":false,"app_metadata":{"needsInvitation":true}}`, i)
 				req, _ := http.NewRequest("POST", s.URL+"/api/v2/users", strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Authorization", "Bearer "+tok)

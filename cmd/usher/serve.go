@@ -17,7 +17,9 @@ import (
 	"github.com/usherid/usher/internal/api"
 	"github.com/usherid/usher/internal/config"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
+	"github.com/usherid/usher/internal/pages"
 	"github.com/usherid/usher/internal/store"
 )
 
@@ -41,7 +43,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	ids := identity.NewService(db, cfg.ManagementAudience(), time.Now)
+	var envSMTP *mail.SMTP
+	if cfg.SMTPURL != "" {
+		smtp, err := mail.ParseSMTPURL(cfg.SMTPURL)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		envSMTP = &smtp
+	}
+	engine := mail.NewEngine()
+	mails := mail.NewService(db, engine, cfg.MailFrom, envSMTP)
+	worker := mail.NewWorker(db, mails.Transport, log)
+	ids := identity.NewService(db, identity.Options{PublicURL: cfg.PublicURL, Composer: mails, CheckLiquid: engine.Check, MailQueued: worker.Notify})
 	boot, err := ids.Bootstrap(ctx, identity.Bootstrap{ClientID: cfg.BootstrapClientID, ClientSecret: cfg.BootstrapClientSecret})
 	if err != nil {
 		return err
@@ -53,11 +66,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewServer(api.Deps{
-		Identity: ids,
-		OAuth:    oauth.NewServer(ids, keys, cfg.Issuer(), time.Now),
-		Logger:   log,
-		Metrics:  reg,
-		Ready:    db.Ping,
+		Identity:   ids,
+		OAuth:      oauth.NewServer(ids, keys, cfg.Issuer(), time.Now),
+		Mail:       mails,
+		Pages:      pages.New(ids, db, engine, cfg.PublicURL, log),
+		WakeOutbox: worker.Notify,
+		Logger:     log,
+		Metrics:    reg,
+		Ready:      db.Ping,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -82,6 +98,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			boot.ClientID, boot.ClientSecret, cfg.ManagementAudience())
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", string(db.Engine()))
+
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		worker.Run(workerCtx)
+	}()
+	defer func() {
+		stopWorker()
+		<-workerDone // the database closes only after the worker is done with it
+	}()
 
 	errc := make(chan error, 1)
 	go func() {

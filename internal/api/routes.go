@@ -8,7 +8,7 @@ import (
 
 // addRoutes is the one table of every route Usher serves.
 func addRoutes(mux *http.ServeMux, d Deps) {
-	ids, tokens := d.Identity, d.OAuth
+	ids, tokens, ms, pg := d.Identity, d.OAuth, d.Mail, d.Pages
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.Ready, d.Logger))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{}))
@@ -17,6 +17,16 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /.well-known/openid-configuration", handleDiscovery(tokens.Issuer()))
 	mux.Handle("GET /.well-known/jwks.json", handleJWKS(tokens.Keys()))
 	mux.Handle("POST /oauth/token", limitPerIP(handleToken(tokens), 10, 30))
+	mux.Handle("POST /dbconnections/change_password", limitPerIP(handleChangePassword(ids), 5, 50))
+
+	// Hosted pages: a GET (or HEAD) never uses a link; the form's POST does.
+	mux.Handle("GET /lo/reset", pg.ResetForm())
+	mux.Handle("GET /u/reset-verify", pg.ResetForm())
+	mux.Handle("POST /lo/reset", limitPerIP(pg.ResetSubmit(), 5, 20))
+	mux.Handle("POST /lo/request", limitPerIP(pg.RequestLink(), 1, 5))
+	mux.Handle("GET /u/email-verification", pg.VerifyForm())
+	mux.Handle("POST /u/email-verification", limitPerIP(pg.VerifySubmit(), 5, 20))
+	mux.Handle("GET /u/assets/", pg.Assets())
 
 	// Management API: every route names the scopes that may call it.
 	m := func(h http.Handler, scopes ...string) http.Handler {
@@ -50,5 +60,29 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v2/tenants/settings", m(handleGetTenantSettings(ids), "read:tenant_settings"))
 	mux.Handle("PATCH /api/v2/tenants/settings", m(handleUpdateTenantSettings(ids), "update:tenant_settings"))
 
+	mux.Handle("POST /api/v2/tickets/password-change", m(handlePasswordChangeTicket(ids), "create:user_tickets"))
+	mux.Handle("POST /api/v2/tickets/email-verification", m(handleEmailVerificationTicket(ids), "create:user_tickets"))
+
+	mux.Handle("POST /api/v2/email-templates", m(handleCreateEmailTemplate(ms), "create:email_templates"))
+	mux.Handle("GET /api/v2/email-templates/{name}", m(handleGetEmailTemplate(ms), "read:email_templates"))
+	mux.Handle("PUT /api/v2/email-templates/{name}", m(handleReplaceEmailTemplate(ms), "update:email_templates"))
+	mux.Handle("PATCH /api/v2/email-templates/{name}", m(handleUpdateEmailTemplate(ms), "update:email_templates"))
+
+	mux.Handle("GET /api/v2/emails/provider", m(handleGetEmailProvider(ms), "read:email_provider"))
+	mux.Handle("POST /api/v2/emails/provider", m(handleCreateEmailProvider(ms), "create:email_provider"))
+	mux.Handle("PATCH /api/v2/emails/provider", m(handleUpdateEmailProvider(ms), "update:email_provider"))
+	mux.Handle("DELETE /api/v2/emails/provider", m(handleDeleteEmailProvider(ms), "delete:email_provider"))
+
+	mux.Handle("GET /api/v2/branding/templates/universal-login", m(handleGetUniversalLogin(pg), "read:branding"))
+	mux.Handle("PUT /api/v2/branding/templates/universal-login", m(handleSetUniversalLogin(pg), "update:branding"))
+	mux.Handle("DELETE /api/v2/branding/templates/universal-login", m(handleDeleteUniversalLogin(pg), "delete:branding"))
+
+	mux.Handle("GET /api/v2/logs", m(handleListLogs(ids), "read:logs", "read:logs_users"))
+
 	mux.Handle("/api/v2/", handleMgmtNotFound())
+
+	// Usher's own API, outside Auth0's paths: the mail outbox.
+	mux.Handle("GET /usher/v1/outbox", m(handleListOutbox(ms), "read:outbox"))
+	mux.Handle("GET /usher/v1/outbox/{id}", m(handleGetOutboxMail(ms), "read:outbox"))
+	mux.Handle("POST /usher/v1/outbox/{id}/retry", m(handleRetryOutboxMail(ms, d.WakeOutbox), "update:outbox"))
 }

@@ -12,13 +12,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
+	"github.com/usherid/usher/internal/pages"
 )
 
 // Deps is what the HTTP surface needs.
 type Deps struct {
 	Identity *identity.Service
 	OAuth    *oauth.Server
+	Mail     *mail.Service
+	Pages    *pages.Pages
+	// WakeOutbox tells the delivery worker that mail is waiting.
+	WakeOutbox func()
 	Logger   *slog.Logger
 	Metrics  *prometheus.Registry
 	// Ready reports whether the database answers; /readyz calls it.

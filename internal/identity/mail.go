@@ -46,5 +46,7 @@ type MailData struct {
 // Composer renders a tenant's email template into a Mail ready for the outbox.
 // ok is false when the tenant disabled the template: nothing is to be sent.
 type Composer interface {
+	// Settings returns the template's link settings (lifetime, result URL).
+	Settings(ctx context.Context, template string) (MailSettings, error)
 	Compose(ctx context.Context, template string, d MailData) (m Mail, ok bool, err error)
 }

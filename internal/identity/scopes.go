@@ -17,6 +17,8 @@ var managementScopes = []string{
 	"read:logs", "read:logs_users",
 	"read:branding", "update:branding", "delete:branding",
 	"read:stats",
+	// Usher's own, for its outbox endpoint.
+	"read:outbox", "update:outbox",
 }
 
 // ManagementScopes returns every Management API scope.

@@ -14,16 +14,38 @@ type Service struct {
 	store        Store
 	now          Clock
 	mgmtAudience string
+	publicURL    string
+	composer     Composer
+	checkLiquid  func(name, src string) error
+	mailQueued   func()
 	conns        connCache
 }
 
-// NewService returns a Service over store. managementAudience is the Management
-// API's canonical audience, PUBLIC_URL + "/api/v2/".
-func NewService(store Store, managementAudience string, now Clock) *Service {
-	if now == nil {
-		now = time.Now
+// Options are the Service's settings and collaborators.
+type Options struct {
+	// PublicURL is where people reach Usher; links in mails start with it.
+	PublicURL string
+	// Composer renders the tenant's email templates.
+	Composer Composer
+	// CheckLiquid validates a Liquid template the tenant saves in its
+	// settings (the classic password-reset page).
+	CheckLiquid func(name, src string) error
+	// MailQueued is called after a transaction that queued mail commits,
+	// to wake the delivery worker. Optional.
+	MailQueued func()
+	Now        Clock
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	return &Service{store: store, now: now, mgmtAudience: managementAudience}
+	if o.MailQueued == nil {
+		o.MailQueued = func() {}
+	}
+	return &Service{store: store, now: o.Now, mgmtAudience: o.PublicURL + "/api/v2/", publicURL: o.PublicURL,
+		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued}
 }
 
 // ManagementAudience is the audience Management API tokens carry.
@@ -60,6 +82,11 @@ func (s *Service) UpdateTenantSettings(ctx context.Context, p Patch) (TenantSett
 		}
 		if err := cur.validate(); err != nil {
 			return err
+		}
+		if cp := cur.ChangePassword; cp != nil && cp.HTML != "" && s.checkLiquid != nil {
+			if err := s.checkLiquid("change_password", cp.HTML); err != nil {
+				return Invalid("invalid_template", "change_password.html is not valid Liquid: %v", err)
+			}
 		}
 		if cur.DefaultDirectory != "" {
 			if _, err := st.ConnectionByName(ctx, cur.DefaultDirectory); errors.Is(err, ErrNotFound) {

@@ -39,6 +39,19 @@ type Store interface {
 	UpdateClientGrant(ctx context.Context, g ClientGrant) error
 	DeleteClientGrant(ctx context.Context, id string) error
 
+	CreateTicket(ctx context.Context, t Ticket) error
+	Ticket(ctx context.Context, id string) (Ticket, error)
+	// UseTicket marks a valid ticket used at now; a ticket that is used,
+	// revoked or expired gives ErrNotFound, so only one caller ever wins.
+	UseTicket(ctx context.Context, id string, now time.Time) error
+	// RevokeTickets revokes the user's open tickets of kind ("" for every kind).
+	RevokeTickets(ctx context.Context, userID, kind string, now time.Time) error
+
+	EnqueueMail(ctx context.Context, m Mail) error
+
+	AddLog(ctx context.Context, e LogEvent) error
+	Logs(ctx context.Context, q LogQuery) ([]LogEvent, int, error)
+
 	TenantSettings(ctx context.Context) (TenantSettings, error)
 	SaveTenantSettings(ctx context.Context, s TenantSettings) error
 

@@ -69,12 +69,63 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
 			return User{}, err
 		}
 	}
-	if err := s.store.CreateUser(ctx, u); errors.Is(err, ErrDuplicate) {
-		return User{}, Conflict("auth0_idp_error", "The user already exists.")
-	} else if err != nil {
+	// As in Auth0, a user whose email is not verified gets the verify_email
+	// mail unless the request says verify_email: false.
+	var verify *verification
+	if !in.EmailVerified && (in.VerifyEmail == nil || *in.VerifyEmail) {
+		if verify, err = s.prepareVerification(ctx, u, conn.Name, now); err != nil {
+			return User{}, err
+		}
+	}
+	err = s.store.Atomic(ctx, func(st Store) error {
+		if err := st.CreateUser(ctx, u); errors.Is(err, ErrDuplicate) {
+			return Conflict("auth0_idp_error", "The user already exists.")
+		} else if err != nil {
+			return err
+		}
+		return verify.store(ctx, s, st, u, now)
+	})
+	if err != nil {
 		return User{}, err
 	}
+	if verify != nil {
+		s.mailQueued()
+	}
 	return u, nil
+}
+
+// verification is a verify_email mail and its link, ready to be stored.
+type verification struct {
+	id   string
+	spec ticketSpec
+	mail Mail
+}
+
+// prepareVerification renders the verify_email mail for u, or returns nil
+// when the tenant disabled that template.
+func (s *Service) prepareVerification(ctx context.Context, u User, connection string, now time.Time) (*verification, error) {
+	settings, err := s.composer.Settings(ctx, "verify_email")
+	if err != nil || !settings.Enabled {
+		return nil, err
+	}
+	token, id := newTicketToken()
+	v := &verification{id: id, spec: ticketSpec{kind: TicketEmailVerification, resultURL: settings.ResultURL,
+		ttl: orDefault(settings.URLLifetime, defaultTicketLifetime), includeEmail: settings.IncludeEmail}}
+	if v.mail, err = s.compose(ctx, "verify_email", u, s.ticketLink(TicketEmailVerification, token), nil, connection, now); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// store writes the link and queues the mail; a nil verification does nothing.
+func (v *verification) store(ctx context.Context, s *Service, st Store, u User, now time.Time) error {
+	if v == nil {
+		return nil
+	}
+	if err := s.newTicket(ctx, st, u, v.spec, v.id, now); err != nil {
+		return err
+	}
+	return st.EnqueueMail(ctx, v.mail)
 }
 
 func checkUsername(conn Connection, username string, creating bool) error {

@@ -1,0 +1,73 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/pages"
+)
+
+func handleGetUniversalLogin(p *pages.Pages) http.Handler {
+	return respond(func(r *http.Request) (any, error) {
+		tpl, err := p.UniversalLogin(r.Context())
+		if errors.Is(err, identity.ErrNotFound) {
+			return nil, identity.NotFound("inexistent_template", "Template does not exist.")
+		}
+		return map[string]string{"body": tpl}, err
+	})
+}
+
+// handleSetUniversalLogin takes the template as Auth0's SDKs send it: a bare
+// JSON string (v7), {"template": …} (v4), or text/html. 201 first, 204 after.
+func handleSetUniversalLogin(p *pages.Pages) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			mgmtError(w, err)
+			return
+		}
+		tpl := string(data)
+		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "text/html" {
+			trimmed := strings.TrimSpace(tpl)
+			if strings.HasPrefix(trimmed, `"`) {
+				err = identity.Decode(data, &tpl)
+			} else {
+				var body struct {
+					Template string `json:"template"`
+				}
+				err = identity.Decode(data, &body)
+				tpl = body.Template
+			}
+			if err != nil {
+				mgmtError(w, err)
+				return
+			}
+		}
+		created, err := p.SetUniversalLogin(r.Context(), tpl)
+		if err != nil {
+			mgmtError(w, err)
+			return
+		}
+		if created {
+			w.WriteHeader(http.StatusCreated)
+			json.NewEncoder(w).Encode(map[string]string{"body": tpl})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func handleDeleteUniversalLogin(p *pages.Pages) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := p.DeleteUniversalLogin(r.Context()); err != nil {
+			mgmtError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

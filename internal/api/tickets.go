@@ -1,0 +1,87 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+
+	"golang.org/x/time/rate"
+
+	"github.com/usherid/usher/internal/identity"
+)
+
+func handlePasswordChangeTicket(ids *identity.Service) http.Handler {
+	return withBody(http.StatusCreated, func(r *http.Request, in identity.PasswordChangeTicketRequest) (any, error) {
+		link, err := ids.PasswordChangeTicket(r.Context(), in)
+		return map[string]string{"ticket": link}, err
+	})
+}
+
+func handleEmailVerificationTicket(ids *identity.Service) http.Handler {
+	return withBody(http.StatusCreated, func(r *http.Request, in identity.EmailVerificationTicketRequest) (any, error) {
+		link, err := ids.EmailVerificationTicket(r.Context(), in)
+		return map[string]string{"ticket": link}, err
+	})
+}
+
+// changePasswordSent is Auth0's answer to /dbconnections/change_password,
+// the same whether or not the email has an account.
+const changePasswordSent = "We've just sent you an email to reset your password."
+
+// handleChangePassword is POST /dbconnections/change_password. Each address
+// and email pair may ask 10 times at once and then once a minute, as Auth0
+// allows; past that, 429.
+func handleChangePassword(ids *identity.Service) http.Handler {
+	var mu sync.Mutex
+	perEmail := map[string]*rate.Limiter{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in identity.PasswordChangeRequest
+		if err := readJSON(w, r, &in); err != nil {
+			authError(w, err)
+			return
+		}
+		key := clientIP(r) + "|" + strings.ToLower(strings.TrimSpace(in.Email))
+		mu.Lock()
+		l, ok := perEmail[key]
+		if !ok {
+			if len(perEmail) > 10000 {
+				clear(perEmail)
+			}
+			l = rate.NewLimiter(rate.Every(60e9), 10)
+			perEmail[key] = l
+		}
+		mu.Unlock()
+		if !l.Allow() {
+			w.Header().Set("Retry-After", "60")
+			writeOAuthError(w, http.StatusTooManyRequests, "too_many_requests", "Too many requests for this email. Try again in a minute.")
+			return
+		}
+		who := identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}
+		if err := ids.RequestPasswordChange(r.Context(), in, who); err != nil {
+			authError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte(changePasswordSent))
+	})
+}
+
+// authError maps an error to the Authentication API's {error, error_description}.
+func authError(w http.ResponseWriter, err error) {
+	var de *identity.Error
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &de) && de.Kind == identity.KindInvalid:
+		code := de.Code
+		if code == "invalid_body" {
+			code = "invalid_request"
+		}
+		writeOAuthError(w, http.StatusBadRequest, code, de.Message)
+	case errors.As(err, &tooBig):
+		writeOAuthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
+	default:
+		noteError(w, err)
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Something went wrong. Try again later.")
+	}
+}

@@ -1,0 +1,326 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// MailSettings are the parts of an email template that shape its link.
+type MailSettings struct {
+	Enabled      bool
+	URLLifetime  time.Duration
+	ResultURL    string
+	IncludeEmail bool
+}
+
+// defaultTicketLifetime is how long a link lives when neither the request
+// nor the template says (Auth0's five days).
+const defaultTicketLifetime = 5 * 24 * time.Hour
+
+// maxTicketLifetime bounds ttl_sec.
+const maxTicketLifetime = 30 * 24 * time.Hour
+
+// PasswordChangeTicketRequest is the body of POST /api/v2/tickets/password-change.
+type PasswordChangeTicketRequest struct {
+	UserID                 string `json:"user_id"`
+	Email                  string `json:"email"`
+	ConnectionID           string `json:"connection_id"`
+	ResultURL              string `json:"result_url"`
+	TTLSec                 int    `json:"ttl_sec"`
+	MarkEmailAsVerified    bool   `json:"mark_email_as_verified"`
+	IncludeEmailInRedirect bool   `json:"includeEmailInRedirect"`
+	ClientID               string `json:"client_id"`
+	OrganizationID         string `json:"organization_id"`
+}
+
+// EmailVerificationTicketRequest is the body of POST /api/v2/tickets/email-verification.
+type EmailVerificationTicketRequest struct {
+	UserID                 string         `json:"user_id"`
+	ResultURL              string         `json:"result_url"`
+	TTLSec                 int            `json:"ttl_sec"`
+	IncludeEmailInRedirect bool           `json:"includeEmailInRedirect"`
+	ClientID               string         `json:"client_id"`
+	OrganizationID         string         `json:"organization_id"`
+	Identity               map[string]any `json:"identity"`
+}
+
+// ticketSpec is what a new ticket is made of.
+type ticketSpec struct {
+	kind, clientID, resultURL, purpose string
+	ttl                                time.Duration
+	markVerified, includeEmail         bool
+}
+
+// ticketLink returns the hosted page a token opens. Like Auth0's, it ends in
+// "#", so text a template appends ("type=invite") lands in the fragment.
+func (s *Service) ticketLink(kind, token string) string {
+	path := "/lo/reset"
+	if kind == TicketEmailVerification {
+		path = "/u/email-verification"
+	}
+	return s.publicURL + path + "?ticket=" + token + "#"
+}
+
+// purposeOf tells an invitation from a reset by what Usher knows of the user.
+func purposeOf(u User) string {
+	if invited, _ := u.AppMetadata["needsInvitation"].(bool); invited || u.PasswordHash == "" {
+		return PurposeInvite
+	}
+	return PurposeReset
+}
+
+func checkResultURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format absolute-uri: %s' on property result_url.", raw)
+	}
+	return nil
+}
+
+func ttlOf(sec int, fallback time.Duration) (time.Duration, error) {
+	switch {
+	case sec < 0 || time.Duration(sec)*time.Second > maxTicketLifetime:
+		return 0, Invalid("invalid_body", "Payload validation error: 'ttl_sec must be from 0 to %d' on property ttl_sec.", int(maxTicketLifetime.Seconds()))
+	case sec == 0:
+		return fallback, nil
+	}
+	return time.Duration(sec) * time.Second, nil
+}
+
+// newTicket stores a ticket for u in st, revoking u's open tickets of the
+// same kind first: only the newest link works.
+func (s *Service) newTicket(ctx context.Context, st Store, u User, spec ticketSpec, id string, now time.Time) error {
+	if err := st.RevokeTickets(ctx, u.ID, spec.kind, now); err != nil {
+		return err
+	}
+	return st.CreateTicket(ctx, Ticket{
+		ID: id, Kind: spec.kind, UserID: u.ID, ClientID: spec.clientID, ResultURL: spec.resultURL, Purpose: spec.purpose,
+		MarkEmailVerified: spec.markVerified, IncludeEmail: spec.includeEmail, CreatedAt: now, ExpiresAt: now.Add(spec.ttl),
+	})
+}
+
+// PasswordChangeTicket makes a password-change link for a user and returns
+// it without sending anything: the caller sends it.
+func (s *Service) PasswordChangeTicket(ctx context.Context, r PasswordChangeTicketRequest) (string, error) {
+	u, err := s.ticketUser(ctx, r.UserID, r.Email, r.ConnectionID)
+	if err != nil {
+		return "", err
+	}
+	if err := checkResultURL(r.ResultURL); err != nil {
+		return "", err
+	}
+	if err := s.checkClient(ctx, r.ClientID); err != nil {
+		return "", err
+	}
+	ttl, err := ttlOf(r.TTLSec, defaultTicketLifetime)
+	if err != nil {
+		return "", err
+	}
+	token, id := newTicketToken()
+	now := s.now().UTC()
+	spec := ticketSpec{kind: TicketPasswordChange, clientID: r.ClientID, resultURL: r.ResultURL, purpose: purposeOf(u),
+		ttl: ttl, markVerified: r.MarkEmailAsVerified, includeEmail: r.IncludeEmailInRedirect}
+	err = s.store.Atomic(ctx, func(st Store) error { return s.newTicket(ctx, st, u, spec, id, now) })
+	if err != nil {
+		return "", err
+	}
+	return s.ticketLink(spec.kind, token), nil
+}
+
+// EmailVerificationTicket makes an email-verification link for a user.
+func (s *Service) EmailVerificationTicket(ctx context.Context, r EmailVerificationTicketRequest) (string, error) {
+	if r.UserID == "" {
+		return "", Invalid("invalid_body", "Payload validation error: 'Missing required property: user_id'.")
+	}
+	u, err := s.User(ctx, r.UserID)
+	if err != nil {
+		return "", err
+	}
+	if err := checkResultURL(r.ResultURL); err != nil {
+		return "", err
+	}
+	if err := s.checkClient(ctx, r.ClientID); err != nil {
+		return "", err
+	}
+	ttl, err := ttlOf(r.TTLSec, defaultTicketLifetime)
+	if err != nil {
+		return "", err
+	}
+	token, id := newTicketToken()
+	now := s.now().UTC()
+	spec := ticketSpec{kind: TicketEmailVerification, clientID: r.ClientID, resultURL: r.ResultURL, ttl: ttl, includeEmail: r.IncludeEmailInRedirect}
+	if err := s.store.Atomic(ctx, func(st Store) error { return s.newTicket(ctx, st, u, spec, id, now) }); err != nil {
+		return "", err
+	}
+	return s.ticketLink(spec.kind, token), nil
+}
+
+func (s *Service) ticketUser(ctx context.Context, userID, email, connectionID string) (User, error) {
+	if userID != "" {
+		return s.User(ctx, userID)
+	}
+	if email == "" || connectionID == "" {
+		return User{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: user_id (or email and connection_id)'.")
+	}
+	users, err := s.UsersByEmail(ctx, email)
+	if err != nil {
+		return User{}, err
+	}
+	for _, u := range users {
+		if u.ConnectionID == connectionID {
+			return u, nil
+		}
+	}
+	return User{}, errNoUser
+}
+
+func (s *Service) checkClient(ctx context.Context, clientID string) error {
+	if clientID == "" {
+		return nil
+	}
+	if _, err := s.store.Client(ctx, clientID); errors.Is(err, ErrNotFound) {
+		return Invalid("invalid_body", "The client %q does not exist.", clientID)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// PasswordChangeRequest is the body of POST /dbconnections/change_password.
+type PasswordChangeRequest struct {
+	ClientID     string `json:"client_id"`
+	Email        string `json:"email"`
+	Connection   string `json:"connection"`
+	Organization string `json:"organization"`
+}
+
+// RequestPasswordChange mails a password-change link (the reset_email
+// template) to the user with that email in that connection. When there is
+// no such user it does nothing and says nothing different, so that the
+// answer cannot tell who has an account.
+func (s *Service) RequestPasswordChange(ctx context.Context, r PasswordChangeRequest, who Requester) error {
+	if r.Email == "" {
+		return Invalid("invalid_request", "Missing required parameter: email")
+	}
+	if r.Connection == "" {
+		return Invalid("invalid_request", "Missing required parameter: connection")
+	}
+	conn, err := s.conns.get(ctx, s.store, r.Connection, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return Invalid("invalid_request", "The connection does not exist.")
+	} else if err != nil {
+		return err
+	}
+	client, err := s.optionalClient(ctx, r.ClientID)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	event := LogEvent{Type: "scpr", ClientID: r.ClientID, Connection: conn.Name, IP: who.IP, UserAgent: who.UserAgent, UserName: strings.ToLower(r.Email)}
+	if client != nil {
+		event.ClientName = client.Name
+	}
+	u, err := s.userInConnection(ctx, r.Email, conn.ID)
+	if err != nil || u.Blocked {
+		if err != nil && !errors.Is(err, errNoUser) {
+			return err
+		}
+		event.Type, event.Description = "fcpr", "There is no active user with that email in the connection."
+		return s.log(ctx, s.store, event, now)
+	}
+	event.UserID = u.ID
+	settings, err := s.composer.Settings(ctx, "reset_email")
+	if err != nil {
+		return err
+	}
+	if !settings.Enabled {
+		event.Type, event.Description = "fcpr", "The reset_email template is disabled."
+		return s.log(ctx, s.store, event, now)
+	}
+	token, id := newTicketToken()
+	spec := ticketSpec{kind: TicketPasswordChange, clientID: r.ClientID, resultURL: settings.ResultURL, purpose: purposeOf(u),
+		ttl: orDefault(settings.URLLifetime, defaultTicketLifetime), includeEmail: settings.IncludeEmail}
+	m, err := s.compose(ctx, "reset_email", u, s.ticketLink(spec.kind, token), client, conn.Name, now)
+	if err != nil {
+		return err
+	}
+	err = s.store.Atomic(ctx, func(st Store) error {
+		if err := s.newTicket(ctx, st, u, spec, id, now); err != nil {
+			return err
+		}
+		if err := st.EnqueueMail(ctx, m); err != nil {
+			return err
+		}
+		return s.log(ctx, st, event, now)
+	})
+	if err != nil {
+		return err
+	}
+	s.mailQueued()
+	return nil
+}
+
+func orDefault(d, fallback time.Duration) time.Duration {
+	if d <= 0 {
+		return fallback
+	}
+	return d
+}
+
+func (s *Service) optionalClient(ctx context.Context, id string) (*Client, error) {
+	if id == "" {
+		return nil, nil
+	}
+	c, err := s.store.Client(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Invalid("invalid_request", "Unknown client.")
+	}
+	return &c, err
+}
+
+func (s *Service) userInConnection(ctx context.Context, email, connectionID string) (User, error) {
+	users, err := s.store.UsersByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+	if err != nil {
+		return User{}, err
+	}
+	for _, u := range users {
+		if u.ConnectionID == connectionID {
+			return u, nil
+		}
+	}
+	return User{}, errNoUser
+}
+
+// compose renders template for u into a Mail with a fresh id.
+func (s *Service) compose(ctx context.Context, template string, u User, link string, client *Client, connection string, now time.Time) (Mail, error) {
+	tenant, err := s.store.TenantSettings(ctx)
+	if err != nil {
+		return Mail{}, err
+	}
+	m, _, err := s.composer.Compose(ctx, template, MailData{User: u, URL: link, Client: client, Connection: connection, Tenant: tenant})
+	if err != nil {
+		return Mail{}, err
+	}
+	m.ID, m.UserID, m.Template, m.CreatedAt = "mail_"+randomAlnum(20), u.ID, template, now
+	m.MessageID = randomAlnum(24) + "@" + s.mailDomain()
+	return m, nil
+}
+
+func (s *Service) mailDomain() string {
+	if u, err := url.Parse(s.publicURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "usher.local"
+}
+
+// log writes a tenant log event through st.
+func (s *Service) log(ctx context.Context, st Store, e LogEvent, now time.Time) error {
+	e.ID, e.Date = newLogID(now), now
+	return st.AddLog(ctx, e)
+}

@@ -1,0 +1,396 @@
+package mail
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"html"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/usherid/usher/internal/identity"
+)
+
+// Store keeps the tenant's email templates, its email provider and the outbox.
+type Store interface {
+	EmailTemplate(ctx context.Context, name string) (Template, error)
+	SaveEmailTemplate(ctx context.Context, t Template) error
+	Setting(ctx context.Context, name string) (string, error)
+	PutSetting(ctx context.Context, name, value string) error
+
+	Mails(ctx context.Context, q Query) ([]identity.Mail, int, error)
+	Mail(ctx context.Context, id string) (identity.Mail, error)
+	MailAttempts(ctx context.Context, id string) ([]Attempt, error)
+	RetryMail(ctx context.Context, id string, now time.Time) error
+}
+
+// Query selects outbox mails, newest first.
+type Query struct {
+	Status, To    string
+	Page, PerPage int
+}
+
+// Attempt is one delivery attempt of a mail.
+type Attempt struct {
+	At     time.Time
+	Status string
+	Reply  string
+}
+
+// Outbox returns a page of the outbox and how many mails match.
+func (s *Service) Outbox(ctx context.Context, q Query) ([]identity.Mail, int, error) {
+	return s.store.Mails(ctx, q)
+}
+
+// OutboxMail returns one mail with every attempt to deliver it.
+func (s *Service) OutboxMail(ctx context.Context, id string) (identity.Mail, []Attempt, error) {
+	m, err := s.store.Mail(ctx, id)
+	if errors.Is(err, identity.ErrNotFound) {
+		return m, nil, identity.NotFound("inexistent_mail", "The mail does not exist.")
+	} else if err != nil {
+		return m, nil, err
+	}
+	attempts, err := s.store.MailAttempts(ctx, id)
+	return m, attempts, err
+}
+
+// RetryMail queues a dead or failed mail for delivery now.
+func (s *Service) RetryMail(ctx context.Context, id string) error {
+	err := s.store.RetryMail(ctx, id, time.Now())
+	if errors.Is(err, identity.ErrNotFound) {
+		return identity.Invalid("not_retryable", "Only a failed or dead mail can be retried.")
+	}
+	return err
+}
+
+// Service manages email templates and the email provider, and renders mail.
+type Service struct {
+	store       Store
+	engine      *Engine
+	defaultFrom string
+	envSMTP     *SMTP // from USHER_SMTP_URL; the provider set through the API wins
+}
+
+// NewService returns a mail Service. defaultFrom is USHER_MAIL_FROM; envSMTP
+// is USHER_SMTP_URL, nil when unset.
+func NewService(store Store, engine *Engine, defaultFrom string, envSMTP *SMTP) *Service {
+	return &Service{store: store, engine: engine, defaultFrom: defaultFrom, envSMTP: envSMTP}
+}
+
+var errNoTemplate = identity.NotFound("inexistent_template", "Template not found.")
+
+// Template returns the tenant's template, or its default text when the
+// tenant never changed it.
+func (s *Service) Template(ctx context.Context, name string) (Template, error) {
+	if !IsTemplateName(name) {
+		return Template{}, errNoTemplate
+	}
+	t, err := s.store.EmailTemplate(ctx, name)
+	if errors.Is(err, identity.ErrNotFound) {
+		return DefaultTemplate(name), nil
+	}
+	return t, err
+}
+
+// TemplatePatch is the body of PATCH /api/v2/email-templates/{name}.
+type TemplatePatch struct {
+	Template               *string `json:"template"`
+	Body                   *string `json:"body"`
+	From                   *string `json:"from"`
+	Subject                *string `json:"subject"`
+	Syntax                 *string `json:"syntax"`
+	ResultURL              *string `json:"resultUrl"`
+	URLLifetimeInSeconds   *int    `json:"urlLifetimeInSeconds"`
+	IncludeEmailInRedirect *bool   `json:"includeEmailInRedirect"`
+	Enabled                *bool   `json:"enabled"`
+}
+
+// CreateTemplate saves a template with POST's semantics: a template the
+// tenant already set is a conflict; one still at its default is replaced.
+func (s *Service) CreateTemplate(ctx context.Context, t Template) (Template, error) {
+	if !IsTemplateName(t.Name) {
+		return Template{}, identity.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property template.", t.Name)
+	}
+	if _, err := s.store.EmailTemplate(ctx, t.Name); err == nil {
+		return Template{}, identity.Conflict("template_conflict", "Template "+t.Name+" already exists.")
+	} else if !errors.Is(err, identity.ErrNotFound) {
+		return Template{}, err
+	}
+	return t, s.save(ctx, t)
+}
+
+// ReplaceTemplate saves t whole (PUT).
+func (s *Service) ReplaceTemplate(ctx context.Context, name string, t Template) (Template, error) {
+	if !IsTemplateName(name) {
+		return Template{}, errNoTemplate
+	}
+	if t.Name != "" && t.Name != name {
+		return Template{}, identity.Invalid("invalid_body", "The template property provided in payload must match template in the URL.")
+	}
+	t.Name = name
+	return t, s.save(ctx, t)
+}
+
+// UpdateTemplate changes the properties named in p (PATCH).
+func (s *Service) UpdateTemplate(ctx context.Context, name string, p TemplatePatch) (Template, error) {
+	t, err := s.Template(ctx, name)
+	if err != nil {
+		return Template{}, err
+	}
+	if p.Template != nil && *p.Template != name {
+		return Template{}, identity.Invalid("invalid_body", "The template property provided in payload must match template in the URL.")
+	}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&t.Body, p.Body)
+	set(&t.From, p.From)
+	set(&t.Subject, p.Subject)
+	set(&t.Syntax, p.Syntax)
+	set(&t.ResultURL, p.ResultURL)
+	if p.URLLifetimeInSeconds != nil {
+		t.URLLifetimeInSeconds = *p.URLLifetimeInSeconds
+	}
+	if p.IncludeEmailInRedirect != nil {
+		t.IncludeEmailInRedirect = *p.IncludeEmailInRedirect
+	}
+	if p.Enabled != nil {
+		t.Enabled = *p.Enabled
+	}
+	return t, s.save(ctx, t)
+}
+
+// save validates a template, Liquid included, and stores it: a broken
+// template is refused now rather than failing when a mail is sent.
+func (s *Service) save(ctx context.Context, t Template) error {
+	if t.Syntax == "" {
+		t.Syntax = "liquid"
+	}
+	switch {
+	case t.Syntax != "liquid":
+		return identity.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property syntax (allowed: liquid).", t.Syntax)
+	case strings.TrimSpace(t.Body) == "":
+		return identity.Invalid("invalid_body", "Payload validation error: 'Missing required property: body'.")
+	case t.URLLifetimeInSeconds < 0:
+		return identity.Invalid("invalid_body", "Payload validation error: 'urlLifetimeInSeconds must be at least 0'.")
+	}
+	if t.ResultURL != "" {
+		if u, err := url.Parse(t.ResultURL); err != nil || u.Scheme == "" || u.Host == "" {
+			return identity.Invalid("invalid_body", "Payload validation error: 'resultUrl must be an absolute URL'.")
+		}
+	}
+	for _, part := range []struct{ name, src string }{{"body", t.Body}, {"subject", t.Subject}, {"from", t.From}} {
+		if err := s.engine.Check(t.Name, part.src); err != nil {
+			return identity.Invalid("invalid_template", "The %s of %s is not valid Liquid: %v", part.name, t.Name, err)
+		}
+	}
+	return s.store.SaveEmailTemplate(ctx, t)
+}
+
+// Settings returns the link settings of a template.
+func (s *Service) Settings(ctx context.Context, name string) (identity.MailSettings, error) {
+	t, err := s.Template(ctx, name)
+	if err != nil {
+		return identity.MailSettings{}, err
+	}
+	return identity.MailSettings{Enabled: t.Enabled, URLLifetime: time.Duration(t.URLLifetimeInSeconds) * time.Second,
+		ResultURL: t.ResultURL, IncludeEmail: t.IncludeEmailInRedirect}, nil
+}
+
+// Vars are the Liquid variables Auth0 gives email templates.
+func Vars(d identity.MailData) map[string]any {
+	u := d.User
+	vars := map[string]any{
+		"user": map[string]any{
+			"user_id": u.ID, "email": u.Email, "email_verified": u.EmailVerified, "username": u.Username,
+			"name": u.Profile.Name, "nickname": u.Profile.Nickname, "given_name": u.Profile.GivenName,
+			"family_name": u.Profile.FamilyName, "picture": u.Profile.Picture, "phone_number": u.PhoneNumber,
+			"app_metadata": u.AppMetadata, "user_metadata": u.UserMetadata,
+		},
+		"url":              d.URL,
+		"connection":       map[string]any{"name": d.Connection},
+		"tenant":           d.Tenant.FriendlyName,
+		"friendly_name":    d.Tenant.FriendlyName,
+		"support_email":    d.Tenant.SupportEmail,
+		"support_url":      d.Tenant.SupportURL,
+		"request_language": "en",
+	}
+	if c := d.Client; c != nil {
+		app := map[string]any{"name": c.Name, "clientID": c.ClientID, "client_id": c.ClientID}
+		if len(c.Callbacks) > 0 {
+			if cb, err := url.Parse(c.Callbacks[0]); err == nil {
+				app["callback_domain"] = cb.Scheme + "://" + cb.Host
+			}
+		}
+		vars["application"], vars["client"] = app, app
+	}
+	return vars
+}
+
+// Compose renders a template for d. ok is false when the template is disabled.
+func (s *Service) Compose(ctx context.Context, name string, d identity.MailData) (identity.Mail, bool, error) {
+	t, err := s.Template(ctx, name)
+	if err != nil || !t.Enabled {
+		return identity.Mail{}, false, err
+	}
+	vars := Vars(d)
+	var m identity.Mail
+	if m.HTML, err = s.engine.Render(name, t.Body, vars); err != nil {
+		return m, false, err
+	}
+	if m.Subject, err = s.engine.Render(name, t.Subject, vars); err != nil {
+		return m, false, err
+	}
+	from := t.From
+	if from == "" {
+		from = s.defaultFromAddress(ctx)
+	}
+	if m.From, err = s.engine.Render(name, from, vars); err != nil {
+		return m, false, err
+	}
+	m.To, m.Text = d.User.Email, TextOf(m.HTML)
+	m.Subject = strings.TrimSpace(m.Subject)
+	return m, true, nil
+}
+
+var (
+	blockEnd  = regexp.MustCompile(`(?i)<br\s*/?>|</(p|div|h[1-6]|li|tr)>`)
+	link      = regexp.MustCompile(`(?is)<a\s[^>]*href="([^"]*)"[^>]*>(.*?)</a>`)
+	tag       = regexp.MustCompile(`(?s)<[^>]*>`)
+	headBlock = regexp.MustCompile(`(?is)<(head|style|script)[^>]*>.*?</(head|style|script)>`)
+	blankRuns = regexp.MustCompile(`\n\s*\n\s*(\n\s*)+`)
+)
+
+// TextOf derives the plain-text part of a mail from its HTML, keeping link
+// targets visible.
+func TextOf(h string) string {
+	t := headBlock.ReplaceAllString(h, "")
+	t = link.ReplaceAllString(t, "$2: $1")
+	t = blockEnd.ReplaceAllString(t, "\n")
+	t = tag.ReplaceAllString(t, "")
+	t = html.UnescapeString(t)
+	lines := strings.Split(t, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.TrimSpace(blankRuns.ReplaceAllString(strings.Join(lines, "\n"), "\n\n"))
+}
+
+// Provider is the tenant's email provider (/api/v2/emails/provider).
+type Provider struct {
+	Name               string         `json:"name"`
+	Enabled            *bool          `json:"enabled,omitempty"`
+	DefaultFromAddress string         `json:"default_from_address,omitempty"`
+	Credentials        *Credentials   `json:"credentials,omitempty"`
+	Settings           map[string]any `json:"settings,omitempty"`
+}
+
+// Credentials are the provider's SMTP credentials. The password is write-only.
+type Credentials struct {
+	SMTPHost string `json:"smtp_host,omitempty"`
+	SMTPPort int    `json:"smtp_port,omitempty"`
+	SMTPUser string `json:"smtp_user,omitempty"`
+	SMTPPass string `json:"smtp_pass,omitempty"`
+}
+
+const providerSetting = "email_provider"
+
+// EmailProvider returns the configured provider, secrets included; callers
+// showing it must drop the password.
+func (s *Service) EmailProvider(ctx context.Context) (Provider, error) {
+	doc, err := s.store.Setting(ctx, providerSetting)
+	if errors.Is(err, identity.ErrNotFound) || doc == "null" {
+		return Provider{}, identity.NotFound("inexistent_email_provider", "Email provider has not been configured.")
+	} else if err != nil {
+		return Provider{}, err
+	}
+	var p Provider
+	return p, json.Unmarshal([]byte(doc), &p)
+}
+
+// CreateEmailProvider configures the provider; a second one is a conflict.
+func (s *Service) CreateEmailProvider(ctx context.Context, p Provider) (Provider, error) {
+	if _, err := s.EmailProvider(ctx); err == nil {
+		return Provider{}, identity.Conflict("email_provider_conflict", "Email provider is already configured.")
+	}
+	if p.Enabled == nil {
+		on := true
+		p.Enabled = &on
+	}
+	return p, s.saveProvider(ctx, p)
+}
+
+// UpdateEmailProvider changes the properties set in p; credentials are replaced whole.
+func (s *Service) UpdateEmailProvider(ctx context.Context, p Provider) (Provider, error) {
+	cur, err := s.EmailProvider(ctx)
+	if err != nil {
+		return Provider{}, err
+	}
+	if p.Name != "" {
+		cur.Name = p.Name
+	}
+	if p.Enabled != nil {
+		cur.Enabled = p.Enabled
+	}
+	if p.DefaultFromAddress != "" {
+		cur.DefaultFromAddress = p.DefaultFromAddress
+	}
+	if p.Credentials != nil {
+		cur.Credentials = p.Credentials
+	}
+	if p.Settings != nil {
+		cur.Settings = p.Settings
+	}
+	return cur, s.saveProvider(ctx, cur)
+}
+
+// DeleteEmailProvider removes the provider; mail falls back to USHER_SMTP_URL.
+func (s *Service) DeleteEmailProvider(ctx context.Context) error {
+	return s.store.PutSetting(ctx, providerSetting, "null")
+}
+
+func (s *Service) saveProvider(ctx context.Context, p Provider) error {
+	if p.Name != "smtp" {
+		return identity.Invalid("invalid_body", "Usher delivers mail over SMTP: the provider name must be \"smtp\", not %q.", p.Name)
+	}
+	c := p.Credentials
+	if c == nil || c.SMTPHost == "" || c.SMTPPort <= 0 || c.SMTPPort > 65535 {
+		return identity.Invalid("invalid_body", "Payload validation error: 'credentials need smtp_host and smtp_port (and smtp_user, smtp_pass for servers that ask)'.")
+	}
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return s.store.PutSetting(ctx, providerSetting, string(doc))
+}
+
+func (s *Service) defaultFromAddress(ctx context.Context) string {
+	if p, err := s.EmailProvider(ctx); err == nil && p.DefaultFromAddress != "" {
+		return p.DefaultFromAddress
+	}
+	return s.defaultFrom
+}
+
+// Transport returns where mail goes now: the provider set through the API
+// when it is enabled, else USHER_SMTP_URL, else nil (mail waits in the outbox).
+func (s *Service) Transport(ctx context.Context) (Transport, error) {
+	p, err := s.EmailProvider(ctx)
+	if err != nil && identity.KindOf(err) != identity.KindNotFound {
+		return nil, err
+	}
+	if err == nil && p.Name != "" {
+		if p.Enabled == nil || !*p.Enabled || p.Credentials == nil {
+			return nil, nil
+		}
+		c := p.Credentials
+		return SMTP{Host: c.SMTPHost, Port: c.SMTPPort, Implicit: c.SMTPPort == 465, User: c.SMTPUser, Password: c.SMTPPass}, nil
+	}
+	if s.envSMTP != nil {
+		return *s.envSMTP, nil
+	}
+	return nil, nil
+}

@@ -1,0 +1,12 @@
+// The link in a mail ends in "#", so a template's "type=invite" or
+// "type=reset" arrives in the fragment, which only the page can read.
+(function () {
+  var m = /(?:^|[#&])type=(invite|reset)(?:&|$)/.exec(window.location.hash);
+  if (!m) return;
+  var want = m[1];
+  document.querySelectorAll('[data-experience]').forEach(function (el) {
+    el.hidden = el.getAttribute('data-experience') !== want;
+  });
+  var field = document.querySelector('input[name=experience]');
+  if (field) field.value = want;
+})();

@@ -1,0 +1,150 @@
+// Package pages serves the hosted pages people click through: accepting an
+// invitation or resetting a password (the ticket link), and verifying an
+// email. Opening a page never uses its link; only the form's POST does.
+package pages
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/mail"
+)
+
+//go:embed assets widget.html
+var files embed.FS
+
+// Store keeps the tenant's page template.
+type Store interface {
+	Setting(ctx context.Context, name string) (string, error)
+	PutSetting(ctx context.Context, name, value string) error
+}
+
+// Pages renders the hosted pages.
+type Pages struct {
+	ids    *identity.Service
+	store  Store
+	engine *mail.Engine
+	tmpl   *template.Template
+	base   string // public URL, no trailing slash
+	secure bool   // cookies only over HTTPS
+	log    *slog.Logger
+}
+
+// New returns the hosted pages for a tenant reached at publicURL.
+func New(ids *identity.Service, store Store, engine *mail.Engine, publicURL string, log *slog.Logger) *Pages {
+	return &Pages{
+		ids: ids, store: store, engine: engine, base: publicURL, log: log,
+		secure: strings.HasPrefix(publicURL, "https://"),
+		tmpl:   template.Must(template.ParseFS(files, "widget.html")),
+	}
+}
+
+// Assets serves the pages' stylesheet and script.
+func (p *Pages) Assets() http.Handler {
+	sub, _ := fs.Sub(files, "assets")
+	return http.StripPrefix("/u/assets/", http.FileServerFS(sub))
+}
+
+// view is what a page template is given.
+type view struct {
+	Base, CSRF, Ticket, Email, Tenant, Policy, Error, Title, Help, PageTitle string
+	Invite, CanRequest                                                    bool
+	Widget                                                                template.HTML
+}
+
+const csrfCookie = "usher_csrf"
+
+// csrfToken returns the request's CSRF token, setting the cookie that
+// carries it when there is none (double-submit: the form must echo it).
+func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: token, Path: "/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode})
+	return token
+}
+
+// checkCSRF reports whether a form's _csrf matches its cookie.
+func checkCSRF(r *http.Request) bool {
+	c, err := r.Cookie(csrfCookie)
+	form := r.PostFormValue("_csrf")
+	return err == nil && form != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
+}
+
+var widgetTag = regexp.MustCompile(`\{%-?\s*auth0:(head|widget)\s*-?%\}`)
+
+const universalLoginSetting = "universal_login_template"
+
+// render writes the widget named name, inside the tenant's Universal Login
+// template when there is one, else inside Usher's own page.
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	v.Base = p.base
+	var widget, head bytes.Buffer
+	if err := p.tmpl.ExecuteTemplate(&widget, name, v); err != nil {
+		p.fail(w, err)
+		return
+	}
+	p.tmpl.ExecuteTemplate(&head, "head", v)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer") // the ticket is in the URL
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+
+	if tpl, err := p.UniversalLogin(r.Context()); err == nil {
+		src := widgetTag.ReplaceAllString(tpl, "{{ __usher_$1 }}")
+		out, err := p.engine.Render("universal-login", src, map[string]any{
+			"__usher_head": head.String(), "__usher_widget": widget.String(), "locale": "en",
+			"tenant":       map[string]any{"friendly_name": v.Tenant},
+			"prompt":       map[string]any{"name": "reset-password", "screen": map[string]any{"name": name}},
+		})
+		if err != nil {
+			p.fail(w, err)
+			return
+		}
+		w.WriteHeader(status)
+		w.Write([]byte(out))
+		return
+	} else if !errors.Is(err, identity.ErrNotFound) {
+		p.fail(w, err)
+		return
+	}
+	// Usher's own page: nothing inline, so the policy can be strict.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'")
+	v.Widget = template.HTML(widget.String())
+	w.WriteHeader(status)
+	p.tmpl.ExecuteTemplate(w, "page", v)
+}
+
+// fail shows a plain sentence, never the error itself, and logs the error.
+func (p *Pages) fail(w http.ResponseWriter, err error) {
+	p.log.Error("page failed", "error", err.Error())
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	w.Write([]byte("Something went wrong on our side. Please try again in a moment."))
+}
+
+// redirectResult sends the person to result_url with Auth0's parameters;
+// false when there is no result_url.
+func redirectResult(w http.ResponseWriter, r *http.Request, resultURL string, success bool, message, email string) bool {
+	target := resultWith(resultURL, success, message, email)
+	if target == "" {
+		return false
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+	return true
+}
