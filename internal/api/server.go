@@ -25,8 +25,8 @@ type Deps struct {
 	Pages    *pages.Pages
 	// WakeOutbox tells the delivery worker that mail is waiting.
 	WakeOutbox func()
-	Logger   *slog.Logger
-	Metrics  *prometheus.Registry
+	Logger     *slog.Logger
+	Metrics    *prometheus.Registry
 	// Ready reports whether the database answers; /readyz calls it.
 	Ready func(ctx context.Context) error
 }

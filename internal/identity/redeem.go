@@ -155,4 +155,3 @@ func (s *Service) VerifyEmailWithTicket(ctx context.Context, token string, who R
 func (s *Service) Logs(ctx context.Context, q LogQuery) ([]LogEvent, int, error) {
 	return s.store.Logs(ctx, q)
 }
-

@@ -60,8 +60,8 @@ func (p *Pages) Assets() http.Handler {
 // view is what a page template is given.
 type view struct {
 	Base, CSRF, Ticket, Email, Tenant, Policy, Error, Title, Help, PageTitle string
-	Invite, CanRequest                                                    bool
-	Widget                                                                template.HTML
+	Invite, CanRequest                                                       bool
+	Widget                                                                   template.HTML
 }
 
 const csrfCookie = "usher_csrf"
@@ -109,8 +109,8 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		src := widgetTag.ReplaceAllString(tpl, "{{ __usher_$1 }}")
 		out, err := p.engine.Render("universal-login", src, map[string]any{
 			"__usher_head": head.String(), "__usher_widget": widget.String(), "locale": "en",
-			"tenant":       map[string]any{"friendly_name": v.Tenant},
-			"prompt":       map[string]any{"name": "reset-password", "screen": map[string]any{"name": name}},
+			"tenant": map[string]any{"friendly_name": v.Tenant},
+			"prompt": map[string]any{"name": "reset-password", "screen": map[string]any{"name": name}},
 		})
 		if err != nil {
 			p.fail(w, err)
