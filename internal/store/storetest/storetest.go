@@ -50,6 +50,9 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"AtomicPanic", testAtomicPanic},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ConcurrentDuplicateEmail", testConcurrentDuplicateEmail},
+		{"Tickets", testTickets},
+		{"TicketUsedOnce", testTicketUsedOnce},
+		{"Logs", testLogs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
