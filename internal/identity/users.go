@@ -208,6 +208,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 			return Invalid("invalid_body", "The user does not belong to connection %q.", p.Connection.V)
 		}
 		now := s.now().UTC()
+		oldEmail := u.Email
 		if err := applyUserPatch(&u, conn, p, now); err != nil {
 			return err
 		}
@@ -218,7 +219,10 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 			return err
 		}
 		out = u
-		return nil
+		if u.Email == oldEmail {
+			return nil
+		}
+		return s.log(ctx, st, LogEvent{Type: "sce", Description: "Email changed from " + oldEmail, UserID: u.ID, UserName: u.Email, Connection: u.Connection}, now)
 	})
 	return out, err
 }
