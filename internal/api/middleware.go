@@ -104,24 +104,39 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
+// limiter keeps a token bucket per key, with bounded memory: past 10,000
+// keys it starts afresh (a forgotten key starts with a full bucket).
+type limiter struct {
+	mu      sync.Mutex
+	buckets map[string]*rate.Limiter
+	every   rate.Limit
+	burst   int
+}
+
+func newLimiter(every rate.Limit, burst int) *limiter {
+	return &limiter{buckets: map[string]*rate.Limiter{}, every: every, burst: burst}
+}
+
+func (l *limiter) allow(key string) bool {
+	l.mu.Lock()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= 10000 {
+			clear(l.buckets)
+		}
+		b = rate.NewLimiter(l.every, l.burst)
+		l.buckets[key] = b
+	}
+	l.mu.Unlock()
+	return b.Allow()
+}
+
 // limitPerIP allows each client address perSecond requests with bursts of
 // burst, and answers 429 in OAuth's shape past that.
 func limitPerIP(next http.Handler, perSecond float64, burst int) http.Handler {
-	var mu sync.Mutex
-	limiters := map[string]*rate.Limiter{}
+	l := newLimiter(rate.Limit(perSecond), burst)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := clientIP(r)
-		mu.Lock()
-		l, ok := limiters[ip]
-		if !ok {
-			if len(limiters) > 10000 {
-				clear(limiters) // bounded memory; a cleared address starts with a full bucket
-			}
-			l = rate.NewLimiter(rate.Limit(perSecond), burst)
-			limiters[ip] = l
-		}
-		mu.Unlock()
-		if !l.Allow() {
+		if !l.allow(clientIP(r)) {
 			w.Header().Set("Retry-After", "1")
 			writeOAuthError(w, http.StatusTooManyRequests, "too_many_requests", "Too many requests. Try again later.")
 			return

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 
@@ -33,26 +33,14 @@ const changePasswordSent = "We've just sent you an email to reset your password.
 // and email pair may ask 10 times at once and then once a minute, as Auth0
 // allows; past that, 429.
 func handleChangePassword(ids *identity.Service) http.Handler {
-	var mu sync.Mutex
-	perEmail := map[string]*rate.Limiter{}
+	perEmail := newLimiter(rate.Every(time.Minute), 10)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in identity.PasswordChangeRequest
 		if err := readJSON(w, r, &in); err != nil {
 			authError(w, err)
 			return
 		}
-		key := clientIP(r) + "|" + strings.ToLower(strings.TrimSpace(in.Email))
-		mu.Lock()
-		l, ok := perEmail[key]
-		if !ok {
-			if len(perEmail) > 10000 {
-				clear(perEmail)
-			}
-			l = rate.NewLimiter(rate.Every(60e9), 10)
-			perEmail[key] = l
-		}
-		mu.Unlock()
-		if !l.Allow() {
+		if !perEmail.allow(clientIP(r) + "|" + strings.ToLower(strings.TrimSpace(in.Email))) {
 			w.Header().Set("Retry-After", "60")
 			writeOAuthError(w, http.StatusTooManyRequests, "too_many_requests", "Too many requests for this email. Try again in a minute.")
 			return

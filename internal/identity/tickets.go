@@ -112,25 +112,9 @@ func (s *Service) PasswordChangeTicket(ctx context.Context, r PasswordChangeTick
 	if err != nil {
 		return "", err
 	}
-	if err := checkResultURL(r.ResultURL); err != nil {
-		return "", err
-	}
-	if err := s.checkClient(ctx, r.ClientID); err != nil {
-		return "", err
-	}
-	ttl, err := ttlOf(r.TTLSec, defaultTicketLifetime)
-	if err != nil {
-		return "", err
-	}
-	token, id := newTicketToken()
-	now := s.now().UTC()
 	spec := ticketSpec{kind: TicketPasswordChange, clientID: r.ClientID, resultURL: r.ResultURL, purpose: purposeOf(u),
-		ttl: ttl, markVerified: r.MarkEmailAsVerified, includeEmail: r.IncludeEmailInRedirect}
-	err = s.store.Atomic(ctx, func(st Store) error { return s.newTicket(ctx, st, u, spec, id, now) })
-	if err != nil {
-		return "", err
-	}
-	return s.ticketLink(spec.kind, token), nil
+		markVerified: r.MarkEmailAsVerified, includeEmail: r.IncludeEmailInRedirect}
+	return s.issueLink(ctx, u, spec, r.TTLSec)
 }
 
 // EmailVerificationTicket makes an email-verification link for a user.
@@ -142,19 +126,26 @@ func (s *Service) EmailVerificationTicket(ctx context.Context, r EmailVerificati
 	if err != nil {
 		return "", err
 	}
-	if err := checkResultURL(r.ResultURL); err != nil {
+	spec := ticketSpec{kind: TicketEmailVerification, clientID: r.ClientID, resultURL: r.ResultURL, includeEmail: r.IncludeEmailInRedirect}
+	return s.issueLink(ctx, u, spec, r.TTLSec)
+}
+
+// issueLink checks what the Management API asked for, stores the ticket and
+// returns its link.
+func (s *Service) issueLink(ctx context.Context, u User, spec ticketSpec, ttlSec int) (string, error) {
+	if err := checkResultURL(spec.resultURL); err != nil {
 		return "", err
 	}
-	if err := s.checkClient(ctx, r.ClientID); err != nil {
+	if err := s.checkClient(ctx, spec.clientID); err != nil {
 		return "", err
 	}
-	ttl, err := ttlOf(r.TTLSec, defaultTicketLifetime)
+	ttl, err := ttlOf(ttlSec, defaultTicketLifetime)
 	if err != nil {
 		return "", err
 	}
+	spec.ttl = ttl
 	token, id := newTicketToken()
 	now := s.now().UTC()
-	spec := ticketSpec{kind: TicketEmailVerification, clientID: r.ClientID, resultURL: r.ResultURL, ttl: ttl, includeEmail: r.IncludeEmailInRedirect}
 	if err := s.store.Atomic(ctx, func(st Store) error { return s.newTicket(ctx, st, u, spec, id, now) }); err != nil {
 		return "", err
 	}
