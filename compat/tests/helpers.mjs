@@ -30,3 +30,72 @@ export function assertErrorBody(body, statusCode, errorCode) {
   if (errorCode) assert.equal(parsed.errorCode, errorCode, `body.errorCode in ${JSON.stringify(parsed)}`);
   return parsed;
 }
+
+// Auth0's answer to /dbconnections/change_password, for known and unknown emails alike.
+export const CHANGE_PASSWORD_SENT = "We've just sent you an email to reset your password.";
+
+// The reset_email body of the invitation recipe: one template, two branches.
+export const INVITE_OR_RESET_BODY = `<html><body>
+{% if user.app_metadata.needsInvitation %}
+<p>Welcome to {{ friendly_name }}! Choose a password: <a href="{{ url }}type=invite">Accept the invitation</a></p>
+{% else %}
+<p>Reset your password: <a href="{{ url }}type=reset">Choose a new password</a></p>
+{% endif %}
+</body></html>`;
+
+// Broken Liquid: the if opened on line 3 is never closed.
+export const BROKEN_LIQUID_BODY = '<html><body>\n<p>Hello</p>\n{% if x %}\n<p>never closed</p>\n</body></html>';
+
+// Universal Login page templates: with and without the tags Auth0 requires.
+export const UL_TEMPLATE = '<!DOCTYPE html><html><head>{%- auth0:head -%}</head><body>{%- auth0:widget -%}</body></html>';
+export const UL_TEMPLATE_NO_TAGS = '<!DOCTYPE html><html><head></head><body><p>no widget here</p></body></html>';
+
+export const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// A Management API token of the bootstrap client, for Usher's own endpoints (no SDK knows them).
+let tokenPromise;
+export function managementToken() {
+  tokenPromise ??= (async () => {
+    const res = await fetch(`https://${domain}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, audience,
+      }),
+    });
+    const body = await res.text();
+    assert.equal(res.status, 200, `POST /oauth/token: ${body}`);
+    return JSON.parse(body).access_token;
+  })();
+  return tokenPromise;
+}
+
+// GET https://DOMAIN/usher/v1/PATH with the bootstrap client's token; returns {status, body}.
+export async function usherApi(pathAndQuery, init = {}) {
+  const res = await fetch(`https://${domain}/usher/v1/${pathAndQuery}`, {
+    ...init,
+    headers: { authorization: `Bearer ${await managementToken()}`, ...init.headers },
+  });
+  const text = await res.text();
+  let body = text;
+  try { body = JSON.parse(text); } catch {}
+  return { status: res.status, body };
+}
+
+// The outbox mails addressed to `to` (the endpoint answers {mails:[{to, template, status, …}], total}).
+export async function outboxFor(to) {
+  const { status, body } = await usherApi(`outbox?to=${encodeURIComponent(to)}&per_page=100`);
+  assert.equal(status, 200, `GET /usher/v1/outbox?to=${to}: ${JSON.stringify(body)}`);
+  assert.ok(Array.isArray(body.mails), `mails in ${JSON.stringify(body)}`);
+  assert.equal(typeof body.total, 'number', `total in ${JSON.stringify(body)}`);
+  return body.mails.filter((m) => m.to === to);
+}
+
+// Removes the email provider with a plain DELETE (v4 has no method for it); 204 or 404 are both fine.
+export async function deleteEmailProvider() {
+  const res = await fetch(`https://${domain}/api/v2/emails/provider`, {
+    method: 'DELETE', headers: { authorization: `Bearer ${await managementToken()}` },
+  });
+  await res.arrayBuffer();
+  assert.ok([204, 404].includes(res.status), `DELETE /api/v2/emails/provider answered ${res.status}`);
+}

@@ -9,7 +9,8 @@ import (
 )
 
 func handleCreateEmailTemplate(ms *mail.Service) http.Handler {
-	return withBody(http.StatusCreated, func(r *http.Request, t mail.Template) (any, error) {
+	// Auth0 answers 200 here, not 201.
+	return withBody(http.StatusOK, func(r *http.Request, t mail.Template) (any, error) {
 		return ms.CreateTemplate(r.Context(), t)
 	})
 }

@@ -46,7 +46,7 @@ func layout(inner string) string {
 
 // DefaultTemplate returns the text a tenant starts with for name.
 func DefaultTemplate(name string) Template {
-	t := Template{Name: name, Syntax: "liquid", Enabled: true}
+	t := Template{Name: name, Syntax: "liquid", Enabled: true, IncludeEmailInRedirect: true}
 	switch name {
 	case "reset_email", "change_password", "password_reset":
 		t.Subject = `{% if user.app_metadata.needsInvitation %}You are invited to {{ friendly_name }}{% else %}Reset your {{ friendly_name }} password{% endif %}`

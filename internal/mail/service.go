@@ -114,7 +114,7 @@ func (s *Service) CreateTemplate(ctx context.Context, t Template) (Template, err
 		return Template{}, identity.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property template.", t.Name)
 	}
 	if _, err := s.store.EmailTemplate(ctx, t.Name); err == nil {
-		return Template{}, identity.Conflict("template_conflict", "Template "+t.Name+" already exists.")
+		return Template{}, identity.Conflict("template_conflict", "Template ("+t.Name+") already exists.")
 	} else if !errors.Is(err, identity.ErrNotFound) {
 		return Template{}, err
 	}
