@@ -166,7 +166,14 @@ func (p *Pages) ResetSubmit() http.Handler {
 		if redirectResult(w, r, res.ResultURL, true, "You can now login to the application with the new password.", email) {
 			return
 		}
-		p.render(w, r, http.StatusOK, "done", view{Email: res.User.Email, Invite: res.Invite, PageTitle: "All set"})
+		// The success page goes on with the experience the person was shown
+		// (the page's script sets it from the link's fragment), as the form
+		// does when it shows an error.
+		invite := res.Invite
+		if e := r.PostFormValue("experience"); e != "" {
+			invite = e == "invite"
+		}
+		p.render(w, r, http.StatusOK, "done", view{Email: res.User.Email, Invite: invite, PageTitle: "All set"})
 	})
 }
 

@@ -9,4 +9,11 @@
   });
   var field = document.querySelector('input[name=experience]');
   if (field) field.value = want;
+  // The tab's title follows too when it is Usher's title for the other
+  // experience (a tenant's page template keeps its own).
+  var shown = document.querySelector('[data-experience="' + want + '"][data-title]');
+  var other = document.querySelector('[data-experience="' + (want === 'invite' ? 'reset' : 'invite') + '"][data-title]');
+  if (shown && other && document.title === other.getAttribute('data-title')) {
+    document.title = shown.getAttribute('data-title');
+  }
 })();
