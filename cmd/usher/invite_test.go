@@ -238,3 +238,38 @@ func TestExpiredLinkSaysSoAndOffersANewOne(t *testing.T) {
 		t.Fatalf("unknown link: %d\n%s", st, page)
 	}
 }
+
+func TestInviteAndResetTextsCanBeReplaced(t *testing.T) {
+	s := startServer(t, sqliteDSN(t), nil)
+	tok := s.token(t)
+	texts := map[string]any{
+		"usher-invite":           map[string]string{"title": "Join the ACME crew", "description": "Pick a password, ${email}.", "buttonText": "Join"},
+		"reset-password":         map[string]string{"title": "Forgot it again?"},
+		"reset-password-success": map[string]string{"eventTitle": "Sorted"},
+	}
+	if st := s.call(t, "PUT", "/api/v2/prompts/reset-password/custom-text/en", tok, texts, nil); st != 200 {
+		t.Fatalf("PUT custom text: %d", st)
+	}
+	var back map[string]map[string]string
+	s.call(t, "GET", "/api/v2/prompts/reset-password/custom-text/en", tok, nil, &back)
+	if back["usher-invite"]["title"] != "Join the ACME crew" {
+		t.Fatalf("custom text read back: %v", back)
+	}
+	s.wantErr(t, "PUT", "/api/v2/prompts/reset-password/custom-text/en", tok, map[string]any{"reset-password": map[string]any{"title": 3}}, 400, "")
+
+	var invited, member user
+	s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "new@example.com", "verify_email": false, "app_metadata": map[string]any{"needsInvitation": true}}, &invited)
+	s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "old@example.com", "password": "Old-Passw0rd!", "verify_email": false}, &member)
+	var inv, rst struct{ Ticket string }
+	s.call(t, "POST", "/api/v2/tickets/password-change", tok, map[string]any{"user_id": invited.UserID}, &inv)
+	s.call(t, "POST", "/api/v2/tickets/password-change", tok, map[string]any{"user_id": member.UserID}, &rst)
+	if _, page := get(t, browser(t), inv.Ticket); !strings.Contains(page, "Join the ACME crew") || !strings.Contains(page, "Pick a password, new@example.com.") || !strings.Contains(page, ">Join<") {
+		t.Fatalf("invitation page ignores the custom text:\n%s", page)
+	}
+	if _, page := get(t, browser(t), rst.Ticket); !strings.Contains(page, "Forgot it again?") || !strings.Contains(page, "Set a new password for") {
+		t.Fatalf("reset page: custom title, default description expected:\n%s", page)
+	}
+	if _, page := setPassword(t, browser(t), s.URL, rst.Ticket, "New-Passw0rd!"); !strings.Contains(page, "Sorted") {
+		t.Fatalf("success page ignores the custom text:\n%s", page)
+	}
+}

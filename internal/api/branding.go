@@ -71,3 +71,15 @@ func handleDeleteUniversalLogin(p *pages.Pages) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
+
+func handleGetCustomText(p *pages.Pages) http.Handler {
+	return respond(func(r *http.Request) (any, error) {
+		return p.CustomText(r.Context(), r.PathValue("prompt"), r.PathValue("language"))
+	})
+}
+
+func handleSetCustomText(p *pages.Pages) http.Handler {
+	return withBody(http.StatusOK, func(r *http.Request, t pages.Texts) (any, error) {
+		return t, p.SetCustomText(r.Context(), r.PathValue("prompt"), r.PathValue("language"), t)
+	})
+}

@@ -77,6 +77,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("PUT /api/v2/branding/templates/universal-login", m(handleSetUniversalLogin(pg), "update:branding"))
 	mux.Handle("DELETE /api/v2/branding/templates/universal-login", m(handleDeleteUniversalLogin(pg), "delete:branding"))
 
+	mux.Handle("GET /api/v2/prompts/{prompt}/custom-text/{language}", m(handleGetCustomText(pg), "read:prompts"))
+	mux.Handle("PUT /api/v2/prompts/{prompt}/custom-text/{language}", m(handleSetCustomText(pg), "update:prompts"))
+
 	mux.Handle("GET /api/v2/logs", m(handleListLogs(ids), "read:logs", "read:logs_users"))
 
 	mux.Handle("/api/v2/", handleMgmtNotFound())

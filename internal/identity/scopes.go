@@ -16,6 +16,7 @@ var managementScopes = []string{
 	"read:actions", "create:actions", "update:actions", "delete:actions",
 	"read:logs", "read:logs_users",
 	"read:branding", "update:branding", "delete:branding",
+	"read:prompts", "update:prompts",
 	"read:stats",
 	// Usher's own, for its outbox endpoint.
 	"read:outbox", "update:outbox",

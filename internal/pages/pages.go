@@ -62,6 +62,14 @@ type view struct {
 	Base, CSRF, Ticket, Email, Tenant, Policy, Error, Title, Help, PageTitle string
 	Invite, CanRequest                                                       bool
 	Widget                                                                   template.HTML
+	Texts                                                                    Texts
+}
+
+// T is the tenant's text for a screen's key, with ${email} and
+// ${companyName} filled in, or "" when the tenant set none.
+func (v view) T(screen, key string) string {
+	s := v.Texts[screen][key]
+	return strings.NewReplacer("${email}", v.Email, "${companyName}", v.Tenant).Replace(s)
 }
 
 const csrfCookie = "usher_csrf"

@@ -68,7 +68,7 @@ func (p *Pages) ResetForm() http.Handler {
 			p.classicPage(w, r, cp.HTML, tv, tenant, csrf, token)
 			return
 		}
-		p.render(w, r, http.StatusOK, "reset", view{CSRF: csrf, Ticket: token, Email: tv.User.Email, Tenant: tenant.FriendlyName,
+		p.render(w, r, http.StatusOK, "reset", view{Texts: p.resetTexts(r.Context()), CSRF: csrf, Ticket: token, Email: tv.User.Email, Tenant: tenant.FriendlyName,
 			Policy: tv.Policy.Describe(), Invite: invite, PageTitle: map[bool]string{true: "Accept your invitation", false: "Reset your password"}[invite]})
 	})
 }
@@ -120,7 +120,7 @@ func (p *Pages) ResetSubmit() http.Handler {
 			if e := r.PostFormValue("experience"); e != "" {
 				invite = e == "invite"
 			}
-			p.render(w, r, status, "reset", view{CSRF: p.csrfToken(w, r), Ticket: token, Email: tv.User.Email, Tenant: tenant.FriendlyName,
+			p.render(w, r, status, "reset", view{Texts: p.resetTexts(r.Context()), CSRF: p.csrfToken(w, r), Ticket: token, Email: tv.User.Email, Tenant: tenant.FriendlyName,
 				Policy: tv.Policy.Describe(), Invite: invite, Error: msg, PageTitle: "Choose a password"})
 		}
 		if !checkCSRF(r) {
@@ -173,7 +173,7 @@ func (p *Pages) ResetSubmit() http.Handler {
 		if e := r.PostFormValue("experience"); e != "" {
 			invite = e == "invite"
 		}
-		p.render(w, r, http.StatusOK, "done", view{Email: res.User.Email, Invite: invite, PageTitle: "All set"})
+		p.render(w, r, http.StatusOK, "done", view{Texts: p.resetTexts(r.Context()), Email: res.User.Email, Invite: invite, PageTitle: "All set"})
 	})
 }
 
