@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -39,7 +40,10 @@ type Worker struct {
 	Poll        time.Duration
 	Lease       time.Duration
 	GiveUpAfter time.Duration
-	wake        chan struct{}
+	// Backoff is the wait before attempt n+1 after attempt n failed; nil
+	// means the package's Backoff. Tests shorten it.
+	Backoff func(n int) time.Duration
+	wake    chan struct{}
 }
 
 // NewWorker returns a Worker with Usher's defaults.
@@ -81,27 +85,145 @@ func (w *Worker) deliverOnce(ctx context.Context) (int, error) {
 	if err != nil || tr == nil {
 		return 0, err
 	}
-	now := time.Now()
-	mails, err := w.Store.ClaimMails(ctx, now, w.Lease, w.Batch)
+	claimed := time.Now()
+	mails, err := w.Store.ClaimMails(ctx, claimed, w.Lease, w.Batch)
 	if err != nil || len(mails) == 0 {
 		return 0, err
 	}
-	results := tr.Send(ctx, mails)
-	for i, m := range mails {
-		status, next := w.outcome(m, results[i], time.Now())
-		// Record with a fresh context: a delivered mail must be marked sent
-		// even when shutdown began during the send.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err := w.Store.RecordAttempt(rctx, m.ID, time.Now(), status, results[i].Reply, next)
-		cancel()
-		if err != nil {
-			return len(mails), err
-		}
-		if status != identity.MailSent {
-			w.Log.Warn("mail not delivered", "mail", m.ID, "template", m.Template, "status", status, "reply", results[i].Reply)
+	rec := w.record(ctx, mails)
+	// A batch that began goes on through shutdown, as its mails are claimed,
+	// but no mail starts late in the lease: once the lease lapses another
+	// worker may claim the mail and send it too. Mails not tried stay
+	// claimed, and are taken again when their lease lapses.
+	sendCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), claimed.Add(w.Lease*3/4))
+	defer cancel()
+	if each, ok := tr.(eachSender); ok {
+		each.SendEach(sendCtx, mails, rec.add)
+	} else {
+		results := tr.Send(sendCtx, mails)
+		for i := range mails {
+			r := Result{Err: errNoResult, Temp: true, Reply: errNoResult.Error()}
+			if i < len(results) {
+				r = results[i]
+			}
+			rec.add(i, r)
 		}
 	}
-	return len(mails), nil
+	return len(mails), rec.wait()
+}
+
+var errNoResult = errors.New("the transport gave no result for this mail")
+
+// eachSender is a Transport that reports each mail's result as soon as it is
+// known (SMTP does), so that a delivery is recorded while the next mail is
+// sent rather than after the whole batch: a worker that dies mid-batch then
+// leaves at most the mails it had not yet recorded to be sent again.
+type eachSender interface {
+	SendEach(ctx context.Context, mails []identity.Mail, done func(i int, r Result))
+}
+
+// AttemptRecord is one delivery attempt to store: RecordAttempt's arguments.
+type AttemptRecord struct {
+	ID     string
+	At     time.Time
+	Status string
+	Reply  string
+	Next   time.Time
+}
+
+// batchRecorder is an OutboxStore that can store several attempts in one
+// transaction: one commit for every delivery that finished meanwhile,
+// instead of one each.
+type batchRecorder interface {
+	RecordAttempts(ctx context.Context, attempts []AttemptRecord) error
+}
+
+// recorder stores a batch's attempts as their results come in, on its own
+// goroutine, so that sending does not wait for the database.
+type recorder struct {
+	w       *Worker
+	ctx     context.Context
+	mails   []identity.Mail
+	results chan indexed
+	done    chan error
+}
+
+type indexed struct {
+	i int
+	r Result
+	t time.Time
+}
+
+func (w *Worker) record(ctx context.Context, mails []identity.Mail) *recorder {
+	// Records use a context of their own: a delivered mail must be marked
+	// sent even when shutdown began during the send.
+	r := &recorder{w: w, ctx: context.WithoutCancel(ctx), mails: mails,
+		results: make(chan indexed, len(mails)), done: make(chan error, 1)}
+	go r.run()
+	return r
+}
+
+// add takes one mail's result; it never blocks.
+func (r *recorder) add(i int, res Result) { r.results <- indexed{i, res, time.Now()} }
+
+// wait returns once every result added is stored.
+func (r *recorder) wait() error {
+	close(r.results)
+	return <-r.done
+}
+
+func (r *recorder) run() {
+	var errs []error
+	for first := range r.results {
+		// Everything that arrived meanwhile goes in the same transaction.
+		batch := []indexed{first}
+	more:
+		for {
+			select {
+			case next, ok := <-r.results:
+				if !ok {
+					break more
+				}
+				batch = append(batch, next)
+			default:
+				break more
+			}
+		}
+		if err := r.store(batch); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	r.done <- errors.Join(errs...)
+}
+
+func (r *recorder) store(batch []indexed) error {
+	attempts := make([]AttemptRecord, len(batch))
+	for j, b := range batch {
+		m := r.mails[b.i]
+		status, next := r.w.outcome(m, b.r, b.t)
+		attempts[j] = AttemptRecord{ID: m.ID, At: b.t, Status: status, Reply: b.r.Reply, Next: next}
+		if status != identity.MailSent {
+			r.w.Log.Warn("mail not delivered", "mail", m.ID, "template", m.Template, "status", status, "reply", b.r.Reply)
+		}
+	}
+	if br, ok := r.w.Store.(batchRecorder); ok && len(attempts) > 1 {
+		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+		err := br.RecordAttempts(ctx, attempts)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		// One bad record must not cost the others theirs: one by one.
+	}
+	var errs []error
+	for _, a := range attempts {
+		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+		if err := r.w.Store.RecordAttempt(ctx, a.ID, a.At, a.Status, a.Reply, a.Next); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
+	return errors.Join(errs...)
 }
 
 // outcome decides a mail's status after an attempt, and when to retry.
@@ -112,7 +234,11 @@ func (w *Worker) outcome(m identity.Mail, r Result, now time.Time) (string, time
 	case !r.Temp || now.Sub(m.CreatedAt) >= w.GiveUpAfter:
 		return identity.MailDead, time.Time{}
 	}
-	return identity.MailFailed, now.Add(Backoff(m.Attempts + 1))
+	backoff := Backoff
+	if w.Backoff != nil {
+		backoff = w.Backoff
+	}
+	return identity.MailFailed, now.Add(backoff(m.Attempts + 1))
 }
 
 // Backoff is the wait before the next attempt after attempt n (from 1):

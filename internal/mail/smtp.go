@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
 
 	"github.com/usherid/usher/internal/identity"
 )
@@ -57,57 +59,253 @@ type Result struct {
 }
 
 // Send delivers mails over one SMTP connection and reports a result for each.
-// A failure to connect fails every mail temporarily.
+// A failure to connect fails every mail temporarily; so does a mail SendEach
+// did not get to.
 func (s SMTP) Send(ctx context.Context, mails []identity.Mail) []Result {
 	results := make([]Result, len(mails))
-	msgs := make([]*gomail.Msg, 0, len(mails))
-	index := make([]int, 0, len(mails))
-	for i, m := range mails {
-		msg, err := buildMsg(m)
-		if err != nil {
-			results[i] = Result{Err: err, Reply: err.Error()}
-			continue
-		}
-		msgs = append(msgs, msg)
-		index = append(index, i)
+	for i := range results {
+		results[i] = Result{Err: errNotTried, Temp: true, Reply: errNotTried.Error()}
 	}
-	if len(msgs) == 0 {
-		return results
-	}
-	client, err := s.client()
-	if err != nil {
-		return failAll(results, index, err, false)
-	}
-	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := client.DialWithContext(dialCtx); err != nil {
-		return failAll(results, index, fmt.Errorf("connect to %s: %w", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), err), true)
-	}
-	defer client.Close()
-	sendErr := client.Send(msgs...)
-	for j, msg := range msgs {
-		i := index[j]
-		switch {
-		case msg.HasSendError():
-			results[i] = Result{Err: msg.SendError(), Temp: msg.SendErrorIsTemp(), Reply: msg.SendError().Error()}
-		case sendErr != nil && !msg.IsDelivered():
-			results[i] = Result{Err: sendErr, Temp: true, Reply: sendErr.Error()}
-		default:
-			results[i] = Result{Reply: "250 accepted"}
-		}
-	}
+	s.SendEach(ctx, mails, func(i int, r Result) { results[i] = r })
 	return results
 }
 
-func failAll(results []Result, index []int, err error, temp bool) []Result {
-	for _, i := range index {
-		results[i] = Result{Err: err, Temp: temp, Reply: err.Error()}
+var errNotTried = errors.New("not tried: the batch ran out of time")
+
+// SendEach delivers mails in order over one SMTP connection, calling done
+// with each mail's result as soon as the server has answered for it, so that
+// the caller can record a delivery while the next mail is on its way.
+//
+// It starts no new mail once ctx is done: the mails it did not get to have no
+// result. A failure to connect fails every mail temporarily. When the server
+// hangs up after at least one mail (some servers cap mails per connection)
+// it connects again for the rest; a connection lost before any mail fails
+// the rest temporarily.
+//
+// When the server offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go out in
+// one write, so a mail costs two round trips: the envelope, then the message.
+func (s SMTP) SendEach(ctx context.Context, mails []identity.Mail, done func(i int, r Result)) {
+	todo := make([]envelope, 0, len(mails))
+	for i, m := range mails {
+		e, err := prepare(m)
+		if err != nil {
+			done(i, Result{Err: err, Reply: err.Error()}) // a mail that cannot be built never will be
+			continue
+		}
+		e.i = i
+		todo = append(todo, e)
 	}
-	return results
+	for len(todo) > 0 && ctx.Err() == nil {
+		sess, err := s.dial(ctx)
+		if err != nil {
+			for _, p := range todo {
+				done(p.i, Result{Err: err, Temp: true, Reply: err.Error()})
+			}
+			return
+		}
+		progress := 0
+		for len(todo) > 0 && ctx.Err() == nil {
+			p := todo[0]
+			r, broken := sess.deliver(p.from, p.rcpts, p.msg)
+			if broken && !r.answered {
+				// Lost before the server answered for this mail: it goes
+				// again on the next connection (see deliver for the case
+				// where the server may have kept it).
+				break
+			}
+			done(p.i, r.Result)
+			todo, progress = todo[1:], progress+1
+			if broken {
+				break
+			}
+		}
+		sess.close()
+		if len(todo) > 0 && progress == 0 && ctx.Err() == nil {
+			err := fmt.Errorf("connection to %s lost: %w", s.addr(), sess.lost)
+			for _, p := range todo {
+				done(p.i, Result{Err: err, Temp: true, Reply: err.Error()})
+			}
+			return
+		}
+	}
+}
+
+func (s SMTP) addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
+
+// smtpTimeout bounds each exchange with the server.
+const smtpTimeout = 30 * time.Second
+
+// session is one SMTP connection, greeted, secured and authenticated.
+type session struct {
+	c          *gosmtp.Client
+	text       *textproto.Conn
+	pipelining bool
+	params     string // MAIL FROM parameters
+	lost       error  // why the connection broke
+}
+
+func (s SMTP) dial(ctx context.Context) (*session, error) {
+	client, err := s.client()
+	if err != nil {
+		return nil, err
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, smtpTimeout)
+	defer cancel()
+	c, err := client.DialToSMTPClientWithContext(dialCtx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", s.addr(), err)
+	}
+	sess := &session{c: c, text: c.Text}
+	sess.pipelining, _ = c.Extension("PIPELINING")
+	// As go-mail's own client does.
+	if ok, _ := c.Extension("8BITMIME"); ok {
+		sess.params += " BODY=8BITMIME"
+	}
+	if ok, _ := c.Extension("SMTPUTF8"); ok {
+		sess.params += " SMTPUTF8"
+	}
+	return sess, nil
+}
+
+// outcome is a mail's Result, and whether the server answered for the mail
+// at all.
+type outcome struct {
+	Result
+	answered bool
+}
+
+// deliver sends one mail. broken reports that the connection cannot be used
+// any more.
+func (ss *session) deliver(from string, rcpts []string, msg *gomail.Msg) (o outcome, broken bool) {
+	if err := ss.c.UpdateDeadline(smtpTimeout); err != nil {
+		return ss.broke(err)
+	}
+	cmds := append(append([]string{"MAIL FROM:" + from + ss.params}, prefixed("RCPT TO:", rcpts)...), "DATA")
+	expect := make([]int, len(cmds))
+	for i := range expect {
+		expect[i] = 25 // 250, or 251 for a forwarded recipient
+	}
+	expect[len(cmds)-1] = 354
+	// The envelope: every command, then every reply (RFC 2920), or one by one.
+	var refused error
+	dataOpen := false
+	if ss.pipelining {
+		for _, cmd := range cmds {
+			ss.text.W.WriteString(cmd + "\r\n")
+		}
+		if err := ss.text.W.Flush(); err != nil {
+			return ss.broke(err)
+		}
+	}
+	for i, cmd := range cmds {
+		if !ss.pipelining {
+			if refused != nil {
+				break
+			}
+			if err := ss.text.PrintfLine("%s", cmd); err != nil {
+				return ss.broke(err)
+			}
+		}
+		_, _, err := ss.text.ReadResponse(expect[i])
+		var reply *textproto.Error
+		switch {
+		case err == nil && i == len(cmds)-1:
+			dataOpen = true
+		case err == nil:
+		case errors.As(err, &reply):
+			if refused == nil {
+				refused = err
+			}
+		case refused != nil:
+			return ss.brokeWith(refused, err)
+		default:
+			return ss.broke(err)
+		}
+	}
+	if refused != nil {
+		if dataOpen {
+			// DATA was accepted although the envelope was not: end it empty.
+			if err := ss.text.DotWriter().Close(); err != nil {
+				return ss.brokeWith(refused, err)
+			}
+			ss.text.ReadResponse(250)
+		}
+		o = outcome{Result: failure(refused), answered: true}
+		if _, _, err := ss.cmd("RSET", 250); err != nil {
+			ss.lost = err
+			return o, true
+		}
+		return o, false
+	}
+	// The message, then the server's verdict on it.
+	w := ss.text.DotWriter()
+	if _, err := msg.WriteTo(w); err != nil {
+		return ss.broke(err)
+	}
+	if err := w.Close(); err != nil {
+		return ss.broke(err)
+	}
+	code, text, err := ss.text.ReadResponse(250)
+	var reply *textproto.Error
+	switch {
+	case err == nil:
+		return outcome{Result: Result{Reply: fmt.Sprintf("%d %s", code, text)}, answered: true}, false
+	case errors.As(err, &reply):
+		return outcome{Result: failure(err), answered: true}, false
+	}
+	// Lost while waiting for the verdict: the server may have kept the mail.
+	// Reporting it as not delivered means it will be sent again; that is the
+	// at-least-once window, and the Message-ID stays the same so that a
+	// receiver can drop the duplicate.
+	return ss.broke(err)
+}
+
+func (ss *session) cmd(cmd string, expect int) (int, string, error) {
+	if err := ss.text.PrintfLine("%s", cmd); err != nil {
+		return 0, "", err
+	}
+	return ss.text.ReadResponse(expect)
+}
+
+// broke reports a mail not delivered because the connection failed.
+func (ss *session) broke(err error) (outcome, bool) {
+	ss.lost = err
+	return outcome{Result: Result{Err: err, Temp: true, Reply: err.Error()}}, true
+}
+
+// brokeWith reports the server's refusal of a mail on a connection that then failed.
+func (ss *session) brokeWith(refused, err error) (outcome, bool) {
+	ss.lost = err
+	return outcome{Result: failure(refused), answered: true}, true
+}
+
+func (ss *session) close() {
+	if ss.lost != nil {
+		ss.c.Close()
+		return
+	}
+	ss.c.Quit()
+}
+
+func prefixed(prefix string, list []string) []string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = prefix + v
+	}
+	return out
+}
+
+// failure is the Result of a server's refusal: a 5xx reply is permanent;
+// anything else (a 4xx reply, a lost connection, a timeout) is worth
+// retrying.
+func failure(err error) Result {
+	var reply *textproto.Error
+	permanent := errors.As(err, &reply) && reply.Code >= 500 && reply.Code < 600
+	return Result{Err: err, Temp: !permanent, Reply: err.Error()}
 }
 
 func (s SMTP) client() (*gomail.Client, error) {
-	opts := []gomail.Option{gomail.WithPort(s.Port), gomail.WithTimeout(30 * time.Second)}
+	opts := []gomail.Option{gomail.WithPort(s.Port), gomail.WithTimeout(smtpTimeout)}
 	if s.Implicit {
 		opts = append(opts, gomail.WithSSL())
 	} else {
@@ -120,6 +318,30 @@ func (s SMTP) client() (*gomail.Client, error) {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover), gomail.WithUsername(s.User), gomail.WithPassword(s.Password))
 	}
 	return gomail.NewClient(s.Host, opts...)
+}
+
+// envelope is a built mail, its SMTP envelope, and its place in the batch.
+type envelope struct {
+	i     int
+	msg   *gomail.Msg
+	from  string
+	rcpts []string
+}
+
+func prepare(m identity.Mail) (envelope, error) {
+	msg, err := buildMsg(m)
+	if err != nil {
+		return envelope{}, err
+	}
+	from, err := msg.GetSender(false)
+	if err != nil {
+		return envelope{}, err
+	}
+	rcpts, err := msg.GetRecipients()
+	if err != nil {
+		return envelope{}, err
+	}
+	return envelope{msg: msg, from: from, rcpts: rcpts}, nil
 }
 
 func buildMsg(m identity.Mail) (*gomail.Msg, error) {

@@ -35,7 +35,10 @@ type Sink struct {
 	mu       sync.Mutex
 	messages []Message
 	refuse   bool
+	reject   bool          // Reject: permanent failures
+	delay    time.Duration // Delay: how long a kept mail waits for its answer
 	server   *smtp.Server
+	ln       net.Listener // closed by Stop itself: Serve may not have registered it yet
 	arrived  chan struct{}
 }
 
@@ -60,7 +63,7 @@ func (s *Sink) listen(addr string) error {
 	srv.AllowInsecureAuth = true
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	s.mu.Lock()
-	s.Addr, s.server = ln.Addr().String(), srv
+	s.Addr, s.server, s.ln = ln.Addr().String(), srv, ln
 	s.mu.Unlock()
 	go srv.Serve(ln)
 	return nil
@@ -72,11 +75,12 @@ func (s *Sink) URL() string { return "smtp://" + s.Addr }
 // Stop shuts the server down: connections are refused until Restart.
 func (s *Sink) Stop() {
 	s.mu.Lock()
-	srv := s.server
-	s.server = nil
+	srv, ln := s.server, s.ln
+	s.server, s.ln = nil, nil
 	s.mu.Unlock()
 	if srv != nil {
 		srv.Close()
+		ln.Close()
 	}
 }
 
@@ -97,6 +101,23 @@ func (s *Sink) Restart(t testing.TB) {
 func (s *Sink) Refuse(on bool) {
 	s.mu.Lock()
 	s.refuse = on
+	s.mu.Unlock()
+}
+
+// Reject makes the sink refuse every recipient permanently (550 5.1.1), as
+// a server does for an address that does not exist.
+func (s *Sink) Reject(on bool) {
+	s.mu.Lock()
+	s.reject = on
+	s.mu.Unlock()
+}
+
+// Delay makes the sink keep each mail at once but answer its DATA only d
+// later, like a slow server that has already queued the mail. A client that
+// dies in that window has delivered a mail without knowing it.
+func (s *Sink) Delay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
 	s.mu.Unlock()
 }
 
@@ -141,6 +162,12 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.sink.mu.Lock()
+	reject := ss.sink.reject
+	ss.sink.mu.Unlock()
+	if reject {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
+	}
 	ss.to = append(ss.to, to)
 	return nil
 }
@@ -154,11 +181,13 @@ func (ss *session) Data(r io.Reader) error {
 	m.From, m.To = ss.from, ss.to
 	ss.sink.mu.Lock()
 	ss.sink.messages = append(ss.sink.messages, m)
+	delay := ss.sink.delay
 	ss.sink.mu.Unlock()
 	select {
 	case ss.sink.arrived <- struct{}{}:
 	default:
 	}
+	time.Sleep(delay)
 	return nil
 }
 

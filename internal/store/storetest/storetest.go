@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"AtomicPanic", testAtomicPanic},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ConcurrentDuplicateEmail", testConcurrentDuplicateEmail},
+		{"Outbox", testOutbox},
 		{"Tickets", testTickets},
 		{"TicketUsedOnce", testTicketUsedOnce},
 		{"Logs", testLogs},

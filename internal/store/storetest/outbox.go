@@ -1,0 +1,435 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/mail"
+)
+
+// testOutbox is the mail outbox as the delivery worker and the outbox API
+// use it: queue, claim with a lease, record attempts, retry, list.
+func testOutbox(t *testing.T, f *fixture) {
+	for _, tc := range []struct {
+		name string
+		test func(t *testing.T, f *fixture)
+	}{
+		{"EnqueueRoundTrip", testOutboxEnqueue},
+		{"ClaimDueOnly", testOutboxClaimDue},
+		{"ClaimLease", testOutboxClaimLease},
+		{"ClaimOrderAndLimit", testOutboxClaimOrder},
+		{"RecordAttempt", testOutboxRecordAttempt},
+		{"ConcurrentClaims", testOutboxConcurrentClaims},
+		{"Retry", testOutboxRetry},
+		{"List", testOutboxList},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, f.fresh(t)) })
+	}
+}
+
+// newMail is an outbox mail the way the service makes one, not yet stored.
+func newMail(n int, to string, created time.Time) identity.Mail {
+	return identity.Mail{
+		ID: fmt.Sprintf("mail_%04d", n), MessageID: fmt.Sprintf("msg%04d@usher.test", n), Template: "reset_email",
+		UserID: fmt.Sprintf("auth0|user%04d", n), To: to, From: "Usher <no-reply@usher.test>", Subject: "Reset your password",
+		HTML: `<p>Hello, <a href="https://id.example.com/lo/reset?ticket=T#">choose a password</a> — ünïcödé</p>`,
+		Text: "Hello, choose a password: https://id.example.com/lo/reset?ticket=T# — ünïcödé", CreatedAt: created,
+	}
+}
+
+// enqueue stores a new mail created at created for to.
+func (f *fixture) enqueue(n int, to string, created time.Time) identity.Mail {
+	f.t.Helper()
+	m := newMail(n, to, created)
+	if err := f.db.EnqueueMail(f.ctx, m); err != nil {
+		f.t.Fatalf("EnqueueMail %s: %v", m.ID, err)
+	}
+	return m
+}
+
+// claim claims and returns the ids it got, sorted.
+func (f *fixture) claim(now time.Time, lease time.Duration, limit int) []string {
+	f.t.Helper()
+	mails, err := f.db.ClaimMails(f.ctx, now, lease, limit)
+	if err != nil {
+		f.t.Fatalf("ClaimMails at %s: %v", now.Format(time.RFC3339Nano), err)
+	}
+	return mailIDs(mails)
+}
+
+func (f *fixture) record(id string, when time.Time, status, reply string, next time.Time) {
+	f.t.Helper()
+	if err := f.db.RecordAttempt(f.ctx, id, when, status, reply, next); err != nil {
+		f.t.Fatalf("RecordAttempt %s %s: %v", id, status, err)
+	}
+}
+
+func (f *fixture) mail(id string) identity.Mail {
+	f.t.Helper()
+	m, err := f.db.Mail(f.ctx, id)
+	if err != nil {
+		f.t.Fatalf("Mail %s: %v", id, err)
+	}
+	return m
+}
+
+func mailIDs(mails []identity.Mail) []string {
+	out := make([]string, len(mails))
+	for i, m := range mails {
+		out[i] = m.ID
+	}
+	slices.Sort(out)
+	return out
+}
+
+// wantMail checks that got is want as the store gives it back.
+func wantMail(t *testing.T, got, want identity.Mail) {
+	t.Helper()
+	want.NextAttempt, want.CreatedAt, want.SentAt = ms(want.NextAttempt), ms(want.CreatedAt), ms(want.SentAt)
+	if d := diff(got, want); d != "" {
+		t.Errorf("mail %s differs:\n%s", want.ID, d)
+	}
+}
+
+func testOutboxEnqueue(t *testing.T, f *fixture) {
+	m := f.enqueue(1, "Ada@Example.com", at(1234))
+	want := m
+	want.Status, want.NextAttempt = identity.MailQueued, m.CreatedAt // due at once
+	wantMail(t, f.mail(m.ID), want)
+
+	dup := newMail(1, "other@example.com", at(2000))
+	wantIs(t, "EnqueueMail with a used id", f.db.EnqueueMail(f.ctx, dup), identity.ErrDuplicate)
+	_, err := f.db.Mail(f.ctx, "mail_nope")
+	wantIs(t, "Mail of an unknown id", err, identity.ErrNotFound)
+	if attempts, err := f.db.MailAttempts(f.ctx, m.ID); err != nil || len(attempts) != 0 {
+		t.Errorf("MailAttempts of a new mail = %v, %v; want none", attempts, err)
+	}
+}
+
+func testOutboxClaimDue(t *testing.T, f *fixture) {
+	past := f.enqueue(1, "a@example.com", at(1000))
+	exact := f.enqueue(2, "b@example.com", at(2000))
+	future := f.enqueue(3, "c@example.com", at(2001))
+	now := at(2000)
+	mails, err := f.db.ClaimMails(f.ctx, now, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mailIDs(mails); !slices.Equal(got, []string{past.ID, exact.ID}) {
+		t.Fatalf("claimed %v at %v; want the two due mails %s and %s, not %s", got, now, past.ID, exact.ID, future.ID)
+	}
+	// A claimed mail comes back whole, marked sending until the lease ends.
+	for _, m := range mails {
+		want := newMail(map[string]int{past.ID: 1, exact.ID: 2}[m.ID], m.To, m.CreatedAt)
+		want.Status, want.NextAttempt = identity.MailSending, now.Add(time.Minute)
+		wantMail(t, m, want)
+		wantMail(t, f.mail(m.ID), want)
+	}
+	if got := f.mail(future.ID); got.Status != identity.MailQueued {
+		t.Errorf("the mail not yet due is %s; want queued", got.Status)
+	}
+
+	// Sent and dead mails are never claimed, however old.
+	sent, dead := f.enqueue(4, "d@example.com", at(0)), f.enqueue(5, "e@example.com", at(0))
+	f.record(sent.ID, at(100), identity.MailSent, "250 ok", time.Time{})
+	f.record(dead.ID, at(100), identity.MailDead, "550 no such user", time.Time{})
+	if got := f.claim(at(10_000_000), time.Minute, 10); slices.Contains(got, sent.ID) || slices.Contains(got, dead.ID) {
+		t.Errorf("claimed %v: a sent or dead mail came back", got)
+	}
+}
+
+func testOutboxClaimLease(t *testing.T, f *fixture) {
+	m := f.enqueue(1, "a@example.com", at(0))
+	lease := 2 * time.Minute
+	if got := f.claim(at(0), lease, 10); !slices.Equal(got, []string{m.ID}) {
+		t.Fatalf("first claim = %v; want %s", got, m.ID)
+	}
+	// While the lease runs nobody else gets the mail, up to its last millisecond.
+	for _, now := range []time.Time{at(0), at(1), at(60_000), at(0).Add(lease - time.Millisecond)} {
+		if got := f.claim(now, lease, 10); len(got) != 0 {
+			t.Fatalf("claim at +%v during the lease = %v; want nothing", now.Sub(at(0)), got)
+		}
+	}
+	// A worker that died holding the mail: once the lease lapses it is claimed again.
+	later := at(0).Add(lease)
+	mails, err := f.db.ClaimMails(f.ctx, later, lease, 10)
+	if err != nil || len(mails) != 1 || mails[0].ID != m.ID {
+		t.Fatalf("claim once the lease lapsed = %v, %v; want %s", mailIDs(mails), err, m.ID)
+	}
+	if mails[0].Status != identity.MailSending || !mails[0].NextAttempt.Equal(later.Add(lease)) || mails[0].Attempts != 0 {
+		t.Errorf("reclaimed mail: status %s, next %v, attempts %d; want sending, %v, 0",
+			mails[0].Status, mails[0].NextAttempt, mails[0].Attempts, later.Add(lease))
+	}
+	if got := f.claim(later, lease, 10); len(got) != 0 {
+		t.Errorf("claim right after the reclaim = %v; want nothing", got)
+	}
+}
+
+func testOutboxClaimOrder(t *testing.T, f *fixture) {
+	// Due mails in every claimable state, each due at a different time.
+	failed := f.enqueue(1, "a@example.com", at(0))
+	lapsed := f.enqueue(2, "b@example.com", at(0))
+	queued := f.enqueue(3, "c@example.com", at(3000))
+	f.claim(at(0), 0, 2) // both leased until at(0)+0: lapsed at once
+	f.record(failed.ID, at(10), identity.MailFailed, "451 later", at(2000))
+	// lapsed is still "sending" with its lease ending at(0); queued is due at(3000).
+	if got := f.mail(lapsed.ID); got.Status != identity.MailSending {
+		t.Fatalf("setup: %s is %s; want sending", lapsed.ID, got.Status)
+	}
+	now := at(5000)
+	var order []string
+	for range 3 {
+		got := f.claim(now, time.Minute, 1)
+		if len(got) != 1 {
+			t.Fatalf("claim with limit 1 = %v; want one mail", got)
+		}
+		order = append(order, got[0])
+	}
+	if want := []string{lapsed.ID, failed.ID, queued.ID}; !slices.Equal(order, want) {
+		t.Errorf("claim order %v; want the longest due first %v", order, want)
+	}
+
+	// The limit caps a batch; the rest wait for the next claim.
+	g := f.fresh(t)
+	for i := range 5 {
+		g.enqueue(10+i, "x@example.com", at(i))
+	}
+	if first := g.claim(at(100), time.Minute, 3); len(first) != 3 || !slices.Equal(first, []string{"mail_0010", "mail_0011", "mail_0012"}) {
+		t.Errorf("first batch of 3 = %v; want the 3 oldest", first)
+	}
+	if rest := g.claim(at(100), time.Minute, 3); !slices.Equal(rest, []string{"mail_0013", "mail_0014"}) {
+		t.Errorf("second batch = %v; want the 2 left", rest)
+	}
+}
+
+func testOutboxRecordAttempt(t *testing.T, f *fixture) {
+	m := f.enqueue(1, "a@example.com", at(0))
+	f.claim(at(0), time.Minute, 10)
+
+	// A temporary failure: failed, counted, due again at the time given.
+	f.record(m.ID, at(500), identity.MailFailed, "451 4.3.0 try again later", at(15_500))
+	got := f.mail(m.ID)
+	if got.Status != identity.MailFailed || got.Attempts != 1 || got.LastReply != "451 4.3.0 try again later" ||
+		!got.NextAttempt.Equal(at(15_500)) || !got.SentAt.IsZero() {
+		t.Errorf("after a failure: %+v", got)
+	}
+	if ids := f.claim(at(15_499), time.Minute, 10); len(ids) != 0 {
+		t.Errorf("claimed %v before the retry time", ids)
+	}
+	if ids := f.claim(at(15_500), time.Minute, 10); !slices.Equal(ids, []string{m.ID}) {
+		t.Fatalf("claim at the retry time = %v; want %s", ids, m.ID)
+	}
+
+	// Delivered: sent, sent_at set, never claimed again.
+	f.record(m.ID, at(16_000), identity.MailSent, "250 2.0.0 accepted", time.Time{})
+	got = f.mail(m.ID)
+	if got.Status != identity.MailSent || got.Attempts != 2 || got.LastReply != "250 2.0.0 accepted" || !got.SentAt.Equal(at(16_000)) {
+		t.Errorf("after delivery: status %s, attempts %d, reply %q, sent_at %v", got.Status, got.Attempts, got.LastReply, got.SentAt)
+	}
+	if ids := f.claim(at(100_000_000), time.Minute, 10); len(ids) != 0 {
+		t.Errorf("claimed %v after delivery", ids)
+	}
+
+	// Every attempt is kept, oldest first.
+	attempts, err := f.db.MailAttempts(f.ctx, m.ID)
+	want := []mail.Attempt{
+		{At: at(500), Status: identity.MailFailed, Reply: "451 4.3.0 try again later"},
+		{At: at(16_000), Status: identity.MailSent, Reply: "250 2.0.0 accepted"},
+	}
+	if err != nil || !slices.Equal(attempts, want) {
+		t.Errorf("MailAttempts = %+v, %v;\nwant %+v", attempts, err, want)
+	}
+
+	// A permanent failure: dead, never claimed again, sent_at empty.
+	d := f.enqueue(2, "b@example.com", at(0))
+	f.record(d.ID, at(700), identity.MailDead, "550 5.1.1 no such user", time.Time{})
+	if got := f.mail(d.ID); got.Status != identity.MailDead || got.Attempts != 1 || !got.SentAt.IsZero() {
+		t.Errorf("after a permanent failure: %+v", got)
+	}
+	if ids := f.claim(at(100_000_000), time.Minute, 10); len(ids) != 0 {
+		t.Errorf("claimed %v: a dead mail came back", ids)
+	}
+	wantIs(t, "RecordAttempt of an unknown mail",
+		f.db.RecordAttempt(f.ctx, "mail_nope", at(1), identity.MailSent, "250", time.Time{}), identity.ErrNotFound)
+	if attempts, _ := f.db.MailAttempts(f.ctx, "mail_nope"); len(attempts) != 0 {
+		t.Errorf("an attempt of an unknown mail was kept: %+v", attempts)
+	}
+}
+
+// testOutboxConcurrentClaims has several claimers race for the same due
+// mails; on PostgreSQL each runs on its own connection, so the claims really
+// overlap. Every mail must be claimed by exactly one of them.
+func testOutboxConcurrentClaims(t *testing.T, f *fixture) {
+	const mails, claimers, batch = 300, 8, 7
+	for i := range mails {
+		f.enqueue(i, fmt.Sprintf("p%d@example.com", i), at(i%10))
+	}
+	now := at(1000)
+	got := make([][]string, claimers)
+	errs := make([]error, claimers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range claimers {
+		wg.Go(func() {
+			<-start
+			for empty := 0; empty < 3; {
+				// An empty answer may only mean that the others hold the
+				// rest; three in a row, and the outbox is drained.
+				ms, err := f.db.ClaimMails(f.ctx, now, time.Hour, batch)
+				if err != nil {
+					errs[c] = err
+					return
+				}
+				if len(ms) > batch {
+					errs[c] = fmt.Errorf("claimed %d mails with a limit of %d", len(ms), batch)
+					return
+				}
+				if len(ms) == 0 {
+					empty++
+					continue
+				}
+				empty = 0
+				got[c] = append(got[c], mailIDs(ms)...)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	owner := map[string]int{}
+	busy := 0
+	for c, ids := range got {
+		if errs[c] != nil {
+			t.Errorf("claimer %d: %v", c, errs[c])
+		}
+		if len(ids) > 0 {
+			busy++
+		}
+		for _, id := range ids {
+			if prev, dup := owner[id]; dup {
+				t.Errorf("%s was claimed by claimers %d and %d", id, prev, c)
+			}
+			owner[id] = c
+		}
+	}
+	if len(owner) != mails {
+		t.Errorf("%d distinct mails claimed; want all %d", len(owner), mails)
+	}
+	if left := f.claim(now, time.Hour, mails); len(left) != 0 {
+		t.Errorf("%d mails still claimable after the race", len(left))
+	}
+	t.Logf("%d of %d claimers got mail", busy, claimers)
+}
+
+func testOutboxRetry(t *testing.T, f *fixture) {
+	queued := f.enqueue(1, "a@example.com", at(0))
+	sending := f.enqueue(2, "b@example.com", at(0))
+	sent := f.enqueue(3, "c@example.com", at(0))
+	failed := f.enqueue(4, "d@example.com", at(0))
+	dead := f.enqueue(5, "e@example.com", at(0))
+	f.claim(at(0), time.Hour, 10) // every one is sending now
+	f.record(queued.ID, at(1), identity.MailFailed, "451", at(0))
+	if err := f.db.RetryMail(f.ctx, queued.ID, at(2)); err != nil { // back to queued, the way an operator would
+		t.Fatalf("setup: %v", err)
+	}
+	f.record(sent.ID, at(1), identity.MailSent, "250", time.Time{})
+	f.record(failed.ID, at(1), identity.MailFailed, "451 later", at(3_600_000))
+	f.record(dead.ID, at(1), identity.MailDead, "550 no", time.Time{})
+
+	for _, tc := range []struct {
+		id     string
+		status string
+	}{{queued.ID, identity.MailQueued}, {sending.ID, identity.MailSending}, {sent.ID, identity.MailSent}} {
+		wantIs(t, "RetryMail of a "+tc.status+" mail", f.db.RetryMail(f.ctx, tc.id, at(10)), identity.ErrNotFound)
+		if got := f.mail(tc.id); got.Status != tc.status {
+			t.Errorf("RetryMail changed a %s mail to %s", tc.status, got.Status)
+		}
+	}
+	wantIs(t, "RetryMail of an unknown mail", f.db.RetryMail(f.ctx, "mail_nope", at(10)), identity.ErrNotFound)
+
+	now := at(20)
+	for _, m := range []identity.Mail{failed, dead} {
+		before := f.mail(m.ID)
+		if err := f.db.RetryMail(f.ctx, m.ID, now); err != nil {
+			t.Errorf("RetryMail of a %s mail: %v", before.Status, err)
+			continue
+		}
+		got := f.mail(m.ID)
+		if got.Status != identity.MailQueued || !got.NextAttempt.Equal(now) || got.Attempts != before.Attempts {
+			t.Errorf("retried %s mail: status %s, next %v, attempts %d; want queued, %v, %d",
+				before.Status, got.Status, got.NextAttempt, got.Attempts, now, before.Attempts)
+		}
+	}
+	// Retried mails are due now; the sending one stays leased.
+	if got := f.claim(now, time.Minute, 10); !slices.Equal(got, []string{queued.ID, failed.ID, dead.ID}) {
+		t.Errorf("claim after the retries = %v; want %v", got, []string{queued.ID, failed.ID, dead.ID})
+	}
+}
+
+func testOutboxList(t *testing.T, f *fixture) {
+	// Seven mails, created one second apart; two share a creation time.
+	var all []identity.Mail
+	for i, to := range []string{"ada@example.com", "Bob@Example.com", "ada@example.com", "cy@example.com", "ADA@example.com", "bob@example.com", "dee@example.com"} {
+		created := at(i * 1000)
+		if i == 6 {
+			created = at(5000) // ties with mail 5: the id breaks the tie
+		}
+		all = append(all, f.enqueue(i, to, created))
+	}
+	f.claim(at(10_000), time.Hour, 10)
+	f.record(all[1].ID, at(10_001), identity.MailSent, "250", time.Time{})
+	f.record(all[2].ID, at(10_001), identity.MailSent, "250", time.Time{})
+	f.record(all[3].ID, at(10_001), identity.MailDead, "550", time.Time{})
+	f.record(all[4].ID, at(10_001), identity.MailFailed, "451", at(20_000))
+	f.record(all[5].ID, at(10_001), identity.MailSent, "250", time.Time{})
+	// all[0] and all[6] stay sending.
+
+	ids := func(ms []identity.Mail) []string {
+		out := make([]string, len(ms))
+		for i, m := range ms {
+			out[i] = m.ID
+		}
+		return out
+	}
+	id := func(n ...int) []string {
+		out := make([]string, len(n))
+		for i, k := range n {
+			out[i] = all[k].ID
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		q     mail.Query
+		want  []string
+		total int
+	}{
+		{"everything, newest first", mail.Query{PerPage: 50}, id(6, 5, 4, 3, 2, 1, 0), 7},
+		{"first page", mail.Query{PerPage: 3}, id(6, 5, 4), 7},
+		{"second page", mail.Query{Page: 1, PerPage: 3}, id(3, 2, 1), 7},
+		{"last page", mail.Query{Page: 2, PerPage: 3}, id(0), 7},
+		{"past the end", mail.Query{Page: 3, PerPage: 3}, id(), 7},
+		{"sent", mail.Query{Status: identity.MailSent, PerPage: 50}, id(5, 2, 1), 3},
+		{"sent, page 2 of 2", mail.Query{Status: identity.MailSent, Page: 1, PerPage: 2}, id(1), 3},
+		{"sending", mail.Query{Status: identity.MailSending, PerPage: 50}, id(6, 0), 2},
+		{"dead", mail.Query{Status: identity.MailDead, PerPage: 50}, id(3), 1},
+		{"failed", mail.Query{Status: identity.MailFailed, PerPage: 50}, id(4), 1},
+		{"queued", mail.Query{Status: identity.MailQueued, PerPage: 50}, id(), 0},
+		{"to, any case", mail.Query{To: "ada@EXAMPLE.com", PerPage: 50}, id(4, 2, 0), 3},
+		{"to and status", mail.Query{To: "bob@example.com", Status: identity.MailSent, PerPage: 50}, id(5, 1), 2},
+		{"to nobody", mail.Query{To: "zed@example.com", PerPage: 50}, id(), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, total, err := f.db.Mails(f.ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(got), tc.want) || total != tc.total {
+				t.Errorf("Mails(%+v) = %v, total %d; want %v, total %d", tc.q, ids(got), total, tc.want, tc.total)
+			}
+		})
+	}
+}
