@@ -6,18 +6,44 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/osteele/liquid"
 )
 
-// Engine renders Liquid the way Auth0's templates expect.
+// Engine renders Liquid the way Auth0's templates expect. It keeps parsed
+// templates, since the same few are rendered for every mail and page.
 type Engine struct {
 	liquid *liquid.Engine
+	mu     sync.Mutex
+	parsed map[string]*liquid.Template // by name and source
 }
 
 // NewEngine returns a Liquid engine for email and page templates.
 func NewEngine() *Engine {
-	return &Engine{liquid: liquid.NewEngine()}
+	return &Engine{liquid: liquid.NewEngine(), parsed: map[string]*liquid.Template{}}
+}
+
+// parse returns src parsed, from the cache when it was parsed before.
+func (e *Engine) parse(name, src string) (*liquid.Template, error) {
+	key := name + "\x00" + src
+	e.mu.Lock()
+	t, ok := e.parsed[key]
+	e.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	t, err := e.liquid.ParseTemplateLocation([]byte(src), name, 1)
+	if err != nil {
+		return nil, templateError(name, err)
+	}
+	e.mu.Lock()
+	if len(e.parsed) >= 256 { // templates change rarely; old versions need not stay
+		clear(e.parsed)
+	}
+	e.parsed[key] = t
+	e.mu.Unlock()
+	return t, nil
 }
 
 // Error is a template that does not parse or render, with the line it broke on.
@@ -52,9 +78,9 @@ func (e *Engine) Check(name, src string) error {
 	if line, ok := unclosed(src); !ok {
 		return &Error{Template: name, Line: line, Reason: "a {{ or {% is never closed"}
 	}
-	t, err := e.liquid.ParseTemplateLocation([]byte(src), name, 1)
+	t, err := e.parse(name, src)
 	if err != nil {
-		return templateError(name, err)
+		return err
 	}
 	if _, err := t.Render(SampleVars()); err != nil {
 		return templateError(name, err)
@@ -64,9 +90,9 @@ func (e *Engine) Check(name, src string) error {
 
 // Render renders src with vars.
 func (e *Engine) Render(name, src string, vars map[string]any) (string, error) {
-	t, err := e.liquid.ParseTemplateLocation([]byte(src), name, 1)
+	t, err := e.parse(name, src)
 	if err != nil {
-		return "", templateError(name, err)
+		return "", err
 	}
 	out, err := t.Render(vars)
 	if err != nil {
