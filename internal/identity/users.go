@@ -77,14 +77,19 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
 			return User{}, err
 		}
 	}
-	err = s.store.Atomic(ctx, func(st Store) error {
+	create := func(st Store) error {
 		if err := st.CreateUser(ctx, u); errors.Is(err, ErrDuplicate) {
 			return Conflict("auth0_idp_error", "The user already exists.")
 		} else if err != nil {
 			return err
 		}
 		return verify.store(ctx, s, st, u, now)
-	})
+	}
+	if verify == nil {
+		err = create(s.store) // one statement: no transaction needed
+	} else {
+		err = s.store.Atomic(ctx, create)
+	}
 	if err != nil {
 		return User{}, err
 	}
