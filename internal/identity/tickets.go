@@ -159,16 +159,7 @@ func (s *Service) ticketUser(ctx context.Context, userID, email, connectionID st
 	if email == "" || connectionID == "" {
 		return User{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: user_id (or email and connection_id)'.")
 	}
-	users, err := s.UsersByEmail(ctx, email)
-	if err != nil {
-		return User{}, err
-	}
-	for _, u := range users {
-		if u.ConnectionID == connectionID {
-			return u, nil
-		}
-	}
-	return User{}, errNoUser
+	return s.userInConnection(ctx, email, connectionID)
 }
 
 func (s *Service) checkClient(ctx context.Context, clientID string) error {
