@@ -256,3 +256,11 @@ func (s *testServer) wantErr(t testing.TB, method, path, token string, body any,
 	}
 	return e
 }
+
+func decodeBody(t testing.TB, resp *http.Response, out any) {
+	t.Helper()
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+}

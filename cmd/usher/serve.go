@@ -67,7 +67,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewServer(api.Deps{
 		Identity:   ids,
-		OAuth:      oauth.NewServer(ids, keys, cfg.Issuer(), time.Now),
+		OAuth:      oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer()}),
 		Mail:       mails,
 		Pages:      pages.New(ids, db, engine, cfg.PublicURL, log),
 		WakeOutbox: worker.Notify,

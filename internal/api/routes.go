@@ -17,6 +17,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /.well-known/openid-configuration", handleDiscovery(tokens.Issuer()))
 	mux.Handle("GET /.well-known/jwks.json", handleJWKS(tokens.Keys()))
 	mux.Handle("POST /oauth/token", limitPerIP(handleToken(tokens), 10, 30))
+	mux.Handle("GET /userinfo", handleUserInfo(tokens))
 	mux.Handle("POST /dbconnections/change_password", limitPerIP(handleChangePassword(ids), 5, 50))
 
 	// Hosted pages: a GET (or HEAD) never uses a link; the form's POST does.
@@ -37,6 +38,8 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v2/users/{id}", m(handleGetUser(ids), "read:users"))
 	mux.Handle("PATCH /api/v2/users/{id}", m(handleUpdateUser(ids), "update:users", "update:users_app_metadata"))
 	mux.Handle("DELETE /api/v2/users/{id}", m(handleDeleteUser(ids), "delete:users"))
+	mux.Handle("GET /api/v2/user-blocks/{id}", m(handleGetUserBlocks(ids), "read:users"))
+	mux.Handle("DELETE /api/v2/user-blocks/{id}", m(handleDeleteUserBlocks(ids), "update:users"))
 	mux.Handle("GET /api/v2/users-by-email", m(handleUsersByEmail(ids), "read:users"))
 
 	mux.Handle("POST /api/v2/clients", m(handleCreateClient(ids), "create:clients"))

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/oauth"
 )
 
@@ -75,6 +76,12 @@ func tokenParams(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	return v, nil
 }
 
+// login reads the parts of a token request every user grant shares.
+func login(r *http.Request, p url.Values, clientID, secret string) oauth.Login {
+	return oauth.Login{ClientID: clientID, ClientSecret: secret, Scope: p.Get("scope"), Audience: p.Get("audience"),
+		RedirectURI: p.Get("redirect_uri"), Who: identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}}
+}
+
 func handleToken(tokens *oauth.Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := tokenParams(w, r)
@@ -98,6 +105,12 @@ func handleToken(tokens *oauth.Server) http.Handler {
 			resp, err = tokens.ClientCredentials(r.Context(), oauth.ClientCredentialsRequest{
 				ClientID: clientID, ClientSecret: secret, Audience: p.Get("audience"), Scope: p.Get("scope"),
 			})
+		case "password", oauth.GrantPasswordRealm:
+			resp, err = tokens.PasswordGrant(r.Context(), login(r, p, clientID, secret), grant, p.Get("realm"), p.Get("username"), p.Get("password"))
+		case "authorization_code":
+			resp, err = tokens.ExchangeCode(r.Context(), login(r, p, clientID, secret), p.Get("code"), p.Get("code_verifier"))
+		case "refresh_token":
+			resp, err = tokens.Refresh(r.Context(), login(r, p, clientID, secret), p.Get("refresh_token"))
 		default:
 			writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant type: "+grant)
 			return
@@ -112,6 +125,29 @@ func handleToken(tokens *oauth.Server) http.Handler {
 		default:
 			w.Header().Set("Cache-Control", "no-store")
 			writeJSON(w, http.StatusOK, resp)
+		}
+	})
+}
+
+func handleUserInfo(tokens *oauth.Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, raw, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || raw == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "Missing access token")
+			return
+		}
+		claims, err := tokens.UserInfo(r.Context(), strings.TrimSpace(raw))
+		var oe *oauth.Error
+		switch {
+		case errors.As(err, &oe):
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			writeOAuthError(w, oe.Status, oe.Code, oe.Description)
+		case err != nil:
+			noteError(w, err)
+			writeOAuthError(w, http.StatusInternalServerError, "server_error", "The server could not read the user.")
+		default:
+			writeJSON(w, http.StatusOK, claims)
 		}
 	})
 }

@@ -109,6 +109,10 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 		if err := st.RevokeTickets(ctx, u.ID, "", now); err != nil {
 			return err
 		}
+		// A new password lifts brute-force blocks, as Auth0's unblock mail does.
+		if err := st.ClearLoginFailures(ctx, u.ID, ""); err != nil {
+			return err
+		}
 		out = Redeemed{User: u, ResultURL: v.Ticket.ResultURL, IncludeEmail: v.Ticket.IncludeEmail, Invite: v.Invite}
 		return s.log(ctx, st, LogEvent{Type: "scp", Description: "Password changed through a link", UserID: u.ID, UserName: u.Email,
 			Connection: u.Connection, ClientID: v.Ticket.ClientID, IP: who.IP, UserAgent: who.UserAgent}, now)

@@ -49,6 +49,16 @@ type Store interface {
 
 	EnqueueMail(ctx context.Context, m Mail) error
 
+	// LoginFailures counts the failed logins of a user from an address.
+	LoginFailures(ctx context.Context, userID, ip string) (int, error)
+	// RecordLoginFailure counts one more and returns the new count; the
+	// count reaching blockAt marks the pair blocked.
+	RecordLoginFailure(ctx context.Context, userID, ip string, now time.Time, blockAt int) (int, error)
+	// ClearLoginFailures forgets a user's failures from ip ("" for every address).
+	ClearLoginFailures(ctx context.Context, userID, ip string) error
+	// LoginBlocks lists the addresses with at least blockAt failures.
+	LoginBlocks(ctx context.Context, userID string, blockAt int) ([]LoginBlock, error)
+
 	AddLog(ctx context.Context, e LogEvent) error
 	Logs(ctx context.Context, q LogQuery) ([]LogEvent, int, error)
 

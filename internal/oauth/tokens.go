@@ -57,27 +57,57 @@ func (e *Error) Error() string { return e.Code + ": " + e.Description }
 
 // TokenResponse is the body of a successful token request.
 type TokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int    `json:"expires_in"`
-	Scope       string `json:"scope,omitempty"`
+	AccessToken  string `json:"access_token"`
+	IDToken      string `json:"id_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
 }
 
 // Server issues tokens for the tenant.
 type Server struct {
-	ids    *identity.Service
-	keys   *KeySet
-	issuer string
-	now    func() time.Time
-	cache  *verifiedCache
+	ids       *identity.Service
+	keys      *KeySet
+	store     Store
+	issuer    string
+	postLogin PostLogin
+	now       func() time.Time
+	cache     *verifiedCache
 }
 
-// NewServer returns a token Server whose tokens carry issuer (PUBLIC_URL + "/").
-func NewServer(ids *identity.Service, keys *KeySet, issuer string, now func() time.Time) *Server {
-	if now == nil {
-		now = time.Now
+// LoginOutcome is what the post-login Actions decided.
+type LoginOutcome struct {
+	AppMetadata, UserMetadata        map[string]any
+	IDTokenClaims, AccessTokenClaims map[string]any
+	Denied                           string
+}
+
+// PostLogin runs the post-login trigger with Auth0's event object.
+type PostLogin func(ctx context.Context, event map[string]any) (LoginOutcome, error)
+
+// Options are a Server's collaborators.
+type Options struct {
+	Identity *identity.Service
+	Keys     *KeySet
+	Store    Store
+	// Issuer is the iss of every token: PUBLIC_URL + "/".
+	Issuer string
+	// PostLogin runs the post-login Actions; nil runs none.
+	PostLogin PostLogin
+	Now       func() time.Time
+}
+
+// NewServer returns a token Server.
+func NewServer(o Options) *Server {
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	return &Server{ids: ids, keys: keys, issuer: issuer, now: now, cache: &verifiedCache{m: map[string]Claims{}}}
+	if o.PostLogin == nil {
+		o.PostLogin = func(context.Context, map[string]any) (LoginOutcome, error) { return LoginOutcome{}, nil }
+	}
+	return &Server{ids: o.Identity, keys: o.Keys, store: o.Store, issuer: o.Issuer, postLogin: o.PostLogin, now: o.Now,
+		cache: &verifiedCache{m: map[string]Claims{}}}
 }
 
 // Issuer is the iss claim of every token, with its trailing slash.

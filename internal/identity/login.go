@@ -1,0 +1,164 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// maxFailedLogins is how many wrong passwords for one user from one address
+// brute-force protection allows before it blocks that pair, as Auth0 does.
+const maxFailedLogins = 10
+
+// LoginBlock is a user blocked from an address by brute-force protection.
+type LoginBlock struct {
+	UserID    string
+	IP        string
+	BlockedAt time.Time
+}
+
+// Login errors, each with the OAuth error Auth0 answers with.
+var (
+	ErrWrongCredentials = Denied("invalid_grant", "Wrong email or password.")
+	ErrUserBlocked      = Denied("unauthorized", "user is blocked")
+	ErrTooManyAttempts  = Denied("too_many_attempts", "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.")
+)
+
+// Credentials are a password login: a connection, an email and a password.
+type Credentials struct {
+	Connection string
+	Username   string
+	Password   string
+	ClientID   string
+	Who        Requester
+}
+
+// Authenticate checks a password login with brute-force protection: after
+// maxFailedLogins wrong passwords from one address, that user and address
+// are blocked until an administrator lifts the block or the password is
+// reset. Every outcome is logged (fu, fp, limit_wc); the successful login
+// is logged by RecordLogin once the login flow completes.
+func (s *Service) Authenticate(ctx context.Context, c Credentials) (User, Connection, error) {
+	if c.Connection == "" {
+		tenant, err := s.store.TenantSettings(ctx)
+		if err != nil {
+			return User{}, Connection{}, err
+		}
+		c.Connection = tenant.DefaultDirectory
+	}
+	conn, err := s.conns.get(ctx, s.store, c.Connection, s.now())
+	if errors.Is(err, ErrNotFound) {
+		return User{}, Connection{}, Invalid("invalid_request", "The connection %q does not exist.", c.Connection)
+	} else if err != nil {
+		return User{}, Connection{}, err
+	}
+	now := s.now().UTC()
+	event := LogEvent{ClientID: c.ClientID, Connection: conn.Name, IP: c.Who.IP, UserAgent: c.Who.UserAgent, UserName: strings.ToLower(c.Username)}
+	u, err := s.userInConnection(ctx, c.Username, conn.ID)
+	if errors.Is(err, errNoUser) {
+		event.Type, event.Description = "fu", "Wrong email or password."
+		return User{}, conn, errors.Join(ErrWrongCredentials, s.log(ctx, s.store, event, now))
+	} else if err != nil {
+		return User{}, conn, err
+	}
+	event.UserID = u.ID
+	if conn.BruteForceProtection() {
+		if n, err := s.store.LoginFailures(ctx, u.ID, c.Who.IP); err != nil {
+			return User{}, conn, err
+		} else if n >= maxFailedLogins {
+			event.Type, event.Description = "f", "Blocked by brute-force protection."
+			return User{}, conn, errors.Join(ErrTooManyAttempts, s.log(ctx, s.store, event, now))
+		}
+	}
+	if u.Blocked {
+		event.Type, event.Description = "f", "user is blocked"
+		return User{}, conn, errors.Join(ErrUserBlocked, s.log(ctx, s.store, event, now))
+	}
+	if u.PasswordHash == "" || !CheckPassword(u.PasswordHash, c.Password) {
+		event.Type, event.Description = "fp", "Wrong email or password."
+		err := s.store.Atomic(ctx, func(st Store) error {
+			n, err := st.RecordLoginFailure(ctx, u.ID, c.Who.IP, now, maxFailedLogins)
+			if err != nil {
+				return err
+			}
+			if err := s.log(ctx, st, event, now); err != nil {
+				return err
+			}
+			if n == maxFailedLogins && conn.BruteForceProtection() {
+				return s.log(ctx, st, LogEvent{Type: "limit_wc", Description: "Too many failed logins for this user from this address.",
+					UserID: u.ID, UserName: u.Email, Connection: conn.Name, IP: c.Who.IP, UserAgent: c.Who.UserAgent}, now)
+			}
+			return nil
+		})
+		return User{}, conn, errors.Join(ErrWrongCredentials, err)
+	}
+	if err := s.store.ClearLoginFailures(ctx, u.ID, c.Who.IP); err != nil {
+		return User{}, conn, err
+	}
+	return u, conn, nil
+}
+
+// LoginChanges are what the post-login flow decided: metadata keys to set
+// (a nil value removes the key).
+type LoginChanges struct {
+	AppMetadata  map[string]any
+	UserMetadata map[string]any
+}
+
+// RecordLogin completes a successful login: it applies the post-login
+// Actions' metadata changes once, counts the login and logs it (s).
+func (s *Service) RecordLogin(ctx context.Context, userID, clientID string, ch LoginChanges, who Requester) (User, error) {
+	var out User
+	now := s.now().UTC()
+	err := s.store.Atomic(ctx, func(st Store) error {
+		u, err := st.User(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if len(ch.AppMetadata) > 0 {
+			if err := validateMetadata("app_metadata", ch.AppMetadata); err != nil {
+				return err
+			}
+			u.AppMetadata = mergeMetadata(u.AppMetadata, ch.AppMetadata)
+		}
+		if len(ch.UserMetadata) > 0 {
+			if err := validateMetadata("user_metadata", ch.UserMetadata); err != nil {
+				return err
+			}
+			u.UserMetadata = mergeMetadata(u.UserMetadata, ch.UserMetadata)
+		}
+		u.LoginsCount++
+		u.LastLogin, u.LastIP, u.UpdatedAt = now, who.IP, now
+		if err := st.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		out = u
+		return s.log(ctx, st, LogEvent{Type: "s", Description: "Successful login", UserID: u.ID, UserName: u.Email,
+			Connection: u.Connection, ClientID: clientID, IP: who.IP, UserAgent: who.UserAgent}, now)
+	})
+	return out, err
+}
+
+// LogFailedLogin records a login that failed after the password was right,
+// for example because a post-login Action denied it.
+func (s *Service) LogFailedLogin(ctx context.Context, u User, clientID, reason string, who Requester) error {
+	return s.log(ctx, s.store, LogEvent{Type: "f", Description: reason, UserID: u.ID, UserName: u.Email,
+		Connection: u.Connection, ClientID: clientID, IP: who.IP, UserAgent: who.UserAgent}, s.now().UTC())
+}
+
+// UserBlocks returns the addresses a user is blocked from.
+func (s *Service) UserBlocks(ctx context.Context, userID string) ([]LoginBlock, error) {
+	if _, err := s.User(ctx, userID); err != nil {
+		return nil, err
+	}
+	return s.store.LoginBlocks(ctx, userID, maxFailedLogins)
+}
+
+// UnblockUser lifts every brute-force block of a user.
+func (s *Service) UnblockUser(ctx context.Context, userID string) error {
+	if _, err := s.User(ctx, userID); err != nil {
+		return err
+	}
+	return s.store.ClearLoginFailures(ctx, userID, "")
+}

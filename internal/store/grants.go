@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/usherid/usher/internal/oauth"
+)
+
+// CreateGrant stores an authorization code or refresh token.
+func (q *queries) CreateGrant(ctx context.Context, g oauth.Grant) error {
+	details, err := jsonText(g.Details)
+	if err != nil {
+		return err
+	}
+	_, err = q.w.ExecContext(ctx, `INSERT INTO grants (id, kind, client_id, user_id, details, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, g.ID, g.Kind, g.ClientID, g.UserID, details, millis(g.CreatedAt), millis(g.ExpiresAt))
+	return translate(err)
+}
+
+// Grant returns a stored grant.
+func (q *queries) Grant(ctx context.Context, id string) (oauth.Grant, error) {
+	var g oauth.Grant
+	var details string
+	var created, expires int64
+	var used sql.NullInt64
+	err := q.r.QueryRowContext(ctx, `SELECT id, kind, client_id, user_id, details, created_at, expires_at, used_at
+		FROM grants WHERE id = $1`, id).Scan(&g.ID, &g.Kind, &g.ClientID, &g.UserID, &details, &created, &expires, &used)
+	if err != nil {
+		return g, translate(err)
+	}
+	g.CreatedAt, g.ExpiresAt, g.UsedAt = fromMillis(created), fromMillis(expires), fromNullMillis(used)
+	return g, json.Unmarshal([]byte(details), &g.Details)
+}
+
+// UseGrant marks a grant used, once.
+func (q *queries) UseGrant(ctx context.Context, id string, now time.Time) error {
+	return mustAffect(q.w.ExecContext(ctx, `UPDATE grants SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $1`, millis(now), id))
+}
+
+// CreateSession stores a browser session.
+func (q *queries) CreateSession(ctx context.Context, s oauth.Session) error {
+	_, err := q.w.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		s.ID, s.UserID, millis(s.CreatedAt), millis(s.ExpiresAt))
+	return translate(err)
+}
+
+// Session returns a browser session.
+func (q *queries) Session(ctx context.Context, id string) (oauth.Session, error) {
+	var s oauth.Session
+	var created, expires int64
+	err := q.r.QueryRowContext(ctx, `SELECT id, user_id, created_at, expires_at FROM sessions WHERE id = $1`, id).Scan(&s.ID, &s.UserID, &created, &expires)
+	s.CreatedAt, s.ExpiresAt = fromMillis(created), fromMillis(expires)
+	return s, translate(err)
+}
+
+// DeleteSession ends a browser session.
+func (q *queries) DeleteSession(ctx context.Context, id string) error {
+	_, err := q.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+	return translate(err)
+}
