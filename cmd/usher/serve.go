@@ -63,13 +63,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer()})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := api.NewServer(api.Deps{
 		Identity:   ids,
-		OAuth:      oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer()}),
+		OAuth:      tokens,
 		Mail:       mails,
-		Pages:      pages.New(ids, db, engine, cfg.PublicURL, log),
+		Pages:      pages.New(ids, tokens, db, engine, cfg.PublicURL, log),
 		WakeOutbox: worker.Notify,
 		Logger:     log,
 		Metrics:    reg,

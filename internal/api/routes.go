@@ -18,6 +18,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /.well-known/jwks.json", handleJWKS(tokens.Keys()))
 	mux.Handle("POST /oauth/token", limitPerIP(handleToken(tokens), 10, 30))
 	mux.Handle("GET /userinfo", handleUserInfo(tokens))
+	mux.Handle("POST /dbconnections/signup", limitPerIP(handleSignup(ids), 2, 20))
 	mux.Handle("POST /dbconnections/change_password", limitPerIP(handleChangePassword(ids), 5, 50))
 
 	// Hosted pages: a GET (or HEAD) never uses a link; the form's POST does.
@@ -28,6 +29,11 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /u/email-verification", pg.VerifyForm())
 	mux.Handle("POST /u/email-verification", limitPerIP(pg.VerifySubmit(), 5, 20))
 	mux.Handle("GET /u/assets/", pg.Assets())
+	mux.Handle("GET /authorize", pg.Authorize())
+	mux.Handle("POST /u/login", limitPerIP(pg.LoginSubmit(), 5, 30))
+	mux.Handle("GET /u/signup", pg.SignupForm())
+	mux.Handle("POST /u/signup", limitPerIP(pg.SignupSubmit(), 1, 10))
+	mux.Handle("GET /v2/logout", pg.Logout())
 
 	// Management API: every route names the scopes that may call it.
 	m := func(h http.Handler, scopes ...string) http.Handler {

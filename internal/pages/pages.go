@@ -20,6 +20,7 @@ import (
 
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
+	"github.com/usherid/usher/internal/oauth"
 )
 
 //go:embed assets widget.html
@@ -34,6 +35,7 @@ type Store interface {
 // Pages renders the hosted pages.
 type Pages struct {
 	ids    *identity.Service
+	tokens *oauth.Server
 	store  Store
 	engine *mail.Engine
 	tmpl   *template.Template
@@ -43,9 +45,9 @@ type Pages struct {
 }
 
 // New returns the hosted pages for a tenant reached at publicURL.
-func New(ids *identity.Service, store Store, engine *mail.Engine, publicURL string, log *slog.Logger) *Pages {
+func New(ids *identity.Service, tokens *oauth.Server, store Store, engine *mail.Engine, publicURL string, log *slog.Logger) *Pages {
 	return &Pages{
-		ids: ids, store: store, engine: engine, base: publicURL, log: log,
+		ids: ids, tokens: tokens, store: store, engine: engine, base: publicURL, log: log,
 		secure: strings.HasPrefix(publicURL, "https://"),
 		tmpl:   template.Must(template.ParseFS(files, "widget.html")),
 	}
@@ -60,7 +62,9 @@ func (p *Pages) Assets() http.Handler {
 // view is what a page template is given.
 type view struct {
 	Base, CSRF, Ticket, Email, Tenant, Policy, Error, Title, Help, PageTitle string
-	Invite, CanRequest                                                       bool
+	Query, Action                                                            string
+	Fields                                                                   map[string]string
+	Invite, CanRequest, SignupOpen                                           bool
 	Widget                                                                   template.HTML
 	Texts                                                                    Texts
 }

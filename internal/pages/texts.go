@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"regexp"
 
 	"github.com/usherid/usher/internal/identity"
@@ -55,8 +56,14 @@ func (p *Pages) SetCustomText(ctx context.Context, prompt, language string, t Te
 }
 
 // resetTexts are the texts the reset-password pages show, in English.
-func (p *Pages) resetTexts(ctx context.Context) Texts {
-	t, err := p.CustomText(ctx, "reset-password", "en")
+func (p *Pages) resetTexts(ctx context.Context) Texts { return p.promptTexts(ctx, "reset-password") }
+
+func (p *Pages) texts(r *http.Request, prompt string) Texts {
+	return p.promptTexts(r.Context(), prompt)
+}
+
+func (p *Pages) promptTexts(ctx context.Context, prompt string) Texts {
+	t, err := p.CustomText(ctx, prompt, "en")
 	if err != nil {
 		p.log.Warn("custom texts unreadable; showing the defaults", "error", err.Error())
 		return Texts{}

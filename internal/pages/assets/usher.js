@@ -17,3 +17,9 @@
     document.title = shown.getAttribute('data-title');
   }
 })();
+
+// response_mode=form_post: the page posts the code to the application.
+(function () {
+  var form = document.querySelector('form[data-autosubmit]');
+  if (form) form.submit();
+})();

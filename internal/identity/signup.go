@@ -1,0 +1,73 @@
+package identity
+
+import (
+	"context"
+	"errors"
+)
+
+// SignupRequest is the body of POST /dbconnections/signup.
+type SignupRequest struct {
+	ClientID     string            `json:"client_id"`
+	Email        string            `json:"email"`
+	Password     string            `json:"password"`
+	Connection   string            `json:"connection"`
+	Username     string            `json:"username"`
+	GivenName    string            `json:"given_name"`
+	FamilyName   string            `json:"family_name"`
+	Name         string            `json:"name"`
+	Nickname     string            `json:"nickname"`
+	Picture      string            `json:"picture"`
+	UserMetadata map[string]string `json:"user_metadata"`
+}
+
+// ErrSignupDisabled is the answer when the connection takes no public sign-ups.
+var ErrSignupDisabled = Denied("operation_not_allowed", "Public signup is disabled")
+
+// SignupAllowed reports whether a connection takes public sign-ups.
+func (s *Service) SignupAllowed(ctx context.Context, connection string) bool {
+	c, err := s.conns.get(ctx, s.store, connection, s.now())
+	return err == nil && !c.DisableSignup()
+}
+
+// Signup creates an account for someone who signs up themselves, unless the
+// connection has disable_signup: then people get in by invitation only.
+func (s *Service) Signup(ctx context.Context, r SignupRequest, who Requester) (User, error) {
+	now := s.now().UTC()
+	event := LogEvent{Type: "fs", ClientID: r.ClientID, Connection: r.Connection, IP: who.IP, UserAgent: who.UserAgent, UserName: r.Email}
+	fail := func(err error) (User, error) {
+		event.Description = err.Error()
+		return User{}, errors.Join(err, s.log(ctx, s.store, event, now))
+	}
+	if r.Connection == "" {
+		return User{}, Invalid("invalid_request", "Missing required parameter: connection")
+	}
+	if !s.SignupAllowed(ctx, r.Connection) {
+		return fail(ErrSignupDisabled)
+	}
+	if r.Password == "" {
+		return User{}, Invalid("invalid_password", "Missing required parameter: password")
+	}
+	if len(r.UserMetadata) > 10 {
+		return User{}, Invalid("invalid_request", "user_metadata takes at most 10 properties")
+	}
+	meta := map[string]any{}
+	for k, v := range r.UserMetadata {
+		if len(v) > 500 {
+			return User{}, Invalid("invalid_request", "user_metadata values are at most 500 characters")
+		}
+		meta[k] = v
+	}
+	u, err := s.CreateUser(ctx, NewUser{Connection: r.Connection, Email: r.Email, Password: r.Password, Username: r.Username,
+		GivenName: r.GivenName, FamilyName: r.FamilyName, Name: r.Name, Nickname: r.Nickname, Picture: r.Picture, UserMetadata: meta})
+	var de *Error
+	switch {
+	case errors.As(err, &de) && de.Kind == KindConflict:
+		return fail(Invalid("invalid_signup", "Invalid sign up"))
+	case errors.As(err, &de) && de.Code == "password_strength_error":
+		return fail(Invalid("invalid_password", "PasswordStrengthError: Password is too weak"))
+	case err != nil:
+		return User{}, err
+	}
+	event.Type, event.UserID, event.Description = "ss", u.ID, "Successful signup"
+	return u, s.log(ctx, s.store, event, now)
+}

@@ -1,0 +1,262 @@
+package pages
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/oauth"
+)
+
+const sessionCookie = "usher_session"
+
+// Authorize is GET /authorize: a live session skips the form (unless
+// prompt=login); otherwise the hosted login page.
+func (p *Pages) Authorize() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ar := oauth.ParseAuthorize(r.URL.Query())
+		client, ok := p.checkAuthorize(w, r, ar)
+		if !ok {
+			return
+		}
+		if ar.Prompt != "login" {
+			if c, err := r.Cookie(sessionCookie); err == nil {
+				if u, live := p.tokens.SessionUser(r.Context(), c.Value); live {
+					p.finish(w, r, client, u, ar)
+					return
+				}
+			}
+		}
+		if ar.Prompt == "none" {
+			p.answer(w, r, ar, url.Values{"error": {"login_required"}, "error_description": {"The user is not logged in."}})
+			return
+		}
+		p.loginPage(w, r, http.StatusOK, r.URL.RawQuery, ar.LoginHint, "")
+	})
+}
+
+// checkAuthorize validates the request; an error it cannot send back to the
+// application is shown on a page. ok is false when the answer was written.
+func (p *Pages) checkAuthorize(w http.ResponseWriter, r *http.Request, ar oauth.AuthorizeRequest) (client identity.Client, ok bool) {
+	client, err := p.tokens.CheckAuthorize(r.Context(), ar)
+	var oe *oauth.Error
+	switch {
+	case errors.Is(err, oauth.ErrBadRedirect) && errors.As(err, &oe):
+		p.render(w, r, http.StatusBadRequest, "message", view{Title: "Cannot log in", Error: oe.Description, PageTitle: "Cannot log in"})
+		return client, false
+	case errors.As(err, &oe):
+		p.answer(w, r, ar, url.Values{"error": {oe.Code}, "error_description": {oe.Description}})
+		return client, false
+	case err != nil:
+		p.fail(w, err)
+		return client, false
+	}
+	return client, true
+}
+
+func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, status int, query, email, problem string) {
+	tenant, err := p.ids.TenantSettings(r.Context())
+	if err != nil {
+		p.fail(w, err)
+		return
+	}
+	p.render(w, r, status, "login", view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Tenant: tenant.FriendlyName,
+		SignupOpen: p.ids.SignupAllowed(r.Context(), tenant.DefaultDirectory), PageTitle: "Log in", Texts: p.texts(r, "login")})
+}
+
+// LoginSubmit is the hosted login form's POST.
+func (p *Pages) LoginSubmit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		query := r.PostFormValue("q")
+		values, _ := url.ParseQuery(query)
+		ar := oauth.ParseAuthorize(values)
+		client, ok := p.checkAuthorize(w, r, ar)
+		if !ok {
+			return
+		}
+		email := r.PostFormValue("username")
+		if !checkCSRF(r) {
+			p.loginPage(w, r, http.StatusForbidden, query, email, "This form expired. Please try again.")
+			return
+		}
+		tenant, err := p.ids.TenantSettings(r.Context())
+		if err != nil {
+			p.fail(w, err)
+			return
+		}
+		u, err := p.tokens.Authenticate(r.Context(), client, tenant.DefaultDirectory, email, r.PostFormValue("password"), who(r))
+		var de *identity.Error
+		switch {
+		case errors.Is(err, identity.ErrTooManyAttempts):
+			p.loginPage(w, r, http.StatusTooManyRequests, query, email, "Too many failed attempts: this account is blocked from here. Reset your password, or ask your administrator, to unblock it.")
+			return
+		case errors.As(err, &de):
+			p.loginPage(w, r, http.StatusUnauthorized, query, email, "Wrong email or password.")
+			return
+		case err != nil:
+			p.fail(w, err)
+			return
+		}
+		p.startSession(w, r, u, tenant)
+		p.finish(w, r, client, u, ar)
+	})
+}
+
+func who(r *http.Request) identity.Requester {
+	return identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}
+}
+
+func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u identity.User, tenant identity.TenantSettings) {
+	lifetime := time.Duration(tenant.SessionLifetime * float64(time.Hour))
+	token, err := p.tokens.NewSession(r.Context(), u, lifetime)
+	if err != nil {
+		p.log.Error("session not started", "error", err.Error())
+		return // the login still completes; the next /authorize asks again
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: p.secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(lifetime.Seconds())})
+}
+
+// finish runs the post-login flow and sends the code to the application.
+func (p *Pages) finish(w http.ResponseWriter, r *http.Request, client identity.Client, u identity.User, ar oauth.AuthorizeRequest) {
+	code, err := p.tokens.BrowserLogin(r.Context(), client, u, ar, who(r))
+	var oe *oauth.Error
+	switch {
+	case errors.As(err, &oe):
+		p.answer(w, r, ar, url.Values{"error": {oe.Code}, "error_description": {oe.Description}})
+	case err != nil:
+		p.fail(w, err)
+	default:
+		p.answer(w, r, ar, url.Values{"code": {code}})
+	}
+}
+
+// answer returns to the application's redirect_uri with params and the
+// state, in the query or as a form post.
+func (p *Pages) answer(w http.ResponseWriter, r *http.Request, ar oauth.AuthorizeRequest, params url.Values) {
+	if ar.State != "" {
+		params.Set("state", ar.State)
+	}
+	if ar.ResponseMode == "form_post" {
+		fields := map[string]string{}
+		for k := range params {
+			fields[k] = params.Get(k)
+		}
+		p.render(w, r, http.StatusOK, "form_post", view{Action: ar.RedirectURI, Fields: fields, PageTitle: "Signing you in"})
+		return
+	}
+	target, err := url.Parse(ar.RedirectURI)
+	if err != nil {
+		p.fail(w, err)
+		return
+	}
+	q := target.Query()
+	for k := range params {
+		q.Set(k, params.Get(k))
+	}
+	target.RawQuery = q.Encode()
+	http.Redirect(w, r, target.String(), http.StatusFound)
+}
+
+// SignupForm is the hosted sign-up page, refused when the connection takes
+// no public sign-ups.
+func (p *Pages) SignupForm() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.signupPage(w, r, http.StatusOK, r.URL.RawQuery, "", "")
+	})
+}
+
+func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, status int, query, email, problem string) {
+	tenant, err := p.ids.TenantSettings(r.Context())
+	if err != nil {
+		p.fail(w, err)
+		return
+	}
+	if !p.ids.SignupAllowed(r.Context(), tenant.DefaultDirectory) {
+		p.render(w, r, http.StatusForbidden, "message", view{Title: "Sign-up is closed", Error: "This service takes new accounts by invitation only.", PageTitle: "Sign-up is closed"})
+		return
+	}
+	conn, _ := p.ids.Connections(r.Context())
+	policy := ""
+	for _, c := range conn {
+		if c.Name == tenant.DefaultDirectory {
+			policy = c.PasswordPolicy().Describe()
+		}
+	}
+	p.render(w, r, status, "signup", view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Policy: policy, PageTitle: "Sign up"})
+}
+
+// SignupSubmit creates the account and logs the person in.
+func (p *Pages) SignupSubmit() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		query, email := r.PostFormValue("q"), r.PostFormValue("email")
+		values, _ := url.ParseQuery(query)
+		ar := oauth.ParseAuthorize(values)
+		client, ok := p.checkAuthorize(w, r, ar)
+		if !ok {
+			return
+		}
+		if !checkCSRF(r) {
+			p.signupPage(w, r, http.StatusForbidden, query, email, "This form expired. Please try again.")
+			return
+		}
+		tenant, err := p.ids.TenantSettings(r.Context())
+		if err != nil {
+			p.fail(w, err)
+			return
+		}
+		u, err := p.ids.Signup(r.Context(), identity.SignupRequest{ClientID: client.ClientID, Email: email, Password: r.PostFormValue("password"), Connection: tenant.DefaultDirectory}, who(r))
+		var de *identity.Error
+		switch {
+		case errors.Is(err, identity.ErrSignupDisabled):
+			p.signupPage(w, r, http.StatusForbidden, query, email, "")
+			return
+		case errors.As(err, &de):
+			msg := "We could not create this account. If you already have one, log in instead."
+			if de.Code == "invalid_password" {
+				msg = "That password is too weak."
+			}
+			p.signupPage(w, r, http.StatusBadRequest, query, email, msg)
+			return
+		case err != nil:
+			p.fail(w, err)
+			return
+		}
+		p.startSession(w, r, u, tenant)
+		p.finish(w, r, client, u, ar)
+	})
+}
+
+// Logout is GET /v2/logout: it ends the session and returns to returnTo when
+// that is an Allowed Logout URL.
+func (p *Pages) Logout() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		returnTo := q.Get("returnTo")
+		if err := p.tokens.LogoutRedirect(r.Context(), q.Get("client_id"), returnTo); err != nil {
+			var oe *oauth.Error
+			if errors.As(err, &oe) {
+				p.render(w, r, http.StatusBadRequest, "message", view{Title: "Cannot log out here", Error: oe.Description, PageTitle: "Log out"})
+				return
+			}
+			p.fail(w, err)
+			return
+		}
+		if c, err := r.Cookie(sessionCookie); err == nil {
+			if err := p.tokens.EndSession(r.Context(), c.Value); err != nil {
+				p.fail(w, err)
+				return
+			}
+		}
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+		if returnTo != "" {
+			http.Redirect(w, r, returnTo, http.StatusFound)
+			return
+		}
+		p.render(w, r, http.StatusOK, "message", view{Title: "Logged out", Help: "You are logged out.", PageTitle: "Logged out"})
+	})
+}
