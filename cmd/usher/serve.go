@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/api"
 	"github.com/usherid/usher/internal/config"
 	"github.com/usherid/usher/internal/identity"
@@ -66,11 +67,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer()})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	acts := actions.NewService(db, actions.Options{})
 	handler := api.NewServer(api.Deps{
 		Identity:   ids,
 		OAuth:      tokens,
 		Mail:       mails,
 		Pages:      pages.New(ids, tokens, db, engine, cfg.PublicURL, log),
+		Actions:    acts,
 		WakeOutbox: worker.Notify,
 		Logger:     log,
 		Metrics:    reg,

@@ -91,6 +91,19 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 
 	mux.Handle("GET /api/v2/logs", m(handleListLogs(ids), "read:logs", "read:logs_users"))
 
+	as := d.Actions
+	mux.Handle("POST /api/v2/actions/actions", m(handleCreateAction(as), "create:actions"))
+	mux.Handle("GET /api/v2/actions/actions", m(handleListActions(as), "read:actions"))
+	mux.Handle("GET /api/v2/actions/actions/{id}", m(handleGetAction(as), "read:actions"))
+	mux.Handle("PATCH /api/v2/actions/actions/{id}", m(handleUpdateAction(as), "update:actions"))
+	mux.Handle("DELETE /api/v2/actions/actions/{id}", m(handleDeleteAction(as), "delete:actions"))
+	mux.Handle("POST /api/v2/actions/actions/{id}/deploy", m(handleDeployAction(as), "create:actions"))
+	mux.Handle("GET /api/v2/actions/actions/{id}/versions", m(handleListActionVersions(as), "read:actions"))
+	mux.Handle("GET /api/v2/actions/actions/{id}/versions/{versionId}", m(handleGetActionVersion(as), "read:actions"))
+	mux.Handle("GET /api/v2/actions/triggers", m(handleListTriggers(as), "read:actions"))
+	mux.Handle("GET /api/v2/actions/triggers/{triggerId}/bindings", m(handleListBindings(as), "read:actions"))
+	mux.Handle("PATCH /api/v2/actions/triggers/{triggerId}/bindings", m(handleUpdateBindings(as), "update:actions"))
+
 	mux.Handle("/api/v2/", handleMgmtNotFound())
 
 	// Usher's own API, outside Auth0's paths: the mail outbox.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
@@ -23,6 +24,8 @@ type Deps struct {
 	OAuth    *oauth.Server
 	Mail     *mail.Service
 	Pages    *pages.Pages
+	// Actions keeps and runs the tenant's Actions.
+	Actions *actions.Service
 	// WakeOutbox tells the delivery worker that mail is waiting.
 	WakeOutbox func()
 	Logger     *slog.Logger

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Tickets", testTickets},
 		{"TicketUsedOnce", testTicketUsedOnce},
 		{"Logs", testLogs},
+		{"Actions", testActions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
