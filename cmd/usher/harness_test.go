@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"crypto/tls"
 	"database/sql"
@@ -263,4 +264,10 @@ func decodeBody(t testing.TB, resp *http.Response, out any) {
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		t.Fatalf("decode: %v", err)
 	}
+}
+
+// decodeSegment decodes one base64url part of a JWT.
+func decodeSegment(seg string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	return string(b), err
 }

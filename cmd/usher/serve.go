@@ -64,10 +64,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer()})
+	acts := actions.NewService(db, actions.Options{})
+	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer(), Actions: acts})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	acts := actions.NewService(db, actions.Options{})
 	handler := api.NewServer(api.Deps{
 		Identity:   ids,
 		OAuth:      tokens,

@@ -162,3 +162,11 @@ func (s *Service) UnblockUser(ctx context.Context, userID string) error {
 	}
 	return s.store.ClearLoginFailures(ctx, userID, "")
 }
+
+// LogActionOutput keeps what an Action printed with console.log in the
+// tenant log, as one event (Usher's type "actions_console").
+func (s *Service) LogActionOutput(ctx context.Context, u User, clientID, trigger string, lines []string) error {
+	return s.log(ctx, s.store, LogEvent{Type: "actions_console", Description: "Console output of the " + trigger + " Actions",
+		UserID: u.ID, UserName: u.Email, ClientID: clientID, Connection: u.Connection,
+		Details: map[string]any{"trigger": trigger, "lines": lines}}, s.now().UTC())
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -126,7 +127,12 @@ func (s *Server) completeLogin(ctx context.Context, client identity.Client, u id
 		return loggedIn{}, &Error{403, "access_denied", "Service not found: " + l.Audience}
 	}
 	event := postLoginEvent(u, client, conn, l, scope, protocol)
-	outcome, err := s.postLogin(ctx, event)
+	outcome, err := s.actions.Run(ctx, actions.PostLogin, event)
+	if len(outcome.Logs) > 0 {
+		if lerr := s.ids.LogActionOutput(ctx, u, client.ClientID, actions.PostLogin, outcome.Logs); lerr != nil {
+			return loggedIn{}, errors.Join(err, lerr)
+		}
+	}
 	if err == nil && outcome.Denied != "" {
 		err = &Error{403, "access_denied", outcome.Denied}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -67,24 +68,26 @@ type TokenResponse struct {
 
 // Server issues tokens for the tenant.
 type Server struct {
-	ids       *identity.Service
-	keys      *KeySet
-	store     Store
-	issuer    string
-	postLogin PostLogin
-	now       func() time.Time
-	cache     *verifiedCache
+	ids     *identity.Service
+	keys    *KeySet
+	store   Store
+	issuer  string
+	actions Actions
+	now     func() time.Time
+	cache   *verifiedCache
 }
 
-// LoginOutcome is what the post-login Actions decided.
-type LoginOutcome struct {
-	AppMetadata, UserMetadata        map[string]any
-	IDTokenClaims, AccessTokenClaims map[string]any
-	Denied                           string
+// Actions runs the tenant's Actions bound to a trigger.
+type Actions interface {
+	Run(ctx context.Context, trigger string, event map[string]any) (actions.Outcome, error)
 }
 
-// PostLogin runs the post-login trigger with Auth0's event object.
-type PostLogin func(ctx context.Context, event map[string]any) (LoginOutcome, error)
+// noActions is the Actions of a Server given none.
+type noActions struct{}
+
+func (noActions) Run(context.Context, string, map[string]any) (actions.Outcome, error) {
+	return actions.Outcome{}, nil
+}
 
 // Options are a Server's collaborators.
 type Options struct {
@@ -93,9 +96,9 @@ type Options struct {
 	Store    Store
 	// Issuer is the iss of every token: PUBLIC_URL + "/".
 	Issuer string
-	// PostLogin runs the post-login Actions; nil runs none.
-	PostLogin PostLogin
-	Now       func() time.Time
+	// Actions runs the post-login Actions; nil runs none.
+	Actions Actions
+	Now     func() time.Time
 }
 
 // NewServer returns a token Server.
@@ -103,10 +106,10 @@ func NewServer(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.PostLogin == nil {
-		o.PostLogin = func(context.Context, map[string]any) (LoginOutcome, error) { return LoginOutcome{}, nil }
+	if o.Actions == nil {
+		o.Actions = noActions{}
 	}
-	return &Server{ids: o.Identity, keys: o.Keys, store: o.Store, issuer: o.Issuer, postLogin: o.PostLogin, now: o.Now,
+	return &Server{ids: o.Identity, keys: o.Keys, store: o.Store, issuer: o.Issuer, actions: o.Actions, now: o.Now,
 		cache: &verifiedCache{m: map[string]Claims{}}}
 }
 
