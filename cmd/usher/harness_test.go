@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
 	"crypto/tls"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
