@@ -55,7 +55,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	engine := mail.NewEngine()
 	mails := mail.NewService(db, engine, cfg.MailFrom, envSMTP)
 	worker := mail.NewWorker(db, mails.Transport, log)
-	ids := identity.NewService(db, identity.Options{PublicURL: cfg.PublicURL, Composer: mails, CheckLiquid: engine.Check, MailQueued: worker.Notify})
+	acts := actions.NewService(db, actions.Options{})
+	ids := identity.NewService(db, identity.Options{PublicURL: cfg.PublicURL, Composer: mails, CheckLiquid: engine.Check,
+		MailQueued: worker.Notify, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
+			out, err := acts.Run(ctx, trigger, event)
+			return identity.TriggerOutcome{AppMetadata: out.AppMetadata, UserMetadata: out.UserMetadata, Denied: out.Denied}, err
+		}})
 	boot, err := ids.Bootstrap(ctx, identity.Bootstrap{ClientID: cfg.BootstrapClientID, ClientSecret: cfg.BootstrapClientSecret})
 	if err != nil {
 		return err
@@ -64,7 +69,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	acts := actions.NewService(db, actions.Options{})
 	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer(), Actions: acts})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -138,3 +138,32 @@ func TestActionsShapeTheLogin(t *testing.T) {
 		t.Fatalf("throwing action: %d %v", st, body)
 	}
 }
+
+func TestPreUserRegistrationActionsGateSignUp(t *testing.T) {
+	s := startServer(t, sqliteDSN(t), nil)
+	m := mgmtAPI{t, s, s.token(t)}
+	var a struct{ ID string }
+	m.must("POST", "/api/v2/actions/actions", map[string]any{"name": "gate", "supported_triggers": []map[string]string{{"id": "pre-user-registration", "version": "v2"}},
+		"code": `exports.onExecutePreUserRegistration = async (event, api) => {
+  if (!event.user.email.endsWith("@acme.example")) { api.access.deny("signup_denied", "Only ACME staff may sign up."); return; }
+  api.user.setAppMetadata("source", "self-signup");
+};`}, 201, &a)
+	m.must("POST", "/api/v2/actions/actions/"+a.ID+"/deploy", nil, 202, nil)
+	m.must("PATCH", "/api/v2/actions/triggers/pre-user-registration/bindings", map[string]any{"bindings": []map[string]any{{"ref": map[string]string{"type": "action_id", "value": a.ID}}}}, 200, nil)
+	signup := func(email string) (int, map[string]any) {
+		var out map[string]any
+		st := s.call(t, "POST", "/dbconnections/signup", "", map[string]any{"email": email, "password": "Str0ng-Passw0rd!", "connection": dbConn}, &out)
+		return st, out
+	}
+	if st, out := signup("someone@elsewhere.example"); st != 400 || !strings.Contains(out["description"].(string), "Only ACME staff") {
+		t.Fatalf("denied signup: %d %v", st, out)
+	}
+	if st, out := signup("dev@acme.example"); st != 200 {
+		t.Fatalf("allowed signup: %d %v", st, out)
+	}
+	var users []user
+	m.must("GET", "/api/v2/users-by-email?email=dev@acme.example", nil, 200, &users)
+	if len(users) != 1 || users[0].AppMetadata["source"] != "self-signup" {
+		t.Fatalf("the action's app_metadata did not land: %+v", users)
+	}
+}

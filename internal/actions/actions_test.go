@@ -277,7 +277,7 @@ exports.onExecutePostLogin = async (event, api) => {
   if (!event.user.email.endsWith("@example.com")) api.access.deny("domain", "Use your work address.");
 };`}},
 			event: map[string]any{"user": map[string]any{"email": "x@other.org"}},
-			want:  actions.Outcome{UserMetadata: map[string]any{"source": "signup"}, Denied: "domain"},
+			want:  actions.Outcome{UserMetadata: map[string]any{"source": "signup"}, Denied: "Use your work address."},
 		},
 		{
 			name:    "post-change-password",

@@ -393,7 +393,15 @@ func (e *execution) api(trigger string) *goja.Object {
 		obj(api, "idToken").Set("setCustomClaim", e.setter("api.idToken.setCustomClaim", &e.out.o.IDTokenClaims, api))
 		obj(api, "accessToken").Set("setCustomClaim", e.setter("api.accessToken.setCustomClaim", &e.out.o.AccessTokenClaims, api))
 	case PreUserRegistration:
-		obj(api, "access").Set("deny", access)
+		// Here Auth0's signature is deny(code, reason): the reason is what the person sees.
+		obj(api, "access").Set("deny", func(call goja.FunctionCall) goja.Value {
+			if len(call.Arguments) > 1 {
+				e.deny(call.Argument(1))
+			} else {
+				e.deny(call.Argument(0))
+			}
+			return api
+		})
 		user()
 		obj(api, "validation").Set("error", func(call goja.FunctionCall) goja.Value {
 			e.deny(call.Argument(1))

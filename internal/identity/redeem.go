@@ -120,7 +120,23 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 	if KindOf(err) == KindInvalid {
 		return fail(err)
 	}
+	if err == nil {
+		s.afterPasswordChange(ctx, out.User, who)
+	}
 	return out, err
+}
+
+// afterPasswordChange runs the post-change-password Actions. The password is
+// changed already, so what they say is only logged.
+func (s *Service) afterPasswordChange(ctx context.Context, u User, who Requester) {
+	_, err := s.trigger(ctx, "post-change-password", map[string]any{
+		"user":       map[string]any{"user_id": u.ID, "email": u.Email, "email_verified": u.EmailVerified, "app_metadata": u.AppMetadata, "user_metadata": u.UserMetadata},
+		"connection": map[string]any{"name": u.Connection, "strategy": "auth0"},
+		"request":    map[string]any{"ip": who.IP, "user_agent": who.UserAgent},
+	})
+	if err != nil {
+		s.log(ctx, s.store, LogEvent{Type: "w", Description: "post-change-password action failed: " + err.Error(), UserID: u.ID, UserName: u.Email, Connection: u.Connection}, s.now().UTC())
+	}
 }
 
 // VerifyEmailWithTicket uses an email-verification link.

@@ -18,7 +18,19 @@ type Service struct {
 	composer     Composer
 	checkLiquid  func(name, src string) error
 	mailQueued   func()
+	trigger      TriggerFunc
 	conns        connCache
+}
+
+// TriggerFunc runs the tenant's Actions bound to a trigger with Auth0's
+// event object and reports what they decided.
+type TriggerFunc func(ctx context.Context, trigger string, event map[string]any) (TriggerOutcome, error)
+
+// TriggerOutcome is what Actions decided: metadata to set (a nil value
+// removes a key) and, when they stopped the flow, why.
+type TriggerOutcome struct {
+	AppMetadata, UserMetadata map[string]any
+	Denied                    string
 }
 
 // Options are the Service's settings and collaborators.
@@ -33,7 +45,10 @@ type Options struct {
 	// MailQueued is called after a transaction that queued mail commits,
 	// to wake the delivery worker. Optional.
 	MailQueued func()
-	Now        Clock
+	// Trigger runs the pre-user-registration and post-change-password
+	// Actions; nil runs none.
+	Trigger TriggerFunc
+	Now     Clock
 }
 
 // NewService returns a Service over store.
@@ -44,8 +59,11 @@ func NewService(store Store, o Options) *Service {
 	if o.MailQueued == nil {
 		o.MailQueued = func() {}
 	}
+	if o.Trigger == nil {
+		o.Trigger = func(context.Context, string, map[string]any) (TriggerOutcome, error) { return TriggerOutcome{}, nil }
+	}
 	return &Service{store: store, now: o.Now, mgmtAudience: o.PublicURL + "/api/v2/", publicURL: o.PublicURL,
-		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued}
+		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued, trigger: o.Trigger}
 }
 
 // ManagementAudience is the audience Management API tokens carry.

@@ -57,8 +57,29 @@ func (s *Service) Signup(ctx context.Context, r SignupRequest, who Requester) (U
 		}
 		meta[k] = v
 	}
+	// The pre-user-registration Actions may refuse the sign-up or add metadata.
+	outcome, err := s.trigger(ctx, "pre-user-registration", map[string]any{
+		"user":       map[string]any{"email": r.Email, "username": r.Username, "name": r.Name, "user_metadata": meta, "app_metadata": map[string]any{}},
+		"connection": map[string]any{"name": r.Connection, "strategy": "auth0"},
+		"client":     map[string]any{"client_id": r.ClientID},
+		"request":    map[string]any{"ip": who.IP, "user_agent": who.UserAgent},
+	})
+	switch {
+	case err != nil:
+		return fail(Invalid("invalid_signup", "The sign-up was stopped by a pre-user-registration action: %v", err))
+	case outcome.Denied != "":
+		return fail(Invalid("invalid_signup", "%s", outcome.Denied))
+	}
+	app := map[string]any{}
+	if len(outcome.UserMetadata) > 0 { // an empty change would clear everything
+		meta = mergeMetadata(meta, outcome.UserMetadata)
+	}
+	if len(outcome.AppMetadata) > 0 {
+		app = mergeMetadata(app, outcome.AppMetadata)
+	}
 	u, err := s.CreateUser(ctx, NewUser{Connection: r.Connection, Email: r.Email, Password: r.Password, Username: r.Username,
-		GivenName: r.GivenName, FamilyName: r.FamilyName, Name: r.Name, Nickname: r.Nickname, Picture: r.Picture, UserMetadata: meta})
+		GivenName: r.GivenName, FamilyName: r.FamilyName, Name: r.Name, Nickname: r.Nickname, Picture: r.Picture,
+		UserMetadata: meta, AppMetadata: app})
 	var de *Error
 	switch {
 	case errors.As(err, &de) && de.Kind == KindConflict:
