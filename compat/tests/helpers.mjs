@@ -1,6 +1,6 @@
 // Shared settings for the SDK test files (not itself a test file: it does not match *.test.mjs).
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
 
 for (const name of ['USHER_DOMAIN', 'USHER_CLIENT_ID', 'USHER_CLIENT_SECRET']) {
   if (!process.env[name]) throw new Error(`${name} is not set; run the suite with "node compat/run.mjs"`);
@@ -98,4 +98,60 @@ export async function deleteEmailProvider() {
   });
   await res.arrayBuffer();
   assert.ok([204, 404].includes(res.status), `DELETE /api/v2/emails/provider answered ${res.status}`);
+}
+
+// --- Login through the Authentication API (login-v4 / login-v7) ---
+
+// The grants an application needs for the password-realm login, refresh and the browser flow.
+export const LOGIN_GRANT_TYPES = [
+  'password', 'http://auth0.com/oauth/grant-type/password-realm', 'authorization_code', 'refresh_token',
+];
+export const LOGIN_SCOPE = 'openid profile email offline_access';
+
+// The payload of a JWT, not verified.
+export function jwtPayload(token) {
+  const parts = token.split('.');
+  assert.equal(parts.length, 3, `a JWT has three parts: ${token}`);
+  return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+}
+
+// Checks an RS256 ID token's signature against https://DOMAIN/.well-known/jwks.json with
+// node:crypto alone, independently of the SDK's own check; returns {header, payload}.
+export async function verifyWithJwks(token) {
+  const [h, p, sig] = token.split('.');
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
+  assert.equal(header.alg, 'RS256', `ID token header ${JSON.stringify(header)}`);
+  const res = await fetch(`https://${domain}/.well-known/jwks.json`);
+  assert.equal(res.status, 200, 'GET /.well-known/jwks.json');
+  const { keys } = await res.json();
+  const jwk = keys.find((k) => k.kid === header.kid);
+  assert.ok(jwk, `no key with kid ${header.kid} in ${JSON.stringify(keys.map((k) => k.kid))}`);
+  assert.equal(jwk.kty, 'RSA');
+  const key = createPublicKey({ key: jwk, format: 'jwk' });
+  assert.ok(verify('RSA-SHA256', Buffer.from(`${h}.${p}`), key, Buffer.from(sig, 'base64url')),
+    'the ID token signature does not verify with the published key');
+  return { header, payload: jwtPayload(token) };
+}
+
+// The claims every ID token for `app` and `user` must carry (Auth0's SDKs check these).
+export function assertIdTokenClaims(payload, { app, user, userEmail }) {
+  const now = Math.floor(Date.now() / 1000);
+  assert.equal(payload.iss, `https://${domain}/`, `iss in ${JSON.stringify(payload)}`);
+  assert.equal(payload.aud, app.client_id, `aud in ${JSON.stringify(payload)}`);
+  assert.equal(payload.sub, user.user_id, `sub in ${JSON.stringify(payload)}`);
+  assert.equal(payload.email, userEmail, `email in ${JSON.stringify(payload)}`);
+  assert.equal(typeof payload.iat, 'number');
+  assert.equal(typeof payload.exp, 'number');
+  assert.ok(payload.iat <= now + 60 && payload.exp > now, `iat ${payload.iat} exp ${payload.exp} now ${now}`);
+  assert.equal(payload.nonce, undefined, 'no nonce was sent, so none may come back (the SDK would refuse it)');
+}
+
+// The {error, error_description} rejection of the v4 Authentication API (also auth0/legacy).
+export function assertAuthApiError(ErrorClass, err, statusCode, error) {
+  assert.ok(err instanceof ErrorClass, `expected ${ErrorClass.name}, got ${err?.name}: ${err?.message}`);
+  assert.equal(err.statusCode, statusCode, `statusCode; body: ${err.body}`);
+  assert.equal(err.error, error, `error; body: ${err.body}`);
+  assert.equal(typeof err.error_description, 'string', `error_description; body: ${err.body}`);
+  assert.ok(err.error_description.length > 0, `error_description; body: ${err.body}`);
+  return true;
 }

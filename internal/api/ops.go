@@ -48,7 +48,6 @@ func handleDiscovery(issuer string) http.Handler {
 		"token_endpoint":                        issuer + "oauth/token",
 		"userinfo_endpoint":                     issuer + "userinfo",
 		"jwks_uri":                              issuer + ".well-known/jwks.json",
-		"end_session_endpoint":                  issuer + "v2/logout",
 		"scopes_supported":                      []string{"openid", "profile", "offline_access", "name", "given_name", "family_name", "nickname", "email", "email_verified", "picture", "created_at", "identities"},
 		"response_types_supported":              []string{"code"},
 		"response_modes_supported":              []string{"query", "form_post"},

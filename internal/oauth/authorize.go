@@ -69,20 +69,21 @@ func (s *Server) CheckAuthorize(ctx context.Context, ar AuthorizeRequest) (ident
 	return c, nil
 }
 
-// SessionUser returns the user of a live browser session.
-func (s *Server) SessionUser(ctx context.Context, cookie string) (identity.User, bool) {
+// SessionUser returns the user of a live browser session and when they
+// logged in (the auth_time of the tokens it leads to).
+func (s *Server) SessionUser(ctx context.Context, cookie string) (identity.User, time.Time, bool) {
 	if cookie == "" {
-		return identity.User{}, false
+		return identity.User{}, time.Time{}, false
 	}
 	sess, err := s.store.Session(ctx, hashToken(cookie))
 	if err != nil || !s.now().Before(sess.ExpiresAt) {
-		return identity.User{}, false
+		return identity.User{}, time.Time{}, false
 	}
 	u, err := s.ids.User(ctx, sess.UserID)
 	if err != nil || u.Blocked {
-		return identity.User{}, false
+		return identity.User{}, time.Time{}, false
 	}
-	return u, true
+	return u, sess.CreatedAt, true
 }
 
 // NewSession starts a browser session for u and returns its cookie value.
@@ -104,15 +105,15 @@ func (s *Server) EndSession(ctx context.Context, cookie string) error {
 }
 
 // BrowserLogin completes an authorization request for a user who proved who
-// they are (a password now, or a live session): it runs the post-login flow
-// and returns an authorization code.
-func (s *Server) BrowserLogin(ctx context.Context, client identity.Client, u identity.User, ar AuthorizeRequest, who identity.Requester) (string, error) {
+// they are at authTime (a password now, or a live session's login): it runs
+// the post-login flow and returns an authorization code.
+func (s *Server) BrowserLogin(ctx context.Context, client identity.Client, u identity.User, ar AuthorizeRequest, who identity.Requester, authTime time.Time) (string, error) {
 	conn, err := s.ids.Connection(ctx, u.ConnectionID)
 	if err != nil {
 		return "", err
 	}
 	l := Login{ClientID: client.ClientID, Scope: ar.Scope, Audience: ar.Audience, Nonce: ar.Nonce, RedirectURI: ar.RedirectURI, Who: who}
-	d, err := s.completeLogin(ctx, client, u, conn, l, "oidc-basic-profile")
+	d, err := s.completeLogin(ctx, client, u, conn, l, "oidc-basic-profile", authTime)
 	if err != nil {
 		return "", err
 	}

@@ -88,7 +88,7 @@ func (s *Server) PasswordGrant(ctx context.Context, l Login, grant, realm, usern
 	if err != nil {
 		return TokenResponse{}, loginError(err)
 	}
-	d, err := s.completeLogin(ctx, client, u, conn, l, "oauth2-password")
+	d, err := s.completeLogin(ctx, client, u, conn, l, "oauth2-password", s.now())
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -121,7 +121,7 @@ type loggedIn struct {
 // completeLogin runs the post-login Actions with Auth0's event object, applies
 // their metadata changes once, counts the login, and returns what the tokens
 // are to carry. A deny, a throw or a time-out fails the login.
-func (s *Server) completeLogin(ctx context.Context, client identity.Client, u identity.User, conn identity.Connection, l Login, protocol string) (loggedIn, error) {
+func (s *Server) completeLogin(ctx context.Context, client identity.Client, u identity.User, conn identity.Connection, l Login, protocol string, authTime time.Time) (loggedIn, error) {
 	scope := normalizeScope(l.Scope)
 	if l.Audience != "" && !s.knownAudience(l.Audience) {
 		return loggedIn{}, &Error{403, "access_denied", "Service not found: " + l.Audience}
@@ -151,7 +151,7 @@ func (s *Server) completeLogin(ctx context.Context, client identity.Client, u id
 		return loggedIn{}, err
 	}
 	return loggedIn{user: saved, details: GrantDetails{
-		Scope: scope, Audience: l.Audience, Nonce: l.Nonce, RedirectURI: l.RedirectURI, AuthTime: s.now().Unix(),
+		Scope: scope, Audience: l.Audience, Nonce: l.Nonce, RedirectURI: l.RedirectURI, AuthTime: authTime.Unix(),
 		IDClaims: outcome.IDTokenClaims, AccessClaims: outcome.AccessTokenClaims,
 	}}, nil
 }

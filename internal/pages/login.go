@@ -23,8 +23,8 @@ func (p *Pages) Authorize() http.Handler {
 		}
 		if ar.Prompt != "login" {
 			if c, err := r.Cookie(sessionCookie); err == nil {
-				if u, live := p.tokens.SessionUser(r.Context(), c.Value); live {
-					p.finish(w, r, client, u, ar)
+				if u, authTime, live := p.tokens.SessionUser(r.Context(), c.Value); live {
+					p.finish(w, r, client, u, ar, authTime)
 					return
 				}
 			}
@@ -101,7 +101,7 @@ func (p *Pages) LoginSubmit() http.Handler {
 			return
 		}
 		p.startSession(w, r, u, tenant)
-		p.finish(w, r, client, u, ar)
+		p.finish(w, r, client, u, ar, time.Now())
 	})
 }
 
@@ -121,8 +121,8 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u identity.
 }
 
 // finish runs the post-login flow and sends the code to the application.
-func (p *Pages) finish(w http.ResponseWriter, r *http.Request, client identity.Client, u identity.User, ar oauth.AuthorizeRequest) {
-	code, err := p.tokens.BrowserLogin(r.Context(), client, u, ar, who(r))
+func (p *Pages) finish(w http.ResponseWriter, r *http.Request, client identity.Client, u identity.User, ar oauth.AuthorizeRequest, authTime time.Time) {
+	code, err := p.tokens.BrowserLogin(r.Context(), client, u, ar, who(r), authTime)
 	var oe *oauth.Error
 	switch {
 	case errors.As(err, &oe):
@@ -227,7 +227,7 @@ func (p *Pages) SignupSubmit() http.Handler {
 			return
 		}
 		p.startSession(w, r, u, tenant)
-		p.finish(w, r, client, u, ar)
+		p.finish(w, r, client, u, ar, time.Now())
 	})
 }
 
