@@ -428,7 +428,7 @@ func TestOIDCSessionKeepsAuthTime(t *testing.T) {
 		return resp.StatusCode, resp.Request.URL.String(), string(body)
 	}
 
-	st, at, page := visit(person.Get(rp.srv.URL+"/login"))
+	st, at, page := visit(person.Get(rp.srv.URL + "/login"))
 	if st != 200 || !strings.HasPrefix(at, s.URL+"/authorize?") || csrfField.FindStringSubmatch(page) == nil {
 		t.Fatalf("login page: %d at %s\n%s", st, at, page)
 	}
@@ -441,7 +441,7 @@ func TestOIDCSessionKeepsAuthTime(t *testing.T) {
 	// auth_time has whole seconds: let one pass, so that a new
 	// authentication would show.
 	time.Sleep(1100 * time.Millisecond)
-	st, at, page = visit(person.Get(rp.srv.URL+"/login"))
+	st, at, page = visit(person.Get(rp.srv.URL + "/login"))
 	logins, errs := rp.completed()
 	if st != 200 || !strings.HasPrefix(at, rp.srv.URL+"/callback?") || len(errs) != 0 || len(logins) != 2 {
 		t.Fatalf("second visit: %d at %s, RP logins %d, errors %v\n%s", st, at, len(logins), errs, page)
