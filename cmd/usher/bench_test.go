@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,4 +134,56 @@ func rssMB(b *testing.B, pid int) float64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkPasswordRealmLogin measures logins with the password-realm grant,
+// one at a time, with Auth0's invitation Action bound to post-login. Compare
+// its p50 with BenchmarkCheckPassword (internal/identity) for the server's
+// time beyond the password hash.
+//
+//	go test ./cmd/usher -run '^$' -bench PasswordRealmLogin -benchtime 300x
+//	go test ./internal/identity -run '^$' -bench CheckPassword
+func BenchmarkPasswordRealmLogin(b *testing.B) {
+	s := startServer(b, sqliteDSN(b), nil)
+	tok := s.token(b)
+	var action struct{ ID string }
+	s.call(b, "POST", "/api/v2/actions/actions", tok, map[string]any{"name": "clear-invite", "code": clearInvitationAction,
+		"supported_triggers": []map[string]string{{"id": "post-login", "version": "v3"}}}, &action)
+	s.call(b, "POST", "/api/v2/actions/actions/"+action.ID+"/deploy", tok, nil, nil)
+	s.call(b, "PATCH", "/api/v2/actions/triggers/post-login/bindings", tok, map[string]any{"bindings": []map[string]any{
+		{"ref": map[string]string{"type": "action_id", "value": action.ID}}}}, nil)
+	var c client
+	s.call(b, "POST", "/api/v2/clients", tok, map[string]any{"name": "bench", "app_type": "regular_web",
+		"grant_types": []string{"http://auth0.com/oauth/grant-type/password-realm"}}, &c)
+	s.call(b, "POST", "/api/v2/users", tok, map[string]any{"connection": "Username-Password-Authentication", "email": "bench@example.com",
+		"password": "Str0ng-Passw0rd!", "verify_email": false, "app_metadata": map[string]any{"needsInvitation": true}}, nil)
+	form := url.Values{"grant_type": {"http://auth0.com/oauth/grant-type/password-realm"}, "client_id": {c.ClientID},
+		"client_secret": {c.ClientSecret}, "username": {"bench@example.com"}, "password": {"Str0ng-Passw0rd!"},
+		"realm": {"Username-Password-Authentication"}, "scope": {"openid profile email"}}.Encode()
+	// /oauth/token is rate limited per address (bursts of 30): each batch of
+	// 25 logins comes from its own loopback address.
+	from := func(n int) *http.Client {
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 2, byte(n>>8), byte(n))}}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext}}
+	}
+	hc := from(0)
+	latencies := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%25 == 24 {
+			hc = from(i/25 + 1)
+		}
+		t0 := time.Now()
+		resp, err := hc.Post(s.URL+"/oauth/token", "application/x-www-form-urlencoded", strings.NewReader(form))
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("login %d: %v %v", i, resp, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		latencies = append(latencies, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(latencies)
+	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
 }

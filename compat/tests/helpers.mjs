@@ -155,3 +155,60 @@ export function assertAuthApiError(ErrorClass, err, statusCode, error) {
   assert.ok(err.error_description.length > 0, `error_description; body: ${err.body}`);
   return true;
 }
+
+// --- Actions (actions-v4 / actions-v7) ---
+
+// Auth0's invitation recipe: the post-login Action that clears the flag once the user logged in.
+export const INVITATION_ACTION_CODE = 'exports.onExecutePostLogin = async (event, api) => { if (event.user.app_metadata.needsInvitation) { api.user.setAppMetadata("needsInvitation", false); } };';
+export const POST_LOGIN_V3 = [{ id: 'post-login', version: 'v3' }];
+
+// Does not parse: the if opened on line 3 has no closing parenthesis.
+export const BROKEN_ACTION_CODE = [
+  'exports.onExecutePostLogin = async (event, api) => {',
+  '  console.log("about to check");',
+  '  if (event.user.app_metadata.needsInvitation {',
+  '    api.user.setAppMetadata("needsInvitation", false);',
+  '  }',
+  '};',
+].join('\n');
+
+// What deploy tools (auth0-deploy-cli, terraform) do after saving an action: GET it until its
+// status is 'built' (bounded). `getAction` answers the action object. Returns {action, polls}.
+export async function pollUntilBuilt(getAction, { tries = 40, delayMs = 250 } = {}) {
+  let action;
+  for (let polls = 1; polls <= tries; polls++) {
+    action = await getAction();
+    if (action.status === 'built') return { action, polls };
+    assert.notEqual(action.status, 'failed', `the action failed to build: ${JSON.stringify(action)}`);
+    await new Promise((r) => setTimeout(r, delayMs));
+  }
+  assert.fail(`the action was not built after ${tries} polls: ${JSON.stringify(action)}`);
+}
+
+// Checks the action object of Auth0's Management API for the invitation action.
+export function assertInvitationAction(action, { name }) {
+  assert.match(action.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, `id in ${JSON.stringify(action)}`);
+  assert.equal(action.name, name);
+  assert.deepEqual(action.supported_triggers, POST_LOGIN_V3);
+  assert.equal(action.code, INVITATION_ACTION_CODE, 'the code is kept verbatim');
+  assert.equal(action.runtime, 'node22');
+  assert.deepEqual(action.dependencies ?? [], []);
+  assert.deepEqual(action.secrets ?? [], []);
+  assert.equal(typeof action.created_at, 'string');
+  assert.equal(typeof action.updated_at, 'string');
+  assert.ok(!Number.isNaN(Date.parse(action.created_at)), `created_at ${action.created_at}`);
+}
+
+// Checks the version object a deploy answers (Auth0: 202 with the new version).
+export function assertFirstVersion(version, action) {
+  assert.equal(typeof version.id, 'string', `id in ${JSON.stringify(version)}`);
+  assert.equal(version.action_id, action.id);
+  assert.equal(version.number, 1, 'the first deploy is version 1');
+  assert.equal(version.deployed, true);
+  assert.equal(version.code, INVITATION_ACTION_CODE);
+  assert.equal(version.runtime, 'node22');
+  assert.equal(version.status, 'built');
+  assert.deepEqual(version.supported_triggers, POST_LOGIN_V3);
+  assert.equal(typeof version.created_at, 'string');
+  if (version.action) assert.equal(version.action.id, action.id);
+}
