@@ -442,6 +442,23 @@ func setStrictPolicy(m mgmtAPI) {
 	}}, 200, nil)
 }
 
+// inviteTheAuth0Way follows Auth0's recipe: the recipe's reset_email
+// template, a user flagged needsInvitation, change_password; it returns the
+// user and the invitation link read from the mail.
+func inviteTheAuth0Way(m mgmtAPI, sink *mailtest.Sink, email string) (user, string) {
+	m.t.Helper()
+	m.must("PATCH", "/api/v2/email-templates/reset_email", map[string]any{"body": auth0Recipe, "syntax": "liquid", "enabled": true}, 200, nil)
+	var u user
+	m.must("POST", "/api/v2/users", map[string]any{"connection": dbConn, "email": email, "email_verified": false,
+		"verify_email": false, "app_metadata": map[string]any{"needsInvitation": true}}, 201, &u)
+	requestResetMail(m.t, m.s, email)
+	link := linkMailedTo(m.t, sink, email)
+	if !strings.HasSuffix(link, "#type=invite") {
+		m.t.Fatalf("invitation link %q does not end in #type=invite", link)
+	}
+	return u, link
+}
+
 func TestBrowserInvitation(t *testing.T) {
 	chromiumPath(t)
 	engines(t, func(t *testing.T, dsn string) {
@@ -449,15 +466,7 @@ func TestBrowserInvitation(t *testing.T) {
 		s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})
 		m := mgmtAPI{t, s, s.token(t)}
 		setStrictPolicy(m)
-		m.must("PATCH", "/api/v2/email-templates/reset_email", map[string]any{"body": auth0Recipe, "syntax": "liquid", "enabled": true}, 200, nil)
-		var u user
-		m.must("POST", "/api/v2/users", map[string]any{"connection": dbConn, "email": "grace@example.com", "email_verified": false,
-			"verify_email": false, "app_metadata": map[string]any{"needsInvitation": true}}, 201, &u)
-		requestResetMail(t, s, "grace@example.com")
-		link := linkMailedTo(t, sink, "grace@example.com")
-		if !strings.HasSuffix(link, "#type=invite") {
-			t.Fatalf("invitation link %q does not end in #type=invite", link)
-		}
+		u, link := inviteTheAuth0Way(m, sink, "grace@example.com")
 
 		c := startChromium(t)
 		p := c.newTab(false)

@@ -26,7 +26,6 @@ func TestTheWholeInvitationWorkflow(t *testing.T) {
 		sink := mailtest.Start(t)
 		s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})
 		m := mgmtAPI{t, s, s.token(t)}
-		m.must("PATCH", "/api/v2/email-templates/reset_email", map[string]any{"body": auth0Recipe, "syntax": "liquid", "enabled": true}, 200, nil)
 		var action struct{ ID string }
 		m.must("POST", "/api/v2/actions/actions", map[string]any{"name": "clear-invite", "code": clearInvitationAction,
 			"supported_triggers": []map[string]string{{"id": "post-login", "version": "v3"}}, "runtime": "node22"}, 201, &action)
@@ -35,14 +34,7 @@ func TestTheWholeInvitationWorkflow(t *testing.T) {
 			{"ref": map[string]string{"type": "action_id", "value": action.ID}, "display_name": "clear-invite"}}}, 200, nil)
 		app := s.app(t, m.tok, nil)
 
-		var u user
-		m.must("POST", "/api/v2/users", map[string]any{"connection": dbConn, "email": "grace@example.com", "email_verified": false,
-			"verify_email": false, "app_metadata": map[string]any{"needsInvitation": true}}, 201, &u)
-		requestResetMail(t, s, "grace@example.com")
-		link := linkMailedTo(t, sink, "grace@example.com")
-		if !strings.HasSuffix(link, "#type=invite") {
-			t.Fatalf("invitation link %q", link)
-		}
+		u, link := inviteTheAuth0Way(m, sink, "grace@example.com")
 
 		c := startChromium(t)
 		p := c.newTab(false)
