@@ -10,36 +10,37 @@ import (
 
 var errNoUser = NotFound("inexistent_user", "The user does not exist.")
 
-// CreateUser validates in against its connection's rules and stores the new user.
-func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
+// newUser validates in against its connection's rules and returns the user
+// to store, its password hashed.
+func (s *Service) newUser(ctx context.Context, in NewUser) (User, Connection, error) {
 	if in.Connection == "" {
-		return User{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: connection'.")
+		return User{}, Connection{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: connection'.")
 	}
 	conn, err := s.conns.get(ctx, s.store, in.Connection, s.now())
 	if errors.Is(err, ErrNotFound) {
-		return User{}, Invalid("inexistent_connection", "The connection does not exist.")
+		return User{}, Connection{}, Invalid("inexistent_connection", "The connection does not exist.")
 	} else if err != nil {
-		return User{}, err
+		return User{}, Connection{}, err
 	}
 	if in.Email == "" {
-		return User{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: email'.")
+		return User{}, Connection{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: email'.")
 	}
 	email, err := normalizeEmail(in.Email)
 	if err != nil {
-		return User{}, err
+		return User{}, Connection{}, err
 	}
 	if err := checkUsername(conn, in.Username, true); err != nil {
-		return User{}, err
+		return User{}, Connection{}, err
 	}
 	if err := validateMetadata("app_metadata", in.AppMetadata); err != nil {
-		return User{}, err
+		return User{}, Connection{}, err
 	}
 	if err := validateMetadata("user_metadata", in.UserMetadata); err != nil {
-		return User{}, err
+		return User{}, Connection{}, err
 	}
 	profile := Profile{Name: in.Name, Nickname: in.Nickname, GivenName: in.GivenName, FamilyName: in.FamilyName, Picture: in.Picture}
 	if err := profile.validate(); err != nil {
-		return User{}, err
+		return User{}, Connection{}, err
 	}
 	if profile.Name == "" {
 		profile.Name = email
@@ -50,7 +51,7 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
 	id := NewUserID()
 	if in.UserID != "" {
 		if len(in.UserID) > 255 || strings.IndexFunc(in.UserID, unicode.IsSpace) >= 0 {
-			return User{}, Invalid("invalid_body", "Payload validation error: 'user_id must be 1 to 255 characters without white space' on property user_id.")
+			return User{}, Connection{}, Invalid("invalid_body", "Payload validation error: 'user_id must be 1 to 255 characters without white space' on property user_id.")
 		}
 		id = "auth0|" + strings.TrimPrefix(in.UserID, "auth0|")
 	}
@@ -63,12 +64,22 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
 	}
 	if in.Password != "" {
 		if err := conn.PasswordPolicy().Check(in.Password); err != nil {
-			return User{}, err
+			return User{}, Connection{}, err
 		}
 		if u.PasswordHash, err = HashPassword(in.Password); err != nil {
-			return User{}, err
+			return User{}, Connection{}, err
 		}
 	}
+	return u, conn, nil
+}
+
+// CreateUser validates in against its connection's rules and stores the new user.
+func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
+	u, conn, err := s.newUser(ctx, in)
+	if err != nil {
+		return User{}, err
+	}
+	now := u.CreatedAt
 	// As in Auth0, a user whose email is not verified gets the verify_email
 	// mail unless the request says verify_email: false.
 	var verify *verification
