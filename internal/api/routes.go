@@ -106,7 +106,12 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 
 	mux.Handle("/api/v2/", handleMgmtNotFound())
 
-	// Usher's own API, outside Auth0's paths: the mail outbox.
+	// Usher's own API, outside Auth0's paths: invitations and the mail outbox.
+	mux.Handle("POST /usher/v1/invitations", m(handleCreateInvitation(ids), "create:invitations"))
+	mux.Handle("GET /usher/v1/invitations", m(handleListInvitations(ids), "read:invitations"))
+	mux.Handle("GET /usher/v1/invitations/{id}", m(handleGetInvitation(ids), "read:invitations"))
+	mux.Handle("POST /usher/v1/invitations/{id}/resend", m(handleResendInvitation(ids), "update:invitations"))
+	mux.Handle("POST /usher/v1/invitations/{id}/revoke", m(handleRevokeInvitation(ids), "update:invitations"))
 	mux.Handle("GET /usher/v1/outbox", m(handleListOutbox(ms), "read:outbox"))
 	mux.Handle("GET /usher/v1/outbox/{id}", m(handleGetOutboxMail(ms), "read:outbox"))
 	mux.Handle("POST /usher/v1/outbox/{id}/retry", m(handleRetryOutboxMail(ms, d.WakeOutbox), "update:outbox"))

@@ -109,6 +109,9 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 		if err := st.RevokeTickets(ctx, u.ID, "", now); err != nil {
 			return err
 		}
+		if err := st.AcceptInvitation(ctx, v.Ticket.ID, now); err != nil {
+			return err
+		}
 		// A new password lifts brute-force blocks, as Auth0's unblock mail does.
 		if err := st.ClearLoginFailures(ctx, u.ID, ""); err != nil {
 			return err

@@ -18,8 +18,9 @@ var managementScopes = []string{
 	"read:branding", "update:branding", "delete:branding",
 	"read:prompts", "update:prompts",
 	"read:stats",
-	// Usher's own, for its outbox endpoint.
+	// Usher's own, for its invitations and outbox endpoints.
 	"read:outbox", "update:outbox",
+	"create:invitations", "read:invitations", "update:invitations",
 }
 
 // ManagementScopes returns every Management API scope.

@@ -59,6 +59,17 @@ type Store interface {
 	// LoginBlocks lists the addresses with at least blockAt failures.
 	LoginBlocks(ctx context.Context, userID string, blockAt int) ([]LoginBlock, error)
 
+	CreateInvitation(ctx context.Context, inv Invitation) error
+	// Invitation returns an invitation with its history.
+	Invitation(ctx context.Context, id string) (Invitation, error)
+	InvitationByIdempotencyKey(ctx context.Context, key string) (Invitation, error)
+	Invitations(ctx context.Context, q InvitationQuery) ([]Invitation, int, error)
+	// UpdateInvitation saves the ticket, expiry and revocation of an invitation.
+	UpdateInvitation(ctx context.Context, inv Invitation) error
+	// AcceptInvitation marks accepted the open invitation whose link is ticketID.
+	AcceptInvitation(ctx context.Context, ticketID string, now time.Time) error
+	AddInvitationEvent(ctx context.Context, invitationID string, e InvitationEvent) error
+
 	AddLog(ctx context.Context, e LogEvent) error
 	Logs(ctx context.Context, q LogQuery) ([]LogEvent, int, error)
 

@@ -1,0 +1,65 @@
+package identity
+
+import (
+	"time"
+)
+
+// Invitation states.
+const (
+	InvitationPending  = "pending"
+	InvitationAccepted = "accepted"
+	InvitationExpired  = "expired"
+	InvitationRevoked  = "revoked"
+)
+
+// Invitation is a first-class invitation: who was invited, through which
+// link, and what happened to it. It stays after acceptance.
+type Invitation struct {
+	ID             string
+	UserID         string
+	Email          string
+	ConnectionID   string
+	ClientID       string
+	InviterName    string
+	ResultURL      string
+	TTL            time.Duration
+	TicketID       string
+	IdempotencyKey string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	AcceptedAt     time.Time
+	RevokedAt      time.Time
+	Events         []InvitationEvent
+}
+
+// InvitationEvent is one step of an invitation's history; a sending carries
+// its mail and that mail's delivery status.
+type InvitationEvent struct {
+	At         time.Time
+	Type       string // created, sent, resent, accepted, revoked
+	MailID     string
+	MailStatus string
+	MailReply  string
+}
+
+// Status is where the invitation stands at now.
+func (i Invitation) Status(now time.Time) string {
+	switch {
+	case !i.AcceptedAt.IsZero():
+		return InvitationAccepted
+	case !i.RevokedAt.IsZero():
+		return InvitationRevoked
+	case !now.Before(i.ExpiresAt):
+		return InvitationExpired
+	}
+	return InvitationPending
+}
+
+// InvitationQuery selects a page of invitations, newest first.
+type InvitationQuery struct {
+	Status        string
+	Email         string
+	Page, PerPage int
+	IncludeTotals bool
+	Now           time.Time
+}

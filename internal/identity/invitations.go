@@ -1,0 +1,250 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// defaultInvitationLifetime is how long an invitation link lives unless the
+// request says otherwise (Auth0's organization invitations: 7 days).
+const defaultInvitationLifetime = 7 * 24 * time.Hour
+
+// InvitationRequest is the body of POST /usher/v1/invitations.
+type InvitationRequest struct {
+	Email        string         `json:"email"`
+	Name         string         `json:"name"`
+	Connection   string         `json:"connection"`
+	ClientID     string         `json:"client_id"`
+	ResultURL    string         `json:"result_url"`
+	TTLSec       int            `json:"ttl_sec"`
+	Inviter      *Inviter       `json:"inviter"`
+	AppMetadata  map[string]any `json:"app_metadata"`
+	UserMetadata map[string]any `json:"user_metadata"`
+	// SendEmail false returns the link without mailing it.
+	SendEmail *bool `json:"send_invitation_email"`
+	// Reinvite invites someone who already has an account.
+	Reinvite bool `json:"reinvite"`
+}
+
+// Inviter names who invited.
+type Inviter struct {
+	Name string `json:"name"`
+}
+
+// Invited is an invitation and, when it was just made or resent, its link:
+// only the link's hash is stored, so the link cannot be shown again.
+type Invited struct {
+	Invitation Invitation
+	Link       string
+}
+
+// CreateInvitation invites someone: the user (without a password, with
+// app_metadata.needsInvitation so Auth0-style templates and Actions keep
+// working), the link and the mail are written in one transaction. With an
+// idempotency key, a retried request returns the invitation made the first
+// time (without its link, which only the first answer carries).
+func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, idempotencyKey string) (Invited, bool, error) {
+	if idempotencyKey != "" {
+		if inv, err := s.store.InvitationByIdempotencyKey(ctx, idempotencyKey); err == nil {
+			return Invited{Invitation: inv}, false, nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return Invited{}, false, err
+		}
+	}
+	if r.Connection == "" {
+		tenant, err := s.store.TenantSettings(ctx)
+		if err != nil {
+			return Invited{}, false, err
+		}
+		r.Connection = tenant.DefaultDirectory
+	}
+	meta := map[string]any{}
+	for k, v := range r.AppMetadata {
+		meta[k] = v
+	}
+	meta["needsInvitation"] = true
+	u, conn, err := s.newUser(ctx, NewUser{Connection: r.Connection, Email: r.Email, Name: r.Name, AppMetadata: meta, UserMetadata: r.UserMetadata})
+	if err != nil {
+		return Invited{}, false, err
+	}
+	existing, err := s.userInConnection(ctx, u.Email, conn.ID)
+	switch {
+	case err == nil && !r.Reinvite:
+		return Invited{}, false, Conflict("user_exists", "This email already has an account; send reinvite: true to invite them again.")
+	case err == nil:
+		existing.AppMetadata = mergeMetadata(existing.AppMetadata, meta)
+		u = existing
+	case !errors.Is(err, errNoUser):
+		return Invited{}, false, err
+	}
+	if err := checkResultURL(r.ResultURL); err != nil {
+		return Invited{}, false, err
+	}
+	client, err := s.optionalClient(ctx, r.ClientID)
+	if err != nil {
+		return Invited{}, false, Invalid("invalid_body", "The client %q does not exist.", r.ClientID)
+	}
+	ttl, err := ttlOf(r.TTLSec, defaultInvitationLifetime)
+	if err != nil {
+		return Invited{}, false, err
+	}
+	now := s.now().UTC()
+	inv := Invitation{ID: "inv_" + randomAlnum(20), UserID: u.ID, Email: u.Email, ConnectionID: conn.ID, ClientID: r.ClientID,
+		ResultURL: r.ResultURL, TTL: ttl, IdempotencyKey: idempotencyKey, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if r.Inviter != nil {
+		inv.InviterName = r.Inviter.Name
+	}
+	send := r.SendEmail == nil || *r.SendEmail
+	token, ticketID, m, err := s.invitationLink(ctx, inv, u, client, conn.Name, send, now)
+	if err != nil {
+		return Invited{}, false, err
+	}
+	inv.TicketID = ticketID
+	err = s.store.Atomic(ctx, func(st Store) error {
+		if existing.ID == "" {
+			if err := st.CreateUser(ctx, u); errors.Is(err, ErrDuplicate) {
+				return Conflict("user_exists", "This email already has an account; send reinvite: true to invite them again.")
+			} else if err != nil {
+				return err
+			}
+		} else if err := st.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := st.CreateInvitation(ctx, inv); errors.Is(err, ErrDuplicate) {
+			return Conflict("idempotency_conflict", "An invitation with this Idempotency-Key is being created.")
+		} else if err != nil {
+			return err
+		}
+		return s.storeInvitationLink(ctx, st, inv, u, ticketID, m, "created", now)
+	})
+	if err != nil {
+		return Invited{}, false, err
+	}
+	if m != nil {
+		s.mailQueued()
+	}
+	inv, err = s.store.Invitation(ctx, inv.ID)
+	return Invited{Invitation: inv, Link: s.ticketLink(TicketPasswordChange, token)}, true, err
+}
+
+// invitationLink makes a new link for inv and, when send, renders its mail.
+func (s *Service) invitationLink(ctx context.Context, inv Invitation, u User, client *Client, connection string, send bool, now time.Time) (token, ticketID string, m *Mail, err error) {
+	token, ticketID = newTicketToken()
+	if !send {
+		return token, ticketID, nil, nil
+	}
+	mail, err := s.compose(ctx, "reset_email", u, s.ticketLink(TicketPasswordChange, token), client, connection, now)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return token, ticketID, &mail, nil
+}
+
+// storeInvitationLink writes an invitation's new link (revoking the old
+// ones), its mail and its history, through st.
+func (s *Service) storeInvitationLink(ctx context.Context, st Store, inv Invitation, u User, ticketID string, m *Mail, event string, now time.Time) error {
+	spec := ticketSpec{kind: TicketPasswordChange, clientID: inv.ClientID, resultURL: inv.ResultURL, purpose: PurposeInvite, ttl: inv.ExpiresAt.Sub(now)}
+	if err := s.newTicket(ctx, st, u, spec, ticketID, now); err != nil {
+		return err
+	}
+	if err := st.AddInvitationEvent(ctx, inv.ID, InvitationEvent{At: now, Type: event}); err != nil {
+		return err
+	}
+	if m == nil {
+		return nil
+	}
+	if err := st.EnqueueMail(ctx, *m); err != nil {
+		return err
+	}
+	return st.AddInvitationEvent(ctx, inv.ID, InvitationEvent{At: now, Type: "sent", MailID: m.ID})
+}
+
+var errNoInvitation = NotFound("inexistent_invitation", "The invitation does not exist.")
+
+// Invitation returns an invitation with its history.
+func (s *Service) Invitation(ctx context.Context, id string) (Invitation, error) {
+	inv, err := s.store.Invitation(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return inv, errNoInvitation
+	}
+	return inv, err
+}
+
+// Invitations returns a page of invitations, newest first.
+func (s *Service) Invitations(ctx context.Context, q InvitationQuery) ([]Invitation, int, error) {
+	switch q.Status {
+	case "", InvitationPending, InvitationAccepted, InvitationExpired, InvitationRevoked:
+	default:
+		return nil, 0, Invalid("invalid_query_string", "status must be pending, accepted, expired or revoked")
+	}
+	q.Now = s.now()
+	return s.store.Invitations(ctx, q)
+}
+
+// ResendInvitation sends a new link, valid for the invitation's lifetime from
+// now, also after the old one expired; the old link stops working.
+func (s *Service) ResendInvitation(ctx context.Context, id string) (Invited, error) {
+	inv, err := s.Invitation(ctx, id)
+	if err != nil {
+		return Invited{}, err
+	}
+	now := s.now().UTC()
+	switch inv.Status(now) {
+	case InvitationAccepted:
+		return Invited{}, Conflict("invitation_accepted", "The invitation was accepted already.")
+	case InvitationRevoked:
+		return Invited{}, Conflict("invitation_revoked", "The invitation was revoked; create a new one.")
+	}
+	u, err := s.store.User(ctx, inv.UserID)
+	if err != nil {
+		return Invited{}, err
+	}
+	client, _ := s.optionalClient(ctx, inv.ClientID)
+	token, ticketID, m, err := s.invitationLink(ctx, inv, u, client, u.Connection, true, now)
+	if err != nil {
+		return Invited{}, err
+	}
+	inv.TicketID, inv.ExpiresAt = ticketID, now.Add(inv.TTL)
+	err = s.store.Atomic(ctx, func(st Store) error {
+		if err := st.UpdateInvitation(ctx, inv); err != nil {
+			return err
+		}
+		return s.storeInvitationLink(ctx, st, inv, u, ticketID, m, "resent", now)
+	})
+	if err != nil {
+		return Invited{}, err
+	}
+	s.mailQueued()
+	inv, err = s.store.Invitation(ctx, inv.ID)
+	return Invited{Invitation: inv, Link: s.ticketLink(TicketPasswordChange, token)}, err
+}
+
+// RevokeInvitation stops an invitation: its link stops working at once.
+func (s *Service) RevokeInvitation(ctx context.Context, id string) (Invitation, error) {
+	inv, err := s.Invitation(ctx, id)
+	if err != nil {
+		return inv, err
+	}
+	now := s.now().UTC()
+	if inv.Status(now) == InvitationAccepted {
+		return inv, Conflict("invitation_accepted", "The invitation was accepted already.")
+	}
+	if !inv.RevokedAt.IsZero() {
+		return inv, nil
+	}
+	inv.RevokedAt = now
+	err = s.store.Atomic(ctx, func(st Store) error {
+		if err := st.UpdateInvitation(ctx, inv); err != nil {
+			return err
+		}
+		if err := st.RevokeTickets(ctx, inv.UserID, TicketPasswordChange, now); err != nil {
+			return err
+		}
+		return st.AddInvitationEvent(ctx, inv.ID, InvitationEvent{At: now, Type: "revoked"})
+	})
+	if err != nil {
+		return inv, err
+	}
+	return s.store.Invitation(ctx, id)
+}
