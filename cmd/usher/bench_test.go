@@ -31,6 +31,31 @@ func BenchmarkCreateUser(b *testing.B) {
 
 func benchCreateUser(b *testing.B, dsn string) {
 	s := startServer(b, dsn, nil)
+	benchPosts(b, s, "/api/v2/users", http.StatusCreated, "users/s", func(i int) string {
+		return fmt.Sprintf(`{"connection":"Username-Password-Authentication","email":"bench%d@example.com","email_verified":false,"verify_email":false,"app_metadata":{"needsInvitation":true}}`, i)
+	})
+}
+
+// BenchmarkCreateInvitation measures POST /usher/v1/invitations (user, link
+// and queued mail in one transaction) from 16 concurrent clients, with no
+// SMTP server, so the mails wait in the outbox.
+//
+//	go test ./cmd/usher -run '^$' -bench CreateInvitation -benchtime 20000x
+func BenchmarkCreateInvitation(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchCreateInvitation(b, sqliteDSN(b)) })
+	b.Run("postgres", func(b *testing.B) { benchCreateInvitation(b, postgresDSN(b)) })
+}
+
+func benchCreateInvitation(b *testing.B, dsn string) {
+	s := startServer(b, dsn, nil)
+	benchPosts(b, s, "/usher/v1/invitations", http.StatusCreated, "invitations/s", func(i int) string {
+		return fmt.Sprintf(`{"email":"invitee%d@example.com","inviter":{"name":"Bench"}}`, i)
+	})
+}
+
+// benchPosts sends b.N POSTs of body(i) to path from 16 concurrent clients
+// and reports the rate (as unit) and the p99 latency.
+func benchPosts(b *testing.B, s *testServer, path string, want int, unit string, body func(i int) string) {
 	s.HTTP.Transport = &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}
 	tok := s.token(b)
 	const clients = 16
@@ -49,14 +74,13 @@ func benchCreateUser(b *testing.B, dsn string) {
 				if i >= int64(b.N) {
 					return
 				}
-				body := fmt.Sprintf(`{"connection":"Username-Password-Authentication","email":"bench%d@example.com","email_verified":false,"verify_email":false,"app_metadata":{"needsInvitation":true}}`, i)
-				req, _ := http.NewRequest("POST", s.URL+"/api/v2/users", strings.NewReader(body))
+				req, _ := http.NewRequest("POST", s.URL+path, strings.NewReader(body(int(i))))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Authorization", "Bearer "+tok)
 				t0 := time.Now()
 				resp, err := s.HTTP.Do(req)
 				latencies[i] = time.Since(t0)
-				if err != nil || resp.StatusCode != http.StatusCreated {
+				if err != nil || resp.StatusCode != want {
 					failures.Add(1)
 				}
 				if resp != nil {
@@ -70,10 +94,10 @@ func benchCreateUser(b *testing.B, dsn string) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if n := failures.Load(); n > 0 {
-		b.Fatalf("%d of %d creates failed", n, b.N)
+		b.Fatalf("%d of %d requests failed", n, b.N)
 	}
 	slices.Sort(latencies)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "users/s")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit)
 	b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
 }
 
