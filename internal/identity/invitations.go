@@ -121,11 +121,12 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 	if err != nil {
 		return Invited{}, false, err
 	}
+	inv.Events = []InvitationEvent{{At: now, Type: "created"}}
 	if m != nil {
+		inv.Events = append(inv.Events, InvitationEvent{At: now, Type: "sent", MailID: m.ID, MailStatus: MailQueued})
 		s.mailQueued()
 	}
-	inv, err = s.store.Invitation(ctx, inv.ID)
-	return Invited{Invitation: inv, Link: s.ticketLink(TicketPasswordChange, token)}, true, err
+	return Invited{Invitation: inv, Link: s.ticketLink(TicketPasswordChange, token)}, true, nil
 }
 
 // invitationLink makes a new link for inv and, when send, renders its mail.

@@ -192,6 +192,9 @@ type prepared struct {
 	tx    *sql.Tx // set: run the statements in this transaction
 	mu    *sync.Mutex
 	stmts map[string]*sql.Stmt
+	// wanted are statements first met inside a transaction, to prepare once
+	// the transaction has given its connection back.
+	wanted map[string]bool
 }
 
 // maxPrepared bounds the cache; user searches build their SQL from the terms
@@ -199,12 +202,12 @@ type prepared struct {
 const maxPrepared = 256
 
 func newPrepared(pool *sql.DB) *prepared {
-	return &prepared{pool: pool, mu: &sync.Mutex{}, stmts: map[string]*sql.Stmt{}}
+	return &prepared{pool: pool, mu: &sync.Mutex{}, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
 }
 
 // in returns the same cache bound to tx.
 func (p *prepared) in(tx *sql.Tx) *prepared {
-	return &prepared{pool: p.pool, tx: tx, mu: p.mu, stmts: p.stmts}
+	return &prepared{pool: p.pool, tx: tx, mu: p.mu, stmts: p.stmts, wanted: p.wanted}
 }
 
 // stmt returns the prepared statement for query, or nil when the cache is
@@ -216,8 +219,15 @@ func (p *prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	p.mu.Unlock()
 	if !ok {
 		// Inside a transaction the pool may have no other connection to
-		// prepare on (SQLite's writer has one): run it unprepared this time.
-		if full || p.tx != nil {
+		// prepare on (SQLite's writer has one): run it unprepared this time,
+		// and prepare it once the transaction is over (warm).
+		if full {
+			return nil, nil
+		}
+		if p.tx != nil {
+			p.mu.Lock()
+			p.wanted[query] = true
+			p.mu.Unlock()
 			return nil, nil
 		}
 		var err error
@@ -237,6 +247,23 @@ func (p *prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		return p.tx.StmtContext(ctx, st), nil
 	}
 	return st, nil
+}
+
+// warm prepares the statements transactions met unprepared, so that the
+// next transaction finds them ready.
+func (p *prepared) warm(ctx context.Context) {
+	p.mu.Lock()
+	var queries []string
+	for q := range p.wanted {
+		queries = append(queries, q)
+	}
+	clear(p.wanted)
+	p.mu.Unlock()
+	for _, q := range queries {
+		if st, err := p.stmt(ctx, q); err == nil && st != nil && p.tx != nil {
+			st.Close()
+		}
+	}
 }
 
 // raw is where unprepared statements run.
@@ -305,6 +332,7 @@ func (q *queries) Atomic(ctx context.Context, fn func(identity.Store) error) err
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", translate(err))
 	}
+	q.w.(*prepared).warm(ctx)
 	return nil
 }
 
