@@ -52,15 +52,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		envSMTP = &smtp
 	}
-	engine := mail.NewEngine()
-	mails := mail.NewService(db, engine, cfg.MailFrom, envSMTP)
-	worker := mail.NewWorker(db, mails.Transport, log)
-	acts := actions.NewService(db, actions.Options{})
-	ids := identity.NewService(db, identity.Options{PublicURL: cfg.PublicURL, Composer: mails, CheckLiquid: engine.Check,
-		MailQueued: worker.Notify, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
-			out, err := acts.Run(ctx, trigger, event)
-			return identity.TriggerOutcome{AppMetadata: out.AppMetadata, UserMetadata: out.UserMetadata, Denied: out.Denied}, err
-		}})
+	var worker *mail.Worker
+	svc := newServices(db, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() })
+	worker = mail.NewWorker(db, svc.mails.Transport, log)
+	ids, mails, acts, engine := svc.ids, svc.mails, svc.acts, svc.engine
 	boot, err := ids.Bootstrap(ctx, identity.Bootstrap{ClientID: cfg.BootstrapClientID, ClientSecret: cfg.BootstrapClientSecret})
 	if err != nil {
 		return err
@@ -168,4 +163,25 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// services are Usher's domain services over one database, as `usher serve`
+// and the commands that work on the database directly wire them.
+type services struct {
+	engine *mail.Engine
+	mails  *mail.Service
+	acts   *actions.Service
+	ids    *identity.Service
+}
+
+// newServices wires the domain; mailQueued is told when a transaction queued mail.
+func newServices(db *store.DB, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued func()) *services {
+	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, actions.Options{})}
+	s.mails = mail.NewService(db, s.engine, mailFrom, envSMTP)
+	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Composer: s.mails, CheckLiquid: s.engine.Check,
+		MailQueued: mailQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
+			out, err := s.acts.Run(ctx, trigger, event)
+			return identity.TriggerOutcome{AppMetadata: out.AppMetadata, UserMetadata: out.UserMetadata, Denied: out.Denied}, err
+		}})
+	return s
 }
