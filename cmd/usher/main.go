@@ -42,6 +42,7 @@ const usage = `usher: a self-hosted identity server built around inviting people
 Usage:
   usher serve [flags]     run the server (see usher serve --help)
   usher migrate [--db DSN] apply database migrations and exit
+  usher invite [--db DSN | --url URL] EMAIL...  invite people (- reads emails from standard input)
 
 Run "usher COMMAND --help" for a command's flags.
 `
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout, stderr)
+	case "invite":
+		return invite(ctx, rest, getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

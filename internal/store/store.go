@@ -53,7 +53,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return openPostgres(ctx, dsn)
 	}
-	return nil, fmt.Errorf("open database: %q is neither sqlite:PATH nor a postgres:// URL", redact(dsn))
+	return nil, fmt.Errorf("open database: %q is neither sqlite:PATH nor a postgres:// URL", Redact(dsn))
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
@@ -95,7 +95,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	pool.SetConnMaxIdleTime(5 * time.Minute)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open postgres %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("open postgres %s: %w", Redact(dsn), err)
 	}
 	db := &DB{engine: Postgres, write: pool, read: pool}
 	w := newPrepared(pool)
@@ -103,8 +103,8 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
-// redact hides the password in a database URL so it can be logged.
-func redact(dsn string) string {
+// Redact hides the password in a database URL so it can be logged.
+func Redact(dsn string) string {
 	at := strings.LastIndex(dsn, "@")
 	scheme := strings.Index(dsn, "://")
 	if at < 0 || scheme < 0 {

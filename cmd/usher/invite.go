@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/store"
+)
+
+// inviteOutcome is what became of one email.
+type inviteOutcome int
+
+const (
+	invited        inviteOutcome = iota
+	alreadyInvited               // a run before this one invited them (resumed)
+	hasAccount                   // the email has an account already
+	inviteFailed
+)
+
+// inviter invites one email; key makes a repeated run return the earlier invitation.
+type inviter func(ctx context.Context, email, key string) (inviteOutcome, error)
+
+func invite(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("invite", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: usher invite [--db DSN | --url URL --client-id ID --client-secret SECRET] [--result-url URL] [--ttl DURATION] EMAIL... (or - to read emails from standard input)")
+		fs.PrintDefaults()
+	}
+	dsn := fs.String("db", getenv("USHER_DB"), "work on this database directly (USHER_DB)")
+	base := fs.String("url", getenv("USHER_URL"), "or talk to the server at this URL (USHER_URL)")
+	clientID := fs.String("client-id", getenv("USHER_CLIENT_ID"), "Management API client id, with --url (USHER_CLIENT_ID)")
+	clientSecret := fs.String("client-secret", getenv("USHER_CLIENT_SECRET"), "and its secret (USHER_CLIENT_SECRET)")
+	publicURL := fs.String("public-url", getenv("USHER_PUBLIC_URL"), "with --db: the server's public URL, which links start with (USHER_PUBLIC_URL)")
+	mailFrom := fs.String("mail-from", getenv("USHER_MAIL_FROM"), "with --db: default From (USHER_MAIL_FROM)")
+	resultURL := fs.String("result-url", "", "where people land after setting their password")
+	ttl := fs.Duration("ttl", 0, "how long the links live (default 7 days), e.g. 72h")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	emails, err := readEmails(fs.Args(), stdin)
+	if err != nil {
+		return err
+	}
+	if len(emails) == 0 {
+		return usageError{"invite: name at least one email"}
+	}
+	req := identity.InvitationRequest{ResultURL: *resultURL, TTLSec: int(ttl.Seconds())}
+	var inv inviter
+	switch {
+	case *base != "":
+		if *clientID == "" || *clientSecret == "" {
+			return usageError{"invite: --url needs --client-id and --client-secret (or USHER_CLIENT_ID and USHER_CLIENT_SECRET)"}
+		}
+		inv, err = remoteInviter(ctx, strings.TrimSuffix(*base, "/"), *clientID, *clientSecret, req)
+	case *dsn != "":
+		var closeDB func()
+		inv, closeDB, err = localInviter(ctx, *dsn, *publicURL, *mailFrom, req)
+		if closeDB != nil {
+			defer closeDB()
+		}
+	default:
+		return usageError{"invite: say where: --db DSN or --url URL"}
+	}
+	if err != nil {
+		return err
+	}
+	return runInvites(ctx, emails, inv, stdout, stderr)
+}
+
+// readEmails takes the emails from the arguments, or from stdin for "-".
+func readEmails(args []string, stdin io.Reader) ([]string, error) {
+	if len(args) != 1 || args[0] != "-" {
+		return args, nil
+	}
+	var emails []string
+	sc := bufio.NewScanner(stdin)
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+			emails = append(emails, line)
+		}
+	}
+	return emails, sc.Err()
+}
+
+// runInvites invites each email with a progress bar on a terminal, and ends
+// with a summary. Each email's idempotency key is derived from it, so a run
+// stopped half way and started again invites nobody twice.
+func runInvites(ctx context.Context, emails []string, inv inviter, stdout, stderr io.Writer) error {
+	var bar *progressbar.ProgressBar
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar = progressbar.NewOptions(len(emails), progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("inviting"),
+			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+	}
+	counts := map[inviteOutcome]int{}
+	for _, email := range emails {
+		if ctx.Err() != nil {
+			break
+		}
+		key := "usher-invite:" + strings.ToLower(strings.TrimSpace(email))
+		outcome, err := inv(ctx, email, key)
+		counts[outcome]++
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", email, err)
+		}
+		if bar != nil {
+			bar.Add(1)
+		}
+	}
+	fmt.Fprintf(stdout, "invited %d, already invited %d, skipped %d (already have an account), failed %d\n",
+		counts[invited], counts[alreadyInvited], counts[hasAccount], counts[inviteFailed])
+	if ctx.Err() != nil {
+		return fmt.Errorf("invite: stopped before the end; run the same command again to go on")
+	}
+	if counts[inviteFailed] > 0 {
+		return fmt.Errorf("invite: %d failed", counts[inviteFailed])
+	}
+	return nil
+}
+
+// localInviter invites through the database directly; the mail waits in the
+// outbox for a running `usher serve` to deliver it.
+func localInviter(ctx context.Context, dsn, publicURL, mailFrom string, req identity.InvitationRequest) (inviter, func(), error) {
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok, err := db.Migrated(ctx); err != nil || !ok {
+		db.Close()
+		return nil, nil, fmt.Errorf("invite: the database at %s is not migrated; run usher migrate or usher serve first", store.Redact(dsn))
+	}
+	if publicURL == "" {
+		publicURL = "http://127.0.0.1:8080"
+	}
+	if mailFrom == "" {
+		mailFrom = "Usher <no-reply@" + strings.Split(strings.TrimPrefix(strings.TrimPrefix(publicURL, "https://"), "http://"), ":")[0] + ">"
+	}
+	svc := newServices(db, strings.TrimSuffix(publicURL, "/"), mailFrom, nil, nil)
+	return func(ctx context.Context, email, key string) (inviteOutcome, error) {
+		r := req
+		r.Email = email
+		_, created, err := svc.ids.CreateInvitation(ctx, r, key)
+		var de *identity.Error
+		switch {
+		case errors.As(err, &de) && de.Code == "user_exists":
+			return hasAccount, nil
+		case err != nil:
+			return inviteFailed, err
+		case !created:
+			return alreadyInvited, nil
+		}
+		return invited, nil
+	}, func() { db.Close() }, nil
+}
+
+// remoteInviter invites through a running server's API.
+func remoteInviter(ctx context.Context, base, clientID, secret string, req identity.InvitationRequest) (inviter, error) {
+	hc := &http.Client{Timeout: 30 * time.Second}
+	resp, err := hc.PostForm(base+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID},
+		"client_secret": {secret}, "audience": {base + "/api/v2/"}})
+	if err != nil {
+		return nil, fmt.Errorf("invite: %w", err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Description string `json:"error_description"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("invite: no token from %s: %s", base, tok.Description)
+	}
+	return func(ctx context.Context, email, key string) (inviteOutcome, error) {
+		r := req
+		r.Email = email
+		body, _ := json.Marshal(r)
+		hr, _ := http.NewRequestWithContext(ctx, "POST", base+"/usher/v1/invitations", strings.NewReader(string(body)))
+		hr.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		hr.Header.Set("Content-Type", "application/json")
+		hr.Header.Set("Idempotency-Key", key)
+		resp, err := hc.Do(hr)
+		if err != nil {
+			return inviteFailed, err
+		}
+		defer resp.Body.Close()
+		var e struct{ Message string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		switch resp.StatusCode {
+		case http.StatusCreated:
+			return invited, nil
+		case http.StatusOK:
+			return alreadyInvited, nil
+		case http.StatusConflict:
+			return hasAccount, nil
+		}
+		return inviteFailed, fmt.Errorf("%d %s", resp.StatusCode, e.Message)
+	}, nil
+}
