@@ -12,26 +12,14 @@ import {
   BROKEN_ACTION_CODE, DB_CONNECTION, INVITATION_ACTION_CODE, LOGIN_GRANT_TYPES, POST_LOGIN_V3, assertErrorBody,
   assertFirstVersion, assertInvitationAction, clientId, clientSecret, domain, email, jwtPayload, pollUntilBuilt,
   strongPassword, unique,
+  ignoreErrors, managementRejects,
 } from './helpers.mjs';
 
 const mgmt = new ManagementClient({ domain, clientId, clientSecret });
 const TRIGGER = 'post-login';
 
-// Asserts that `promise` rejects the way v7 surfaces a Management API error; returns the parsed body.
-async function rejectsWith(promise, statusCode) {
-  let body;
-  await assert.rejects(promise, (err) => {
-    assert.ok(err instanceof ManagementError, `expected ManagementError, got ${err?.name}: ${err?.message}`);
-    assert.equal(err.statusCode, statusCode, err.message);
-    body = assertErrorBody(err.body, statusCode);
-    return true;
-  });
-  return body;
-}
+const rejectsWith = managementRejects(ManagementError);
 
-async function ignoreErrors(fn) {
-  try { await fn(); } catch {}
-}
 
 async function boundActionIds() {
   const page = await mgmt.actions.triggers.bindings.list(TRIGGER);

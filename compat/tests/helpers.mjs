@@ -31,6 +31,28 @@ export function assertErrorBody(body, statusCode, errorCode) {
   return parsed;
 }
 
+// managementRejects returns an assertion that a promise rejects the way an
+// SDK surfaces a Management API error (ErrorClass, in Auth0's body shape);
+// check gets the parsed body and the error, and the body is returned.
+export function managementRejects(ErrorClass) {
+  return async function rejectsWith(promise, statusCode, check = () => {}) {
+    let body;
+    await assert.rejects(promise, (err) => {
+      assert.ok(err instanceof ErrorClass, `expected ${ErrorClass.name}, got ${err?.name}: ${err?.message}`);
+      assert.equal(err.statusCode, statusCode, `statusCode; body: ${JSON.stringify(err.body)}`);
+      body = assertErrorBody(err.body, statusCode);
+      check(body, err);
+      return true;
+    });
+    return body;
+  };
+}
+
+// ignoreErrors runs clean-up that may find nothing to clean.
+export async function ignoreErrors(fn) {
+  try { await fn(); } catch {}
+}
+
 // Auth0's answer to /dbconnections/change_password, for known and unknown emails alike.
 export const CHANGE_PASSWORD_SENT = "We've just sent you an email to reset your password.";
 

@@ -9,24 +9,14 @@ import { AuthApiError, AuthenticationClient } from 'auth0/legacy';
 import {
   BROKEN_LIQUID_BODY, CHANGE_PASSWORD_SENT, DB_CONNECTION, INVITE_OR_RESET_BODY, UL_TEMPLATE, UL_TEMPLATE_NO_TAGS,
   assertErrorBody, clientId, clientSecret, domain, email, escapeRegExp, outboxFor, strongPassword, unique, usherApi,
+  ignoreErrors, managementRejects,
 } from './helpers.mjs';
 
 const mgmt = new ManagementClient({ domain, clientId, clientSecret });
 const ticketURL = new RegExp(`^https://${escapeRegExp(domain)}/lo/reset\\?ticket=[^#&]+#$`);
 
-// Asserts that `promise` rejects the way v7 surfaces a Management API error; hands the parsed body to check.
-async function rejectsWith(promise, statusCode, check = () => {}) {
-  await assert.rejects(promise, (err) => {
-    assert.ok(err instanceof ManagementError, `expected ManagementError, got ${err?.name}: ${err?.message}`);
-    assert.equal(err.statusCode, statusCode, err.message);
-    check(assertErrorBody(err.body, statusCode), err);
-    return true;
-  });
-}
+const rejectsWith = managementRejects(ManagementError);
 
-async function ignoreErrors(fn) {
-  try { await fn(); } catch {}
-}
 
 describe('v7 email templates', () => {
   let original;

@@ -11,13 +11,11 @@ import { AuthApiError, AuthenticationClient, UserInfoClient } from 'auth0/legacy
 import {
   DB_CONNECTION, LOGIN_GRANT_TYPES, LOGIN_SCOPE, assertAuthApiError, assertIdTokenClaims, clientId, clientSecret, domain,
   email, jwtPayload, strongPassword, unique, verifyWithJwks,
+  ignoreErrors,
 } from './helpers.mjs';
 
 const mgmt = new ManagementClient({ domain, clientId, clientSecret });
 
-async function ignoreErrors(fn) {
-  try { await fn(); } catch {}
-}
 
 // A regular web application allowed the user grants, and a user with a password.
 async function loginApp(prefix) {

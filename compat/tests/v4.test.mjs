@@ -4,24 +4,13 @@ import assert from 'node:assert/strict';
 import { AuthApiError, ManagementApiError, ManagementClient } from 'auth0-v4';
 import {
   DB_CONNECTION, assertErrorBody, audience, clientId, clientSecret, domain, email, strongPassword, unique,
+  ignoreErrors, managementRejects,
 } from './helpers.mjs';
 
 const mgmt = new ManagementClient({ domain, clientId, clientSecret });
 
-// Asserts that `promise` rejects the way v4 surfaces a Management API error.
-async function rejectsWith(promise, statusCode, check = () => {}) {
-  await assert.rejects(promise, (err) => {
-    assert.ok(err instanceof ManagementApiError, `expected ManagementApiError, got ${err?.name}: ${err?.message}`);
-    assert.equal(err.statusCode, statusCode, `statusCode; body: ${err.body}`);
-    assertErrorBody(err.body, statusCode);
-    check(err);
-    return true;
-  });
-}
+const rejectsWith = managementRejects(ManagementApiError);
 
-async function ignoreErrors(fn) {
-  try { await fn(); } catch {}
-}
 
 describe('v4 users', () => {
   const invitedEmail = email('v4-invited');
@@ -107,7 +96,7 @@ describe('v4 users', () => {
     await rejectsWith(
       mgmt.users.create({ connection: DB_CONNECTION, email: pwEmail, password: strongPassword() }),
       409,
-      (err) => {
+      (_, err) => {
         assert.equal(err.message, 'The user already exists.');
         assert.equal(err.errorCode, 'auth0_idp_error');
       },
@@ -117,7 +106,7 @@ describe('v4 users', () => {
   it('deletes a user; getting it afterwards is a 404', async () => {
     const res = await mgmt.users.delete({ id: invited.user_id });
     assert.equal(res.status, 204);
-    await rejectsWith(mgmt.users.get({ id: invited.user_id }), 404, (err) => {
+    await rejectsWith(mgmt.users.get({ id: invited.user_id }), 404, (_, err) => {
       assert.equal(err.message, 'The user does not exist.');
       assert.equal(err.errorCode, 'inexistent_user');
     });
@@ -276,7 +265,7 @@ describe('v4 connections', () => {
     await rejectsWith(
       mgmt.users.create({ connection: DB_CONNECTION, email: email('v4-weak'), password: 'password' }),
       400,
-      (err) => assert.match(err.message, /password/i),
+      (_, err) => assert.match(err.message, /password/i),
     );
   });
 
@@ -340,7 +329,7 @@ describe('v4 scopes', () => {
     await rejectsWith(
       clientFor(readOnly).users.create({ connection: DB_CONNECTION, email: email('v4-denied'), password: strongPassword() }),
       403,
-      (err) => {
+      (_, err) => {
         assert.equal(err.errorCode, 'insufficient_scope');
         assert.match(err.message, /insufficient scope/i);
       },

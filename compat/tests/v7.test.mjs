@@ -4,23 +4,13 @@ import assert from 'node:assert/strict';
 import { ManagementClient, ManagementError } from 'auth0';
 import {
   DB_CONNECTION, assertErrorBody, audience, clientId, clientSecret, domain, email, strongPassword, unique,
+  ignoreErrors, managementRejects,
 } from './helpers.mjs';
 
 const mgmt = new ManagementClient({ domain, clientId, clientSecret });
 
-// Asserts that `promise` rejects the way v7 surfaces a Management API error; returns the parsed body.
-async function rejectsWith(promise, statusCode, check = () => {}) {
-  await assert.rejects(promise, (err) => {
-    assert.ok(err instanceof ManagementError, `expected ManagementError, got ${err?.name}: ${err?.message}`);
-    assert.equal(err.statusCode, statusCode, err.message);
-    check(assertErrorBody(err.body, statusCode), err);
-    return true;
-  });
-}
+const rejectsWith = managementRejects(ManagementError);
 
-async function ignoreErrors(fn) {
-  try { await fn(); } catch {}
-}
 
 describe('v7 users', () => {
   const invitedEmail = email('v7-invited');
