@@ -66,27 +66,50 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, status int, qu
 		SignupOpen: p.ids.SignupAllowed(r.Context(), tenant.DefaultDirectory), PageTitle: "Log in", Texts: p.texts(r, "login")})
 }
 
+// authForm is a login or sign-up form's POST: the authorization request it
+// carries (q) and what answering it needs.
+type authForm struct {
+	query  string
+	email  string
+	ar     oauth.AuthorizeRequest
+	client identity.Client
+	tenant identity.TenantSettings
+}
+
+// readForm reads and checks a login or sign-up POST: the authorization
+// request again (it came back through the form), then the CSRF token. On a
+// stale form it shows the page again with page; ok is false when the answer
+// was written.
+func (p *Pages) readForm(w http.ResponseWriter, r *http.Request, emailField string,
+	page func(w http.ResponseWriter, r *http.Request, status int, query, email, problem string)) (authForm, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	f := authForm{query: r.PostFormValue("q"), email: r.PostFormValue(emailField)}
+	values, _ := url.ParseQuery(f.query)
+	f.ar = oauth.ParseAuthorize(values)
+	var ok bool
+	if f.client, ok = p.checkAuthorize(w, r, f.ar); !ok {
+		return f, false
+	}
+	if !checkCSRF(r) {
+		page(w, r, http.StatusForbidden, f.query, f.email, "This form expired. Please try again.")
+		return f, false
+	}
+	var err error
+	if f.tenant, err = p.ids.TenantSettings(r.Context()); err != nil {
+		p.fail(w, err)
+		return f, false
+	}
+	return f, true
+}
+
 // LoginSubmit is the hosted login form's POST.
 func (p *Pages) LoginSubmit() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-		query := r.PostFormValue("q")
-		values, _ := url.ParseQuery(query)
-		ar := oauth.ParseAuthorize(values)
-		client, ok := p.checkAuthorize(w, r, ar)
+		f, ok := p.readForm(w, r, "username", p.loginPage)
 		if !ok {
 			return
 		}
-		email := r.PostFormValue("username")
-		if !checkCSRF(r) {
-			p.loginPage(w, r, http.StatusForbidden, query, email, "This form expired. Please try again.")
-			return
-		}
-		tenant, err := p.ids.TenantSettings(r.Context())
-		if err != nil {
-			p.fail(w, err)
-			return
-		}
+		client, tenant, ar, query, email := f.client, f.tenant, f.ar, f.query, f.email
 		u, err := p.tokens.Authenticate(r.Context(), client, tenant.DefaultDirectory, email, r.PostFormValue("password"), who(r))
 		var de *identity.Error
 		switch {
@@ -192,23 +215,11 @@ func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, status int, q
 // SignupSubmit creates the account and logs the person in.
 func (p *Pages) SignupSubmit() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-		query, email := r.PostFormValue("q"), r.PostFormValue("email")
-		values, _ := url.ParseQuery(query)
-		ar := oauth.ParseAuthorize(values)
-		client, ok := p.checkAuthorize(w, r, ar)
+		f, ok := p.readForm(w, r, "email", p.signupPage)
 		if !ok {
 			return
 		}
-		if !checkCSRF(r) {
-			p.signupPage(w, r, http.StatusForbidden, query, email, "This form expired. Please try again.")
-			return
-		}
-		tenant, err := p.ids.TenantSettings(r.Context())
-		if err != nil {
-			p.fail(w, err)
-			return
-		}
+		client, tenant, ar, query, email := f.client, f.tenant, f.ar, f.query, f.email
 		u, err := p.ids.Signup(r.Context(), identity.SignupRequest{ClientID: client.ClientID, Email: email, Password: r.PostFormValue("password"), Connection: tenant.DefaultDirectory}, who(r))
 		var de *identity.Error
 		switch {
