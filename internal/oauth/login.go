@@ -322,14 +322,24 @@ func (s *Server) ExchangeCode(ctx context.Context, l Login, code, verifier strin
 	} else if err != nil {
 		return TokenResponse{}, err
 	}
-	u, err := s.ids.User(ctx, g.UserID)
+	u, err := s.grantUser(ctx, g, bad)
 	if err != nil {
-		return TokenResponse{}, bad
-	}
-	if u.Blocked {
-		return TokenResponse{}, &Error{401, "unauthorized", "user is blocked"}
+		return TokenResponse{}, err
 	}
 	return s.issueUserTokens(ctx, client, u, g.Details, "")
+}
+
+// grantUser is the user a code or refresh token was given to, who must
+// still exist (else bad) and not be blocked.
+func (s *Server) grantUser(ctx context.Context, g Grant, bad *Error) (identity.User, error) {
+	u, err := s.ids.User(ctx, g.UserID)
+	if err != nil {
+		return u, bad
+	}
+	if u.Blocked {
+		return u, &Error{401, "unauthorized", "user is blocked"}
+	}
+	return u, nil
 }
 
 func checkPKCE(d GrantDetails, verifier string, client identity.Client) error {
@@ -363,12 +373,9 @@ func (s *Server) Refresh(ctx context.Context, l Login, token string) (TokenRespo
 	} else if err != nil {
 		return TokenResponse{}, err
 	}
-	u, err := s.ids.User(ctx, g.UserID)
+	u, err := s.grantUser(ctx, g, bad)
 	if err != nil {
-		return TokenResponse{}, bad
-	}
-	if u.Blocked {
-		return TokenResponse{}, &Error{401, "unauthorized", "user is blocked"}
+		return TokenResponse{}, err
 	}
 	d := g.Details
 	if l.Scope != "" {
