@@ -152,7 +152,7 @@ func localInviter(ctx context.Context, dsn, publicURL, mailFrom string, req iden
 	if mailFrom == "" {
 		mailFrom = "Usher <no-reply@" + strings.Split(strings.TrimPrefix(strings.TrimPrefix(publicURL, "https://"), "http://"), ":")[0] + ">"
 	}
-	svc := newServices(db, strings.TrimSuffix(publicURL, "/"), mailFrom, nil, nil)
+	svc := newServices(db, strings.TrimSuffix(publicURL, "/"), mailFrom, nil, nil, nil)
 	return func(ctx context.Context, email, key string) (inviteOutcome, error) {
 		r := req
 		r.Email = email

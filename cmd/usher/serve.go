@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,8 +54,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		envSMTP = &smtp
 	}
 	var worker *mail.Worker
-	svc := newServices(db, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() })
+	var jobs *identity.JobRunner
+	svc := newServices(db, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() })
 	worker = mail.NewWorker(db, svc.mails.Transport, log)
+	jobs = identity.NewJobRunner(svc.ids, func(err error) { log.Error("import job", "err", err) })
 	ids, mails, acts, engine := svc.ids, svc.mails, svc.acts, svc.engine
 	boot, err := ids.Bootstrap(ctx, identity.Bootstrap{ClientID: cfg.BootstrapClientID, ClientSecret: cfg.BootstrapClientSecret})
 	if err != nil {
@@ -103,14 +106,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", string(db.Engine()))
 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
-	workerDone := make(chan struct{})
-	go func() {
-		defer close(workerDone)
-		worker.Run(workerCtx)
-	}()
+	var workers sync.WaitGroup
+	workers.Go(func() { worker.Run(workerCtx) })
+	workers.Go(func() { jobs.Run(workerCtx) })
 	defer func() {
 		stopWorker()
-		<-workerDone // the database closes only after the worker is done with it
+		workers.Wait() // the database closes only after the workers are done with it
 	}()
 
 	errc := make(chan error, 1)
@@ -174,12 +175,13 @@ type services struct {
 	ids    *identity.Service
 }
 
-// newServices wires the domain; mailQueued is told when a transaction queued mail.
-func newServices(db *store.DB, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued func()) *services {
+// newServices wires the domain; mailQueued is told when a transaction queued
+// mail, jobQueued when an import job is ready to run.
+func newServices(db *store.DB, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func()) *services {
 	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, actions.Options{})}
 	s.mails = mail.NewService(db, s.engine, mailFrom, envSMTP)
 	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Composer: s.mails, CheckLiquid: s.engine.Check,
-		MailQueued: mailQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
+		MailQueued: mailQueued, JobQueued: jobQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
 			out, err := s.acts.Run(ctx, trigger, event)
 			return identity.TriggerOutcome{AppMetadata: out.AppMetadata, UserMetadata: out.UserMetadata, Denied: out.Denied}, err
 		}})

@@ -49,7 +49,7 @@ func mgmtError(w http.ResponseWriter, err error) {
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		writeMgmtError(w, http.StatusRequestEntityTooLarge, "payload_too_large", "Payload content length greater than maximum allowed: "+strconv.Itoa(maxBody))
+		writeMgmtError(w, http.StatusRequestEntityTooLarge, "payload_too_large", "Payload content length greater than maximum allowed: "+strconv.FormatInt(tooBig.Limit, 10))
 		return
 	}
 	noteError(w, err)

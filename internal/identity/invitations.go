@@ -145,8 +145,7 @@ func (s *Service) invitationLink(ctx context.Context, inv Invitation, u User, cl
 // storeInvitationLink writes an invitation's new link (revoking the old
 // ones), its mail and its history, through st.
 func (s *Service) storeInvitationLink(ctx context.Context, st Store, inv Invitation, u User, ticketID string, m *Mail, event string, now time.Time) error {
-	spec := ticketSpec{kind: TicketPasswordChange, clientID: inv.ClientID, resultURL: inv.ResultURL, purpose: PurposeInvite, ttl: inv.ExpiresAt.Sub(now)}
-	if err := s.newTicket(ctx, st, u, spec, ticketID, now); err != nil {
+	if err := s.newTicket(ctx, st, u, inv.linkSpec(now), ticketID, now); err != nil {
 		return err
 	}
 	if err := st.AddInvitationEvent(ctx, inv.ID, InvitationEvent{At: now, Type: event}); err != nil {
@@ -159,6 +158,11 @@ func (s *Service) storeInvitationLink(ctx context.Context, st Store, inv Invitat
 		return err
 	}
 	return st.AddInvitationEvent(ctx, inv.ID, InvitationEvent{At: now, Type: "sent", MailID: m.ID})
+}
+
+// linkSpec describes the invitation's link made at now.
+func (inv Invitation) linkSpec(now time.Time) ticketSpec {
+	return ticketSpec{kind: TicketPasswordChange, clientID: inv.ClientID, resultURL: inv.ResultURL, purpose: PurposeInvite, ttl: inv.ExpiresAt.Sub(now)}
 }
 
 var errNoInvitation = NotFound("inexistent_invitation", "The invitation does not exist.")

@@ -18,6 +18,7 @@ type Service struct {
 	composer     Composer
 	checkLiquid  func(name, src string) error
 	mailQueued   func()
+	jobQueued    func()
 	trigger      TriggerFunc
 	conns        connCache
 }
@@ -45,6 +46,9 @@ type Options struct {
 	// MailQueued is called after a transaction that queued mail commits,
 	// to wake the delivery worker. Optional.
 	MailQueued func()
+	// JobQueued is called after an import job is ready to run, to wake the
+	// job runner. Optional.
+	JobQueued func()
 	// Trigger runs the pre-user-registration and post-change-password
 	// Actions; nil runs none.
 	Trigger TriggerFunc
@@ -59,11 +63,14 @@ func NewService(store Store, o Options) *Service {
 	if o.MailQueued == nil {
 		o.MailQueued = func() {}
 	}
+	if o.JobQueued == nil {
+		o.JobQueued = func() {}
+	}
 	if o.Trigger == nil {
 		o.Trigger = func(context.Context, string, map[string]any) (TriggerOutcome, error) { return TriggerOutcome{}, nil }
 	}
 	return &Service{store: store, now: o.Now, mgmtAudience: o.PublicURL + "/api/v2/", publicURL: o.PublicURL,
-		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued, trigger: o.Trigger}
+		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued, jobQueued: o.JobQueued, trigger: o.Trigger}
 }
 
 // ManagementAudience is the audience Management API tokens carry.

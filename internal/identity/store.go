@@ -70,6 +70,30 @@ type Store interface {
 	AcceptInvitation(ctx context.Context, ticketID string, now time.Time) error
 	AddInvitationEvent(ctx context.Context, invitationID string, e InvitationEvent) error
 
+	// UsersByEmails returns, by email, the users of a connection who have
+	// one of emails.
+	UsersByEmails(ctx context.Context, connectionID string, emails []string) (map[string]User, error)
+	// InsertBulk adds a batch of new users with their invitations, links and mails.
+	InsertBulk(ctx context.Context, b BulkInsert) error
+
+	CreateJob(ctx context.Context, j Job) error
+	Job(ctx context.Context, id string) (Job, error)
+	JobByIdempotencyKey(ctx context.Context, key string) (Job, error)
+	// SaveJob stores a job's state, progress and summary.
+	SaveJob(ctx context.Context, j Job) error
+	// DeleteJob removes a job with its file and errors.
+	DeleteJob(ctx context.Context, id string) error
+	// ClaimJob leases until leaseUntil a pending import whose file is stored
+	// and whom nobody holds (or whose lease ran out before now).
+	ClaimJob(ctx context.Context, now, leaseUntil time.Time) (Job, error)
+	PutJobChunk(ctx context.Context, jobID string, seq int, data []byte) error
+	// JobChunk returns chunk seq of a job's file, ErrNotFound past the end.
+	JobChunk(ctx context.Context, jobID string, seq int) ([]byte, error)
+	DeleteJobChunks(ctx context.Context, jobID string) error
+	AddJobErrors(ctx context.Context, jobID string, errs []JobError) error
+	// JobErrors returns a job's failed rows in file order.
+	JobErrors(ctx context.Context, jobID string) ([]JobError, error)
+
 	AddLog(ctx context.Context, e LogEvent) error
 	Logs(ctx context.Context, q LogQuery) ([]LogEvent, int, error)
 

@@ -99,10 +99,15 @@ func (s *Service) newTicket(ctx context.Context, st Store, u User, spec ticketSp
 	if err := st.RevokeTickets(ctx, u.ID, spec.kind, now); err != nil {
 		return err
 	}
-	return st.CreateTicket(ctx, Ticket{
+	return st.CreateTicket(ctx, spec.ticket(u, id, now))
+}
+
+// ticket is the record of the link id made for u at now.
+func (spec ticketSpec) ticket(u User, id string, now time.Time) Ticket {
+	return Ticket{
 		ID: id, Kind: spec.kind, UserID: u.ID, ClientID: spec.clientID, ResultURL: spec.resultURL, Purpose: spec.purpose,
 		MarkEmailVerified: spec.markVerified, IncludeEmail: spec.includeEmail, CreatedAt: now, ExpiresAt: now.Add(spec.ttl),
-	})
+	}
 }
 
 // PasswordChangeTicket makes a password-change link for a user and returns

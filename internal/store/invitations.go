@@ -26,11 +26,7 @@ func scanInvitation(row rowScanner) (identity.Invitation, error) {
 }
 
 func (q *queries) CreateInvitation(ctx context.Context, inv identity.Invitation) error {
-	_, err := q.w.ExecContext(ctx, `INSERT INTO invitations (id, user_id, email, connection_id, client_id, inviter_name,
-		result_url, ttl_ms, ticket_id, idempotency_key, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		inv.ID, inv.UserID, inv.Email, inv.ConnectionID, inv.ClientID, inv.InviterName, inv.ResultURL, inv.TTL.Milliseconds(),
-		inv.TicketID, nullString(inv.IdempotencyKey), millis(inv.CreatedAt), millis(inv.ExpiresAt))
-	return translate(err)
+	return invitationsTable.insert(ctx, q.w, [][]any{invitationRow(inv)})
 }
 
 func (q *queries) Invitation(ctx context.Context, id string) (identity.Invitation, error) {
@@ -112,7 +108,5 @@ func (q *queries) AcceptInvitation(ctx context.Context, ticketID string, now tim
 }
 
 func (q *queries) AddInvitationEvent(ctx context.Context, invitationID string, e identity.InvitationEvent) error {
-	_, err := q.w.ExecContext(ctx, `INSERT INTO invitation_events (invitation_id, at, type, mail_id) VALUES ($1, $2, $3, $4)`,
-		invitationID, millis(e.At), e.Type, e.MailID)
-	return translate(err)
+	return invitationEventsTable.insert(ctx, q.w, [][]any{{invitationID, millis(e.At), e.Type, e.MailID}})
 }

@@ -26,11 +26,7 @@ func scanMail(row rowScanner) (identity.Mail, error) {
 }
 
 func (q *queries) EnqueueMail(ctx context.Context, m identity.Mail) error {
-	_, err := q.w.ExecContext(ctx, `INSERT INTO mails (id, message_id, template, user_id, to_addr, from_addr, subject,
-		html_body, text_body, status, next_attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		m.ID, m.MessageID, m.Template, m.UserID, m.To, m.From, m.Subject, m.HTML, m.Text, identity.MailQueued,
-		millis(m.CreatedAt), millis(m.CreatedAt))
-	return translate(err)
+	return mailsTable.insert(ctx, q.w, [][]any{mailRow(m)})
 }
 
 // ClaimMails leases due mails to the caller, longest due first. PostgreSQL

@@ -9,11 +9,7 @@ import (
 )
 
 func (q *queries) CreateTicket(ctx context.Context, t identity.Ticket) error {
-	_, err := q.w.ExecContext(ctx, `INSERT INTO tickets (id, kind, user_id, client_id, result_url, mark_email_verified,
-		include_email, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		t.ID, t.Kind, t.UserID, t.ClientID, t.ResultURL, t.MarkEmailVerified, t.IncludeEmail, t.Purpose,
-		millis(t.CreatedAt), millis(t.ExpiresAt))
-	return translate(err)
+	return ticketsTable.insert(ctx, q.w, [][]any{ticketRow(t)})
 }
 
 func (q *queries) Ticket(ctx context.Context, id string) (identity.Ticket, error) {

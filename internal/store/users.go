@@ -67,16 +67,11 @@ func userArgs(u identity.User) ([]any, error) {
 }
 
 func (q *queries) CreateUser(ctx context.Context, u identity.User) error {
-	args, err := userArgs(u)
+	row, err := userRow(u)
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	_, err = q.w.ExecContext(ctx, `INSERT INTO users (id, connection_id, email, email_verified, username,
-		phone_number, phone_verified, password_hash, blocked, name, nickname, given_name, family_name, picture,
-		app_metadata, user_metadata, logins_count, last_login, last_ip, last_password_reset, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
-		append([]any{u.ID}, args...)...)
-	return translate(err)
+	return usersTable.insert(ctx, q.w, [][]any{row})
 }
 
 func (q *queries) User(ctx context.Context, id string) (identity.User, error) {

@@ -1,0 +1,216 @@
+package identity
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// ImportRow is one record of a users file, as given, with where it starts.
+type ImportRow struct {
+	Line int64           // the file line the record starts on
+	Raw  json.RawMessage // the record as a JSON object (a CSV row is converted)
+}
+
+// RowReader reads a users file one record at a time, never holding more than
+// a record (and the decoder's buffer) in memory.
+type RowReader struct {
+	next  func() (ImportRow, error)
+	count *countingReader
+}
+
+// Offset is how many bytes of the file have been read.
+func (r *RowReader) Offset() int64 { return r.count.n }
+
+// Next returns the next record, or io.EOF after the last. Any other error
+// means the file itself is broken at that point.
+func (r *RowReader) Next() (ImportRow, error) { return r.next() }
+
+// NewRowReader reads Auth0's bulk-import JSON (an array of user objects) or,
+// when format is "csv", CSV with a header row naming the same fields.
+func NewRowReader(src io.Reader, format string) (*RowReader, error) {
+	count := &countingReader{r: src}
+	switch format {
+	case "", "json":
+		return jsonRows(count)
+	case "csv":
+		return csvRows(count)
+	}
+	return nil, Invalid("invalid_body", "The file format must be json or csv.")
+}
+
+// countingReader counts the bytes read and where each line ends.
+type countingReader struct {
+	r        io.Reader
+	n        int64
+	newlines []int64 // offsets of newlines not yet passed by lineAt
+	passed   int64   // newlines before the last offset asked about
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i := 0; i < n; {
+		j := bytes.IndexByte(p[i:n], '\n')
+		if j < 0 {
+			break
+		}
+		c.newlines = append(c.newlines, c.n+int64(i+j))
+		i += j + 1
+	}
+	c.n += int64(n)
+	return n, err
+}
+
+// lineAt is the 1-based line of offset; offsets asked about never decrease.
+func (c *countingReader) lineAt(offset int64) int64 {
+	k := 0
+	for k < len(c.newlines) && c.newlines[k] < offset {
+		k++
+	}
+	c.passed += int64(k)
+	c.newlines = c.newlines[k:]
+	return c.passed + 1
+}
+
+func jsonRows(count *countingReader) (*RowReader, error) {
+	dec := json.NewDecoder(count)
+	tok, err := dec.Token()
+	if err == io.EOF {
+		return nil, Invalid("invalid_body", "Users file must not be empty.")
+	}
+	if d, ok := tok.(json.Delim); err != nil || !ok || d != '[' {
+		return nil, Invalid("invalid_body", "The users file must be a JSON array of user objects.")
+	}
+	ended := false
+	next := func() (ImportRow, error) {
+		if ended || !dec.More() {
+			if !ended {
+				ended = true
+				if _, err := dec.Token(); err != nil {
+					return ImportRow{}, fileError(count, dec.InputOffset(), err)
+				}
+			}
+			return ImportRow{}, io.EOF
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return ImportRow{}, fileError(count, dec.InputOffset(), err)
+		}
+		return ImportRow{Line: count.lineAt(dec.InputOffset() - int64(len(raw))), Raw: raw}, nil
+	}
+	return &RowReader{next: next, count: count}, nil
+}
+
+func fileError(count *countingReader, offset int64, err error) error {
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		offset = se.Offset
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return Invalid("invalid_body", "The users file ends inside a record, at line %d.", count.lineAt(count.n-1))
+	}
+	return Invalid("invalid_body", "The users file is not valid JSON at line %d: %v.", count.lineAt(offset), err)
+}
+
+// csvColumns are the fields a CSV header may name, with how a cell becomes
+// JSON; app_metadata.KEY and user_metadata.KEY columns set one key.
+var csvColumns = map[string]string{
+	"email": "string", "email_verified": "bool", "phone_number": "string", "phone_verified": "bool",
+	"user_id": "string", "username": "string", "given_name": "string", "family_name": "string",
+	"name": "string", "nickname": "string", "picture": "string", "blocked": "bool",
+	"password_hash": "string", "app_metadata": "json", "user_metadata": "json",
+}
+
+func csvRows(count *countingReader) (*RowReader, error) {
+	cr := csv.NewReader(count)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = 0 // every row has as many cells as the header
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, Invalid("invalid_body", "Users file must not be empty.")
+	} else if err != nil {
+		return nil, Invalid("invalid_body", "The users file is not valid CSV: %v.", err)
+	}
+	header = append([]string(nil), header...)
+	for i, h := range header {
+		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
+		header[i] = h
+		top, _, nested := strings.Cut(h, ".")
+		if _, ok := csvColumns[h]; !ok && !(nested && (top == "app_metadata" || top == "user_metadata")) {
+			return nil, Invalid("invalid_body", "The CSV header names an unknown column %q; the columns are Auth0's bulk-import fields (email, email_verified, name, password_hash, app_metadata, ...) and app_metadata.KEY or user_metadata.KEY.", h)
+		}
+	}
+	next := func() (ImportRow, error) {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return ImportRow{}, io.EOF
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.StartLine
+			}
+			return ImportRow{}, Invalid("invalid_body", "The users file is not valid CSV at line %d: %v.", line, err)
+		}
+		raw, err := csvRecord(header, rec)
+		if err != nil {
+			return ImportRow{}, err
+		}
+		return ImportRow{Line: int64(line), Raw: raw}, nil
+	}
+	return &RowReader{next: next, count: count}, nil
+}
+
+// csvRecord turns a CSV row into the JSON object Auth0's format would hold.
+// An empty cell leaves the field out; a cell that cannot become its field's
+// type stays a string, for the row's validation to report.
+func csvRecord(header, rec []string) (json.RawMessage, error) {
+	obj := make(map[string]any, len(header))
+	for i, h := range header {
+		cell := rec[i]
+		if cell == "" {
+			continue
+		}
+		if top, key, nested := strings.Cut(h, "."); nested {
+			meta, _ := obj[top].(map[string]any)
+			if meta == nil {
+				meta = map[string]any{}
+				obj[top] = meta
+			}
+			meta[key] = cell
+			continue
+		}
+		switch csvColumns[h] {
+		case "bool":
+			if b, err := strconv.ParseBool(cell); err == nil {
+				obj[h] = b
+				continue
+			}
+		case "json":
+			var v any
+			if json.Unmarshal([]byte(cell), &v) == nil {
+				if m, ok := v.(map[string]any); ok {
+					if prev, ok := obj[h].(map[string]any); ok {
+						for k, v := range prev {
+							m[k] = v
+						}
+					}
+				}
+				obj[h] = v
+				continue
+			}
+		}
+		obj[h] = cell
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("csv row: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,156 @@
+package identity
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// importRecord is one user of Auth0's bulk-import format.
+type importRecord struct {
+	Email              string              `json:"email"`
+	EmailVerified      bool                `json:"email_verified"`
+	PhoneNumber        string              `json:"phone_number"`
+	PhoneVerified      bool                `json:"phone_verified"`
+	UserID             string              `json:"user_id"`
+	Username           string              `json:"username"`
+	GivenName          string              `json:"given_name"`
+	FamilyName         string              `json:"family_name"`
+	Name               string              `json:"name"`
+	Nickname           string              `json:"nickname"`
+	Picture            string              `json:"picture"`
+	Blocked            bool                `json:"blocked"`
+	AppMetadata        map[string]any      `json:"app_metadata"`
+	UserMetadata       map[string]any      `json:"user_metadata"`
+	PasswordHash       string              `json:"password_hash"`
+	CustomPasswordHash *customPasswordHash `json:"custom_password_hash"`
+}
+
+var importRecordType = reflect.TypeOf(importRecord{})
+
+// customPasswordHash is Auth0's custom_password_hash; Usher takes bcrypt.
+type customPasswordHash struct {
+	Algorithm string `json:"algorithm"`
+	Hash      struct {
+		Value    string `json:"value"`
+		Encoding string `json:"encoding"`
+	} `json:"hash"`
+}
+
+// decodeRecord reads a row into a record, or says everything wrong with it
+// the way Auth0's schema validation does: code, message and path.
+func decodeRecord(raw json.RawMessage) (importRecord, []FieldError) {
+	var rec importRecord
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err == nil {
+		return rec, rec.check()
+	}
+	// The slow path, only for broken rows: find every bad field.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return rec, []FieldError{{Code: "INVALID_TYPE", Message: "Expected type object but found type " + jsonType(raw)}}
+	}
+	var errs []FieldError
+	known := jsonNames(importRecordType)
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if !known[k] {
+			errs = append(errs, FieldError{Code: "OBJECT_ADDITIONAL_PROPERTIES", Message: "Additional properties not allowed: " + k, Path: k})
+			continue
+		}
+		one, _ := json.Marshal(map[string]json.RawMessage{k: fields[k]})
+		if err := json.Unmarshal(one, &rec); err != nil {
+			errs = append(errs, FieldError{Code: "INVALID_TYPE", Message: fmt.Sprintf("Expected type %s but found type %s", jsonKindOf(k), jsonType(fields[k])), Path: k})
+		}
+	}
+	return rec, append(errs, rec.check()...)
+}
+
+// check applies the rules a well-typed record can still break.
+func (r importRecord) check() []FieldError {
+	var errs []FieldError
+	if r.Email == "" {
+		errs = append(errs, FieldError{Code: "OBJECT_REQUIRED", Message: "Missing required property: email", Path: "email"})
+	} else if _, err := normalizeEmail(r.Email); err != nil {
+		errs = append(errs, FieldError{Code: "FORMAT", Message: "Object didn't pass validation for format email: " + r.Email, Path: "email"})
+	}
+	if r.PasswordHash != "" && r.CustomPasswordHash != nil {
+		errs = append(errs, FieldError{Code: "CONFLICT", Message: "password_hash and custom_password_hash cannot both be given", Path: "custom_password_hash"})
+	}
+	if r.PasswordHash != "" && !isBcrypt(r.PasswordHash) {
+		errs = append(errs, FieldError{Code: "PATTERN", Message: "password_hash must be a bcrypt hash ($2a$, $2b$ or $2y$)", Path: "password_hash"})
+	}
+	if c := r.CustomPasswordHash; c != nil {
+		switch {
+		case c.Algorithm != "bcrypt":
+			errs = append(errs, FieldError{Code: "ENUM_MISMATCH", Message: fmt.Sprintf("custom_password_hash.algorithm %q is not supported; Usher imports bcrypt hashes", c.Algorithm), Path: "custom_password_hash.algorithm"})
+		case !isBcrypt(c.Hash.Value) || (c.Hash.Encoding != "" && c.Hash.Encoding != "utf8"):
+			errs = append(errs, FieldError{Code: "PATTERN", Message: "custom_password_hash.hash.value must be a bcrypt hash in utf8", Path: "custom_password_hash.hash.value"})
+		}
+	}
+	return errs
+}
+
+// passwordHash is the record's hash, whichever field carried it.
+func (r importRecord) passwordHash() string {
+	if r.CustomPasswordHash != nil {
+		return r.CustomPasswordHash.Hash.Value
+	}
+	return r.PasswordHash
+}
+
+// newUser is the record as a user to create in connection.
+func (r importRecord) newUser(connection string) NewUser {
+	return NewUser{Connection: connection, Email: r.Email, EmailVerified: r.EmailVerified, Username: r.Username,
+		PhoneNumber: r.PhoneNumber, PhoneVerified: r.PhoneVerified, UserID: r.UserID, Blocked: r.Blocked,
+		GivenName: r.GivenName, FamilyName: r.FamilyName, Name: r.Name, Nickname: r.Nickname, Picture: r.Picture,
+		AppMetadata: r.AppMetadata, UserMetadata: r.UserMetadata}
+}
+
+func isBcrypt(h string) bool {
+	if !strings.HasPrefix(h, "$2a$") && !strings.HasPrefix(h, "$2b$") && !strings.HasPrefix(h, "$2y$") {
+		return false
+	}
+	cost, err := bcrypt.Cost([]byte(h))
+	return err == nil && cost >= bcrypt.MinCost && cost <= bcrypt.MaxCost && len(h) == 60
+}
+
+// jsonType names the JSON type of a value as Auth0's validation messages do.
+func jsonType(raw json.RawMessage) string {
+	switch b := bytes.TrimSpace(raw); {
+	case len(b) == 0:
+		return "nothing"
+	case b[0] == '{':
+		return "object"
+	case b[0] == '[':
+		return "array"
+	case b[0] == '"':
+		return "string"
+	case b[0] == 't' || b[0] == 'f':
+		return "boolean"
+	case b[0] == 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// jsonKindOf names the JSON type the record's field k holds.
+func jsonKindOf(k string) string {
+	for i := 0; i < importRecordType.NumField(); i++ {
+		f := importRecordType.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name == k {
+			return jsonKind(f.Type)
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,663 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// importBatch is how many rows land per transaction: large enough that a
+// transaction's cost is spread thin, small enough that a resumed import
+// repeats little and a batch's mails fit in memory.
+const importBatch = 1000
+
+// jobLease is how long a job stays with whoever runs it without news from
+// them; after that another instance may resume it.
+const jobLease = time.Minute
+
+// ImportRequest starts a users import.
+type ImportRequest struct {
+	// ConnectionID, or Connection by name, is the database connection to fill.
+	ConnectionID   string
+	Connection     string
+	ExternalID     string
+	IdempotencyKey string
+	Options        ImportOptions
+}
+
+// ImportProgress hears how a running import goes: the job after each batch,
+// with the rows that batch could not take.
+type ImportProgress func(job Job, failed []JobError)
+
+// importRun is one pass over a users file for a job.
+type importRun struct {
+	s        *Service
+	job      Job
+	conn     Connection
+	seen     map[string]int64 // email → line of its first row
+	persist  bool             // the job is stored; dry runs from the command line are not
+	progress ImportProgress
+	started  time.Time
+}
+
+// importJobFor validates r and returns the job it describes, not yet stored.
+func (s *Service) importJobFor(ctx context.Context, r ImportRequest) (Job, error) {
+	var conn Connection
+	var err error
+	switch {
+	case r.ConnectionID != "":
+		conn, err = s.store.Connection(ctx, r.ConnectionID)
+	case r.Connection != "":
+		conn, err = s.store.ConnectionByName(ctx, r.Connection)
+	default:
+		return Job{}, Invalid("invalid_body", "Must provide 'connection_id' as multipart part.")
+	}
+	if errors.Is(err, ErrNotFound) {
+		return Job{}, Invalid("invalid_body", "The connection does not exist.")
+	} else if err != nil {
+		return Job{}, err
+	}
+	if conn.Strategy != "auth0" {
+		return Job{}, Invalid("invalid_body", "Connection must be a database connection.")
+	}
+	if len(r.ExternalID) > 255 {
+		return Job{}, Invalid("invalid_body", "external_id must be at most 255 characters.")
+	}
+	if err := checkResultURL(r.Options.ResultURL); err != nil {
+		return Job{}, err
+	}
+	if _, err := ttlOf(r.Options.TTLSec, defaultInvitationLifetime); err != nil {
+		return Job{}, err
+	}
+	if r.Options.Format == "" {
+		r.Options.Format = "json"
+	}
+	if r.Options.Format != "json" && r.Options.Format != "csv" {
+		return Job{}, Invalid("invalid_body", "The file format must be json or csv.")
+	}
+	now := s.now().UTC()
+	return Job{ID: "job_" + randomAlnum(16), Type: JobUsersImport, Status: JobPending, ConnectionID: conn.ID, Connection: conn.Name,
+		ExternalID: r.ExternalID, IdempotencyKey: r.IdempotencyKey, Options: r.Options, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+// fileChunk is how much of an uploaded users file one stored row holds.
+const fileChunk = 1 << 20
+
+// UploadImport stores a users file as it arrives, chunk by chunk, for a job
+// to be described by FinishImport; it returns the upload's id and size.
+func (s *Service) UploadImport(ctx context.Context, file io.Reader) (string, int64, error) {
+	now := s.now().UTC()
+	job := Job{ID: "job_" + randomAlnum(16), Type: JobUsersImport, Status: JobUploading, StoredFile: true, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateJob(ctx, job); err != nil {
+		return "", 0, err
+	}
+	buf := make([]byte, fileChunk)
+	var size int64
+	for seq := 0; ; seq++ {
+		n, err := io.ReadFull(file, buf)
+		if n > 0 {
+			if perr := s.store.PutJobChunk(ctx, job.ID, seq, buf[:n]); perr != nil {
+				return "", 0, errors.Join(perr, s.store.DeleteJob(context.WithoutCancel(ctx), job.ID))
+			}
+			size += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		} else if err != nil {
+			return "", 0, errors.Join(err, s.store.DeleteJob(context.WithoutCancel(ctx), job.ID))
+		}
+	}
+	if size == 0 {
+		return "", 0, errors.Join(Invalid("invalid_body", "Users file must not be empty."), s.store.DeleteJob(ctx, job.ID))
+	}
+	return job.ID, size, nil
+}
+
+// DiscardUpload drops an upload that will not become a job.
+func (s *Service) DiscardUpload(ctx context.Context, id string) error {
+	return s.store.DeleteJob(ctx, id)
+}
+
+// FinishImport turns an upload into a pending import job, which the job
+// runner of some instance picks up; an invalid request drops the upload.
+func (s *Service) FinishImport(ctx context.Context, uploadID string, size int64, r ImportRequest) (Job, error) {
+	job, err := s.importJobFor(ctx, r)
+	if err != nil {
+		return Job{}, errors.Join(err, s.store.DeleteJob(ctx, uploadID))
+	}
+	// A file of the wrong shape is refused now rather than failing later.
+	head, err := s.store.JobChunk(ctx, uploadID, 0)
+	if err == nil {
+		_, err = NewRowReader(bytes.NewReader(head), job.Options.Format)
+	}
+	if err != nil {
+		return Job{}, errors.Join(err, s.store.DeleteJob(ctx, uploadID))
+	}
+	job.ID, job.StoredFile, job.FileBytes = uploadID, true, size
+	if err := s.store.SaveJob(ctx, job); errors.Is(err, ErrDuplicate) {
+		// A retry with the same Idempotency-Key raced this one: answer with its job.
+		s.store.DeleteJob(ctx, uploadID)
+		return s.store.JobByIdempotencyKey(ctx, r.IdempotencyKey)
+	} else if err != nil {
+		return Job{}, err
+	}
+	s.jobQueued()
+	return job, nil
+}
+
+// JobByIdempotencyKey returns the job an earlier request with key made.
+func (s *Service) JobByIdempotencyKey(ctx context.Context, key string) (Job, error) {
+	return s.store.JobByIdempotencyKey(ctx, key)
+}
+
+// Job returns a job.
+func (s *Service) Job(ctx context.Context, id string) (Job, error) {
+	j, err := s.store.Job(ctx, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && j.Status == JobUploading) {
+		return Job{}, NotFound("inexistent_job", "Job not found.")
+	}
+	return j, err
+}
+
+// JobErrors returns the rows a job could not take, in file order.
+func (s *Service) JobErrors(ctx context.Context, id string) ([]JobError, error) {
+	if _, err := s.Job(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.store.JobErrors(ctx, id)
+}
+
+// RunPendingImport claims one stored import that nobody is running (new, or
+// left behind by an instance that stopped) and runs it to the end. It
+// reports false when there was none.
+func (s *Service) RunPendingImport(ctx context.Context) (bool, error) {
+	now := s.now().UTC()
+	job, err := s.store.ClaimJob(ctx, now, now.Add(jobLease))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	_, err = s.runImport(ctx, job, &chunkReader{ctx: ctx, st: s.store, job: job.ID}, true, nil)
+	if err == nil || ctx.Err() != nil {
+		return true, nil // the outcome is in the job; a stopped run resumes elsewhere
+	}
+	return true, err
+}
+
+// chunkReader reads a stored users file.
+type chunkReader struct {
+	ctx  context.Context
+	st   Store
+	job  string
+	seq  int
+	left []byte
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for len(c.left) == 0 {
+		b, err := c.st.JobChunk(c.ctx, c.job, c.seq)
+		if errors.Is(err, ErrNotFound) {
+			return 0, io.EOF
+		} else if err != nil {
+			return 0, err
+		}
+		c.left, c.seq = b, c.seq+1
+	}
+	n := copy(p, c.left)
+	c.left = c.left[n:]
+	return n, nil
+}
+
+// ImportFile imports a users file read here (the command line's import) as
+// job r describes. The job is stored, so a run stopped half way resumes
+// where it stopped when started again with the same idempotency key. A dry
+// run stores nothing and reports the rows through progress.
+func (s *Service) ImportFile(ctx context.Context, r ImportRequest, file io.Reader, size int64, progress ImportProgress) (Job, error) {
+	job, err := s.importJobFor(ctx, r)
+	if err != nil {
+		return Job{}, err
+	}
+	job.FileBytes = size
+	if r.Options.DryRun {
+		return s.runImport(ctx, job, file, false, progress)
+	}
+	if r.IdempotencyKey != "" {
+		prev, err := s.store.JobByIdempotencyKey(ctx, r.IdempotencyKey)
+		switch {
+		case err == nil && prev.Done():
+			return prev, nil
+		case err == nil:
+			job = prev // resume
+		case !errors.Is(err, ErrNotFound):
+			return Job{}, err
+		}
+	}
+	if job.RowsDone == 0 && job.BytesDone == 0 {
+		if err := s.store.CreateJob(ctx, job); err != nil && !errors.Is(err, ErrDuplicate) {
+			return Job{}, err
+		}
+	}
+	return s.runImport(ctx, job, file, true, progress)
+}
+
+// runImport reads file and imports its rows from where job stopped. The
+// returned error is for the caller; the job records the same outcome.
+func (s *Service) runImport(ctx context.Context, job Job, file io.Reader, persist bool, progress ImportProgress) (Job, error) {
+	run := &importRun{s: s, job: job, seen: map[string]int64{}, persist: persist, progress: progress, started: s.now()}
+	conn, err := s.store.Connection(ctx, job.ConnectionID)
+	if err == nil {
+		run.conn = conn
+		rows, rerr := NewRowReader(file, job.Options.Format)
+		if rerr == nil {
+			err = run.rows(ctx, rows)
+		} else {
+			err = rerr
+		}
+	}
+	if ctx.Err() != nil {
+		return run.job, ctx.Err() // stopped: the job resumes where it is
+	}
+	return run.end(ctx, err)
+}
+
+// rows imports every row of the file, batch by batch.
+func (run *importRun) rows(ctx context.Context, rows *RowReader) error {
+	var index int64
+	for {
+		batch := make([]ImportRow, 0, importBatch)
+		first := index + 1
+		var ferr error
+		for len(batch) < importBatch {
+			row, err := rows.Next()
+			if err != nil {
+				ferr = err
+				break
+			}
+			index++
+			if index <= run.job.RowsDone {
+				// Done by an earlier run: only remember its email, so a
+				// later duplicate of it is still caught.
+				if rec, errs := decodeRecord(row.Raw); len(errs) == 0 {
+					email, _ := normalizeEmail(rec.Email)
+					if _, dup := run.seen[email]; !dup {
+						run.seen[email] = row.Line
+					}
+				}
+				first = index + 1
+				continue
+			}
+			batch = append(batch, row)
+		}
+		if len(batch) > 0 {
+			if err := run.batch(ctx, first, batch, rows.Offset()); err != nil {
+				return err
+			}
+		}
+		if ferr == io.EOF {
+			return nil
+		} else if ferr != nil {
+			return ferr
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// pendingUser is a row on its way in.
+type pendingUser struct {
+	row    ImportRow
+	index  int64
+	rec    importRecord
+	user   User
+	fields map[string]json.RawMessage // what the row set, for an upsert
+}
+
+// batch imports rows (the first being row number first) in one transaction,
+// together with the job's progress, so the job resumes exactly after it.
+func (run *importRun) batch(ctx context.Context, first int64, rows []ImportRow, offset int64) error {
+	s := run.s
+	var failed []JobError
+	fail := func(p pendingUser, errs ...FieldError) {
+		failed = append(failed, JobError{Line: p.row.Line, Row: p.index, User: p.row.Raw, Errors: errs})
+	}
+	var valid []pendingUser
+	for i, row := range rows {
+		p := pendingUser{row: row, index: first + int64(i)}
+		rec, errs := decodeRecord(row.Raw)
+		if len(errs) > 0 {
+			fail(p, errs...)
+			continue
+		}
+		u, _, err := s.newUser(ctx, rec.newUser(run.conn.Name))
+		var de *Error
+		if errors.As(err, &de) {
+			fail(p, FieldError{Code: "FORMAT", Message: de.Message})
+			continue
+		} else if err != nil {
+			return err
+		}
+		if line, dup := run.seen[u.Email]; dup {
+			fail(p, FieldError{Code: "DUPLICATED_USER", Message: fmt.Sprintf("The user already exist in this file (line %d)", line), Path: "email"})
+			continue
+		}
+		run.seen[u.Email] = row.Line
+		u.PasswordHash = rec.passwordHash()
+		p.rec, p.user = rec, u
+		valid = append(valid, p)
+	}
+	for attempt := 0; ; attempt++ {
+		err := run.write(ctx, valid, failed, int64(len(rows)), offset)
+		if !errors.Is(err, ErrDuplicate) || attempt == 2 {
+			return err
+		}
+		// Someone else created one of these users meanwhile: look again.
+	}
+}
+
+// write sorts valid rows into new, updated and skipped users, and stores
+// them with their invitations and the job's progress in one transaction.
+func (run *importRun) write(ctx context.Context, valid []pendingUser, failed []JobError, rowCount, offset int64) error {
+	s, opts := run.s, run.job.Options
+	emails := make([]string, len(valid))
+	for i, p := range valid {
+		emails[i] = p.user.Email
+	}
+	existing, err := s.store.UsersByEmails(ctx, run.conn.ID, emails)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	var bulk BulkInsert
+	var updates []User
+	sum := run.job.Summary
+	sum.Total += rowCount
+	for _, p := range valid {
+		u, invite := p.user, opts.Invite && p.user.PasswordHash == ""
+		cur, exists := existing[u.Email]
+		switch {
+		case !exists:
+			sum.Inserted++
+		case opts.Upsert:
+			u, invite = upsert(cur, p, now), invite && cur.PasswordHash == "" && !needsInvitation(cur)
+			sum.Updated++
+		case opts.SkipExisting:
+			sum.Skipped++
+			continue
+		default:
+			failed = append(failed, JobError{Line: p.row.Line, Row: p.index, User: p.row.Raw,
+				Errors: []FieldError{{Code: "DUPLICATED_USER", Message: "The user already exist and upsert parameter is false", Path: "email"}}})
+			continue
+		}
+		if invite {
+			u.AppMetadata = mergeMetadata(u.AppMetadata, map[string]any{"needsInvitation": true})
+			if err := run.invite(ctx, &bulk, u, now); err != nil {
+				return err
+			}
+			sum.Invited++
+		}
+		if exists {
+			updates = append(updates, u)
+		} else {
+			bulk.Users = append(bulk.Users, u)
+		}
+	}
+	sum.Failed += int64(len(failed))
+	job := run.job
+	job.Summary, job.RowsDone, job.BytesDone, job.UpdatedAt, job.LeaseUntil = sum, job.RowsDone+rowCount, offset, now, now.Add(jobLease)
+	if opts.DryRun {
+		// Nothing lands but the report; its counts say what would have.
+		bulk, updates = BulkInsert{}, nil
+	}
+	if run.persist {
+		err = s.store.Atomic(ctx, func(st Store) error {
+			if err := st.InsertBulk(ctx, bulk); err != nil {
+				return err
+			}
+			for _, u := range updates {
+				if err := st.UpdateUser(ctx, u); err != nil {
+					return err
+				}
+				if needsInvitation(u) {
+					if err := st.RevokeTickets(ctx, u.ID, TicketPasswordChange, now); err != nil {
+						return err
+					}
+				}
+			}
+			if err := st.AddJobErrors(ctx, job.ID, failed); err != nil {
+				return err
+			}
+			return st.SaveJob(ctx, job)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(bulk.Mails) > 0 {
+		s.mailQueued()
+	}
+	run.job = job
+	if run.progress != nil {
+		run.progress(job, failed)
+	}
+	return nil
+}
+
+// invite adds an invitation for u, with its link and mail, to bulk.
+func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, now time.Time) error {
+	opts := run.job.Options
+	ttl, _ := ttlOf(opts.TTLSec, defaultInvitationLifetime)
+	inv := Invitation{ID: "inv_" + randomAlnum(20), UserID: u.ID, Email: u.Email, ConnectionID: run.conn.ID,
+		ResultURL: opts.ResultURL, TTL: ttl, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	_, ticketID, m, err := run.s.invitationLink(ctx, inv, u, nil, run.conn.Name, !opts.DryRun, now)
+	if err != nil {
+		return err
+	}
+	inv.TicketID = ticketID
+	inv.Events = []InvitationEvent{{At: now, Type: "created"}}
+	if m != nil {
+		inv.Events = append(inv.Events, InvitationEvent{At: now, Type: "sent", MailID: m.ID})
+		bulk.Mails = append(bulk.Mails, *m)
+	}
+	bulk.Invitations = append(bulk.Invitations, inv)
+	bulk.Tickets = append(bulk.Tickets, inv.linkSpec(now).ticket(u, ticketID, now))
+	return nil
+}
+
+// upsert applies a row to the user it matched, as Auth0's upsert does: the
+// fields the row sets replace the user's, metadata whole.
+func upsert(cur User, p pendingUser, now time.Time) User {
+	if p.fields == nil {
+		json.Unmarshal(p.row.Raw, &p.fields)
+	}
+	set := func(k string) bool { _, ok := p.fields[k]; return ok }
+	u, r := cur, p.rec
+	if set("email_verified") {
+		u.EmailVerified = r.EmailVerified
+	}
+	if set("blocked") {
+		u.Blocked = r.Blocked
+	}
+	for k, dst := range map[string]*string{"given_name": &u.Profile.GivenName, "family_name": &u.Profile.FamilyName,
+		"name": &u.Profile.Name, "nickname": &u.Profile.Nickname, "picture": &u.Profile.Picture} {
+		if set(k) {
+			*dst = p.user.Profile.field(k)
+		}
+	}
+	if set("app_metadata") {
+		keep := needsInvitation(cur)
+		u.AppMetadata = orEmpty(r.AppMetadata)
+		if keep {
+			u.AppMetadata["needsInvitation"] = true
+		}
+	}
+	if set("user_metadata") {
+		u.UserMetadata = orEmpty(r.UserMetadata)
+	}
+	if h := r.passwordHash(); h != "" {
+		u.PasswordHash = h
+	}
+	u.UpdatedAt = now
+	return u
+}
+
+// field returns a profile attribute by its JSON name.
+func (p Profile) field(k string) string {
+	switch k {
+	case "given_name":
+		return p.GivenName
+	case "family_name":
+		return p.FamilyName
+	case "name":
+		return p.Name
+	case "nickname":
+		return p.Nickname
+	}
+	return p.Picture
+}
+
+func needsInvitation(u User) bool {
+	v, _ := u.AppMetadata["needsInvitation"].(bool)
+	return v
+}
+
+// end records how the job ended and logs it in the tenant log.
+func (run *importRun) end(ctx context.Context, err error) (Job, error) {
+	s, job := run.s, run.job
+	now := s.now().UTC()
+	job.Status, job.UpdatedAt, job.LeaseUntil = JobCompleted, now, time.Time{}
+	job.BytesDone = job.FileBytes
+	var de *Error
+	switch {
+	case errors.As(err, &de):
+		job.Status, job.StatusDetails = JobFailed, de.Message
+	case err != nil:
+		job.Status, job.StatusDetails = JobFailed, "The import stopped: "+err.Error()
+	}
+	run.job = job
+	if !run.persist {
+		return job, err
+	}
+	sum := job.Summary
+	e := LogEvent{Type: "sui", Connection: job.Connection, Details: map[string]any{"job_id": job.ID, "connection_id": job.ConnectionID},
+		Description: fmt.Sprintf("Users import %s: %d rows, %d inserted, %d updated, %d invited, %d skipped, %d failed", job.ID, sum.Total, sum.Inserted, sum.Updated, sum.Invited, sum.Skipped, sum.Failed)}
+	if job.Status == JobFailed {
+		e.Type, e.Description = "fui", fmt.Sprintf("Users import %s failed: %s", job.ID, job.StatusDetails)
+	}
+	werr := s.store.Atomic(context.WithoutCancel(ctx), func(st Store) error {
+		if err := st.SaveJob(ctx, job); err != nil {
+			return err
+		}
+		if job.StoredFile {
+			if err := st.DeleteJobChunks(ctx, job.ID); err != nil {
+				return err
+			}
+		}
+		return s.log(ctx, st, e, now)
+	})
+	if run.progress != nil {
+		run.progress(job, nil)
+	}
+	return job, errors.Join(err, werr)
+}
+
+// VerificationEmailRequest is the body of POST /api/v2/jobs/verification-email.
+type VerificationEmailRequest struct {
+	UserID         string          `json:"user_id"`
+	ClientID       string          `json:"client_id"`
+	Identity       *VerifyIdentity `json:"identity"`
+	OrganizationID string          `json:"organization_id"`
+}
+
+// VerifyIdentity names which of a user's identities to verify.
+type VerifyIdentity struct {
+	UserID   string `json:"user_id"`
+	Provider string `json:"provider"`
+}
+
+// VerificationEmailJob queues the verify_email mail for a user, as a job
+// that is complete once the mail waits in the outbox.
+func (s *Service) VerificationEmailJob(ctx context.Context, r VerificationEmailRequest) (Job, error) {
+	if r.UserID == "" {
+		return Job{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: user_id'.")
+	}
+	if r.Identity != nil && r.Identity.Provider != "auth0" {
+		return Job{}, Invalid("invalid_body", "Only database identities (provider auth0) can be verified.")
+	}
+	u, err := s.User(ctx, r.UserID)
+	if err != nil {
+		return Job{}, err
+	}
+	if err := s.checkClient(ctx, r.ClientID); err != nil {
+		return Job{}, err
+	}
+	now := s.now().UTC()
+	verify, err := s.prepareVerification(ctx, u, u.Connection, now)
+	if err != nil {
+		return Job{}, err
+	}
+	if verify == nil {
+		return Job{}, Invalid("invalid_body", "The verify_email template is disabled.")
+	}
+	job := Job{ID: "job_" + randomAlnum(16), Type: JobVerificationEmail, Status: JobCompleted, ConnectionID: u.ConnectionID,
+		Connection: u.Connection, CreatedAt: now, UpdatedAt: now, Summary: JobSummary{Total: 1}}
+	err = s.store.Atomic(ctx, func(st Store) error {
+		if err := verify.store(ctx, s, st, u, now); err != nil {
+			return err
+		}
+		return st.CreateJob(ctx, job)
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	s.mailQueued()
+	return job, nil
+}
+
+// jobPoll is how often an idle job runner looks for imports that another
+// instance accepted or left behind.
+const jobPoll = 5 * time.Second
+
+// JobRunner runs stored imports in the background, one at a time per
+// instance; on PostgreSQL every instance's runner takes part.
+type JobRunner struct {
+	s       *Service
+	wake    chan struct{}
+	onError func(error)
+}
+
+// NewJobRunner returns a runner for s's jobs; onError hears what went wrong.
+func NewJobRunner(s *Service, onError func(error)) *JobRunner {
+	return &JobRunner{s: s, wake: make(chan struct{}, 1), onError: onError}
+}
+
+// Notify wakes the runner: a job is waiting.
+func (r *JobRunner) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run works until ctx ends; a job it was running resumes later from its last batch.
+func (r *JobRunner) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		ran, err := r.s.RunPendingImport(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.onError(err)
+		}
+		if ran && err == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-r.wake:
+		case <-time.After(jobPoll):
+		}
+	}
+}

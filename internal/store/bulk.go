@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/usherid/usher/internal/identity"
+)
+
+// table names a table and the columns an insert fills, so that one row and
+// a thousand go in through the same statement text.
+type table struct {
+	name    string
+	columns []string
+}
+
+var (
+	usersTable = table{"users", []string{"id", "connection_id", "email", "email_verified", "username", "phone_number",
+		"phone_verified", "password_hash", "blocked", "name", "nickname", "given_name", "family_name", "picture",
+		"app_metadata", "user_metadata", "logins_count", "last_login", "last_ip", "last_password_reset", "created_at", "updated_at"}}
+	ticketsTable = table{"tickets", []string{"id", "kind", "user_id", "client_id", "result_url", "mark_email_verified",
+		"include_email", "purpose", "created_at", "expires_at"}}
+	mailsTable = table{"mails", []string{"id", "message_id", "template", "user_id", "to_addr", "from_addr", "subject",
+		"html_body", "text_body", "status", "next_attempt", "created_at"}}
+	invitationsTable = table{"invitations", []string{"id", "user_id", "email", "connection_id", "client_id", "inviter_name",
+		"result_url", "ttl_ms", "ticket_id", "idempotency_key", "created_at", "expires_at"}}
+	invitationEventsTable = table{"invitation_events", []string{"invitation_id", "at", "type", "mail_id"}}
+	jobErrorsTable        = table{"job_errors", []string{"job_id", "row_no", "line", "record", "errors"}}
+)
+
+// bulkRows is how many rows one multi-row insert carries: far below both
+// engines' limits on bound parameters, and few statement shapes to prepare.
+const bulkRows = 100
+
+var insertSQL sync.Map // table name and row count → statement
+
+// sql is the insert statement for n rows.
+func (t table) sql(n int) string {
+	key := t.name + "/" + strconv.Itoa(n)
+	if s, ok := insertSQL.Load(key); ok {
+		return s.(string)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", t.name, strings.Join(t.columns, ", "))
+	p := 1
+	for r := 0; r < n; r++ {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range t.columns {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("$" + strconv.Itoa(p))
+			p++
+		}
+		b.WriteByte(')')
+	}
+	insertSQL.Store(key, b.String())
+	return b.String()
+}
+
+// insert adds rows, bulkRows per statement and the remainder one by one, so
+// that only two statement shapes per table get prepared.
+func (t table) insert(ctx context.Context, ex execer, rows [][]any) error {
+	for len(rows) > 0 {
+		n := 1
+		if len(rows) >= bulkRows {
+			n = bulkRows
+		}
+		args := make([]any, 0, n*len(t.columns))
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := ex.ExecContext(ctx, t.sql(n), args...); err != nil {
+			return translate(err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+func ticketRow(t identity.Ticket) []any {
+	return []any{t.ID, t.Kind, t.UserID, t.ClientID, t.ResultURL, t.MarkEmailVerified, t.IncludeEmail, t.Purpose,
+		millis(t.CreatedAt), millis(t.ExpiresAt)}
+}
+
+func mailRow(m identity.Mail) []any {
+	return []any{m.ID, m.MessageID, m.Template, m.UserID, m.To, m.From, m.Subject, m.HTML, m.Text, identity.MailQueued,
+		millis(m.CreatedAt), millis(m.CreatedAt)}
+}
+
+func invitationRow(inv identity.Invitation) []any {
+	return []any{inv.ID, inv.UserID, inv.Email, inv.ConnectionID, inv.ClientID, inv.InviterName, inv.ResultURL,
+		inv.TTL.Milliseconds(), inv.TicketID, nullString(inv.IdempotencyKey), millis(inv.CreatedAt), millis(inv.ExpiresAt)}
+}
+
+func userRow(u identity.User) ([]any, error) {
+	args, err := userArgs(u)
+	return append([]any{u.ID}, args...), err
+}
+
+func (q *queries) InsertBulk(ctx context.Context, b identity.BulkInsert) error {
+	users := make([][]any, len(b.Users))
+	for i, u := range b.Users {
+		row, err := userRow(u)
+		if err != nil {
+			return fmt.Errorf("insert users: %w", err)
+		}
+		users[i] = row
+	}
+	var invs, events, tickets, mails [][]any
+	for _, inv := range b.Invitations {
+		invs = append(invs, invitationRow(inv))
+		for _, e := range inv.Events {
+			events = append(events, []any{inv.ID, millis(e.At), e.Type, e.MailID})
+		}
+	}
+	for _, t := range b.Tickets {
+		tickets = append(tickets, ticketRow(t))
+	}
+	for _, m := range b.Mails {
+		mails = append(mails, mailRow(m))
+	}
+	for _, step := range []struct {
+		t    table
+		rows [][]any
+	}{{usersTable, users}, {invitationsTable, invs}, {invitationEventsTable, events}, {ticketsTable, tickets}, {mailsTable, mails}} {
+		if err := step.t.insert(ctx, q.w, step.rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UsersByEmails looks the emails up in slices, each one query.
+func (q *queries) UsersByEmails(ctx context.Context, connectionID string, emails []string) (map[string]identity.User, error) {
+	found := map[string]identity.User{}
+	for len(emails) > 0 {
+		n := min(len(emails), 500)
+		args := []any{connectionID}
+		marks := make([]string, n)
+		for i, e := range emails[:n] {
+			args = append(args, e)
+			marks[i] = "$" + strconv.Itoa(i+2)
+		}
+		users, err := q.userList(ctx, `SELECT `+userColumns+userFrom+` WHERE u.connection_id = $1 AND u.email IN (`+strings.Join(marks, ", ")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range users {
+			found[u.Email] = u
+		}
+		emails = emails[n:]
+	}
+	return found, nil
+}
