@@ -43,6 +43,8 @@ Usage:
   usher serve [flags]     run the server (see usher serve --help)
   usher migrate [--db DSN] apply database migrations and exit
   usher invite [--db DSN | --url URL] EMAIL...  invite people (- reads emails from standard input)
+  usher import [--db DSN | --url URL] [--invite] [--upsert] [--dry-run] FILE
+                          import users from Auth0's JSON or a CSV file
 
 Run "usher COMMAND --help" for a command's flags.
 `
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "invite":
 		return invite(ctx, rest, getenv, stdin, stdout, stderr)
+	case "import":
+		return importUsers(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

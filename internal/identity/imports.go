@@ -2,18 +2,20 @@ package identity
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
 // importBatch is how many rows land per transaction: large enough that a
 // transaction's cost is spread thin, small enough that a resumed import
 // repeats little and a batch's mails fit in memory.
-const importBatch = 1000
+const importBatch = 2000
 
 // jobLease is how long a job stays with whoever runs it without news from
 // them; after that another instance may resume it.
@@ -40,8 +42,9 @@ type importRun struct {
 	conn     Connection
 	seen     map[string]int64 // email → line of its first row
 	persist  bool             // the job is stored; dry runs from the command line are not
+	opts     ImportOptions
+	skip     int64 // rows an earlier run did
 	progress ImportProgress
-	started  time.Time
 }
 
 // importJobFor validates r and returns the job it describes, not yet stored.
@@ -248,7 +251,7 @@ func (s *Service) ImportFile(ctx context.Context, r ImportRequest, file io.Reade
 // runImport reads file and imports its rows from where job stopped. The
 // returned error is for the caller; the job records the same outcome.
 func (s *Service) runImport(ctx context.Context, job Job, file io.Reader, persist bool, progress ImportProgress) (Job, error) {
-	run := &importRun{s: s, job: job, seen: map[string]int64{}, persist: persist, progress: progress, started: s.now()}
+	run := &importRun{s: s, job: job, seen: map[string]int64{}, persist: persist, opts: job.Options, skip: job.RowsDone, progress: progress}
 	conn, err := s.store.Connection(ctx, job.ConnectionID)
 	if err == nil {
 		run.conn = conn
@@ -265,8 +268,50 @@ func (s *Service) runImport(ctx context.Context, job Job, file io.Reader, persis
 	return run.end(ctx, err)
 }
 
-// rows imports every row of the file, batch by batch.
+// rows imports every row of the file, batch by batch: one goroutine reads,
+// checks and renders the next batch while this one writes the last.
 func (run *importRun) rows(ctx context.Context, rows *RowReader) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan *importBatchOf, 1)
+	var readErr error
+	go func() {
+		defer close(batches)
+		readErr = run.read(ctx, rows, batches)
+	}()
+	var err error
+	for b := range batches {
+		if err == nil {
+			err = run.commit(ctx, b)
+		}
+		if err != nil {
+			cancel() // stop the reader; drain what it sent
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return readErr
+}
+
+// importBatchOf is a batch of rows, checked and ready to write.
+type importBatchOf struct {
+	first, count, offset int64
+	valid                []pendingUser
+	failed               []JobError // rows broken in themselves
+	plan                 importPlan
+}
+
+// importPlan is what a batch writes.
+type importPlan struct {
+	bulk    BulkInsert
+	updates []User
+	failed  []JobError // rows that clash with existing users
+	delta   JobSummary
+}
+
+// read prepares the file's batches, skipping the rows an earlier run did.
+func (run *importRun) read(ctx context.Context, rows *RowReader, out chan<- *importBatchOf) error {
 	var index int64
 	for {
 		batch := make([]ImportRow, 0, importBatch)
@@ -279,7 +324,7 @@ func (run *importRun) rows(ctx context.Context, rows *RowReader) error {
 				break
 			}
 			index++
-			if index <= run.job.RowsDone {
+			if index <= run.skip {
 				// Done by an earlier run: only remember its email, so a
 				// later duplicate of it is still caught.
 				if rec, errs := decodeRecord(row.Raw); len(errs) == 0 {
@@ -294,17 +339,20 @@ func (run *importRun) rows(ctx context.Context, rows *RowReader) error {
 			batch = append(batch, row)
 		}
 		if len(batch) > 0 {
-			if err := run.batch(ctx, first, batch, rows.Offset()); err != nil {
+			b, err := run.prepare(ctx, first, batch, rows.Offset())
+			if err != nil {
 				return err
+			}
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 		if ferr == io.EOF {
 			return nil
 		} else if ferr != nil {
 			return ferr
-		}
-		if err := ctx.Err(); err != nil {
-			return err
 		}
 	}
 }
@@ -318,15 +366,14 @@ type pendingUser struct {
 	fields map[string]json.RawMessage // what the row set, for an upsert
 }
 
-// batch imports rows (the first being row number first) in one transaction,
-// together with the job's progress, so the job resumes exactly after it.
-func (run *importRun) batch(ctx context.Context, first int64, rows []ImportRow, offset int64) error {
+// prepare checks each row of a batch (the first being row number first) and
+// plans what the batch writes.
+func (run *importRun) prepare(ctx context.Context, first int64, rows []ImportRow, offset int64) (*importBatchOf, error) {
 	s := run.s
-	var failed []JobError
+	b := &importBatchOf{first: first, count: int64(len(rows)), offset: offset}
 	fail := func(p pendingUser, errs ...FieldError) {
-		failed = append(failed, JobError{Line: p.row.Line, Row: p.index, User: p.row.Raw, Errors: errs})
+		b.failed = append(b.failed, JobError{Line: p.row.Line, Row: p.index, User: p.row.Raw, Errors: errs})
 	}
-	var valid []pendingUser
 	for i, row := range rows {
 		p := pendingUser{row: row, index: first + int64(i)}
 		rec, errs := decodeRecord(row.Raw)
@@ -340,7 +387,7 @@ func (run *importRun) batch(ctx context.Context, first int64, rows []ImportRow, 
 			fail(p, FieldError{Code: "FORMAT", Message: de.Message})
 			continue
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 		if line, dup := run.seen[u.Email]; dup {
 			fail(p, FieldError{Code: "DUPLICATED_USER", Message: fmt.Sprintf("The user already exist in this file (line %d)", line), Path: "email"})
@@ -349,77 +396,103 @@ func (run *importRun) batch(ctx context.Context, first int64, rows []ImportRow, 
 		run.seen[u.Email] = row.Line
 		u.PasswordHash = rec.passwordHash()
 		p.rec, p.user = rec, u
-		valid = append(valid, p)
+		b.valid = append(b.valid, p)
 	}
-	for attempt := 0; ; attempt++ {
-		err := run.write(ctx, valid, failed, int64(len(rows)), offset)
-		if !errors.Is(err, ErrDuplicate) || attempt == 2 {
-			return err
-		}
-		// Someone else created one of these users meanwhile: look again.
-	}
+	var err error
+	b.plan, err = run.plan(ctx, b.valid)
+	return b, err
 }
 
-// write sorts valid rows into new, updated and skipped users, and stores
-// them with their invitations and the job's progress in one transaction.
-func (run *importRun) write(ctx context.Context, valid []pendingUser, failed []JobError, rowCount, offset int64) error {
-	s, opts := run.s, run.job.Options
+// plan sorts valid rows into new, updated and skipped users, with the
+// invitations (links and rendered mails) they get.
+func (run *importRun) plan(ctx context.Context, valid []pendingUser) (importPlan, error) {
+	s, opts := run.s, run.opts
+	var p importPlan
 	emails := make([]string, len(valid))
-	for i, p := range valid {
-		emails[i] = p.user.Email
+	for i, v := range valid {
+		emails[i] = v.user.Email
 	}
 	existing, err := s.store.UsersByEmails(ctx, run.conn.ID, emails)
 	if err != nil {
-		return err
+		return p, err
+	}
+	tenant, err := s.store.TenantSettings(ctx)
+	if err != nil {
+		return p, err
 	}
 	now := s.now().UTC()
-	var bulk BulkInsert
-	var updates []User
-	sum := run.job.Summary
-	sum.Total += rowCount
-	for _, p := range valid {
-		u, invite := p.user, opts.Invite && p.user.PasswordHash == ""
+	for _, v := range valid {
+		u, invite := v.user, opts.Invite && v.user.PasswordHash == ""
 		cur, exists := existing[u.Email]
 		switch {
 		case !exists:
-			sum.Inserted++
+			p.delta.Inserted++
 		case opts.Upsert:
-			u, invite = upsert(cur, p, now), invite && cur.PasswordHash == "" && !needsInvitation(cur)
-			sum.Updated++
+			u, invite = upsert(cur, v, now), invite && cur.PasswordHash == "" && !needsInvitation(cur)
+			p.delta.Updated++
 		case opts.SkipExisting:
-			sum.Skipped++
+			p.delta.Skipped++
 			continue
 		default:
-			failed = append(failed, JobError{Line: p.row.Line, Row: p.index, User: p.row.Raw,
+			p.failed = append(p.failed, JobError{Line: v.row.Line, Row: v.index, User: v.row.Raw,
 				Errors: []FieldError{{Code: "DUPLICATED_USER", Message: "The user already exist and upsert parameter is false", Path: "email"}}})
 			continue
 		}
 		if invite {
 			u.AppMetadata = mergeMetadata(u.AppMetadata, map[string]any{"needsInvitation": true})
-			if err := run.invite(ctx, &bulk, u, now); err != nil {
-				return err
+			if err := run.invite(ctx, &p.bulk, u, tenant, now); err != nil {
+				return p, err
 			}
-			sum.Invited++
+			p.delta.Invited++
 		}
 		if exists {
-			updates = append(updates, u)
+			p.updates = append(p.updates, u)
 		} else {
-			bulk.Users = append(bulk.Users, u)
+			p.bulk.Users = append(p.bulk.Users, u)
 		}
 	}
-	sum.Failed += int64(len(failed))
+	return p, nil
+}
+
+// commit writes a batch together with the job's progress, in one
+// transaction, so that the job resumes exactly after it.
+func (run *importRun) commit(ctx context.Context, b *importBatchOf) error {
+	for attempt := 0; ; attempt++ {
+		err := run.write(ctx, b)
+		if !errors.Is(err, ErrDuplicate) || attempt == 2 {
+			return err
+		}
+		// Someone else created one of these users meanwhile: plan again.
+		if b.plan, err = run.plan(ctx, b.valid); err != nil {
+			return err
+		}
+	}
+}
+
+func (run *importRun) write(ctx context.Context, b *importBatchOf) error {
+	s, p := run.s, b.plan
+	now := s.now().UTC()
+	failed := append(append([]JobError(nil), b.failed...), p.failed...)
+	slices.SortFunc(failed, func(a, b JobError) int { return cmp.Compare(a.Row, b.Row) })
 	job := run.job
-	job.Summary, job.RowsDone, job.BytesDone, job.UpdatedAt, job.LeaseUntil = sum, job.RowsDone+rowCount, offset, now, now.Add(jobLease)
-	if opts.DryRun {
+	sum := &job.Summary
+	sum.Total += b.count
+	sum.Inserted += p.delta.Inserted
+	sum.Updated += p.delta.Updated
+	sum.Skipped += p.delta.Skipped
+	sum.Invited += p.delta.Invited
+	sum.Failed += int64(len(failed))
+	job.RowsDone, job.BytesDone, job.UpdatedAt, job.LeaseUntil = b.first+b.count-1, b.offset, now, now.Add(jobLease)
+	if run.opts.DryRun {
 		// Nothing lands but the report; its counts say what would have.
-		bulk, updates = BulkInsert{}, nil
+		p.bulk, p.updates = BulkInsert{}, nil
 	}
 	if run.persist {
-		err = s.store.Atomic(ctx, func(st Store) error {
-			if err := st.InsertBulk(ctx, bulk); err != nil {
+		err := s.store.Atomic(ctx, func(st Store) error {
+			if err := st.InsertBulk(ctx, p.bulk); err != nil {
 				return err
 			}
-			for _, u := range updates {
+			for _, u := range p.updates {
 				if err := st.UpdateUser(ctx, u); err != nil {
 					return err
 				}
@@ -438,7 +511,7 @@ func (run *importRun) write(ctx context.Context, valid []pendingUser, failed []J
 			return err
 		}
 	}
-	if len(bulk.Mails) > 0 {
+	if len(p.bulk.Mails) > 0 {
 		s.mailQueued()
 	}
 	run.job = job
@@ -449,20 +522,21 @@ func (run *importRun) write(ctx context.Context, valid []pendingUser, failed []J
 }
 
 // invite adds an invitation for u, with its link and mail, to bulk.
-func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, now time.Time) error {
-	opts := run.job.Options
+func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, tenant TenantSettings, now time.Time) error {
+	opts := run.opts
 	ttl, _ := ttlOf(opts.TTLSec, defaultInvitationLifetime)
 	inv := Invitation{ID: "inv_" + randomAlnum(20), UserID: u.ID, Email: u.Email, ConnectionID: run.conn.ID,
 		ResultURL: opts.ResultURL, TTL: ttl, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	_, ticketID, m, err := run.s.invitationLink(ctx, inv, u, nil, run.conn.Name, !opts.DryRun, now)
-	if err != nil {
-		return err
-	}
+	token, ticketID := newTicketToken()
 	inv.TicketID = ticketID
 	inv.Events = []InvitationEvent{{At: now, Type: "created"}}
-	if m != nil {
+	if !opts.DryRun {
+		m, err := run.s.composeWith(ctx, tenant, "reset_email", u, run.s.ticketLink(TicketPasswordChange, token), nil, run.conn.Name, now)
+		if err != nil {
+			return err
+		}
 		inv.Events = append(inv.Events, InvitationEvent{At: now, Type: "sent", MailID: m.ID})
-		bulk.Mails = append(bulk.Mails, *m)
+		bulk.Mails = append(bulk.Mails, m)
 	}
 	bulk.Invitations = append(bulk.Invitations, inv)
 	bulk.Tickets = append(bulk.Tickets, inv.linkSpec(now).ticket(u, ticketID, now))

@@ -35,11 +35,13 @@ var (
 // engines' limits on bound parameters, and few statement shapes to prepare.
 const bulkRows = 100
 
-var insertSQL sync.Map // table name and row count → statement
+var insertSQL sync.Map // engine, table and row count → statement
 
-// sql is the insert statement for n rows.
-func (t table) sql(n int) string {
-	key := t.name + "/" + strconv.Itoa(n)
+// sql is the insert statement for n rows. SQLite gets anonymous "?"
+// parameters: it looks a numbered one up by name on every bind, which in
+// a statement of thousands of parameters costs more than the insert.
+func (t table) sql(e Engine, n int) string {
+	key := string(e) + "/" + t.name + "/" + strconv.Itoa(n)
 	if s, ok := insertSQL.Load(key); ok {
 		return s.(string)
 	}
@@ -55,7 +57,11 @@ func (t table) sql(n int) string {
 			if c > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("$" + strconv.Itoa(p))
+			if e == SQLite {
+				b.WriteByte('?')
+			} else {
+				b.WriteString("$" + strconv.Itoa(p))
+			}
 			p++
 		}
 		b.WriteByte(')')
@@ -64,9 +70,9 @@ func (t table) sql(n int) string {
 	return b.String()
 }
 
-// insert adds rows, bulkRows per statement and the remainder one by one, so
-// that only two statement shapes per table get prepared.
-func (t table) insert(ctx context.Context, ex execer, rows [][]any) error {
+// insert adds rows to t, bulkRows per statement and the remainder one by
+// one, so that only two statement shapes per table get prepared.
+func (q *queries) insert(ctx context.Context, t table, rows [][]any) error {
 	for len(rows) > 0 {
 		n := 1
 		if len(rows) >= bulkRows {
@@ -76,7 +82,7 @@ func (t table) insert(ctx context.Context, ex execer, rows [][]any) error {
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		if _, err := ex.ExecContext(ctx, t.sql(n), args...); err != nil {
+		if _, err := q.w.ExecContext(ctx, t.sql(q.db.engine, n), args...); err != nil {
 			return translate(err)
 		}
 		rows = rows[n:]
@@ -130,7 +136,7 @@ func (q *queries) InsertBulk(ctx context.Context, b identity.BulkInsert) error {
 		t    table
 		rows [][]any
 	}{{usersTable, users}, {invitationsTable, invs}, {invitationEventsTable, events}, {ticketsTable, tickets}, {mailsTable, mails}} {
-		if err := step.t.insert(ctx, q.w, step.rows); err != nil {
+		if err := q.insert(ctx, step.t, step.rows); err != nil {
 			return err
 		}
 	}

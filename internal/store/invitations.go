@@ -26,7 +26,7 @@ func scanInvitation(row rowScanner) (identity.Invitation, error) {
 }
 
 func (q *queries) CreateInvitation(ctx context.Context, inv identity.Invitation) error {
-	return invitationsTable.insert(ctx, q.w, [][]any{invitationRow(inv)})
+	return q.insert(ctx, invitationsTable, [][]any{invitationRow(inv)})
 }
 
 func (q *queries) Invitation(ctx context.Context, id string) (identity.Invitation, error) {
@@ -108,5 +108,5 @@ func (q *queries) AcceptInvitation(ctx context.Context, ticketID string, now tim
 }
 
 func (q *queries) AddInvitationEvent(ctx context.Context, invitationID string, e identity.InvitationEvent) error {
-	return invitationEventsTable.insert(ctx, q.w, [][]any{{invitationID, millis(e.At), e.Type, e.MailID}})
+	return q.insert(ctx, invitationEventsTable, [][]any{{invitationID, millis(e.At), e.Type, e.MailID}})
 }

@@ -135,7 +135,7 @@ func (q *queries) AddJobErrors(ctx context.Context, jobID string, errs []identit
 		}
 		rows[i] = []any{jobID, e.Row, e.Line, string(e.User), fields}
 	}
-	return jobErrorsTable.insert(ctx, q.w, rows)
+	return q.insert(ctx, jobErrorsTable, rows)
 }
 
 func (q *queries) JobErrors(ctx context.Context, jobID string) ([]identity.JobError, error) {

@@ -26,7 +26,7 @@ func scanMail(row rowScanner) (identity.Mail, error) {
 }
 
 func (q *queries) EnqueueMail(ctx context.Context, m identity.Mail) error {
-	return mailsTable.insert(ctx, q.w, [][]any{mailRow(m)})
+	return q.insert(ctx, mailsTable, [][]any{mailRow(m)})
 }
 
 // ClaimMails leases due mails to the caller, longest due first. PostgreSQL

@@ -61,7 +61,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, errors.New("open database: sqlite: needs a file path, as in sqlite:usher.db")
 	}
 	pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	write, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	// The writer's page cache holds a bulk batch's pages until commit,
+	// rather than spilling them to the WAL half way (64 MB at most).
+	write, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-65536)&_pragma=temp_store(2)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 func (q *queries) CreateTicket(ctx context.Context, t identity.Ticket) error {
-	return ticketsTable.insert(ctx, q.w, [][]any{ticketRow(t)})
+	return q.insert(ctx, ticketsTable, [][]any{ticketRow(t)})
 }
 
 func (q *queries) Ticket(ctx context.Context, id string) (identity.Ticket, error) {

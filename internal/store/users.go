@@ -71,7 +71,7 @@ func (q *queries) CreateUser(ctx context.Context, u identity.User) error {
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	return usersTable.insert(ctx, q.w, [][]any{row})
+	return q.insert(ctx, usersTable, [][]any{row})
 }
 
 func (q *queries) User(ctx context.Context, id string) (identity.User, error) {

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/usherid/usher/internal/identity"
+)
+
+func importUsers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: usher import [--db DSN | --url URL --client-id ID --client-secret SECRET] [--connection NAME] [--invite] [--upsert] [--dry-run] FILE")
+		fmt.Fprintln(stderr, "FILE is Auth0's bulk-import JSON (.json) or CSV with a header row naming the same fields (.csv).")
+		fs.PrintDefaults()
+	}
+	where := bindTarget(fs, getenv)
+	connection := fs.String("connection", "Username-Password-Authentication", "the database connection to import into")
+	opts := identity.ImportOptions{SkipExisting: true}
+	fs.BoolVar(&opts.Invite, "invite", false, "invite every imported user who has no password")
+	fs.BoolVar(&opts.Upsert, "upsert", false, "update users who exist already (matched by email) instead of skipping them")
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "check every row and report, writing nothing")
+	fs.StringVar(&opts.ResultURL, "result-url", "", "with --invite: where people land after setting their password")
+	ttl := fs.Duration("ttl", 0, "with --invite: how long the links live (default 7 days), e.g. 72h")
+	report := fs.String("errors", "", "where to write the failed rows (default FILE.errors.json)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() != 1 {
+		return usageError{"import: name one users file"}
+	}
+	path := fs.Arg(0)
+	opts.TTLSec = int(ttl.Seconds())
+	opts.Format = "json"
+	if strings.EqualFold(filepath.Ext(path), ".csv") {
+		opts.Format = "csv"
+	}
+	if *report == "" {
+		*report = path + ".errors.json"
+	}
+	remote, err := where.remote("import")
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	key, size, err := importKey(f, *connection, opts)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	bar := newBar(stdout, size)
+	var job identity.Job
+	var failed []identity.JobError
+	if remote {
+		job, failed, err = importRemote(ctx, where, f, filepath.Base(path), *connection, key, opts, bar)
+	} else {
+		job, failed, err = importLocal(ctx, where, f, size, *connection, key, opts, bar, stderr)
+	}
+	if bar != nil {
+		bar.Finish()
+	}
+	if job.ID != "" || opts.DryRun {
+		sum, verb := job.Summary, "created"
+		if opts.DryRun {
+			verb = "dry run, nothing written: would create"
+		}
+		fmt.Fprintf(stdout, "%s %d, updated %d, invited %d, skipped %d (already have an account), failed %d, of %d rows\n",
+			verb, sum.Inserted, sum.Updated, sum.Invited, sum.Skipped, sum.Failed, sum.Total)
+	}
+	if len(failed) > 0 {
+		if werr := writeReport(*report, failed); werr != nil {
+			return errors.Join(err, werr)
+		}
+		fmt.Fprintf(stderr, "%d rows failed; they are listed with their lines and reasons in %s\n", len(failed), *report)
+	}
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("import: stopped after row %d; run the same command again to go on from there", job.RowsDone)
+	case err != nil:
+		return fmt.Errorf("import: %w", err)
+	case job.Status == identity.JobFailed:
+		return fmt.Errorf("import: %s", job.StatusDetails)
+	case len(failed) > 0:
+		return fmt.Errorf("import: %d rows failed", len(failed))
+	}
+	return nil
+}
+
+// importKey names this import of this file: the same file with the same
+// options is the same import, so running the command again resumes it.
+func importKey(f *os.File, connection string, opts identity.ImportOptions) (string, int64, error) {
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", 0, err
+	}
+	o, _ := json.Marshal(opts)
+	fmt.Fprintf(h, "\x00%s\x00%s", connection, o)
+	return "usher-import:" + hex.EncodeToString(h.Sum(nil))[:40], size, nil
+}
+
+// newBar is a progress bar on a terminal, and nothing in a pipe.
+func newBar(stdout io.Writer, max int64) *progressbar.ProgressBar {
+	f, ok := stdout.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions64(max, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("importing"),
+		progressbar.OptionShowBytes(true), progressbar.OptionClearOnFinish())
+}
+
+// importLocal imports straight into the database. The job is stored, so
+// the same command started again after a crash goes on where it stopped.
+func importLocal(ctx context.Context, where *target, f *os.File, size int64, connection, key string, opts identity.ImportOptions, bar *progressbar.ProgressBar, stderr io.Writer) (identity.Job, []identity.JobError, error) {
+	svc, closeDB, err := where.open(ctx, "import")
+	if err != nil {
+		return identity.Job{}, nil, err
+	}
+	defer closeDB()
+	if prev, err := svc.ids.JobByIdempotencyKey(ctx, key); err == nil && !opts.DryRun {
+		if prev.Done() {
+			fmt.Fprintf(stderr, "this file was imported already, with the same options, at %s (job %s); here is what that import did\n", prev.UpdatedAt.Format(time.RFC3339), prev.ID)
+		} else {
+			fmt.Fprintf(stderr, "going on with the import of this file that stopped after row %d (job %s)\n", prev.RowsDone, prev.ID)
+		}
+	}
+	var dryFailed []identity.JobError
+	job, err := svc.ids.ImportFile(ctx, identity.ImportRequest{Connection: connection, IdempotencyKey: key, Options: opts}, f, size,
+		func(job identity.Job, failed []identity.JobError) {
+			if bar != nil {
+				bar.Set64(job.BytesDone)
+			}
+			if opts.DryRun {
+				dryFailed = append(dryFailed, failed...)
+			}
+		})
+	if opts.DryRun || job.ID == "" {
+		return job, dryFailed, err
+	}
+	// The errors of this run and of any run it resumed.
+	failed, ferr := svc.ids.JobErrors(context.WithoutCancel(ctx), job.ID)
+	return job, failed, errors.Join(err, ferr)
+}
+
+// importRemote uploads the file as an import job and follows it. The
+// upload carries the import's key, so running the command again follows
+// the same job rather than starting another.
+func importRemote(ctx context.Context, where *target, f *os.File, name, connection, key string, opts identity.ImportOptions, bar *progressbar.ProgressBar) (identity.Job, []identity.JobError, error) {
+	api, err := where.dial(ctx, "import")
+	if err != nil {
+		return identity.Job{}, nil, err
+	}
+	var conns []struct{ ID, Name string }
+	if _, err := api.do(ctx, "GET", "/api/v2/connections?name="+connection, nil, nil, &conns); err != nil {
+		return identity.Job{}, nil, err
+	}
+	if len(conns) != 1 || conns[0].Name != connection {
+		return identity.Job{}, nil, fmt.Errorf("there is no connection named %q", connection)
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		fields := map[string]string{"connection_id": conns[0].ID, "upsert": strconv.FormatBool(opts.Upsert), "invite": strconv.FormatBool(opts.Invite),
+			"dry_run": strconv.FormatBool(opts.DryRun), "skip_existing": "true", "format": opts.Format, "send_completion_email": "false"}
+		if opts.ResultURL != "" {
+			fields["result_url"] = opts.ResultURL
+		}
+		if opts.TTLSec != 0 {
+			fields["ttl_sec"] = strconv.Itoa(opts.TTLSec)
+		}
+		var err error
+		for k, v := range fields {
+			if err == nil {
+				err = mw.WriteField(k, v)
+			}
+		}
+		if err == nil {
+			var part io.Writer
+			if part, err = mw.CreateFormFile("users", name); err == nil {
+				_, err = io.Copy(part, f)
+			}
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	var job jobView
+	_, err = api.do(ctx, "POST", "/api/v2/jobs/users-imports", pr, http.Header{"Content-Type": {mw.FormDataContentType()}, "Idempotency-Key": {key}}, &job)
+	pr.Close()
+	if err != nil {
+		return identity.Job{}, nil, err
+	}
+	for job.Status == identity.JobPending {
+		select {
+		case <-ctx.Done():
+			return job.job(), nil, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+		if _, err := api.do(ctx, "GET", "/api/v2/jobs/"+job.ID, nil, nil, &job); err != nil {
+			return job.job(), nil, err
+		}
+		if bar != nil {
+			bar.Set64(bar.GetMax64() * int64(job.PercentageDone) / 100)
+		}
+	}
+	var failed []identity.JobError
+	_, err = api.do(ctx, "GET", "/api/v2/jobs/"+job.ID+"/errors", nil, nil, &failed)
+	return job.job(), failed, err
+}
+
+// jobView is a job as the Management API shows it.
+type jobView struct {
+	ID             string              `json:"id"`
+	Status         string              `json:"status"`
+	PercentageDone int                 `json:"percentage_done"`
+	StatusDetails  string              `json:"status_details"`
+	Summary        identity.JobSummary `json:"summary"`
+}
+
+func (v jobView) job() identity.Job {
+	return identity.Job{ID: v.ID, Status: v.Status, StatusDetails: v.StatusDetails, Summary: v.Summary}
+}
+
+// writeReport writes the failed rows as the errors endpoint shows them.
+func writeReport(path string, failed []identity.JobError) error {
+	b, err := json.MarshalIndent(failed, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
+}

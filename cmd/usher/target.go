@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/usherid/usher/internal/store"
+)
+
+// target is where a command works: straight on a database (--db) or
+// through a running server's Management API (--url with client credentials).
+type target struct {
+	dsn, base, clientID, clientSecret, publicURL, mailFrom *string
+}
+
+// bindTarget declares the TARGET flags of CONTRACT.md on fs.
+func bindTarget(fs *flag.FlagSet, getenv func(string) string) *target {
+	return &target{
+		dsn:          fs.String("db", getenv("USHER_DB"), "work on this database directly (USHER_DB)"),
+		base:         fs.String("url", getenv("USHER_URL"), "or talk to the server at this URL (USHER_URL)"),
+		clientID:     fs.String("client-id", getenv("USHER_CLIENT_ID"), "Management API client id, with --url (USHER_CLIENT_ID)"),
+		clientSecret: fs.String("client-secret", getenv("USHER_CLIENT_SECRET"), "and its secret (USHER_CLIENT_SECRET)"),
+		publicURL:    fs.String("public-url", getenv("USHER_PUBLIC_URL"), "with --db: the server's public URL, which links start with (USHER_PUBLIC_URL)"),
+		mailFrom:     fs.String("mail-from", getenv("USHER_MAIL_FROM"), "with --db: default From (USHER_MAIL_FROM)"),
+	}
+}
+
+// remote tells whether the command talks to a server; it is a usage error
+// to name neither or to leave out the credentials.
+func (t *target) remote(cmd string) (bool, error) {
+	switch {
+	case *t.base != "":
+		if *t.clientID == "" || *t.clientSecret == "" {
+			return false, usageError{cmd + ": --url needs --client-id and --client-secret (or USHER_CLIENT_ID and USHER_CLIENT_SECRET)"}
+		}
+		return true, nil
+	case *t.dsn != "":
+		return false, nil
+	}
+	return false, usageError{cmd + ": say where: --db DSN or --url URL"}
+}
+
+// open opens the database of --db, which a server must have migrated, and
+// wires the domain over it; mail waits in the outbox for a server to send.
+func (t *target) open(ctx context.Context, cmd string) (*services, func(), error) {
+	db, err := store.Open(ctx, *t.dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ok, err := db.Migrated(ctx); err != nil || !ok {
+		db.Close()
+		return nil, nil, fmt.Errorf("%s: the database at %s is not migrated; run usher migrate or usher serve first", cmd, store.Redact(*t.dsn))
+	}
+	publicURL, mailFrom := strings.TrimSuffix(*t.publicURL, "/"), *t.mailFrom
+	if publicURL == "" {
+		publicURL = "http://127.0.0.1:8080"
+	}
+	if mailFrom == "" {
+		mailFrom = "Usher <no-reply@" + strings.Split(strings.TrimPrefix(strings.TrimPrefix(publicURL, "https://"), "http://"), ":")[0] + ">"
+	}
+	return newServices(db, publicURL, mailFrom, nil, nil, nil), func() { db.Close() }, nil
+}
+
+// apiClient calls a running server's Management API with a token it got
+// through the client-credentials grant.
+type apiClient struct {
+	base, token string
+	http        *http.Client
+}
+
+// dial gets a Management API token from the server of --url.
+func (t *target) dial(ctx context.Context, cmd string) (*apiClient, error) {
+	base := strings.TrimSuffix(*t.base, "/")
+	hc := &http.Client{Timeout: 5 * time.Minute}
+	resp, err := hc.PostForm(base+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {*t.clientID},
+		"client_secret": {*t.clientSecret}, "audience": {base + "/api/v2/"}})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Description string `json:"error_description"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: no token from %s: %s", cmd, base, tok.Description)
+	}
+	return &apiClient{base: base, token: tok.AccessToken, http: hc}, nil
+}
+
+// do sends a request with the token and decodes a JSON answer into out
+// (when given and the status is a success); it returns the status.
+func (c *apiClient) do(ctx context.Context, method, path string, body io.Reader, header http.Header, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e struct{ Message string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		return resp.StatusCode, fmt.Errorf("%d %s", resp.StatusCode, e.Message)
+	}
+	if out != nil && resp.StatusCode != http.StatusNoContent {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
