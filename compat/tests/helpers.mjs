@@ -234,3 +234,46 @@ export function assertFirstVersion(version, action) {
   assert.equal(typeof version.created_at, 'string');
   if (version.action) assert.equal(version.action.id, action.id);
 }
+
+// --- Bulk import (import-v4 / import-v7) ---
+
+// A users file of n rows in Auth0's bulk-import format, one per line; rows 100, 200, … are broken
+// in turn by a bad email, a missing email and a plaintext password_hash. Returns the file, the
+// emails that should land and the broken rows' numbers with their expected error codes.
+export function importFile(prefix, n) {
+  const good = [];
+  const bad = new Map();
+  const brokenAs = [['{"email":"not-an-email"}', 'FORMAT'], ['{"given_name":"Nobody"}', 'OBJECT_REQUIRED'],
+    [`{"email":"${prefix}-hash@example.com","password_hash":"plaintext"}`, 'PATTERN']];
+  const lines = [];
+  for (let i = 1; i <= n; i++) {
+    if (i % 100 === 0) {
+      const [rec, code] = brokenAs[(i / 100) % brokenAs.length];
+      lines.push(rec.replace('-hash@', `-hash${i}@`));
+      bad.set(i, code);
+      continue;
+    }
+    const addr = `${prefix}-${i}@example.com`.toLowerCase();
+    good.push(addr);
+    lines.push(JSON.stringify({ email: addr, given_name: `Person ${i}`, user_metadata: { row: i } }));
+  }
+  return { json: `[\n${lines.join(',\n')}\n]\n`, good, bad };
+}
+
+// Polls getJob until the job is no longer pending and returns it.
+export async function waitForJob(getJob, { tries = 240, delayMs = 250 } = {}) {
+  for (let i = 0; i < tries; i++) {
+    const job = await getJob();
+    if (job.status !== 'pending') return job;
+    await new Promise((r) => setTimeout(r, delayMs));
+  }
+  throw new Error('the job did not end in time');
+}
+
+// Runs fn over items, `width` at a time.
+export async function inParallel(items, width, fn) {
+  const queue = [...items];
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (queue.length) await fn(queue.shift());
+  }));
+}
