@@ -55,6 +55,10 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"TicketUsedOnce", testTicketUsedOnce},
 		{"Logs", testLogs},
 		{"Actions", testActions},
+		{"Jobs", testJobs},
+		{"ClaimJob", testClaimJob},
+		{"InsertBulk", testInsertBulk},
+		{"UsersByEmails", testUsersByEmails},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
