@@ -525,7 +525,7 @@ func (run *importRun) write(ctx context.Context, b *importBatchOf) error {
 func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, tenant TenantSettings, now time.Time) error {
 	opts := run.opts
 	ttl, _ := ttlOf(opts.TTLSec, defaultInvitationLifetime)
-	inv := Invitation{ID: "inv_" + randomAlnum(20), UserID: u.ID, Email: u.Email, ConnectionID: run.conn.ID,
+	inv := Invitation{ID: "inv_" + objectID(), UserID: u.ID, Email: u.Email, ConnectionID: run.conn.ID,
 		ResultURL: opts.ResultURL, TTL: ttl, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	token, ticketID := newTicketToken()
 	inv.TicketID = ticketID

@@ -90,7 +90,7 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 		return Invited{}, false, err
 	}
 	now := s.now().UTC()
-	inv := Invitation{ID: "inv_" + randomAlnum(20), UserID: u.ID, Email: u.Email, ConnectionID: conn.ID, ClientID: r.ClientID,
+	inv := Invitation{ID: "inv_" + objectID(), UserID: u.ID, Email: u.Email, ConnectionID: conn.ID, ClientID: r.ClientID,
 		ResultURL: r.ResultURL, TTL: ttl, IdempotencyKey: idempotencyKey, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if r.Inviter != nil {
 		inv.InviterName = r.Inviter.Name

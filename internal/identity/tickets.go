@@ -300,7 +300,7 @@ func (s *Service) composeWith(ctx context.Context, tenant TenantSettings, templa
 	if err != nil {
 		return Mail{}, err
 	}
-	m.ID, m.UserID, m.Template, m.CreatedAt = "mail_"+randomAlnum(20), u.ID, template, now
+	m.ID, m.UserID, m.Template, m.CreatedAt = "mail_"+objectID(), u.ID, template, now
 	m.MessageID = randomAlnum(24) + "@" + s.mailDomain()
 	return m, nil
 }
