@@ -107,6 +107,13 @@ func engines(t *testing.T, fn func(t *testing.T, dsn string)) {
 // waits until /readyz answers.
 func startServer(t testing.TB, dsn string, env map[string]string, args ...string) *testServer {
 	t.Helper()
+	return startServerIn(context.Background(), t, dsn, env, args...)
+}
+
+// startServerIn is startServer with run's context derived from base, which
+// carries what a test hands the server inside (see withMailClock).
+func startServerIn(base context.Context, t testing.TB, dsn string, env map[string]string, args ...string) *testServer {
+	t.Helper()
 	addr := freeAddr(t)
 	vars := map[string]string{
 		"USHER_ADDR":                    addr,
@@ -119,7 +126,7 @@ func startServer(t testing.TB, dsn string, env map[string]string, args ...string
 		vars[k] = v
 	}
 	getenv := func(k string) string { return vars[k] }
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(base)
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {

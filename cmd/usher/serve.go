@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -58,6 +59,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	svc := newServices(db, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() })
 	worker = mail.NewWorker(db, svc.mails.Transport, log)
 	jobs = identity.NewJobRunner(svc.ids, func(err error) { log.Error("import job", "err", err) })
+	worker.Rate = mail.PerMinute(cfg.MailRate)
+	if clock, ok := ctx.Value(mailClockKey{}).(mail.Clock); ok {
+		worker.Clock = clock
+	}
 	ids, mails, acts, engine := svc.ids, svc.mails, svc.acts, svc.engine
 	boot, err := ids.Bootstrap(ctx, identity.Bootstrap{ClientID: cfg.BootstrapClientID, ClientSecret: cfg.BootstrapClientSecret})
 	if err != nil {
@@ -70,6 +75,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer(), Actions: acts})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerMailRate(reg, worker, cfg.MailRate)
 	handler := api.NewServer(api.Deps{
 		Identity:   ids,
 		OAuth:      tokens,
@@ -103,7 +109,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stdout, "Created the Management API client (shown once, keep the secret safe):\n  client_id:     %s\n  client_secret: %s\n  audience:      %s\n",
 			boot.ClientID, boot.ClientSecret, cfg.ManagementAudience())
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", string(db.Engine()))
+	log.Info("serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", string(db.Engine()),
+		"mail_rate_per_minute", cfg.MailRate)
 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
@@ -137,6 +144,39 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// mailClockKey is the context key under which an end-to-end test hands the
+// server it starts through run() a clock for the outbox worker, which it moves
+// forward to end a delivery-rate window without waiting a minute. Nothing
+// else sets it; run keeps the one signature main() uses.
+type mailClockKey struct{}
+
+// registerMailRate exposes the delivery cap on /metrics: what it is, how
+// much of the current window is used, and what it holds back.
+func registerMailRate(reg *prometheus.Registry, worker *mail.Worker, perMinute int) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "usher_mail_rate_limit", Help: "The mail delivery cap in mails per minute, every instance together (USHER_MAIL_RATE); 0: no cap.",
+		}, func() float64 { return float64(perMinute) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "usher_mail_rate_window_claimed", Help: "Mails every instance claimed for delivery in the cap's current window, as this instance last saw.",
+		}, func() float64 { return float64(worker.RateStatus().Claimed) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "usher_mail_rate_waits_total", Help: "Times this instance's outbox worker found the cap used up and waited for the next window.",
+		}, func() float64 { return float64(worker.RateStatus().Waits) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "usher_mail_rate_held", Help: "Mails due but held back by the cap until the next window, counted when scraped; 0 while this instance's worker is not waiting for one.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			n, err := worker.Held(ctx)
+			if err != nil {
+				return math.NaN()
+			}
+			return float64(n)
+		}),
+	)
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

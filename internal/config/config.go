@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -17,11 +18,14 @@ type Config struct {
 	DB                    string
 	SMTPURL               string
 	MailFrom              string
+	MailRate              int // mails per minute, every instance on the database together; 0: no cap
 	TLSCertFile           string
 	TLSKeyFile            string
 	BootstrapClientID     string
 	BootstrapClientSecret string
 	LogFormat             string
+
+	mailRate string // --mail-rate as given; Finish reads it into MailRate
 }
 
 // DefaultDB is the embedded database used when nothing else is said.
@@ -40,6 +44,7 @@ func BindServe(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.DB, "db", envOr(getenv, "USHER_DB", DefaultDB), "database: sqlite:PATH or a postgres:// URL (USHER_DB)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", getenv("USHER_SMTP_URL"), "smtp://user:pass@host:port or smtps://… (USHER_SMTP_URL); none: mail stays in the outbox")
 	fs.StringVar(&c.MailFrom, "mail-from", getenv("USHER_MAIL_FROM"), "default From address (USHER_MAIL_FROM; default Usher <no-reply@HOST>)")
+	fs.StringVar(&c.mailRate, "mail-rate", envOr(getenv, "USHER_MAIL_RATE", "0"), "at most this many mails a minute, every instance on the database together; 0: no cap (USHER_MAIL_RATE)")
 	fs.StringVar(&c.TLSCertFile, "tls-cert", getenv("USHER_TLS_CERT_FILE"), "serve HTTPS with this certificate (USHER_TLS_CERT_FILE)")
 	fs.StringVar(&c.TLSKeyFile, "tls-key", getenv("USHER_TLS_KEY_FILE"), "and this key (USHER_TLS_KEY_FILE)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "USHER_LOG_FORMAT", "text"), "text or json (USHER_LOG_FORMAT)")
@@ -74,6 +79,13 @@ func (c *Config) Finish() error {
 	if (c.BootstrapClientID == "") != (c.BootstrapClientSecret == "") {
 		return fmt.Errorf("USHER_BOOTSTRAP_CLIENT_ID and USHER_BOOTSTRAP_CLIENT_SECRET go together")
 	}
+	// Read as text so that a bad USHER_MAIL_RATE is reported like a bad flag,
+	// rather than silently replaced by the default.
+	rate, err := strconv.Atoi(strings.TrimSpace(c.mailRate))
+	if err != nil || rate < 0 {
+		return fmt.Errorf("--mail-rate %q: want a whole number of mails per minute, 0 for no cap", c.mailRate)
+	}
+	c.MailRate = rate
 	if c.MailFrom == "" {
 		c.MailFrom = "Usher <no-reply@" + u.Hostname() + ">"
 	}

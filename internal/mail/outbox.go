@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/usherid/usher/internal/identity"
@@ -16,10 +17,53 @@ type OutboxStore interface {
 	// due, or sending with a lapsed lease) to this worker until now+lease.
 	// On PostgreSQL concurrent claims skip each other's rows.
 	ClaimMails(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]identity.Mail, error)
+	// ClaimMailsCapped is ClaimMails under a cap shared by every worker on
+	// the database: it claims no more than the cap's window has room for,
+	// counts what it claimed, and reports where the window stands.
+	ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Duration, limit int, cap Rate) ([]identity.Mail, RateWindow, error)
+	// DueMails counts the mails a claim at now could take.
+	DueMails(ctx context.Context, now time.Time) (int, error)
 	// RecordAttempt stores an attempt's outcome: the new status, the reply,
 	// and when to try again.
 	RecordAttempt(ctx context.Context, id string, at time.Time, status, reply string, next time.Time) error
 }
+
+// Rate caps how many mails every worker on one database together claim for
+// delivery per window (USHER_MAIL_RATE). The zero Rate is no cap.
+//
+// What counts is a claim, that is an attempt begun, whatever its outcome: a
+// mail claimed again after a worker died holding it may be sent twice, and a
+// provider counts what it was offered, so counting claims never exceeds the cap.
+type Rate struct {
+	Max    int           // mails per window; 0: no cap
+	Window time.Duration // how long a window lasts; must be positive
+}
+
+// PerMinute is a cap of n mails a minute; 0 is no cap.
+func PerMinute(n int) Rate { return Rate{Max: n, Window: time.Minute} }
+
+// RateWindow is where the cap's current window stands after a claim.
+type RateWindow struct {
+	// Start is when the window opened: at the first claim that got mail
+	// after the previous window ended.
+	Start time.Time
+	// Claimed is how many mails every worker claimed in it, this claim included.
+	Claimed int
+}
+
+// Clock is the worker's time: what is due, when attempts happen, when a
+// rate window ends. Tests pass one that moves only when told (mailtest.Clock),
+// to end a window without waiting for it.
+type Clock interface {
+	Now() time.Time
+	// After is time.After on this clock.
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Transport delivers a batch of mails and reports a result for each.
 type Transport interface {
@@ -43,13 +87,23 @@ type Worker struct {
 	// Backoff is the wait before attempt n+1 after attempt n failed; nil
 	// means the package's Backoff. Tests shorten it.
 	Backoff func(n int) time.Duration
-	wake    chan struct{}
+	// Rate caps delivery for every worker on the database together. Every
+	// instance must be given the same: one without a cap does not count.
+	Rate Rate
+	// Clock tells the time. Poll is real time all the same: it is how soon
+	// mail queued by another instance is noticed.
+	Clock Clock
+	wake  chan struct{}
+	// The cap as this worker last saw it, for RateStatus and Held.
+	claimed atomic.Int64
+	waits   atomic.Int64
+	held    atomic.Bool // waiting for the next window
 }
 
-// NewWorker returns a Worker with Usher's defaults.
+// NewWorker returns a Worker with Usher's defaults: no rate cap.
 func NewWorker(store OutboxStore, transport func(context.Context) (Transport, error), log *slog.Logger) *Worker {
 	return &Worker{Store: store, Transport: transport, Log: log, Batch: 100, Poll: time.Second,
-		Lease: 2 * time.Minute, GiveUpAfter: 24 * time.Hour, wake: make(chan struct{}, 1)}
+		Lease: 2 * time.Minute, GiveUpAfter: 24 * time.Hour, Clock: systemClock{}, wake: make(chan struct{}, 1)}
 }
 
 // Notify wakes the worker: a mail was just queued.
@@ -63,9 +117,16 @@ func (w *Worker) Notify() {
 // Run delivers until ctx ends.
 func (w *Worker) Run(ctx context.Context) {
 	for {
-		n, err := w.deliverOnce(ctx)
+		n, reopens, err := w.deliverOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			w.Log.Error("outbox", "error", err.Error())
+		}
+		if !reopens.IsZero() {
+			w.waitForWindow(ctx, reopens)
+			if ctx.Err() != nil {
+				return
+			}
+			continue
 		}
 		if n == w.Batch {
 			continue // more may be waiting
@@ -79,23 +140,40 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
-// deliverOnce sends one batch and returns how many mails it claimed.
-func (w *Worker) deliverOnce(ctx context.Context) (int, error) {
+// waitForWindow sleeps until the rate window reopens. Mail queued meanwhile
+// cannot go before then, so wake-ups are not listened to: a busy server
+// would otherwise have the worker ask the database again for every mail
+// queued. The wait is at most one window, should an instance whose clock
+// runs ahead have opened the window in what is still our future.
+func (w *Worker) waitForWindow(ctx context.Context, reopens time.Time) {
+	w.held.Store(true)
+	defer w.held.Store(false)
+	w.waits.Add(1)
+	d := min(reopens.Sub(w.Clock.Now()), w.Rate.Window)
+	select {
+	case <-ctx.Done():
+	case <-w.Clock.After(d):
+	}
+}
+
+// deliverOnce sends one batch and returns how many mails it claimed, and
+// when the rate cap's window reopens if the cap is used up.
+func (w *Worker) deliverOnce(ctx context.Context) (int, time.Time, error) {
 	tr, err := w.Transport(ctx)
 	if err != nil || tr == nil {
-		return 0, err
+		return 0, time.Time{}, err
 	}
-	claimed := time.Now()
-	mails, err := w.Store.ClaimMails(ctx, claimed, w.Lease, w.Batch)
+	claimed := w.Clock.Now()
+	mails, reopens, err := w.claim(ctx, claimed)
 	if err != nil || len(mails) == 0 {
-		return 0, err
+		return 0, reopens, err
 	}
 	rec := w.record(ctx, mails)
 	// A batch that began goes on through shutdown, as its mails are claimed,
 	// but no mail starts late in the lease: once the lease lapses another
 	// worker may claim the mail and send it too. Mails not tried stay
 	// claimed, and are taken again when their lease lapses.
-	sendCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), claimed.Add(w.Lease*3/4))
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Lease*3/4-w.Clock.Now().Sub(claimed))
 	defer cancel()
 	if each, ok := tr.(eachSender); ok {
 		each.SendEach(sendCtx, mails, rec.add)
@@ -109,7 +187,50 @@ func (w *Worker) deliverOnce(ctx context.Context) (int, error) {
 			rec.add(i, r)
 		}
 	}
-	return len(mails), rec.wait()
+	return len(mails), reopens, rec.wait()
+}
+
+// claim leases a batch of due mails, as many as the rate cap leaves room
+// for. reopens is when the cap's window ends, if this claim used it up (or
+// found it used up), and zero otherwise.
+func (w *Worker) claim(ctx context.Context, now time.Time) (mails []identity.Mail, reopens time.Time, err error) {
+	if w.Rate.Max <= 0 {
+		// Without a cap the claim stays one statement: delivery as fast as before.
+		mails, err = w.Store.ClaimMails(ctx, now, w.Lease, w.Batch)
+		return mails, time.Time{}, err
+	}
+	mails, win, err := w.Store.ClaimMailsCapped(ctx, now, w.Lease, w.Batch, w.Rate)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	w.claimed.Store(int64(win.Claimed))
+	if win.Claimed < w.Rate.Max {
+		return mails, time.Time{}, nil
+	}
+	return mails, win.Start.Add(w.Rate.Window), nil
+}
+
+// RateStatus is the delivery cap as this worker last saw it, for /metrics.
+type RateStatus struct {
+	// Claimed is how many mails every instance claimed in the current window.
+	Claimed int
+	// Waits is how many times this worker found the window used up and
+	// waited for the next one.
+	Waits int64
+}
+
+// RateStatus reports the delivery cap as this worker last saw it.
+func (w *Worker) RateStatus() RateStatus {
+	return RateStatus{Claimed: int(w.claimed.Load()), Waits: w.waits.Load()}
+}
+
+// Held counts the mails due now that wait for the next window because the
+// cap is used up; 0 while this worker is not waiting for one.
+func (w *Worker) Held(ctx context.Context) (int, error) {
+	if !w.held.Load() {
+		return 0, nil
+	}
+	return w.Store.DueMails(ctx, w.Clock.Now())
 }
 
 var errNoResult = errors.New("the transport gave no result for this mail")
@@ -164,7 +285,7 @@ func (w *Worker) record(ctx context.Context, mails []identity.Mail) *recorder {
 }
 
 // add takes one mail's result; it never blocks.
-func (r *recorder) add(i int, res Result) { r.results <- indexed{i, res, time.Now()} }
+func (r *recorder) add(i int, res Result) { r.results <- indexed{i, res, r.w.Clock.Now()} }
 
 // wait returns once every result added is stored.
 func (r *recorder) wait() error {

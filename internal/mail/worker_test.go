@@ -467,3 +467,88 @@ func (s *fakeServer) connections() int {
 	defer s.mu.Unlock()
 	return s.conns
 }
+
+// claimCounter is the store, counting the worker's capped claims.
+type claimCounter struct {
+	*store.DB
+	capped atomic.Int64
+}
+
+func (c *claimCounter) ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Duration, limit int, rate mail.Rate) ([]identity.Mail, mail.RateWindow, error) {
+	c.capped.Add(1)
+	return c.DB.ClaimMailsCapped(ctx, now, lease, limit, rate)
+}
+
+// TestWorkerRateCapWaitsForTheNextWindow runs a worker with a cap of 3 a
+// window on a clock that moves only when told: it sends 3, then sleeps until
+// the window ends without asking the database again, whatever wakes it, and
+// sends the rest in the windows after.
+func TestWorkerRateCapWaitsForTheNextWindow(t *testing.T) {
+	db := openStore(t)
+	counted := &claimCounter{DB: db}
+	sink := mailtest.Start(t)
+	clock := mailtest.NewClock(time.Now().Add(time.Hour))
+	mails := queue(t, db, 7, time.Now())
+	w := mail.NewWorker(counted, transportTo(t, sink.Addr), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	w.Poll, w.Rate, w.Clock = time.Millisecond, mail.PerMinute(3), clock
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	held := func(waits int64, sent int) func() bool {
+		return func() bool {
+			n, err := w.Held(t.Context())
+			return err == nil && n > 0 && w.RateStatus().Waits == waits && all(t, db, sent, identity.MailSent)()
+		}
+	}
+
+	eventually(t, "3 sent and the worker waiting", held(1, 3))
+	if n, _ := w.Held(t.Context()); n != 4 {
+		t.Errorf("Held = %d; want the 4 mails left", n)
+	}
+	if st := w.RateStatus(); st.Claimed != 3 {
+		t.Errorf("RateStatus = %+v; want 3 claimed in the window", st)
+	}
+	// Asleep until the window ends: new mail, retries and polls do not make
+	// it ask the database again, let alone send.
+	claims := counted.capped.Load()
+	for range 20 {
+		w.Notify()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := counted.capped.Load(); got != claims {
+		t.Errorf("the waiting worker claimed %d more times", got-claims)
+	}
+	if n := len(sink.Messages()); n != 3 {
+		t.Fatalf("%d mails arrived in the first window; want 3", n)
+	}
+	for _, m := range mails[3:] {
+		got, _ := db.Mail(t.Context(), m.ID)
+		if got.Status != identity.MailQueued || got.Attempts != 0 {
+			t.Errorf("held %s: status %s, %d attempts; want queued, untried", m.ID, got.Status, got.Attempts)
+		}
+	}
+
+	clock.Advance(time.Minute)
+	eventually(t, "6 sent and the worker waiting again", held(2, 6))
+	if n := len(sink.Messages()); n != 6 {
+		t.Fatalf("%d mails arrived by the second window; want 6", n)
+	}
+	clock.Advance(time.Minute)
+	eventually(t, "all 7 sent", all(t, db, 7, identity.MailSent))
+	counts := byMessageID(sink.Messages())
+	for _, m := range mails {
+		if counts[m.MessageID] != 1 {
+			t.Errorf("%s arrived %d times; want once", m.MessageID, counts[m.MessageID])
+		}
+	}
+	if n, _ := w.Held(t.Context()); n != 0 || w.RateStatus().Waits != 2 {
+		t.Errorf("after the last window: Held %d, %+v; want nothing held, 2 waits", n, w.RateStatus())
+	}
+}

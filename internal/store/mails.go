@@ -39,9 +39,9 @@ func (q *queries) EnqueueMail(ctx context.Context, m identity.Mail) error {
 // next_attempt order on mails_due, at most limit rows each, and the three
 // walks are merged. Ties are broken by rowid (the order of queueing) on
 // SQLite, where it is in the index, and by id on PostgreSQL.
-func (db *DB) ClaimMails(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]identity.Mail, error) {
+func (q *queries) ClaimMails(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]identity.Mail, error) {
 	key, tie, lock := "id", "", " FOR UPDATE SKIP LOCKED"
-	if db.engine == SQLite {
+	if q.db.engine == SQLite {
 		key, tie, lock = "rowid", ", rowid", ""
 	}
 	walk := func(status, alias string) string {
@@ -50,9 +50,66 @@ func (db *DB) ClaimMails(ctx context.Context, now time.Time, lease time.Duration
 	}
 	due := `SELECT k FROM (` + walk("$3", "q") + ` UNION ALL ` + walk("$4", "f") + ` UNION ALL ` + walk("$1", "s") +
 		`) AS due ORDER BY next_attempt, k LIMIT $6`
-	return list(ctx, db.w, scanMail, `UPDATE mails SET status = $1, next_attempt = $2 WHERE `+key+` IN (`+due+`)
+	return list(ctx, q.w, scanMail, `UPDATE mails SET status = $1, next_attempt = $2 WHERE `+key+` IN (`+due+`)
 		RETURNING `+mailColumns,
 		identity.MailSending, millis(now.Add(lease)), identity.MailQueued, identity.MailFailed, millis(now), limit)
+}
+
+// ClaimMailsCapped claims like ClaimMails, no more than the cap's window
+// has room for, and counts the claim in the window, in one transaction.
+//
+// Every instance's capped claims go through the one mail_rate row, locked
+// for the transaction (SQLite's single writer is the lock there), so claims
+// under a cap are serialized: they are rare by nature, a cap being far below
+// what the worker can send. A window opens at the first claim that gets mail
+// after the previous one ended, and lasts rate.Window. A clock behind the
+// one that opened the window counts in it rather than opening another.
+func (db *DB) ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Duration, limit int, rate mail.Rate) ([]identity.Mail, mail.RateWindow, error) {
+	if rate.Window <= 0 || rate.Max <= 0 {
+		return nil, mail.RateWindow{}, fmt.Errorf("claim mails: a rate cap needs a positive count and window, not %+v", rate)
+	}
+	lock := " FOR UPDATE"
+	if db.engine == SQLite {
+		lock = ""
+	}
+	var mails []identity.Mail
+	var win mail.RateWindow
+	err := db.Atomic(ctx, func(st identity.Store) error {
+		q := st.(*queries)
+		var start int64
+		if err := q.w.QueryRowContext(ctx, `SELECT window_start, claimed FROM mail_rate WHERE id = 1`+lock).
+			Scan(&start, &win.Claimed); err != nil {
+			return fmt.Errorf("read the mail rate window: %w", translate(err))
+		}
+		if millis(now) >= start+rate.Window.Milliseconds() {
+			start, win.Claimed = millis(now), 0 // the last window is over; this one opens if mail is claimed
+		}
+		win.Start = fromMillis(start)
+		room := min(limit, rate.Max-win.Claimed)
+		if room <= 0 {
+			return nil
+		}
+		var err error
+		if mails, err = q.ClaimMails(ctx, now, lease, room); err != nil || len(mails) == 0 {
+			return err
+		}
+		win.Claimed += len(mails)
+		_, err = q.w.ExecContext(ctx, `UPDATE mail_rate SET window_start = $1, claimed = $2 WHERE id = 1`, start, win.Claimed)
+		return translate(err)
+	})
+	if err != nil {
+		return nil, mail.RateWindow{}, err
+	}
+	return mails, win, nil
+}
+
+// DueMails counts the mails a claim at now could take: queued or failed and
+// due, or sending with a lapsed lease.
+func (db *DB) DueMails(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM mails WHERE status IN ($1, $2, $3) AND next_attempt <= $4`,
+		identity.MailQueued, identity.MailFailed, identity.MailSending, millis(now)).Scan(&n)
+	return n, translate(err)
 }
 
 // RecordAttempt stores one delivery attempt and the mail's new status.

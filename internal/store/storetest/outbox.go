@@ -26,6 +26,12 @@ func testOutbox(t *testing.T, f *fixture) {
 		{"ConcurrentClaims", testOutboxConcurrentClaims},
 		{"Retry", testOutboxRetry},
 		{"List", testOutboxList},
+		{"RateCapsAWindow", testRateCapsAWindow},
+		{"RateBatchLimit", testRateBatchLimit},
+		{"RateWindowOpensWithMail", testRateWindowOpensWithMail},
+		{"RateLaggingClock", testRateLaggingClock},
+		{"RateConcurrentClaims", testRateConcurrentClaims},
+		{"RateInvalid", testRateInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, f.fresh(t)) })
 	}
@@ -431,5 +437,198 @@ func testOutboxList(t *testing.T, f *fixture) {
 				t.Errorf("Mails(%+v) = %v, total %d; want %v, total %d", tc.q, ids(got), total, tc.want, tc.total)
 			}
 		})
+	}
+}
+
+// claimCapped claims under rate and returns the ids it got, sorted, and the window.
+func (f *fixture) claimCapped(now time.Time, limit int, rate mail.Rate) ([]string, mail.RateWindow) {
+	f.t.Helper()
+	mails, win, err := f.db.ClaimMailsCapped(f.ctx, now, time.Hour, limit, rate)
+	if err != nil {
+		f.t.Fatalf("ClaimMailsCapped at %s: %v", now.Format(time.RFC3339Nano), err)
+	}
+	if len(mails) > limit {
+		f.t.Fatalf("ClaimMailsCapped claimed %d mails with a limit of %d", len(mails), limit)
+	}
+	return mailIDs(mails), win
+}
+
+// wantWindow checks the window a capped claim reported.
+func wantWindow(t *testing.T, what string, got mail.RateWindow, start time.Time, claimed int) {
+	t.Helper()
+	if !got.Start.Equal(start) || got.Claimed != claimed {
+		t.Errorf("%s: window %+v; want opened at %v with %d claimed", what, got, start, claimed)
+	}
+}
+
+func (f *fixture) due(now time.Time) int {
+	f.t.Helper()
+	n, err := f.db.DueMails(f.ctx, now)
+	if err != nil {
+		f.t.Fatalf("DueMails: %v", err)
+	}
+	return n
+}
+
+// testRateCapsAWindow: a window gives out the cap and no more; the mails
+// held back stay queued and untouched until the next window.
+func testRateCapsAWindow(t *testing.T, f *fixture) {
+	rate := mail.Rate{Max: 3, Window: time.Minute}
+	for i := range 10 {
+		f.enqueue(i, fmt.Sprintf("p%d@example.com", i), at(i))
+	}
+	first, win := f.claimCapped(at(1000), 10, rate)
+	if want := []string{"mail_0000", "mail_0001", "mail_0002"}; !slices.Equal(first, want) {
+		t.Fatalf("first capped claim = %v; want the 3 oldest %v", first, want)
+	}
+	wantWindow(t, "first claim", win, at(1000), 3)
+	if n := f.due(at(1000)); n != 7 {
+		t.Errorf("DueMails = %d; want the 7 held back", n)
+	}
+	for _, now := range []time.Time{at(1000), at(30_000), at(60_999)} {
+		ids, win := f.claimCapped(now, 10, rate)
+		if len(ids) != 0 {
+			t.Fatalf("claim at +%v in the used-up window = %v; want nothing", now.Sub(at(1000)), ids)
+		}
+		wantWindow(t, "claim in the used-up window", win, at(1000), 3)
+	}
+	for i := 3; i < 10; i++ {
+		if m := f.mail(fmt.Sprintf("mail_%04d", i)); m.Status != identity.MailQueued || m.Attempts != 0 || !m.NextAttempt.Equal(at(i)) {
+			t.Errorf("held mail %s: status %s, attempts %d, next %v; want queued and untouched", m.ID, m.Status, m.Attempts, m.NextAttempt)
+		}
+		if attempts, _ := f.db.MailAttempts(f.ctx, fmt.Sprintf("mail_%04d", i)); len(attempts) != 0 {
+			t.Errorf("held mail mail_%04d has attempts %+v", i, attempts)
+		}
+	}
+	// A window later the next 3 go, in a window of their own.
+	next, win := f.claimCapped(at(61_000), 10, rate)
+	if want := []string{"mail_0003", "mail_0004", "mail_0005"}; !slices.Equal(next, want) {
+		t.Errorf("claim in the next window = %v; want %v", next, want)
+	}
+	wantWindow(t, "next window", win, at(61_000), 3)
+}
+
+// testRateBatchLimit: a batch smaller than the room left takes its limit;
+// the last batch of a window takes only the room left.
+func testRateBatchLimit(t *testing.T, f *fixture) {
+	rate := mail.Rate{Max: 5, Window: time.Minute}
+	for i := range 10 {
+		f.enqueue(i, "x@example.com", at(i))
+	}
+	for _, want := range []int{2, 2, 1, 0} {
+		ids, _ := f.claimCapped(at(100), 2, rate)
+		if len(ids) != want {
+			t.Errorf("claimed %d with a batch of 2 under a cap of 5; want %d", len(ids), want)
+		}
+	}
+	if _, win := f.claimCapped(at(200), 2, rate); win.Claimed != 5 {
+		t.Errorf("window claimed %d; want 5", win.Claimed)
+	}
+}
+
+// testRateWindowOpensWithMail: a claim that finds nothing opens no window;
+// the window opens with the first claim that gets mail.
+func testRateWindowOpensWithMail(t *testing.T, f *fixture) {
+	rate := mail.Rate{Max: 1, Window: time.Minute}
+	if ids, win := f.claimCapped(at(0), 10, rate); len(ids) != 0 || win.Claimed != 0 {
+		t.Fatalf("claim of an empty outbox = %v, %+v", ids, win)
+	}
+	f.enqueue(1, "a@example.com", at(10_000))
+	f.enqueue(2, "b@example.com", at(10_000))
+	if ids, win := f.claimCapped(at(30_000), 10, rate); len(ids) != 1 {
+		t.Fatalf("claim = %v; want one mail", ids)
+	} else {
+		wantWindow(t, "the window opened by the first mail", win, at(30_000), 1)
+	}
+	if ids, _ := f.claimCapped(at(89_999), 10, rate); len(ids) != 0 {
+		t.Errorf("claim a millisecond before the window ends = %v; want nothing", ids)
+	}
+	if ids, win := f.claimCapped(at(90_000), 10, rate); len(ids) != 1 {
+		t.Errorf("claim as the window ends = %v; want the other mail", ids)
+	} else {
+		wantWindow(t, "the next window", win, at(90_000), 1)
+	}
+}
+
+// testRateLaggingClock: an instance whose clock is behind the one that
+// opened the window counts its claims in that window.
+func testRateLaggingClock(t *testing.T, f *fixture) {
+	rate := mail.Rate{Max: 2, Window: time.Minute}
+	for i := range 4 {
+		f.enqueue(i, "x@example.com", at(0))
+	}
+	f.claimCapped(at(60_000), 1, rate)
+	ids, win := f.claimCapped(at(59_000), 10, rate)
+	if len(ids) != 1 {
+		t.Errorf("a lagging claim got %v; want the one mail left in the window", ids)
+	}
+	wantWindow(t, "lagging claim", win, at(60_000), 2)
+	if ids, _ := f.claimCapped(at(59_500), 10, rate); len(ids) != 0 {
+		t.Errorf("a lagging claim in the used-up window got %v", ids)
+	}
+}
+
+// testRateConcurrentClaims has several claimers race under one cap; on
+// PostgreSQL each runs on its own connection, as instances do. Together
+// they claim exactly the cap in a window, each mail once.
+func testRateConcurrentClaims(t *testing.T, f *fixture) {
+	const mails, claimers, batch, limit = 300, 8, 7, 37
+	rate := mail.Rate{Max: limit, Window: time.Minute}
+	for i := range mails {
+		f.enqueue(i, fmt.Sprintf("p%d@example.com", i), at(i%10))
+	}
+	for window, now := range []time.Time{at(1000), at(61_000)} {
+		got := make([][]string, claimers)
+		errs := make([]error, claimers)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for c := range claimers {
+			wg.Go(func() {
+				<-start
+				for range 10 {
+					ms, win, err := f.db.ClaimMailsCapped(f.ctx, now, time.Hour, batch, rate)
+					if err == nil && (len(ms) > batch || win.Claimed > limit) {
+						err = fmt.Errorf("claimed %d with a batch of %d; window %+v over the cap of %d", len(ms), batch, win, limit)
+					}
+					if err != nil {
+						errs[c] = err
+						return
+					}
+					got[c] = append(got[c], mailIDs(ms)...)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		owner := map[string]int{}
+		for c, ids := range got {
+			if errs[c] != nil {
+				t.Errorf("window %d, claimer %d: %v", window, c, errs[c])
+			}
+			for _, id := range ids {
+				if prev, dup := owner[id]; dup {
+					t.Errorf("%s was claimed by claimers %d and %d", id, prev, c)
+				}
+				owner[id] = c
+			}
+		}
+		if len(owner) != limit {
+			t.Errorf("window %d: %d mails claimed by %d claimers together; want the cap, %d", window, len(owner), claimers, limit)
+		}
+	}
+	if n := f.due(at(61_000)); n != mails-2*limit {
+		t.Errorf("DueMails after two windows = %d; want %d", n, mails-2*limit)
+	}
+}
+
+func testRateInvalid(t *testing.T, f *fixture) {
+	f.enqueue(1, "a@example.com", at(0))
+	for _, rate := range []mail.Rate{{Max: 5}, {Max: 0, Window: time.Minute}, {Max: -1, Window: time.Minute}} {
+		if ms, _, err := f.db.ClaimMailsCapped(f.ctx, at(1), time.Hour, 10, rate); err == nil {
+			t.Errorf("ClaimMailsCapped with %+v = %d mails, no error; want an error", rate, len(ms))
+		}
+	}
+	if got := f.mail("mail_0001"); got.Status != identity.MailQueued {
+		t.Errorf("an invalid cap changed the mail to %s", got.Status)
 	}
 }
