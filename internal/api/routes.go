@@ -47,6 +47,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v2/user-blocks/{id}", m(handleGetUserBlocks(ids), "read:users"))
 	mux.Handle("DELETE /api/v2/user-blocks/{id}", m(handleDeleteUserBlocks(ids), "update:users"))
 	mux.Handle("GET /api/v2/users-by-email", m(handleUsersByEmail(ids), "read:users"))
+	mux.Handle("GET /api/v2/users/{id}/permissions", m(handleListPermissions(ids), "read:users"))
+	mux.Handle("POST /api/v2/users/{id}/permissions", m(handleAssignPermissions(ids), "update:users"))
+	mux.Handle("DELETE /api/v2/users/{id}/permissions", m(handleRemovePermissions(ids), "update:users"))
 
 	mux.Handle("POST /api/v2/clients", m(handleCreateClient(ids), "create:clients"))
 	mux.Handle("GET /api/v2/clients", m(handleListClients(ids), "read:clients", "read:client_keys"))

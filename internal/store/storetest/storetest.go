@@ -55,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"TicketUsedOnce", testTicketUsedOnce},
 		{"Logs", testLogs},
 		{"Actions", testActions},
+		{"Permissions", testPermissions},
+		{"InvitationStats", testInvitationStats},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
