@@ -9,16 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"github.com/usherid/usher/internal/identity"
-	"github.com/usherid/usher/internal/store"
 )
 
 // inviteOutcome is what became of one email.
@@ -41,12 +38,7 @@ func invite(ctx context.Context, args []string, getenv func(string) string, stdi
 		fmt.Fprintln(stderr, "usage: usher invite [--db DSN | --url URL --client-id ID --client-secret SECRET] [--result-url URL] [--ttl DURATION] EMAIL... (or - to read emails from standard input)")
 		fs.PrintDefaults()
 	}
-	dsn := fs.String("db", getenv("USHER_DB"), "work on this database directly (USHER_DB)")
-	base := fs.String("url", getenv("USHER_URL"), "or talk to the server at this URL (USHER_URL)")
-	clientID := fs.String("client-id", getenv("USHER_CLIENT_ID"), "Management API client id, with --url (USHER_CLIENT_ID)")
-	clientSecret := fs.String("client-secret", getenv("USHER_CLIENT_SECRET"), "and its secret (USHER_CLIENT_SECRET)")
-	publicURL := fs.String("public-url", getenv("USHER_PUBLIC_URL"), "with --db: the server's public URL, which links start with (USHER_PUBLIC_URL)")
-	mailFrom := fs.String("mail-from", getenv("USHER_MAIL_FROM"), "with --db: default From (USHER_MAIL_FROM)")
+	tg := bindTarget(fs, getenv)
 	resultURL := fs.String("result-url", "", "where people land after setting their password")
 	ttl := fs.Duration("ttl", 0, "how long the links live (default 7 days), e.g. 72h")
 	if err := fs.Parse(args); err != nil {
@@ -64,20 +56,20 @@ func invite(ctx context.Context, args []string, getenv func(string) string, stdi
 	}
 	req := identity.InvitationRequest{ResultURL: *resultURL, TTLSec: int(ttl.Seconds())}
 	var inv inviter
-	switch {
-	case *base != "":
-		if *clientID == "" || *clientSecret == "" {
-			return usageError{"invite: --url needs --client-id and --client-secret (or USHER_CLIENT_ID and USHER_CLIENT_SECRET)"}
-		}
-		inv, err = remoteInviter(ctx, strings.TrimSuffix(*base, "/"), *clientID, *clientSecret, req)
-	case *dsn != "":
+	if err := tg.check("invite"); err != nil {
+		return err
+	}
+	if tg.remote() {
+		inv, err = remoteInviter(ctx, tg, req)
+	} else {
+		var svc *services
 		var closeDB func()
-		inv, closeDB, err = localInviter(ctx, *dsn, *publicURL, *mailFrom, req)
-		if closeDB != nil {
-			defer closeDB()
+		svc, closeDB, err = tg.open(ctx, "invite")
+		if err != nil {
+			return err
 		}
-	default:
-		return usageError{"invite: say where: --db DSN or --url URL"}
+		defer closeDB()
+		inv = localInviter(svc, req)
 	}
 	if err != nil {
 		return err
@@ -137,22 +129,7 @@ func runInvites(ctx context.Context, emails []string, inv inviter, stdout, stder
 
 // localInviter invites through the database directly; the mail waits in the
 // outbox for a running `usher serve` to deliver it.
-func localInviter(ctx context.Context, dsn, publicURL, mailFrom string, req identity.InvitationRequest) (inviter, func(), error) {
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		return nil, nil, err
-	}
-	if ok, err := db.Migrated(ctx); err != nil || !ok {
-		db.Close()
-		return nil, nil, fmt.Errorf("invite: the database at %s is not migrated; run usher migrate or usher serve first", store.Redact(dsn))
-	}
-	if publicURL == "" {
-		publicURL = "http://127.0.0.1:8080"
-	}
-	if mailFrom == "" {
-		mailFrom = "Usher <no-reply@" + strings.Split(strings.TrimPrefix(strings.TrimPrefix(publicURL, "https://"), "http://"), ":")[0] + ">"
-	}
-	svc := newServices(db, strings.TrimSuffix(publicURL, "/"), mailFrom, nil, nil)
+func localInviter(svc *services, req identity.InvitationRequest) inviter {
 	return func(ctx context.Context, email, key string) (inviteOutcome, error) {
 		r := req
 		r.Email = email
@@ -167,32 +144,22 @@ func localInviter(ctx context.Context, dsn, publicURL, mailFrom string, req iden
 			return alreadyInvited, nil
 		}
 		return invited, nil
-	}, func() { db.Close() }, nil
+	}
 }
 
 // remoteInviter invites through a running server's API.
-func remoteInviter(ctx context.Context, base, clientID, secret string, req identity.InvitationRequest) (inviter, error) {
-	hc := &http.Client{Timeout: 30 * time.Second}
-	resp, err := hc.PostForm(base+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID},
-		"client_secret": {secret}, "audience": {base + "/api/v2/"}})
+func remoteInviter(ctx context.Context, tg target, req identity.InvitationRequest) (inviter, error) {
+	api, err := tg.connect(ctx, "invite")
 	if err != nil {
-		return nil, fmt.Errorf("invite: %w", err)
+		return nil, err
 	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-		Description string `json:"error_description"`
-	}
-	json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("invite: no token from %s: %s", base, tok.Description)
-	}
+	hc, base := api.hc, api.base
 	return func(ctx context.Context, email, key string) (inviteOutcome, error) {
 		r := req
 		r.Email = email
 		body, _ := json.Marshal(r)
 		hr, _ := http.NewRequestWithContext(ctx, "POST", base+"/usher/v1/invitations", strings.NewReader(string(body)))
-		hr.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		hr.Header.Set("Authorization", "Bearer "+api.token)
 		hr.Header.Set("Content-Type", "application/json")
 		hr.Header.Set("Idempotency-Key", key)
 		resp, err := hc.Do(hr)

@@ -43,6 +43,7 @@ Usage:
   usher serve [flags]     run the server (see usher serve --help)
   usher migrate [--db DSN] apply database migrations and exit
   usher invite [--db DSN | --url URL] EMAIL...  invite people (- reads emails from standard input)
+  usher admin invite [--db DSN | --url URL] EMAIL  invite a dashboard administrator
 
 Run "usher COMMAND --help" for a command's flags.
 `
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "invite":
 		return invite(ctx, rest, getenv, stdin, stdout, stderr)
+	case "admin":
+		return admin(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

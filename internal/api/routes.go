@@ -35,6 +35,11 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /u/signup", limitPerIP(pg.SignupSubmit(), 1, 10))
 	mux.Handle("GET /v2/logout", pg.Logout())
 
+	// The dashboard: its own table of routes, for administrators only.
+	if d.Dashboard != nil {
+		mux.Handle("/dashboard/", d.Dashboard)
+	}
+
 	// Management API: every route names the scopes that may call it.
 	m := func(h http.Handler, scopes ...string) http.Handler {
 		return requireScope(tokens, ids.ManagementAudience(), scopes, h)
