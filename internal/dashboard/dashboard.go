@@ -119,8 +119,8 @@ func (d *Dashboard) routes() []route {
 		{"GET /dashboard/connection", d.connection()},
 		{"POST /dashboard/connection/{id}", d.saveConnection()},
 		{"GET /dashboard/logs", d.logs()},
-		{"POST /dashboard/signout", d.signOut()},
 
+		{"POST /dashboard/signout", d.signOut()},
 		{"GET /dashboard/login", d.login()},
 		{"GET /dashboard/callback", d.callback()},
 		{"GET /dashboard/signed-out", d.signedOut()},
@@ -129,8 +129,9 @@ func (d *Dashboard) routes() []route {
 	}
 }
 
-// Open lists the routes anyone may reach: signing in and out, the assets.
-var Open = []string{"GET /dashboard/login", "GET /dashboard/callback", "GET /dashboard/signed-out", "GET /dashboard/assets/", "/dashboard/"}
+// Open lists the routes that need no usher:admin: signing in and out, the
+// assets, and the catch-all (which refuses non-administrators itself).
+var Open = []string{"POST /dashboard/signout", "GET /dashboard/login", "GET /dashboard/callback", "GET /dashboard/signed-out", "GET /dashboard/assets/", "/dashboard/"}
 
 // Routes lists the pattern of every route the dashboard serves, so that a
 // test can check each one.
