@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/usherid/usher/internal/dashboard"
 )
 
@@ -288,4 +290,214 @@ func TestDashboardMetadataValidation(t *testing.T) {
 	if fmt.Sprint(after.AppMetadata) != "map[nested:map[a:[1 2]] plan:team]" || len(after.UserMetadata) != 0 {
 		t.Fatalf("saved metadata: %v %v", after.AppMetadata, after.UserMetadata)
 	}
+}
+
+// frameText is the text of the frame showing a URL with urlPart. Chromium
+// runs the sandboxed mail frames in a process of their own, so the test
+// attaches to the frame's target rather than reaching it through the page.
+func frameText(p *browserTab, urlPart string) string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, stepLimit)
+	defer cancel()
+	infos, err := chromedp.Targets(ctx)
+	if err != nil {
+		p.t.Fatalf("targets: %v", err)
+	}
+	for _, info := range infos {
+		if info.Type != "iframe" || !strings.Contains(info.URL, urlPart) {
+			continue
+		}
+		frame, stop := chromedp.NewContext(p.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
+		defer stop()
+		stepCtx, cancelStep := context.WithTimeout(frame, stepLimit)
+		defer cancelStep()
+		text, err := chromedp.Run(stepCtx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		if err != nil {
+			p.t.Fatalf("text of the frame %s: %v", info.URL, err)
+		}
+		return text
+	}
+	var seen []string
+	for _, info := range infos {
+		seen = append(seen, info.Type+" "+info.URL)
+	}
+	p.t.Fatalf("no frame shows %s; targets: %v", urlPart, seen)
+	return ""
+}
+
+// browserSignIn logs in on the hosted page the dashboard sends to.
+func browserSignIn(p *browserTab, base, email, password string) int {
+	p.t.Helper()
+	if st := p.open(base + "/dashboard/"); st != http.StatusOK {
+		p.t.Fatalf("the dashboard's login page: %d\n%s", st, p.shown())
+	}
+	p.typeInto(`#username`, email)
+	p.typeInto(`#password`, password)
+	return p.click(`button[type=submit]`)
+}
+
+// wantNoSideways checks that a phone never scrolls sideways.
+func wantNoSideways(p *browserTab) {
+	p.t.Helper()
+	if w := evalIn[float64](p, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+		p.t.Fatalf("the page is %vpx wider than the phone", w)
+	}
+}
+
+func TestBrowserDashboard(t *testing.T) {
+	chromiumPath(t)
+	dsn := sqliteDSN(t)
+	s := startServer(t, dsn, nil) // no SMTP: mail waits in the dashboard's mailbox
+	tok := s.token(t)
+	c := startChromium(t)
+
+	// The first administrator, made on the command line, accepts in the browser.
+	link := adminInvite(t, dsn, s.URL, "root@example.com")
+	p := c.newTab(true)
+	if st := p.open(link); st != http.StatusOK {
+		t.Fatalf("admin's link: %d", st)
+	}
+	p.typeInto(`#newPassword`, adminPassword)
+	p.typeInto(`#confirmNewPassword`, adminPassword)
+	if st := p.click(`button[type=submit]`); st != http.StatusOK {
+		t.Fatalf("admin accepts: %d\n%s", st, p.shown())
+	}
+	if st := browserSignIn(p, s.URL, "root@example.com", adminPassword); st != http.StatusOK {
+		t.Fatalf("admin signs in: %d\n%s", st, p.shown())
+	}
+	p.wantShown("Invitations per day", "acceptance rate", "root@example.com", "Sign out")
+	p.screenshot("home")
+
+	// Invite a person; the link is on the page this once.
+	p.open(s.URL + "/dashboard/invitations")
+	p.typeInto(`#emails`, "bea@example.com")
+	if st := p.click(`#invite-submit`); st != http.StatusOK {
+		t.Fatalf("invite: %d\n%s", st, p.shown())
+	}
+	p.wantShown("Just sent", "bea@example.com", "pending")
+	if shown := evalIn[string](p, `document.querySelector('.link-field').value`); !strings.Contains(shown, "/lo/reset?ticket=") {
+		t.Fatalf("the invitation link is not shown: %q", shown)
+	}
+	p.screenshot("invitations")
+
+	// No SMTP: the mail is read in the dashboard's mailbox.
+	p.open(s.URL + "/dashboard/mail/outbox?to=bea@example.com")
+	p.wantShown("No SMTP server is set up", "queued")
+	p.screenshot("outbox")
+	if st := p.click(`table a[href*="/mail/outbox/mail_"]`); st != http.StatusOK {
+		t.Fatalf("open the mail: %d", st)
+	}
+	p.wantShown("You are invited to", "bea@example.com", "Accept the invitation")
+	text := evalIn[string](p, `document.getElementById('mail-text').textContent`)
+	mailed := regexp.MustCompile(`https?://\S+/lo/reset\?ticket=\S+`).FindString(text)
+	if mailed == "" {
+		t.Fatalf("no link in the mail's text:\n%s", text)
+	}
+	if body := frameText(p, "/html"); !strings.Contains(body, "You are invited") {
+		t.Fatalf("the mail's HTML frame shows %q", body)
+	}
+	p.screenshot("mailbox")
+
+	// Bea accepts in another browser.
+	bea := c.newTab(true)
+	if st := bea.open(mailed); st != http.StatusOK {
+		t.Fatalf("bea's link: %d", st)
+	}
+	bea.typeInto(`#newPassword`, browserStrongPassword)
+	bea.typeInto(`#confirmNewPassword`, browserStrongPassword)
+	if st := bea.click(`button[type=submit]`); st != http.StatusOK {
+		t.Fatalf("bea accepts: %d\n%s", st, bea.shown())
+	}
+	bea.wantShown("You are all set")
+
+	// The invitation turns accepted.
+	p.open(s.URL + "/dashboard/invitations?email=bea@example.com")
+	if state := evalIn[string](p, `document.querySelector('tbody .badge').textContent`); state != "accepted" {
+		t.Fatalf("the invitation's state in the list: %q", state)
+	}
+	p.click(`table a[href*="/dashboard/invitations/inv_"]`)
+	if state := evalIn[string](p, `document.getElementById('state').textContent`); state != "accepted" {
+		t.Fatalf("the invitation's state: %q", state)
+	}
+	p.wantShown("created", "sent", "accepted")
+	p.screenshot("invitation")
+	p.open(s.URL + "/dashboard/")
+	p.wantShown("100%")
+
+	// Edit a template: both previews follow the text as it is typed.
+	p.open(s.URL + "/dashboard/mail/templates/reset_email")
+	if before := frameText(p, "branch=invite"); !strings.Contains(before, "You are invited") {
+		t.Fatalf("invitation preview: %q", before)
+	}
+	if before := frameText(p, "branch=reset"); !strings.Contains(before, "Reset your password") {
+		t.Fatalf("reset preview: %q", before)
+	}
+	p.typeInto(`#subject`, " (edited for {{ user.email }})")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		inv, reset := frameText(p, "branch=invite"), frameText(p, "branch=reset")
+		if strings.Contains(inv, "(edited for root@example.com)") && strings.Contains(reset, "(edited for root@example.com)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the previews did not follow the edit:\n%s\n---\n%s", inv, reset)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.screenshot("template")
+	if st := p.click(`#template-save`); st != http.StatusOK {
+		t.Fatalf("save the template: %d", st)
+	}
+	p.wantShown("Template saved.")
+	var saved struct{ Subject string }
+	s.call(t, "GET", "/api/v2/email-templates/reset_email", tok, nil, &saved)
+	if !strings.Contains(saved.Subject, "(edited for {{ user.email }})") {
+		t.Fatalf("saved subject: %q", saved.Subject)
+	}
+
+	// Every main page, for a reviewer to look at.
+	for _, page := range []struct{ path, name, want string }{
+		{"/dashboard/users", "users", "bea@example.com"},
+		{"/dashboard/mail", "mail", "SMTP server"},
+		{"/dashboard/actions", "actions", "Flow: post-login"},
+		{"/dashboard/applications", "applications", "Usher Dashboard"},
+		{"/dashboard/connection", "connection", "Password policy"},
+		{"/dashboard/logs", "logs", "Password changed"},
+	} {
+		if st := p.open(s.URL + page.path); st != http.StatusOK {
+			t.Fatalf("%s: %d", page.path, st)
+		}
+		p.wantShown(page.want)
+		p.screenshot(page.name)
+	}
+	p.open(s.URL + "/dashboard/users?q=bea")
+	p.click(`table a[href*="/dashboard/users/"]`)
+	p.wantShown("app_metadata", "Block", "Make administrator")
+	p.screenshot("user")
+
+	// Someone who is not an administrator is refused.
+	if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "member@example.com",
+		"password": adminPassword, "verify_email": false}, nil); st != 201 {
+		t.Fatalf("create member: %d", st)
+	}
+	member := c.newTab(true)
+	if st := browserSignIn(member, s.URL, "member@example.com", adminPassword); st != http.StatusForbidden {
+		t.Fatalf("a member signs in: %d\n%s", st, member.shown())
+	}
+	member.wantShown("Not an administrator", "member@example.com", "!People")
+	member.screenshot("refused")
+
+	// The dashboard on a phone.
+	phone := c.newTab(true)
+	phone.phone()
+	if st := browserSignIn(phone, s.URL, "root@example.com", adminPassword); st != http.StatusOK {
+		t.Fatalf("sign in on a phone: %d", st)
+	}
+	wantNoSideways(phone)
+	phone.screenshot("home-phone")
+	for _, path := range []string{"/dashboard/invitations", "/dashboard/users", "/dashboard/mail/templates/reset_email", "/dashboard/logs"} {
+		phone.open(s.URL + path)
+		wantNoSideways(phone)
+	}
+	phone.screenshot("logs-phone")
 }

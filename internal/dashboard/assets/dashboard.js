@@ -32,9 +32,18 @@
     var refresh = function () {
       clearTimeout(timer);
       timer = setTimeout(function () {
+        // A form has one planned navigation at a time: the reset preview is
+        // asked for once the invitation preview has loaded.
+        var frame = document.querySelector('iframe[name=preview-invite-frame]');
+        var sent = false;
+        var next = function () {
+          frame.removeEventListener('load', next);
+          if (!sent) { sent = true; form.requestSubmit(reset); }
+        };
+        frame.addEventListener('load', next);
+        setTimeout(next, 2000);
         form.requestSubmit(invite);
-        form.requestSubmit(reset);
-      }, 500);
+      }, 400);
     };
     form.addEventListener('input', refresh);
   }
