@@ -25,7 +25,7 @@ import (
 const adminPassword = "Adm1n-Passw0rd!"
 
 // adminInvite runs `usher admin invite --db` and returns the link it printed.
-func adminInvite(t *testing.T, dsn, publicURL, email string) string {
+func adminInvite(t testing.TB, dsn, publicURL, email string) string {
 	t.Helper()
 	var out, errOut strings.Builder
 	err := run(context.Background(), []string{"usher", "admin", "invite", "--db", dsn, "--public-url", publicURL, email},
@@ -42,7 +42,7 @@ func adminInvite(t *testing.T, dsn, publicURL, email string) string {
 
 // dashUser is a browser-like HTTP client signed in to the dashboard.
 type dashUser struct {
-	t  *testing.T
+	t  testing.TB
 	s  *testServer
 	c  *http.Client
 	id string
@@ -59,7 +59,7 @@ func hiddenField(page, name string) string {
 
 // signIn opens the dashboard in a fresh cookie jar and logs in on the
 // hosted page, following every redirect as a browser does.
-func signIn(t *testing.T, s *testServer, email, password string) *dashUser {
+func signIn(t testing.TB, s *testServer, email, password string) *dashUser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}

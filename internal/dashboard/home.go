@@ -109,7 +109,7 @@ func drawChart(days []identity.InvitationDay) chart {
 			c.Bars = append(c.Bars, bar{X: x + float64(j)*bw, Y: float64(c.Top) + plotH - h, W: bw, H: h, Class: s.class,
 				Title: fmt.Sprintf("%s: %d %s", d.Day.Format("Jan 2"), s.n, s.what)})
 		}
-		if i%7 == 0 || i == len(days)-1 {
+		if i%7 == 0 && len(days)-1-i >= 4 || i == len(days)-1 {
 			c.Labels = append(c.Labels, tick{X: x + bw*1.5, Y: float64(c.Height - 8), Text: d.Day.Format("Jan 2")})
 		}
 	}
