@@ -501,3 +501,133 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 	phone.screenshot("logs-phone")
 }
+
+func TestAdminInviteCommand(t *testing.T) {
+	dsn := sqliteDSN(t)
+	s := startServer(t, dsn, nil)
+	tok := s.token(t)
+	env := func(k string) string {
+		return map[string]string{"USHER_URL": s.URL, "USHER_CLIENT_ID": s.ClientID, "USHER_CLIENT_SECRET": s.ClientSecret}[k]
+	}
+	admin := func(args ...string) (string, error) {
+		var out, errOut strings.Builder
+		err := run(context.Background(), append([]string{"usher", "admin"}, args...), env, strings.NewReader(""), &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	perms := func(email string) []map[string]any {
+		t.Helper()
+		var found []user
+		s.call(t, "GET", "/api/v2/users-by-email?email="+url.QueryEscape(email), tok, nil, &found)
+		if len(found) != 1 {
+			t.Fatalf("%s has %d accounts", email, len(found))
+		}
+		var ps []map[string]any
+		if st := s.call(t, "GET", "/api/v2/users/"+url.PathEscape(found[0].UserID)+"/permissions", tok, nil, &ps); st != 200 {
+			t.Fatalf("permissions: %d", st)
+		}
+		return ps
+	}
+
+	// Through the API: a new person is invited, the link printed, the permission granted.
+	out, err := admin("invite", "new@example.com")
+	if err != nil || !strings.Contains(out, "Invited new@example.com as an administrator") || !strings.Contains(out, "/lo/reset?ticket=") {
+		t.Fatalf("admin invite --url: %v\n%s", err, out)
+	}
+	if ps := perms("new@example.com"); len(ps) != 1 || ps[0]["permission_name"] != "usher:admin" ||
+		ps[0]["resource_server_identifier"] != s.URL+"/api/v2/" || ps[0]["sources"] == nil {
+		t.Fatalf("permissions: %v", ps)
+	}
+	// Again: a new link for the same open invitation, not a second person.
+	out, err = admin("invite", "new@example.com")
+	if err != nil || !strings.Contains(out, "/lo/reset?ticket=") {
+		t.Fatalf("admin invite again: %v\n%s", err, out)
+	}
+	// Someone with an account keeps it and gets the permission, on the database too.
+	s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "old@example.com", "password": adminPassword, "verify_email": false}, nil)
+	for _, args := range [][]string{{"invite", "old@example.com"}, {"invite", "--url", "", "--db", dsn, "old@example.com"}} {
+		out, err = admin(args...)
+		if err != nil || !strings.Contains(out, "old@example.com has an account and is now an administrator") {
+			t.Fatalf("admin %v: %v\n%s", args, err, out)
+		}
+	}
+	if ps := perms("old@example.com"); len(ps) != 1 {
+		t.Fatalf("granting twice: %v", ps)
+	}
+
+	// --help, and usage errors (exit status 2).
+	if _, err := admin("invite", "--help"); exitCode(err, io.Discard) != 0 {
+		t.Fatalf("--help: %v", err)
+	}
+	for _, args := range [][]string{{}, {"nonsense"}, {"invite"}, {"invite", "a@example.com", "b@example.com"}, {"invite", "--url", "", "x@example.com"}} {
+		if args := args; len(args) == 3 && args[1] == "--url" {
+			var out strings.Builder
+			err := run(context.Background(), append([]string{"usher", "admin"}, args...), func(string) string { return "" }, strings.NewReader(""), &out, &out)
+			if exitCode(err, io.Discard) != 2 {
+				t.Fatalf("admin %v without a target: %v", args, err)
+			}
+			continue
+		}
+		if _, err := admin(args...); exitCode(err, io.Discard) != 2 {
+			t.Fatalf("admin %v: %v, want a usage error", args, err)
+		}
+	}
+	if _, err := admin("invite", "not-an-email"); exitCode(err, io.Discard) != 1 {
+		t.Fatalf("bad email: %v, want failure", err)
+	}
+}
+
+func TestUserPermissionsAPI(t *testing.T) {
+	s := startServer(t, sqliteDSN(t), nil)
+	tok := s.token(t)
+	var u user
+	s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "p@example.com", "verify_email": false}, &u)
+	path := "/api/v2/users/" + url.PathEscape(u.UserID) + "/permissions"
+	body := func(rs, name string) map[string]any {
+		return map[string]any{"permissions": []map[string]string{{"resource_server_identifier": rs, "permission_name": name}}}
+	}
+	var page struct {
+		Total       int              `json:"total"`
+		Permissions []map[string]any `json:"permissions"`
+	}
+	if st := s.call(t, "GET", path+"?include_totals=true", tok, nil, &page); st != 200 || page.Total != 0 || page.Permissions == nil {
+		t.Fatalf("no permissions: %d %+v", st, page)
+	}
+	s.wantErr(t, "POST", path, tok, body(s.URL+"/api/v2/", "delete:everything"), 400, "invalid_body")
+	s.wantErr(t, "POST", path, tok, body("https://other.example.com/", "usher:admin"), 400, "invalid_body")
+	s.wantErr(t, "POST", path, tok, map[string]any{"permissions": []any{}}, 400, "invalid_body")
+	s.wantErr(t, "POST", "/api/v2/users/auth0%7Cnobody/permissions", tok, body(s.URL+"/api/v2/", "usher:admin"), 404, "inexistent_user")
+	// The audience's http:// spelling is the same API.
+	httpAudience := strings.Replace(s.URL, "http://", "https://", 1) + "/api/v2/"
+	if st := s.call(t, "POST", path, tok, body(httpAudience, "usher:admin"), nil); st != 201 {
+		t.Fatalf("assign: %d", st)
+	}
+	if st := s.call(t, "GET", path+"?include_totals=true", tok, nil, &page); st != 200 || page.Total != 1 || page.Permissions[0]["resource_server_identifier"] != s.URL+"/api/v2/" {
+		t.Fatalf("after assign: %d %+v", st, page)
+	}
+	if st := s.call(t, "DELETE", path, tok, body(s.URL+"/api/v2/", "usher:admin"), nil); st != 204 {
+		t.Fatalf("remove: %d", st)
+	}
+	// Scopes: read:users to read, update:users to change.
+	s.call(t, "POST", "/api/v2/clients", tok, map[string]any{"name": "reader", "app_type": "non_interactive"}, nil)
+	var clients []struct {
+		ClientID string `json:"client_id"`
+		Name     string `json:"name"`
+	}
+	s.call(t, "GET", "/api/v2/clients", tok, nil, &clients)
+	var reader string
+	for _, c := range clients {
+		if c.Name == "reader" {
+			reader = c.ClientID
+		}
+	}
+	var rotated struct {
+		Secret string `json:"client_secret"`
+	}
+	s.call(t, "POST", "/api/v2/clients/"+reader+"/rotate-secret", tok, nil, &rotated)
+	s.call(t, "POST", "/api/v2/client-grants", tok, map[string]any{"client_id": reader, "audience": s.URL + "/api/v2/", "scope": []string{"read:users"}}, nil)
+	readTok := s.tokenFor(t, reader, rotated.Secret)
+	if st := s.call(t, "GET", path, readTok, nil, nil); st != 200 {
+		t.Fatalf("read with read:users: %d", st)
+	}
+	s.wantErr(t, "POST", path, readTok, body(s.URL+"/api/v2/", "usher:admin"), 403, "")
+}

@@ -10,8 +10,14 @@ import (
 // Management API: it has no other API whose permissions mean anything.
 var userPermissions = []string{AdminPermission}
 
-// checkPermissions validates permissions to grant or take back, writing the
-// Management API audience in its canonical spelling.
+// managementAPI is how the store names the Management API in a permission:
+// its audience follows PUBLIC_URL, which may change (or, for a command
+// working on the database, be unknown), and a permission must not be lost
+// with it.
+const managementAPI = "usher:management-api"
+
+// checkPermissions validates permissions to grant or take back, naming the
+// Management API as the store does.
 func (s *Service) checkPermissions(ps []Permission) ([]Permission, error) {
 	if len(ps) == 0 {
 		return nil, Invalid("invalid_body", "Payload validation error: 'Array is too short (0), minimum 1' on property permissions.")
@@ -23,6 +29,7 @@ func (s *Service) checkPermissions(ps []Permission) ([]Permission, error) {
 			return nil, Invalid("invalid_body", "Permission %q of resource server %q does not exist: Usher knows %s on %s.",
 				p.PermissionName, p.ResourceServerIdentifier, AdminPermission, s.mgmtAudience)
 		}
+		p.ResourceServerIdentifier = managementAPI
 		out[i] = p
 	}
 	return out, nil
@@ -33,7 +40,13 @@ func (s *Service) UserPermissions(ctx context.Context, userID string) ([]Permiss
 	if _, err := s.User(ctx, userID); err != nil {
 		return nil, err
 	}
-	return s.store.UserPermissions(ctx, userID)
+	ps, err := s.store.UserPermissions(ctx, userID)
+	for i := range ps {
+		if ps[i].ResourceServerIdentifier == managementAPI {
+			ps[i].ResourceServerIdentifier = s.mgmtAudience
+		}
+	}
+	return ps, err
 }
 
 // AssignPermissions grants permissions to a user.
@@ -65,13 +78,16 @@ func (s *Service) AdminPermission() Permission {
 	return Permission{ResourceServerIdentifier: s.mgmtAudience, PermissionName: AdminPermission}
 }
 
+// storedAdmin is usher:admin as the store keeps it.
+var storedAdmin = Permission{ResourceServerIdentifier: managementAPI, PermissionName: AdminPermission}
+
 // IsAdmin reports whether a user may use the dashboard: not blocked, and
 // holding usher:admin.
 func (s *Service) IsAdmin(ctx context.Context, u User) (bool, error) {
 	if u.Blocked {
 		return false, nil
 	}
-	return s.store.HasUserPermission(ctx, u.ID, s.AdminPermission())
+	return s.store.HasUserPermission(ctx, u.ID, storedAdmin)
 }
 
 // AdminInvited is what InviteAdministrator did for one email.
