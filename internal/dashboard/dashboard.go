@@ -188,15 +188,20 @@ func (d *Dashboard) render(w http.ResponseWriter, status int, name string, v vie
 		d.fail(w, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pagePolicy)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
+	htmlHeaders(w, pagePolicy, "DENY", "same-origin")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// htmlHeaders sets the headers of an HTML answer that no cache keeps.
+func htmlHeaders(w http.ResponseWriter, policy, framing, referrer string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", policy)
+	h.Set("X-Frame-Options", framing)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", referrer)
 }
 
 // fail shows a plain sentence, never the error, and logs the error.

@@ -194,13 +194,7 @@ const previewPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src da
 
 // writeMailHTML shows a mail's HTML for a sandboxed frame of the dashboard.
 func writeMailHTML(w http.ResponseWriter, status int, subject, body string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", previewPolicy)
-	h.Set("X-Frame-Options", "SAMEORIGIN")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
+	htmlHeaders(w, previewPolicy, "SAMEORIGIN", "no-referrer")
 	w.WriteHeader(status)
 	w.Write([]byte(`<!doctype html><meta charset="utf-8"><base target="_blank">`))
 	if subject != "" {

@@ -59,11 +59,9 @@ func (d *Dashboard) saveCallbacks() http.Handler {
 				return
 			}
 			var ok bool
-			var status int
-			if status, problem, ok = d.problem(w, err); !ok {
+			if _, problem, ok = d.problem(w, err); !ok {
 				return
 			}
-			_ = status
 		}
 		cs, err := d.loadClients(r)
 		if err != nil {
