@@ -292,10 +292,11 @@ func TestDashboardMetadataValidation(t *testing.T) {
 	}
 }
 
-// frameText is the text of the frame showing a URL with urlPart. Chromium
-// runs the sandboxed mail frames in a process of their own, so the test
-// attaches to the frame's target rather than reaching it through the page.
-func frameText(p *browserTab, urlPart string) string {
+// frameText is the text of the frame showing a URL with urlPart, and
+// whether there is one. Chromium runs the sandboxed mail frames in a
+// process of their own, so the test attaches to the frame's target rather
+// than reaching it through the page.
+func frameText(p *browserTab, urlPart string) (string, bool) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, stepLimit)
 	defer cancel()
@@ -309,20 +310,34 @@ func frameText(p *browserTab, urlPart string) string {
 		}
 		frame, stop := chromedp.NewContext(p.ctx, chromedp.WithTargetID(info.TargetID), chromedp.WithDetachOnCancel())
 		defer stop()
-		stepCtx, cancelStep := context.WithTimeout(frame, stepLimit)
+		stepCtx, cancelStep := context.WithTimeout(frame, 5*time.Second)
 		defer cancelStep()
 		text, err := chromedp.Run(stepCtx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		if err != nil {
-			p.t.Fatalf("text of the frame %s: %v", info.URL, err)
+		return text, err == nil
+	}
+	return "", false
+}
+
+// waitFrame waits until the frame showing urlPart shows each of want.
+func waitFrame(p *browserTab, urlPart string, want ...string) {
+	p.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		text, ok := frameText(p, urlPart)
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				missing = w
+			}
 		}
-		return text
+		if ok && missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the frame %s does not show %q (found: %v):\n%s", urlPart, missing, ok, text)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	var seen []string
-	for _, info := range infos {
-		seen = append(seen, info.Type+" "+info.URL)
-	}
-	p.t.Fatalf("no frame shows %s; targets: %v", urlPart, seen)
-	return ""
 }
 
 // browserSignIn logs in on the hosted page the dashboard sends to.
@@ -393,9 +408,7 @@ func TestBrowserDashboard(t *testing.T) {
 	if mailed == "" {
 		t.Fatalf("no link in the mail's text:\n%s", text)
 	}
-	if body := frameText(p, "/html"); !strings.Contains(body, "You are invited") {
-		t.Fatalf("the mail's HTML frame shows %q", body)
-	}
+	waitFrame(p, "/html", "You are invited")
 	p.screenshot("mailbox")
 
 	// Bea accepts in another browser.
@@ -426,24 +439,11 @@ func TestBrowserDashboard(t *testing.T) {
 
 	// Edit a template: both previews follow the text as it is typed.
 	p.open(s.URL + "/dashboard/mail/templates/reset_email")
-	if before := frameText(p, "branch=invite"); !strings.Contains(before, "You are invited") {
-		t.Fatalf("invitation preview: %q", before)
-	}
-	if before := frameText(p, "branch=reset"); !strings.Contains(before, "Reset your password") {
-		t.Fatalf("reset preview: %q", before)
-	}
+	waitFrame(p, "branch=invite", "You are invited")
+	waitFrame(p, "branch=reset", "Reset your password")
 	p.typeInto(`#subject`, " (edited for {{ user.email }})")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		inv, reset := frameText(p, "branch=invite"), frameText(p, "branch=reset")
-		if strings.Contains(inv, "(edited for root@example.com)") && strings.Contains(reset, "(edited for root@example.com)") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the previews did not follow the edit:\n%s\n---\n%s", inv, reset)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitFrame(p, "branch=invite", "(edited for root@example.com)", "You are invited")
+	waitFrame(p, "branch=reset", "(edited for root@example.com)", "Reset your password")
 	p.screenshot("template")
 	if st := p.click(`#template-save`); st != http.StatusOK {
 		t.Fatalf("save the template: %d", st)
