@@ -45,6 +45,7 @@ Usage:
   usher invite [--db DSN | --url URL] EMAIL...  invite people (- reads emails from standard input)
   usher import [--db DSN | --url URL] [--invite] [--upsert] [--dry-run] FILE
                           import users from Auth0's JSON or a CSV file
+  usher admin invite [--db DSN | --url URL] EMAIL  invite a dashboard administrator
 
 Run "usher COMMAND --help" for a command's flags.
 `
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return invite(ctx, rest, getenv, stdin, stdout, stderr)
 	case "import":
 		return importUsers(ctx, rest, getenv, stdout, stderr)
+	case "admin":
+		return admin(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/api"
 	"github.com/usherid/usher/internal/config"
+	"github.com/usherid/usher/internal/dashboard"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
@@ -73,6 +74,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer(), Actions: acts})
+	dash := dashboard.New(dashboard.Options{Identity: ids, OAuth: tokens, Mail: mails, Actions: acts,
+		WakeOutbox: worker.Notify, PublicURL: cfg.PublicURL, Log: log})
+	if err := dash.Start(ctx); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerMailRate(reg, worker, cfg.MailRate)
@@ -83,6 +89,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Pages:      pages.New(ids, tokens, db, engine, cfg.PublicURL, log),
 		Actions:    acts,
 		WakeOutbox: worker.Notify,
+		Dashboard:  dash.Handler(),
 		Logger:     log,
 		Metrics:    reg,
 		Ready:      db.Ping,
@@ -105,6 +112,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "Usher is listening on %s://%s (public URL %s, database %s)\n", scheme, ln.Addr(), cfg.PublicURL, db.Engine())
+	fmt.Fprintf(stdout, "Dashboard: %s/dashboard/ (make an administrator with: usher admin invite EMAIL)\n", cfg.PublicURL)
 	if boot.ClientSecret != "" {
 		fmt.Fprintf(stdout, "Created the Management API client (shown once, keep the secret safe):\n  client_id:     %s\n  client_secret: %s\n  audience:      %s\n",
 			boot.ClientID, boot.ClientSecret, cfg.ManagementAudience())

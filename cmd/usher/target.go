@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -58,14 +59,19 @@ func (t *target) open(ctx context.Context, cmd string) (*services, func(), error
 		db.Close()
 		return nil, nil, fmt.Errorf("%s: the database at %s is not migrated; run usher migrate or usher serve first", cmd, store.Redact(*t.dsn))
 	}
-	publicURL, mailFrom := strings.TrimSuffix(*t.publicURL, "/"), *t.mailFrom
-	if publicURL == "" {
-		publicURL = "http://127.0.0.1:8080"
-	}
+	publicURL, mailFrom := t.publicBase(), *t.mailFrom
 	if mailFrom == "" {
 		mailFrom = "Usher <no-reply@" + strings.Split(strings.TrimPrefix(strings.TrimPrefix(publicURL, "https://"), "http://"), ":")[0] + ">"
 	}
 	return newServices(db, publicURL, mailFrom, nil, nil, nil), func() { db.Close() }, nil
+}
+
+// publicBase is the public URL links start with when working on the database.
+func (t *target) publicBase() string {
+	if *t.publicURL == "" {
+		return "http://127.0.0.1:8080"
+	}
+	return strings.TrimSuffix(*t.publicURL, "/")
 }
 
 // apiClient calls a running server's Management API with a token it got
@@ -96,18 +102,24 @@ func (t *target) dial(ctx context.Context, cmd string) (*apiClient, error) {
 	return &apiClient{base: base, token: tok.AccessToken, http: hc}, nil
 }
 
-// do sends a request with the token and decodes a JSON answer into out
-// (when given and the status is a success); it returns the status.
-func (c *apiClient) do(ctx context.Context, method, path string, body io.Reader, header http.Header, out any) (int, error) {
+// send sends a request with the token.
+func (c *apiClient) send(ctx context.Context, method, path string, body io.Reader, header http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req)
+	return c.http.Do(req)
+}
+
+// do sends a request and decodes a JSON answer into out (when given and
+// the status is a success); a status of 300 or more is an error that
+// carries the server's message.
+func (c *apiClient) do(ctx context.Context, method, path string, body io.Reader, header http.Header, out any) (int, error) {
+	resp, err := c.send(ctx, method, path, body, header)
 	if err != nil {
 		return 0, err
 	}
@@ -121,6 +133,29 @@ func (c *apiClient) do(ctx context.Context, method, path string, body io.Reader,
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
 		}
+	}
+	return resp.StatusCode, nil
+}
+
+// call sends body as JSON (nil for none) and decodes whatever JSON comes
+// back into out (when given), whatever the status, which it returns.
+func (c *apiClient) call(ctx context.Context, method, path string, body, out any) (int, error) {
+	var rd io.Reader
+	header := http.Header{}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd, header["Content-Type"] = bytes.NewReader(b), []string{"application/json"}
+	}
+	resp, err := c.send(ctx, method, path, rd, header)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
 	}
 	return resp.StatusCode, nil
 }

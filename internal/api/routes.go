@@ -35,6 +35,11 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /u/signup", limitPerIP(pg.SignupSubmit(), 1, 10))
 	mux.Handle("GET /v2/logout", pg.Logout())
 
+	// The dashboard: its own table of routes, for administrators only.
+	if d.Dashboard != nil {
+		mux.Handle("/dashboard/", d.Dashboard)
+	}
+
 	// Management API: every route names the scopes that may call it.
 	m := func(h http.Handler, scopes ...string) http.Handler {
 		return requireScope(tokens, ids.ManagementAudience(), scopes, h)
@@ -47,6 +52,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v2/user-blocks/{id}", m(handleGetUserBlocks(ids), "read:users"))
 	mux.Handle("DELETE /api/v2/user-blocks/{id}", m(handleDeleteUserBlocks(ids), "update:users"))
 	mux.Handle("GET /api/v2/users-by-email", m(handleUsersByEmail(ids), "read:users"))
+	mux.Handle("GET /api/v2/users/{id}/permissions", m(handleListPermissions(ids), "read:users"))
+	mux.Handle("POST /api/v2/users/{id}/permissions", m(handleAssignPermissions(ids), "update:users"))
+	mux.Handle("DELETE /api/v2/users/{id}/permissions", m(handleRemovePermissions(ids), "update:users"))
 
 	mux.Handle("POST /api/v2/clients", m(handleCreateClient(ids), "create:clients"))
 	mux.Handle("GET /api/v2/clients", m(handleListClients(ids), "read:clients", "read:client_keys"))

@@ -30,6 +30,8 @@ type Deps struct {
 	WakeOutbox func()
 	Logger     *slog.Logger
 	Metrics    *prometheus.Registry
+	// Dashboard serves /dashboard/ (nil: no dashboard).
+	Dashboard http.Handler
 	// Ready reports whether the database answers; /readyz calls it.
 	Ready func(ctx context.Context) error
 }

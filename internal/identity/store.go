@@ -93,6 +93,18 @@ type Store interface {
 	AddJobErrors(ctx context.Context, jobID string, errs []JobError) error
 	// JobErrors returns a job's failed rows in file order.
 	JobErrors(ctx context.Context, jobID string) ([]JobError, error)
+	// InvitationStats counts invitations per UTC day, from the day of from
+	// to the day of now: sent (created), accepted, and expired by now.
+	InvitationStats(ctx context.Context, from, now time.Time) (InvitationStats, error)
+
+	// UserPermissions lists the permissions granted directly to a user.
+	UserPermissions(ctx context.Context, userID string) ([]Permission, error)
+	// AddUserPermissions grants permissions; one the user holds stays as it is.
+	AddUserPermissions(ctx context.Context, userID string, ps []Permission, now time.Time) error
+	// RemoveUserPermissions takes permissions back; one the user lacks is no error.
+	RemoveUserPermissions(ctx context.Context, userID string, ps []Permission) error
+	// HasUserPermission reports whether the user holds p.
+	HasUserPermission(ctx context.Context, userID string, p Permission) (bool, error)
 
 	AddLog(ctx context.Context, e LogEvent) error
 	Logs(ctx context.Context, q LogQuery) ([]LogEvent, int, error)

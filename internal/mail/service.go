@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html"
 	"net/url"
 	"regexp"
@@ -237,24 +238,53 @@ func (s *Service) Compose(ctx context.Context, name string, d identity.MailData)
 	if err != nil || !t.Enabled {
 		return identity.Mail{}, false, err
 	}
-	vars := Vars(d)
+	m, err := s.render(ctx, t, d)
+	return m, err == nil, err
+}
+
+// Preview renders t as it would be sent for d, whether or not t is saved
+// or enabled: the dashboard shows a template while it is being edited.
+func (s *Service) Preview(ctx context.Context, t Template, d identity.MailData) (identity.Mail, error) {
+	return s.render(ctx, t, d)
+}
+
+func (s *Service) render(ctx context.Context, t Template, d identity.MailData) (identity.Mail, error) {
+	name, vars := t.Name, Vars(d)
 	var m identity.Mail
+	var err error
 	if m.HTML, err = s.engine.Render(name, t.Body, vars); err != nil {
-		return m, false, err
+		return m, err
 	}
 	if m.Subject, err = s.engine.Render(name, t.Subject, vars); err != nil {
-		return m, false, err
+		return m, err
 	}
 	from := t.From
 	if from == "" {
 		from = s.defaultFromAddress(ctx)
 	}
 	if m.From, err = s.engine.Render(name, from, vars); err != nil {
-		return m, false, err
+		return m, err
 	}
 	m.To, m.Text = d.User.Email, TextOf(m.HTML)
 	m.Subject = strings.TrimSpace(m.Subject)
-	return m, true, nil
+	return m, nil
+}
+
+// SendTest sends a short mail to to through the email provider now, not
+// through the outbox, and returns the server's reply: an administrator
+// checking the settings wants the answer at once.
+func (s *Service) SendTest(ctx context.Context, to, messageDomain string) (Result, error) {
+	tr, err := s.Transport(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if tr == nil {
+		return Result{}, identity.Invalid("no_email_provider", "No email provider is set up (nor USHER_SMTP_URL): mail waits in the outbox.")
+	}
+	html := "<p>This is a test mail from Usher. If you can read it, mail gets through.</p>"
+	m := identity.Mail{ID: "test", MessageID: fmt.Sprintf("test-%d@%s", time.Now().UnixNano(), messageDomain), Template: "test",
+		To: to, From: s.defaultFromAddress(ctx), Subject: "Usher test mail", HTML: html, Text: TextOf(html)}
+	return tr.Send(ctx, []identity.Mail{m})[0], nil
 }
 
 var (

@@ -6,10 +6,7 @@ package pages
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"io/fs"
@@ -18,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/usherid/usher/internal/csrf"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
@@ -76,27 +74,13 @@ func (v view) T(screen, key string) string {
 	return strings.NewReplacer("${email}", v.Email, "${companyName}", v.Tenant).Replace(s)
 }
 
-const csrfCookie = "usher_csrf"
-
-// csrfToken returns the request's CSRF token, setting the cookie that
-// carries it when there is none (double-submit: the form must echo it).
+// csrfToken returns the request's CSRF token (see package csrf).
 func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
-		return c.Value
-	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	token := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: token, Path: "/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode})
-	return token
+	return csrf.Token(w, r, p.secure)
 }
 
 // checkCSRF reports whether a form's _csrf matches its cookie.
-func checkCSRF(r *http.Request) bool {
-	c, err := r.Cookie(csrfCookie)
-	form := r.PostFormValue("_csrf")
-	return err == nil && form != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
-}
+func checkCSRF(r *http.Request) bool { return csrf.Check(r) }
 
 var widgetTag = regexp.MustCompile(`\{%-?\s*auth0:(head|widget)\s*-?%\}`)
 

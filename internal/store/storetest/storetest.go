@@ -59,6 +59,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"ClaimJob", testClaimJob},
 		{"InsertBulk", testInsertBulk},
 		{"UsersByEmails", testUsersByEmails},
+		{"Permissions", testPermissions},
+		{"InvitationStats", testInvitationStats},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

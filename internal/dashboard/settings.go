@@ -1,0 +1,221 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/usherid/usher/internal/identity"
+)
+
+// appsData is the applications page.
+type appsData struct {
+	Clients []identity.Client
+	// Edited is a client whose callbacks came back refused, with the text typed.
+	Edited, Callbacks string
+}
+
+func (d *Dashboard) loadClients(r *http.Request) ([]identity.Client, error) {
+	return d.ids.Clients(r.Context())
+}
+
+func (d *Dashboard) applications() http.Handler {
+	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
+		cs, err := d.loadClients(r)
+		if err != nil {
+			d.fail(w, err)
+			return
+		}
+		d.render(w, http.StatusOK, "applications", s.view("Applications", "applications", "", appsData{Clients: cs}))
+	})
+}
+
+// saveCallbacks replaces a client's Allowed Callback URLs: one absolute
+// URL a line.
+func (d *Dashboard) saveCallbacks() http.Handler {
+	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
+		id, text := r.PathValue("id"), r.PostFormValue("callbacks")
+		callbacks := []string{}
+		problem := ""
+		for _, line := range strings.Split(text, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" {
+				continue
+			}
+			if u, err := url.Parse(line); err != nil || u.Scheme == "" || u.Host == "" && u.Scheme != "urn" {
+				problem = "Each callback must be an absolute URL, such as https://app.example.com/callback; " + strconv.Quote(line) + " is not."
+				break
+			}
+			callbacks = append(callbacks, line)
+		}
+		if problem == "" {
+			raw, _ := json.Marshal(callbacks)
+			_, err := d.ids.UpdateClient(r.Context(), id, identity.Patch{"callbacks": raw})
+			if err == nil {
+				d.redirect(w, r, "/applications", "callbacks")
+				return
+			}
+			var ok bool
+			if _, problem, ok = d.problem(w, err); !ok {
+				return
+			}
+		}
+		cs, err := d.loadClients(r)
+		if err != nil {
+			d.fail(w, err)
+			return
+		}
+		d.render(w, http.StatusBadRequest, "applications", s.view("Applications", "applications", "Not saved: "+problem,
+			appsData{Clients: cs, Edited: id, Callbacks: text}))
+	})
+}
+
+// connectionView is a database connection as its settings form shows it.
+type connectionView struct {
+	Connection    identity.Connection
+	DisableSignup bool
+	Policy        string
+	MinLength     int
+	Describe      string
+}
+
+// policies are Auth0's password policy levels, weakest first.
+var policies = []string{"none", "low", "fair", "good", "excellent"}
+
+func (d *Dashboard) connection() http.Handler {
+	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
+		d.showConnections(w, r, s, http.StatusOK, "")
+	})
+}
+
+func (d *Dashboard) showConnections(w http.ResponseWriter, r *http.Request, s *session, status int, problem string) {
+	cs, err := d.ids.Connections(r.Context())
+	if err != nil {
+		d.fail(w, err)
+		return
+	}
+	var views []connectionView
+	for _, c := range cs {
+		p := c.PasswordPolicy()
+		views = append(views, connectionView{Connection: c, DisableSignup: c.DisableSignup(), Policy: p.Level, MinLength: p.MinLength, Describe: p.Describe()})
+	}
+	d.render(w, status, "connection", s.view("Sign-up and passwords", "connection", problem, map[string]any{"Connections": views, "Policies": policies}))
+}
+
+// saveConnection sets whether the public may sign up and the password
+// policy; the connection's other options stay as they are.
+func (d *Dashboard) saveConnection() http.Handler {
+	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
+		id := r.PathValue("id")
+		c, err := d.ids.Connection(r.Context(), id)
+		if err != nil {
+			d.showError(w, s, err)
+			return
+		}
+		opts := map[string]any{}
+		for k, v := range c.Options {
+			opts[k] = v
+		}
+		opts["disable_signup"] = r.PostFormValue("disable_signup") == "on"
+		opts["passwordPolicy"] = r.PostFormValue("policy")
+		pco, _ := opts["password_complexity_options"].(map[string]any)
+		copied := map[string]any{}
+		for k, v := range pco {
+			copied[k] = v
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("min_length"))); err == nil {
+			copied["min_length"] = float64(n)
+		} else if strings.TrimSpace(r.PostFormValue("min_length")) == "" {
+			delete(copied, "min_length")
+		} else {
+			d.showConnections(w, r, s, http.StatusBadRequest, "Not saved: the minimum length must be a whole number.")
+			return
+		}
+		opts["password_complexity_options"] = copied
+		raw, _ := json.Marshal(opts)
+		if _, err := d.ids.UpdateConnection(r.Context(), id, identity.Patch{"options": raw}); err != nil {
+			if _, msg, ok := d.problem(w, err); ok {
+				d.showConnections(w, r, s, http.StatusBadRequest, "Not saved: "+msg)
+			}
+			return
+		}
+		d.redirect(w, r, "/connection", "connection")
+	})
+}
+
+// logsData is the logs page.
+type logsData struct {
+	Type, User, From, To string
+	Events               []identity.LogEvent
+	Pager                pager
+	Types                []logType
+}
+
+// logType is a log event type and what it means.
+type logType struct{ Code, Meaning string }
+
+// logTypes are the event types Usher writes, for the filter.
+var logTypes = []logType{
+	{"s", "Login"}, {"f", "Failed login"}, {"fp", "Wrong password"}, {"fu", "Unknown user"}, {"limit_wc", "Blocked: too many attempts"},
+	{"ss", "Sign-up"}, {"fs", "Failed sign-up"}, {"scpr", "Change-password mail sent"}, {"scp", "Password changed"},
+	{"fcp", "Failed password change"}, {"sv", "Email verified"}, {"sce", "Email changed"}, {"seccft", "Token for a client"},
+	{"actions_console", "Action console output"},
+}
+
+// dateLayout is how the filter's date fields write a day (UTC).
+const dateLayout = "2006-01-02"
+
+func (d *Dashboard) logs() http.Handler {
+	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
+		q := r.URL.Query()
+		data := logsData{Type: q.Get("type"), User: strings.TrimSpace(q.Get("user")), From: q.Get("from"), To: q.Get("to"), Types: logTypes}
+		lq := identity.LogQuery{PerPage: perPage, Page: pageOf(r), IncludeTotals: true}
+		if data.Type != "" {
+			lq.Types = []string{data.Type}
+		}
+		problem := ""
+		if data.User != "" {
+			lq.UserID = data.User
+			if strings.Contains(data.User, "@") {
+				users, err := d.ids.UsersByEmail(r.Context(), data.User)
+				if err != nil {
+					d.fail(w, err)
+					return
+				}
+				lq.UserID = "no such user"
+				if len(users) > 0 {
+					lq.UserID = users[0].ID
+				}
+			}
+		}
+		for _, f := range []struct {
+			text string
+			dst  *time.Time
+			add  int
+		}{{data.From, &lq.From, 0}, {data.To, &lq.To, 1}} {
+			if f.text == "" {
+				continue
+			}
+			t, err := time.Parse(dateLayout, f.text)
+			if err != nil {
+				problem = "Dates are written 2024-05-31."
+				continue
+			}
+			*f.dst = t.AddDate(0, 0, f.add).Add(-time.Duration(f.add) * time.Millisecond)
+		}
+		events, total, err := d.ids.Logs(r.Context(), lq)
+		if err != nil {
+			d.showError(w, s, err)
+			return
+		}
+		data.Events, data.Pager = events, d.newPager("/logs", q, lq.Page, len(events), total)
+		status := http.StatusOK
+		if problem != "" {
+			status = http.StatusBadRequest
+		}
+		d.render(w, status, "logs", s.view("Logs", "logs", problem, data))
+	})
+}
