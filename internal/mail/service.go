@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -285,29 +283,6 @@ func (s *Service) SendTest(ctx context.Context, to, messageDomain string) (Resul
 	m := identity.Mail{ID: "test", MessageID: fmt.Sprintf("test-%d@%s", time.Now().UnixNano(), messageDomain), Template: "test",
 		To: to, From: s.defaultFromAddress(ctx), Subject: "Usher test mail", HTML: html, Text: TextOf(html)}
 	return tr.Send(ctx, []identity.Mail{m})[0], nil
-}
-
-var (
-	blockEnd  = regexp.MustCompile(`(?i)<br\s*/?>|</(p|div|h[1-6]|li|tr)>`)
-	link      = regexp.MustCompile(`(?is)<a\s[^>]*href="([^"]*)"[^>]*>(.*?)</a>`)
-	tag       = regexp.MustCompile(`(?s)<[^>]*>`)
-	headBlock = regexp.MustCompile(`(?is)<(head|style|script)[^>]*>.*?</(head|style|script)>`)
-	blankRuns = regexp.MustCompile(`\n\s*\n\s*(\n\s*)+`)
-)
-
-// TextOf derives the plain-text part of a mail from its HTML, keeping link
-// targets visible.
-func TextOf(h string) string {
-	t := headBlock.ReplaceAllString(h, "")
-	t = link.ReplaceAllString(t, "$2: $1")
-	t = blockEnd.ReplaceAllString(t, "\n")
-	t = tag.ReplaceAllString(t, "")
-	t = html.UnescapeString(t)
-	lines := strings.Split(t, "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimSpace(l)
-	}
-	return strings.TrimSpace(blankRuns.ReplaceAllString(strings.Join(lines, "\n"), "\n\n"))
 }
 
 // Provider is the tenant's email provider (/api/v2/emails/provider).
