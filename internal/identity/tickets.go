@@ -281,7 +281,7 @@ func (s *Service) userInConnection(ctx context.Context, email, connectionID stri
 
 // compose renders template for u into a Mail with a fresh id.
 func (s *Service) compose(ctx context.Context, template string, u User, link string, client *Client, connection string, now time.Time) (Mail, error) {
-	tenant, err := s.store.TenantSettings(ctx)
+	tenant, err := s.tenant(ctx)
 	if err != nil {
 		return Mail{}, err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -108,11 +109,20 @@ func (q *queries) AcceptInvitation(ctx context.Context, ticketID string, now tim
 	} else if err != nil {
 		return translate(err)
 	}
-	return q.AddInvitationEvent(ctx, id, identity.InvitationEvent{At: now, Type: "accepted"})
+	return q.AddInvitationEvents(ctx, id, identity.InvitationEvent{At: now, Type: "accepted"})
 }
 
-func (q *queries) AddInvitationEvent(ctx context.Context, invitationID string, e identity.InvitationEvent) error {
-	_, err := q.w.ExecContext(ctx, `INSERT INTO invitation_events (invitation_id, at, type, mail_id) VALUES ($1, $2, $3, $4)`,
-		invitationID, millis(e.At), e.Type, e.MailID)
+func (q *queries) AddInvitationEvents(ctx context.Context, invitationID string, events ...identity.InvitationEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var rows []string
+	var args []any
+	for _, e := range events {
+		n := len(args)
+		rows = append(rows, fmt.Sprintf("($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4))
+		args = append(args, invitationID, millis(e.At), e.Type, e.MailID)
+	}
+	_, err := q.w.ExecContext(ctx, `INSERT INTO invitation_events (invitation_id, at, type, mail_id) VALUES `+strings.Join(rows, ", "), args...)
 	return translate(err)
 }
