@@ -135,3 +135,38 @@ func TestInvitations(t *testing.T) {
 		m.must("GET", "/usher/v1/invitations?status=lost", nil, 400, nil)
 	})
 }
+
+// Usher keeps the tenant's settings, templates and email provider in memory
+// for a while: a change made through the API must still reach the very next
+// invitation's mail.
+func TestInvitationMailFollowsSettings(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := startServer(t, dsn, nil)
+		m := mgmtAPI{t, s, s.token(t)}
+		type mail struct{ From, Subject, HTML string }
+		invite := func(email string) mail {
+			t.Helper()
+			var inv invitation
+			m.must("POST", "/usher/v1/invitations", map[string]any{"email": email}, 201, &inv)
+			if len(inv.History) != 2 || inv.History[1].MailID == "" {
+				t.Fatalf("invitation %+v", inv)
+			}
+			var out mail
+			m.must("GET", "/usher/v1/outbox/"+inv.History[1].MailID, nil, 200, &out)
+			return out
+		}
+		before := invite("first@example.com")
+		if !strings.Contains(before.Subject, "Usher") {
+			t.Fatalf("first mail %+v", before)
+		}
+
+		m.must("PATCH", "/api/v2/tenants/settings", map[string]any{"friendly_name": "Acme"}, 200, nil)
+		m.must("PATCH", "/api/v2/email-templates/reset_email", map[string]any{"subject": "Join {{ friendly_name }} today"}, 200, nil)
+		m.must("POST", "/api/v2/emails/provider", map[string]any{"name": "smtp", "enabled": false, "default_from_address": "Acme <hello@acme.example>",
+			"credentials": map[string]any{"smtp_host": "127.0.0.1", "smtp_port": 2525}}, 201, nil)
+		after := invite("second@example.com")
+		if after.Subject != "Join Acme today" || after.From != "Acme <hello@acme.example>" || !strings.Contains(after.HTML, "Acme") {
+			t.Errorf("mail after the changes: from %q, subject %q; want Acme's", after.From, after.Subject)
+		}
+	})
+}

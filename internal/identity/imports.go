@@ -416,10 +416,6 @@ func (run *importRun) plan(ctx context.Context, valid []pendingUser) (importPlan
 	if err != nil {
 		return p, err
 	}
-	tenant, err := s.store.TenantSettings(ctx)
-	if err != nil {
-		return p, err
-	}
 	now := s.now().UTC()
 	for _, v := range valid {
 		u, invite := v.user, opts.Invite && v.user.PasswordHash == ""
@@ -440,7 +436,7 @@ func (run *importRun) plan(ctx context.Context, valid []pendingUser) (importPlan
 		}
 		if invite {
 			u.AppMetadata = mergeMetadata(u.AppMetadata, map[string]any{"needsInvitation": true})
-			if err := run.invite(ctx, &p.bulk, u, tenant, now); err != nil {
+			if err := run.invite(ctx, &p.bulk, u, now); err != nil {
 				return p, err
 			}
 			p.delta.Invited++
@@ -522,7 +518,7 @@ func (run *importRun) write(ctx context.Context, b *importBatchOf) error {
 }
 
 // invite adds an invitation for u, with its link and mail, to bulk.
-func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, tenant TenantSettings, now time.Time) error {
+func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, now time.Time) error {
 	opts := run.opts
 	ttl, _ := ttlOf(opts.TTLSec, defaultInvitationLifetime)
 	inv := Invitation{ID: "inv_" + objectID(), UserID: u.ID, Email: u.Email, ConnectionID: run.conn.ID,
@@ -531,7 +527,7 @@ func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, tena
 	inv.TicketID = ticketID
 	inv.Events = []InvitationEvent{{At: now, Type: "created"}}
 	if !opts.DryRun {
-		m, err := run.s.composeWith(ctx, tenant, "reset_email", u, run.s.ticketLink(TicketPasswordChange, token), nil, run.conn.Name, now)
+		m, err := run.s.compose(ctx, "reset_email", u, run.s.ticketLink(TicketPasswordChange, token), nil, run.conn.Name, now)
 		if err != nil {
 			return err
 		}

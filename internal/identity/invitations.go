@@ -53,7 +53,7 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 		}
 	}
 	if r.Connection == "" {
-		tenant, err := s.store.TenantSettings(ctx)
+		tenant, err := s.tenant(ctx)
 		if err != nil {
 			return Invited{}, false, err
 		}
@@ -68,15 +68,18 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 	if err != nil {
 		return Invited{}, false, err
 	}
-	existing, err := s.userInConnection(ctx, u.Email, conn.ID)
-	switch {
-	case err == nil && !r.Reinvite:
-		return Invited{}, false, Conflict("user_exists", "This email already has an account; send reinvite: true to invite them again.")
-	case err == nil:
-		existing.AppMetadata = mergeMetadata(existing.AppMetadata, meta)
-		u = existing
-	case !errors.Is(err, errNoUser):
-		return Invited{}, false, err
+	// Without reinvite, no read looks for an account first: the email's
+	// unique index refuses the new user, and that refusal is the 409.
+	var existing User
+	if r.Reinvite {
+		existing, err = s.userInConnection(ctx, u.Email, conn.ID)
+		switch {
+		case err == nil:
+			existing.AppMetadata = mergeMetadata(existing.AppMetadata, meta)
+			u = existing
+		case !errors.Is(err, errNoUser):
+			return Invited{}, false, err
+		}
 	}
 	if err := checkResultURL(r.ResultURL); err != nil {
 		return Invited{}, false, err
@@ -104,7 +107,7 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 	err = s.store.Atomic(ctx, func(st Store) error {
 		if existing.ID == "" {
 			if err := st.CreateUser(ctx, u); errors.Is(err, ErrDuplicate) {
-				return Conflict("user_exists", "This email already has an account; send reinvite: true to invite them again.")
+				return errUserExists
 			} else if err != nil {
 				return err
 			}
@@ -148,16 +151,14 @@ func (s *Service) storeInvitationLink(ctx context.Context, st Store, inv Invitat
 	if err := s.newTicket(ctx, st, u, inv.linkSpec(now), ticketID, now); err != nil {
 		return err
 	}
-	if err := st.AddInvitationEvent(ctx, inv.ID, InvitationEvent{At: now, Type: event}); err != nil {
-		return err
+	events := []InvitationEvent{{At: now, Type: event}}
+	if m != nil {
+		if err := st.EnqueueMail(ctx, *m); err != nil {
+			return err
+		}
+		events = append(events, InvitationEvent{At: now, Type: "sent", MailID: m.ID})
 	}
-	if m == nil {
-		return nil
-	}
-	if err := st.EnqueueMail(ctx, *m); err != nil {
-		return err
-	}
-	return st.AddInvitationEvent(ctx, inv.ID, InvitationEvent{At: now, Type: "sent", MailID: m.ID})
+	return st.AddInvitationEvents(ctx, inv.ID, events...)
 }
 
 // linkSpec describes the invitation's link made at now.
@@ -165,7 +166,10 @@ func (inv Invitation) linkSpec(now time.Time) ticketSpec {
 	return ticketSpec{kind: TicketPasswordChange, clientID: inv.ClientID, resultURL: inv.ResultURL, purpose: PurposeInvite, ttl: inv.ExpiresAt.Sub(now)}
 }
 
-var errNoInvitation = NotFound("inexistent_invitation", "The invitation does not exist.")
+var (
+	errNoInvitation = NotFound("inexistent_invitation", "The invitation does not exist.")
+	errUserExists   = Conflict("user_exists", "This email already has an account; send reinvite: true to invite them again.")
+)
 
 // Invitation returns an invitation with its history.
 func (s *Service) Invitation(ctx context.Context, id string) (Invitation, error) {
@@ -246,7 +250,7 @@ func (s *Service) RevokeInvitation(ctx context.Context, id string) (Invitation, 
 		if err := st.RevokeTickets(ctx, inv.UserID, TicketPasswordChange, now); err != nil {
 			return err
 		}
-		return st.AddInvitationEvent(ctx, inv.ID, InvitationEvent{At: now, Type: "revoked"})
+		return st.AddInvitationEvents(ctx, inv.ID, InvitationEvent{At: now, Type: "revoked"})
 	})
 	if err != nil {
 		return inv, err

@@ -41,7 +41,7 @@ type Credentials struct {
 // is logged by RecordLogin once the login flow completes.
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (User, Connection, error) {
 	if c.Connection == "" {
-		tenant, err := s.store.TenantSettings(ctx)
+		tenant, err := s.tenant(ctx)
 		if err != nil {
 			return User{}, Connection{}, err
 		}

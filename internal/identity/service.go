@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/usherid/usher/internal/cache"
 )
 
 // Service holds the identity rules: it validates what callers ask for and
@@ -21,6 +23,7 @@ type Service struct {
 	jobQueued    func()
 	trigger      TriggerFunc
 	conns        connCache
+	tenantCache  *cache.TTL[struct{}, TenantSettings]
 }
 
 // TriggerFunc runs the tenant's Actions bound to a trigger with Auth0's
@@ -70,7 +73,8 @@ func NewService(store Store, o Options) *Service {
 		o.Trigger = func(context.Context, string, map[string]any) (TriggerOutcome, error) { return TriggerOutcome{}, nil }
 	}
 	return &Service{store: store, now: o.Now, mgmtAudience: o.PublicURL + "/api/v2/", publicURL: o.PublicURL,
-		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued, jobQueued: o.JobQueued, trigger: o.Trigger}
+		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued, jobQueued: o.JobQueued, trigger: o.Trigger,
+		conns: newConnCache(), tenantCache: cache.New[struct{}, TenantSettings](settingsTTL, 1)}
 }
 
 // ManagementAudience is the audience Management API tokens carry.
@@ -94,9 +98,16 @@ func (s *Service) TenantSettings(ctx context.Context) (TenantSettings, error) {
 	return s.store.TenantSettings(ctx)
 }
 
+// tenant returns the tenant's settings from a cache: every mail and every
+// invitation needs them, and they change rarely.
+func (s *Service) tenant(ctx context.Context) (TenantSettings, error) {
+	return s.tenantCache.Get(struct{}{}, s.now(), func() (TenantSettings, error) { return s.store.TenantSettings(ctx) })
+}
+
 // UpdateTenantSettings replaces the top-level settings named in p.
 func (s *Service) UpdateTenantSettings(ctx context.Context, p Patch) (TenantSettings, error) {
 	var out TenantSettings
+	defer s.tenantCache.Forget()
 	err := s.store.Atomic(ctx, func(st Store) error {
 		cur, err := st.TenantSettings(ctx)
 		if err != nil {
@@ -162,6 +173,8 @@ func (s *Service) Bootstrap(ctx context.Context, b Bootstrap) (BootstrapResult, 
 
 func (s *Service) bootstrapOnce(ctx context.Context, b Bootstrap) (BootstrapResult, error) {
 	var res BootstrapResult
+	defer s.tenantCache.Forget()
+	defer s.conns.forget()
 	err := s.store.Atomic(ctx, func(st Store) error {
 		now := s.now()
 		if _, err := st.Setting(ctx, settingInitialized); errors.Is(err, ErrNotFound) {

@@ -68,7 +68,8 @@ type Store interface {
 	UpdateInvitation(ctx context.Context, inv Invitation) error
 	// AcceptInvitation marks accepted the open invitation whose link is ticketID.
 	AcceptInvitation(ctx context.Context, ticketID string, now time.Time) error
-	AddInvitationEvent(ctx context.Context, invitationID string, e InvitationEvent) error
+	// AddInvitationEvents adds to an invitation's history.
+	AddInvitationEvents(ctx context.Context, invitationID string, events ...InvitationEvent) error
 
 	// UsersByEmails returns, by email, the users of a connection who have
 	// one of emails.

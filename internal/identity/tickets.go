@@ -286,16 +286,10 @@ func (s *Service) userInConnection(ctx context.Context, email, connectionID stri
 
 // compose renders template for u into a Mail with a fresh id.
 func (s *Service) compose(ctx context.Context, template string, u User, link string, client *Client, connection string, now time.Time) (Mail, error) {
-	tenant, err := s.store.TenantSettings(ctx)
+	tenant, err := s.tenant(ctx)
 	if err != nil {
 		return Mail{}, err
 	}
-	return s.composeWith(ctx, tenant, template, u, link, client, connection, now)
-}
-
-// composeWith is compose with the tenant's settings at hand, for callers
-// that render many mails at once.
-func (s *Service) composeWith(ctx context.Context, tenant TenantSettings, template string, u User, link string, client *Client, connection string, now time.Time) (Mail, error) {
 	m, _, err := s.composer.Compose(ctx, template, MailData{User: u, URL: link, Client: client, Connection: connection, Tenant: tenant})
 	if err != nil {
 		return Mail{}, err

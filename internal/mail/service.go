@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usherid/usher/internal/cache"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -70,12 +71,22 @@ type Service struct {
 	engine      *Engine
 	defaultFrom string
 	envSMTP     *SMTP // from USHER_SMTP_URL; the provider set through the API wins
+	// Every mail needs its template and the provider's From address, and
+	// both change rarely: mail is rendered with them from these caches.
+	templates *cache.TTL[string, Template]
+	provider  *cache.TTL[struct{}, string] // the stored document, "null" for none
 }
+
+// settingsTTL bounds how long another instance's change to a template or to
+// the provider can go unseen here; changes made through this instance are
+// seen at once.
+const settingsTTL = 2 * time.Second
 
 // NewService returns a mail Service. defaultFrom is USHER_MAIL_FROM; envSMTP
 // is USHER_SMTP_URL, nil when unset.
 func NewService(store Store, engine *Engine, defaultFrom string, envSMTP *SMTP) *Service {
-	return &Service{store: store, engine: engine, defaultFrom: defaultFrom, envSMTP: envSMTP}
+	return &Service{store: store, engine: engine, defaultFrom: defaultFrom, envSMTP: envSMTP,
+		templates: cache.New[string, Template](settingsTTL, len(TemplateNames)), provider: cache.New[struct{}, string](settingsTTL, 1)}
 }
 
 var errNoTemplate = identity.NotFound("inexistent_template", "Template not found.")
@@ -91,6 +102,11 @@ func (s *Service) Template(ctx context.Context, name string) (Template, error) {
 		return DefaultTemplate(name), nil
 	}
 	return t, err
+}
+
+// cachedTemplate is Template from the cache, for rendering mail.
+func (s *Service) cachedTemplate(ctx context.Context, name string) (Template, error) {
+	return s.templates.Get(name, time.Now(), func() (Template, error) { return s.Template(ctx, name) })
 }
 
 // TemplatePatch is the body of PATCH /api/v2/email-templates/{name}.
@@ -187,12 +203,13 @@ func (s *Service) save(ctx context.Context, t Template) error {
 			return identity.Invalid("invalid_template", "The %s of %s is not valid Liquid: %v", part.name, t.Name, err)
 		}
 	}
+	defer s.templates.Forget()
 	return s.store.SaveEmailTemplate(ctx, t)
 }
 
 // Settings returns the link settings of a template.
 func (s *Service) Settings(ctx context.Context, name string) (identity.MailSettings, error) {
-	t, err := s.Template(ctx, name)
+	t, err := s.cachedTemplate(ctx, name)
 	if err != nil {
 		return identity.MailSettings{}, err
 	}
@@ -232,7 +249,7 @@ func Vars(d identity.MailData) map[string]any {
 
 // Compose renders a template for d. ok is false when the template is disabled.
 func (s *Service) Compose(ctx context.Context, name string, d identity.MailData) (identity.Mail, bool, error) {
-	t, err := s.Template(ctx, name)
+	t, err := s.cachedTemplate(ctx, name)
 	if err != nil || !t.Enabled {
 		return identity.Mail{}, false, err
 	}
@@ -308,6 +325,23 @@ const providerSetting = "email_provider"
 // showing it must drop the password.
 func (s *Service) EmailProvider(ctx context.Context) (Provider, error) {
 	doc, err := s.store.Setting(ctx, providerSetting)
+	return parseProvider(doc, err)
+}
+
+// cachedProvider is EmailProvider from the cache, for sending mail.
+func (s *Service) cachedProvider(ctx context.Context) (Provider, error) {
+	doc, err := s.provider.Get(struct{}{}, time.Now(), func() (string, error) {
+		doc, err := s.store.Setting(ctx, providerSetting)
+		if errors.Is(err, identity.ErrNotFound) {
+			return "null", nil
+		}
+		return doc, err
+	})
+	return parseProvider(doc, err)
+}
+
+// parseProvider reads the provider's stored document.
+func parseProvider(doc string, err error) (Provider, error) {
 	if errors.Is(err, identity.ErrNotFound) || doc == "null" {
 		return Provider{}, identity.NotFound("inexistent_email_provider", "Email provider has not been configured.")
 	} else if err != nil {
@@ -355,6 +389,7 @@ func (s *Service) UpdateEmailProvider(ctx context.Context, p Provider) (Provider
 
 // DeleteEmailProvider removes the provider; mail falls back to USHER_SMTP_URL.
 func (s *Service) DeleteEmailProvider(ctx context.Context) error {
+	defer s.provider.Forget()
 	return s.store.PutSetting(ctx, providerSetting, "null")
 }
 
@@ -370,11 +405,12 @@ func (s *Service) saveProvider(ctx context.Context, p Provider) error {
 	if err != nil {
 		return err
 	}
+	defer s.provider.Forget()
 	return s.store.PutSetting(ctx, providerSetting, string(doc))
 }
 
 func (s *Service) defaultFromAddress(ctx context.Context) string {
-	if p, err := s.EmailProvider(ctx); err == nil && p.DefaultFromAddress != "" {
+	if p, err := s.cachedProvider(ctx); err == nil && p.DefaultFromAddress != "" {
 		return p.DefaultFromAddress
 	}
 	return s.defaultFrom
@@ -383,7 +419,7 @@ func (s *Service) defaultFromAddress(ctx context.Context) string {
 // Transport returns where mail goes now: the provider set through the API
 // when it is enabled, else USHER_SMTP_URL, else nil (mail waits in the outbox).
 func (s *Service) Transport(ctx context.Context) (Transport, error) {
-	p, err := s.EmailProvider(ctx)
+	p, err := s.cachedProvider(ctx)
 	if err != nil && identity.KindOf(err) != identity.KindNotFound {
 		return nil, err
 	}

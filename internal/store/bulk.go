@@ -70,14 +70,11 @@ func (t table) sql(e Engine, n int) string {
 	return b.String()
 }
 
-// insert adds rows to t, bulkRows per statement and the remainder one by
-// one, so that only two statement shapes per table get prepared.
+// insert adds rows to t, bulkRows per statement and the remainder in one
+// more.
 func (q *queries) insert(ctx context.Context, t table, rows [][]any) error {
 	for len(rows) > 0 {
-		n := 1
-		if len(rows) >= bulkRows {
-			n = bulkRows
-		}
+		n := min(len(rows), bulkRows)
 		args := make([]any, 0, n*len(t.columns))
 		for _, r := range rows[:n] {
 			args = append(args, r...)

@@ -104,9 +104,13 @@ func (q *queries) AcceptInvitation(ctx context.Context, ticketID string, now tim
 	} else if err != nil {
 		return translate(err)
 	}
-	return q.AddInvitationEvent(ctx, id, identity.InvitationEvent{At: now, Type: "accepted"})
+	return q.AddInvitationEvents(ctx, id, identity.InvitationEvent{At: now, Type: "accepted"})
 }
 
-func (q *queries) AddInvitationEvent(ctx context.Context, invitationID string, e identity.InvitationEvent) error {
-	return q.insert(ctx, invitationEventsTable, [][]any{{invitationID, millis(e.At), e.Type, e.MailID}})
+func (q *queries) AddInvitationEvents(ctx context.Context, invitationID string, events ...identity.InvitationEvent) error {
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		rows[i] = []any{invitationID, millis(e.At), e.Type, e.MailID}
+	}
+	return q.insert(ctx, invitationEventsTable, rows)
 }

@@ -41,8 +41,9 @@ const (
 type DB struct {
 	*queries
 	engine Engine
-	write  *sql.DB // SQLite: the one writer connection; PostgreSQL: the pool
-	read   *sql.DB // SQLite: a pool of readers; PostgreSQL: the same pool
+	write  *sql.DB      // SQLite: the one writer connection; PostgreSQL: the pool
+	read   *sql.DB      // SQLite: a pool of readers; PostgreSQL: the same pool
+	group  *groupCommit // SQLite: runs Atomic; PostgreSQL commits in parallel instead
 }
 
 // Open connects to dsn: "sqlite:PATH" or a postgres:// URL. It does not migrate.
@@ -61,9 +62,13 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, errors.New("open database: sqlite: needs a file path, as in sqlite:usher.db")
 	}
 	pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	// The writer's page cache holds a bulk batch's pages until commit,
-	// rather than spilling them to the WAL half way (64 MB at most).
-	write, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-65536)&_pragma=temp_store(2)&_txlock=immediate")
+	// The writer keeps its temporary files in memory: group commit gives each
+	// caller a savepoint, and SQLite saves the first change of every page
+	// under a savepoint (or of a multi-row insert) to a sub-journal, one
+	// write call per page when that is a file. Its page cache holds a bulk
+	// batch's pages until commit rather than spilling them half way (64 MB
+	// at most).
+	write, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
@@ -84,6 +89,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(max(4, runtime.NumCPU()))
 	db := &DB{engine: SQLite, write: write, read: read}
 	db.queries = &queries{db: db, r: newPrepared(read), w: newPrepared(write)}
+	db.group = newGroupCommit(db)
 	return db, nil
 }
 
@@ -124,6 +130,9 @@ func (db *DB) Engine() Engine { return db.engine }
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.close()
+	}
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -197,6 +206,10 @@ type prepared struct {
 	// wanted are statements first met inside a transaction, to prepare once
 	// the transaction has given its connection back.
 	wanted map[string]bool
+	// detached runs statements without their context's cancellation: in a
+	// transaction several callers share, one caller's cancellation must not
+	// interrupt a statement, which would make SQLite roll back everyone's work.
+	detached bool
 }
 
 // maxPrepared bounds the cache; user searches build their SQL from the terms
@@ -268,6 +281,14 @@ func (p *prepared) warm(ctx context.Context) {
 	}
 }
 
+// context is ctx without its cancellation when p is detached.
+func (p *prepared) context(ctx context.Context) context.Context {
+	if p.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
 // raw is where unprepared statements run.
 func (p *prepared) raw() execer {
 	if p.tx != nil {
@@ -277,6 +298,7 @@ func (p *prepared) raw() execer {
 }
 
 func (p *prepared) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = p.context(ctx)
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -288,6 +310,7 @@ func (p *prepared) ExecContext(ctx context.Context, query string, args ...any) (
 }
 
 func (p *prepared) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = p.context(ctx)
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -299,6 +322,7 @@ func (p *prepared) QueryContext(ctx context.Context, query string, args ...any) 
 }
 
 func (p *prepared) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = p.context(ctx)
 	st, err := p.stmt(ctx, query)
 	if err != nil || st == nil {
 		// A failed prepare surfaces through Scan, as database/sql's own QueryRow does.
@@ -315,10 +339,14 @@ type queries struct {
 	inTx bool
 }
 
-// Atomic runs fn in one transaction; nested calls join the outer one.
+// Atomic runs fn in one transaction; nested calls join the outer one. On
+// SQLite, calls made at the same time share one (see groupCommit).
 func (q *queries) Atomic(ctx context.Context, fn func(identity.Store) error) error {
 	if q.inTx {
 		return fn(q)
+	}
+	if q.db.group != nil {
+		return q.db.group.atomic(ctx, fn)
 	}
 	tx, err := q.db.write.BeginTx(ctx, nil)
 	if err != nil {

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"AtomicSeesOwnWrites", testAtomicSeesOwnWrites},
 		{"AtomicPanic", testAtomicPanic},
 		{"ConcurrentCreates", testConcurrentCreates},
+		{"ConcurrentAtomicFailures", testConcurrentAtomicFailures},
 		{"ConcurrentDuplicateEmail", testConcurrentDuplicateEmail},
 		{"Outbox", testOutbox},
 		{"Tickets", testTickets},
@@ -1401,3 +1402,110 @@ func testConcurrentDuplicateEmail(t *testing.T, f *fixture) {
 		}
 	}
 }
+
+// testConcurrentAtomicFailures runs many transactions at once, as concurrent
+// requests do (SQLite commits them in groups), some of which fail in every
+// way a transaction can: each caller must get its own outcome, a failed
+// caller must leave nothing behind, and every successful one must land whole.
+func testConcurrentAtomicFailures(t *testing.T, f *fixture) {
+	c := f.conn("main-db", at(0))
+	taken := f.user(c, "taken@example.com", at(1), nil)
+	const (
+		succeeds = iota
+		returnsError
+		hitsDuplicate
+		panics
+		isCancelled
+		kinds
+	)
+	const n = 8 * kinds
+	type outcome struct {
+		err      error
+		panicked any
+	}
+	users := make([]identity.User, n)
+	outcomes := make([]outcome, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		users[i] = newUser(c, fmt.Sprintf("member%02d@example.com", i), at(10+i))
+		wg.Go(func() {
+			u, kind := users[i], i%kinds
+			ctx, cancel := context.WithCancel(f.ctx)
+			defer cancel()
+			defer func() { outcomes[i].panicked = recover() }()
+			<-start
+			outcomes[i].err = f.db.Atomic(ctx, func(st identity.Store) error {
+				inv := identity.Invitation{ID: "inv_" + u.ID, UserID: u.ID, Email: u.Email, ConnectionID: c.ID, TTL: time.Hour,
+					TicketID: "ticket_" + u.ID, CreatedAt: u.CreatedAt, ExpiresAt: u.CreatedAt.Add(time.Hour)}
+				for _, step := range []func() error{
+					func() error { return st.CreateUser(ctx, u) },
+					func() error { return st.CreateInvitation(ctx, inv) },
+					func() error {
+						return st.AddInvitationEvents(ctx, inv.ID, identity.InvitationEvent{At: u.CreatedAt, Type: "created"},
+							identity.InvitationEvent{At: u.CreatedAt, Type: "sent", MailID: "mail_" + u.ID})
+					},
+					func() error { return st.PutSetting(ctx, "member_"+u.ID, u.Email) },
+				} {
+					if err := step(); err != nil {
+						return fmt.Errorf("member %d: %w", i, err)
+					}
+				}
+				switch kind {
+				case returnsError:
+					return memberError(i)
+				case hitsDuplicate:
+					return st.CreateUser(ctx, newUser(c, taken.Email, at(10+i)))
+				case panics:
+					panic(memberError(i))
+				case isCancelled:
+					cancel()
+				}
+				return nil
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	for i, u := range users {
+		got, kind := outcomes[i], i%kinds
+		switch {
+		case kind == succeeds && (got.err != nil || got.panicked != nil):
+			t.Errorf("member %d (succeeds) = %v, panic %v; want nil", i, got.err, got.panicked)
+		case kind == returnsError && !errors.Is(got.err, memberError(i)):
+			t.Errorf("member %d (returns its error) = %v; want %v", i, got.err, memberError(i))
+		case kind == hitsDuplicate && !errors.Is(got.err, identity.ErrDuplicate):
+			t.Errorf("member %d (duplicate email) = %v; want ErrDuplicate", i, got.err)
+		case kind == panics && got.panicked != memberError(i):
+			t.Errorf("member %d (panics) recovered %v, returned %v; want its own panic", i, got.panicked, got.err)
+		case kind == isCancelled && got.err == nil:
+			t.Errorf("member %d (cancelled) = nil; want an error", i)
+		}
+		_, userErr := f.db.User(f.ctx, u.ID)
+		inv, invErr := f.db.Invitation(f.ctx, "inv_"+u.ID)
+		setting, settingErr := f.db.Setting(f.ctx, "member_"+u.ID)
+		if kind != succeeds {
+			for what, err := range map[string]error{"user": userErr, "invitation": invErr, "setting": settingErr} {
+				wantIs(t, fmt.Sprintf("member %d, which failed: its %s", i, what), err, identity.ErrNotFound)
+			}
+			continue
+		}
+		if userErr != nil || invErr != nil || settingErr != nil || setting != u.Email {
+			t.Errorf("member %d, which succeeded: user %v, invitation %v, setting %q %v", i, userErr, invErr, setting, settingErr)
+			continue
+		}
+		if len(inv.Events) != 2 || inv.Events[0].Type != "created" || inv.Events[1].Type != "sent" || inv.Events[1].MailID != "mail_"+u.ID {
+			t.Errorf("member %d: invitation history = %+v; want created, then sent with mail_%s", i, inv.Events, u.ID)
+		}
+	}
+	// The store takes transactions afterwards.
+	if err := f.db.Atomic(f.ctx, func(st identity.Store) error { return st.PutSetting(f.ctx, "after", "yes") }); err != nil {
+		t.Errorf("Atomic after the concurrent ones: %v", err)
+	}
+}
+
+// memberError is the error member i of testConcurrentAtomicFailures fails with.
+type memberError int
+
+func (e memberError) Error() string { return fmt.Sprintf("member %d failed on purpose", int(e)) }
