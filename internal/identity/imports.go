@@ -15,7 +15,7 @@ import (
 // importBatch is how many rows land per transaction: large enough that a
 // transaction's cost is spread thin, small enough that a resumed import
 // repeats little and a batch's mails fit in memory.
-const importBatch = 2000
+const importBatch = 3000
 
 // jobLease is how long a job stays with whoever runs it without news from
 // them; after that another instance may resume it.

@@ -68,7 +68,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// write call per page when that is a file. Its page cache holds a bulk
 	// batch's pages until commit rather than spilling them half way (64 MB
 	// at most).
-	write, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate")
+	write, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(16384)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
