@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -23,6 +25,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/usherid/usher/internal/dashboard"
+	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/store"
 )
 
 const adminPassword = "Adm1n-Passw0rd!"
@@ -535,6 +539,22 @@ func waitFrame(p *browserTab, urlPart string, want ...string) {
 	}
 }
 
+// waitEval waits until the expression js gives want in the page.
+func waitEval(p *browserTab, js, want string) {
+	p.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := evalIn[string](p, js)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s is %q, not %q:\n%s", js, got, want, p.shown())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // browserSignIn logs in on the hosted page the dashboard sends to.
 func browserSignIn(p *browserTab, base, email, password string) int {
 	p.t.Helper()
@@ -670,6 +690,80 @@ func TestBrowserDashboard(t *testing.T) {
 	p.wantShown("app_metadata", "Block", "Make administrator")
 	p.screenshot("user")
 
+	// Import a users file of 500 rows, three bad, inviting the people; the
+	// job's page follows the job to its end without being reloaded.
+	if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "existing@example.com", "verify_email": false}, nil); st != 201 {
+		t.Fatalf("create existing: %d", st)
+	}
+	p.open(s.URL + "/dashboard/import")
+	p.wantShown("Import a users file", "Invite the people who have no password", "No imports yet")
+	if !evalIn[bool](p, `document.getElementById('invite').checked && !document.getElementById('upsert').checked`) {
+		t.Fatal("the import form does not invite (and only invite) by default")
+	}
+	file := filepath.Join(t.TempDir(), "team.json")
+	if err := os.WriteFile(file, importFile(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.do("choose the users file", chromedp.SetUploadFiles(chromedp.CSS(`#users`), []string{file}))
+	p.screenshot("import")
+	if st := p.click(`#import-submit`); st != http.StatusOK {
+		t.Fatalf("import: %d\n%s", st, p.shown())
+	}
+	evalIn[bool](p, `window.usherSamePage = true`)
+	waitEval(p, `document.getElementById('job-status').textContent`, "completed")
+	if !evalIn[bool](p, `window.usherSamePage === true`) {
+		t.Fatal("the job's page was loaded again rather than followed")
+	}
+	p.wantShown("The import has completed.", "Download errors", "FORMAT", "OBJECT_REQUIRED", "INVALID_TYPE")
+	counts := evalIn[string](p, `['total', 'created', 'updated', 'invited', 'skipped', 'failed'].map(k => document.getElementById('count-' + k).textContent).join(' ')`)
+	if counts != "500 496 0 496 1 3" {
+		t.Fatalf("counts (total created updated invited skipped failed): %s", counts)
+	}
+	p.screenshot("import-job")
+	// The download link answers the failed rows as a JSON file.
+	fetchCtx, cancelFetch := context.WithTimeout(p.ctx, stepLimit)
+	got, err := chromedp.Run(fetchCtx, chromedp.Evaluate[string](`fetch(document.getElementById('download-errors').href)
+		.then(r => r.text().then(body => [r.status, r.headers.get('Content-Type'), r.headers.get('Content-Disposition'), JSON.parse(body).map(e => e.line).join(',')].join(' | ')))`,
+		chromedp.EvalAwaitPromise))
+	cancelFetch()
+	if err != nil || !regexp.MustCompile(`^200 \| application/json \| attachment; filename="job_\w+-errors.json" \| 8,251,500$`).MatchString(got) {
+		t.Fatalf("errors download: %q %v", got, err)
+	}
+
+	// A job still running when its page opens (one the command line holds,
+	// so no job runner takes it): the page follows its progress to the end.
+	db, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().UTC()
+	running := identity.Job{ID: "job_followedbythepage", Type: identity.JobUsersImport, Status: identity.JobPending, Connection: dbConn,
+		ExternalID: "slow.json", Options: identity.ImportOptions{Format: "json", Invite: true, SkipExisting: true},
+		FileBytes: 1000, BytesDone: 400, Summary: identity.JobSummary{Total: 40, Inserted: 40, Invited: 40}, CreatedAt: now.Add(-10 * time.Second), UpdatedAt: now}
+	if err := db.CreateJob(context.Background(), running); err != nil {
+		t.Fatal(err)
+	}
+	p.open(s.URL + "/dashboard/import/" + running.ID)
+	p.wantShown("Import of slow.json", "The import is running.", "pending", "40%", "Time left", "about")
+	evalIn[bool](p, `window.usherSamePage = true`)
+	running.BytesDone, running.Summary = 700, identity.JobSummary{Total: 70, Inserted: 69, Invited: 69, Failed: 1}
+	if err := db.SaveJob(context.Background(), running); err != nil {
+		t.Fatal(err)
+	}
+	waitEval(p, `document.getElementById('job-percent').textContent`, "70%")
+	p.wantShown("The import is running.")
+	running.Status, running.BytesDone, running.StatusDetails = identity.JobCompleted, 1000, "Imported 100 rows."
+	running.Summary = identity.JobSummary{Total: 100, Inserted: 99, Invited: 99, Failed: 1}
+	if err := db.SaveJob(context.Background(), running); err != nil {
+		t.Fatal(err)
+	}
+	waitEval(p, `document.getElementById('job-status').textContent`, "completed")
+	p.wantShown("The import has completed.", "100%", "Imported 100 rows.", "!Time left")
+	if !evalIn[bool](p, `window.usherSamePage === true && !document.querySelector('[data-refresh]')`) {
+		t.Fatal("the running job's page was loaded again, or still refreshes after the end")
+	}
+
 	// Someone who is not an administrator is refused.
 	if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "member@example.com",
 		"password": adminPassword, "verify_email": false}, nil); st != 201 {
@@ -690,10 +784,13 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 	wantNoSideways(phone)
 	phone.screenshot("home-phone")
-	for _, path := range []string{"/dashboard/invitations", "/dashboard/users", "/dashboard/mail/templates/reset_email", "/dashboard/logs"} {
+	for _, path := range []string{"/dashboard/invitations", "/dashboard/users", "/dashboard/mail/templates/reset_email", "/dashboard/logs",
+		"/dashboard/import", "/dashboard/import/" + running.ID} {
 		phone.open(s.URL + path)
 		wantNoSideways(phone)
 	}
+	phone.screenshot("import-job-phone")
+	phone.open(s.URL + "/dashboard/logs")
 	phone.screenshot("logs-phone")
 }
 
