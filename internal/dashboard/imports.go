@@ -3,6 +3,7 @@ package dashboard
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -24,6 +25,9 @@ const (
 	// milliseconds (the script's poll; without script, a meta refresh).
 	refreshEvery = 1000
 )
+
+// maxImportText is the bound on a users file, as the page says it.
+var maxImportText = fmt.Sprintf("%d GB", identity.MaxImportBytes>>30)
 
 // importData is the import page.
 type importData struct {
@@ -47,7 +51,7 @@ func (d *Dashboard) showImports(w http.ResponseWriter, r *http.Request, s *sessi
 		d.fail(w, err)
 		return
 	}
-	data := importData{Form: form, MaxSize: "1 GB"}
+	data := importData{Form: form, MaxSize: maxImportText}
 	for _, c := range conns {
 		if c.Strategy == "auth0" {
 			data.Connections = append(data.Connections, c)
@@ -91,7 +95,7 @@ func (d *Dashboard) startImport() http.Handler {
 		// broken refuses an upload that could not be read to its end.
 		broken := func(err error) {
 			if errors.As(err, new(*http.MaxBytesError)) {
-				refuse("the file is larger than 1 GB. Split it, or import it with the usher import command.")
+				refuse("the file is larger than " + maxImportText + ". Split it, or import it with the usher import command.")
 				return
 			}
 			d.log.Warn("an import upload broke off", "error", err.Error())
