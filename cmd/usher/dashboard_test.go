@@ -5,13 +5,18 @@ package main
 // refuses, and Chromium clicks through what a person does.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,6 +25,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/usherid/usher/internal/dashboard"
+	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/store"
 )
 
 const adminPassword = "Adm1n-Passw0rd!"
@@ -124,6 +131,38 @@ func (u *dashUser) post(path string, form url.Values) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// formPart is one part of a multipart form: a field, or a file named File.
+type formPart struct{ Name, Value, File string }
+
+// postMultipart submits a multipart form with its parts in the order given,
+// without following the redirect it answers with; it returns the status,
+// the redirect's target and the page.
+func (u *dashUser) postMultipart(path string, parts ...formPart) (int, string, string) {
+	u.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, p := range parts {
+		if p.File != "" {
+			fw, _ := mw.CreateFormFile(p.Name, p.File)
+			fw.Write([]byte(p.Value))
+		} else {
+			mw.WriteField(p.Name, p.Value)
+		}
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", u.s.URL+path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	c := *u.c
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(page)
+}
+
 // newAdmin makes an administrator with `usher admin invite`, accepts the
 // invitation and signs them in.
 func newAdmin(t *testing.T, s *testServer, dsn, email string) *dashUser {
@@ -214,6 +253,24 @@ func TestDashboardAccess(t *testing.T) {
 		if invs.Total != 0 {
 			t.Fatal("a refused form invited someone")
 		}
+		// The import form is multipart and streamed: its token is checked
+		// before the file is read, and must be its first part.
+		file := string(usersFile(3, "csrf", nil))
+		for _, parts := range [][]formPart{
+			{{Name: "connection_id", Value: s.connectionID(t, tok)}, {Name: "users", File: "team.json", Value: file}},
+			{{Name: "_csrf", Value: "forged-token-forged-token-forged-token"}, {Name: "users", File: "team.json", Value: file}},
+			{{Name: "users", File: "team.json", Value: file}, {Name: "_csrf", Value: admin.csrf()}},
+		} {
+			if st, _, page := admin.postMultipart("/dashboard/import", parts...); st != http.StatusForbidden || !strings.Contains(page, "This form expired") {
+				t.Fatalf("import without a good CSRF token first: %d\n%s", st, page)
+			}
+		}
+		if st, _ := admin.post("/dashboard/import", url.Values{"_csrf": {admin.csrf()}}); st != http.StatusForbidden {
+			t.Fatalf("import as a plain form: %d, want 403", st)
+		}
+		if _, page := admin.get("/dashboard/import"); !strings.Contains(page, "No imports yet") {
+			t.Fatal("a refused import form made a job")
+		}
 		// With the token it works, and shows the link this once.
 		st, page := admin.post("/dashboard/invitations", url.Values{"_csrf": {admin.csrf()}, "emails": {"csrf@example.com, second@example.com"}})
 		if st != 200 || strings.Count(page, "/lo/reset?ticket=") != 2 {
@@ -248,6 +305,148 @@ func TestDashboardAccess(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/authorize?") {
 			t.Fatalf("after signing out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+}
+
+// count reads a figure the job page shows, by the id of its element.
+func count(page, id string) string {
+	m := regexp.MustCompile(`id="` + regexp.QuoteMeta(id) + `">([^<]*)<`).FindStringSubmatch(page)
+	if m == nil {
+		return "(none)"
+	}
+	return m[1]
+}
+
+// importFile is a users file of 500 rows: three bad, one of someone who has
+// an account already (existing@example.com).
+func importFile() []byte {
+	return usersFile(500, "imp", map[int]string{
+		7: `{"email":"not-an-email"}`, 250: `{"given_name":"No Email"}`, 499: `{"email":"imp00499@example.com","email_verified":"yes"}`,
+		100: `{"email":"existing@example.com"}`,
+	})
+}
+
+// TestDashboardImport uploads a users file through the dashboard's form,
+// follows the job's page until it ends, and downloads the failed rows.
+func TestDashboardImport(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := startServer(t, dsn, nil)
+		tok := s.token(t)
+		if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "existing@example.com", "verify_email": false}, nil); st != 201 {
+			t.Fatalf("create existing: %d", st)
+		}
+		conn := s.connectionID(t, tok)
+		admin := newAdmin(t, s, dsn, "importer@example.com")
+		st, page := admin.get("/dashboard/import")
+		if st != 200 || !strings.Contains(page, "Import a users file") || !strings.Contains(page, "No imports yet") ||
+			!strings.Contains(page, `<option value="`+conn+`" selected>`+dbConn+`</option>`) || !strings.Contains(page, `id="invite" name="invite" type="checkbox" checked`) {
+			t.Fatalf("the import page: %d\n%s", st, page)
+		}
+
+		// Refused uploads show the form again and make no job.
+		for _, tc := range []struct {
+			name  string
+			parts []formPart
+			want  string
+		}{
+			{"no file", []formPart{{Name: "connection_id", Value: conn}, {Name: "users", File: "", Value: ""}}, "choose a users file"},
+			{"empty file", []formPart{{Name: "connection_id", Value: conn}, {Name: "users", File: "empty.json", Value: ""}}, "must not be empty"},
+			{"not a JSON array", []formPart{{Name: "connection_id", Value: conn}, {Name: "users", File: "team.json", Value: `{"email":"a@example.com"}`}}, "must be a JSON array"},
+			{"unknown CSV column", []formPart{{Name: "connection_id", Value: conn}, {Name: "users", File: "team.csv", Value: "email,shoe_size\na@example.com,44\n"}}, "shoe_size"},
+			{"no such connection", []formPart{{Name: "connection_id", Value: "con_nope"}, {Name: "users", File: "team.json", Value: "[]"}}, "connection does not exist"},
+		} {
+			st, _, page := admin.postMultipart("/dashboard/import", append([]formPart{{Name: "_csrf", Value: admin.csrf()}}, tc.parts...)...)
+			if st != http.StatusBadRequest || !strings.Contains(page, "Nothing was imported") || !strings.Contains(page, tc.want) {
+				t.Fatalf("%s: %d, want 400 saying %q\n%s", tc.name, st, tc.want, page)
+			}
+		}
+		if _, page := admin.get("/dashboard/import"); !strings.Contains(page, "No imports yet") {
+			t.Fatalf("a refused upload made a job:\n%s", page)
+		}
+
+		// 500 rows, invited; the form's checkboxes send "on".
+		st, location, page := admin.postMultipart("/dashboard/import", formPart{Name: "_csrf", Value: admin.csrf()},
+			formPart{Name: "connection_id", Value: conn}, formPart{Name: "invite", Value: "on"},
+			formPart{Name: "users", File: "team.json", Value: string(importFile())})
+		jobID, ok := strings.CutPrefix(location, s.URL+"/dashboard/import/")
+		if st != http.StatusSeeOther || !ok || !strings.HasPrefix(jobID, "job_") {
+			t.Fatalf("upload: %d %q\n%s", st, location, page)
+		}
+		waitFor(t, 60*time.Second, "the job page to say completed", func() bool {
+			st, page = admin.get("/dashboard/import/" + jobID)
+			if st != 200 {
+				t.Fatalf("job page: %d\n%s", st, page)
+			}
+			return count(page, "job-status") != "pending"
+		})
+		for id, want := range map[string]string{"job-status": "completed", "job-percent": "100%", "count-total": "500", "count-created": "496",
+			"count-invited": "496", "count-updated": "0", "count-skipped": "1", "count-failed": "3"} {
+			if got := count(page, id); got != want {
+				t.Errorf("%s: %q, want %q", id, got, want)
+			}
+		}
+		if strings.Contains(page, "data-refresh") || strings.Contains(page, `http-equiv="refresh"`) {
+			t.Error("an ended job's page still refreshes")
+		}
+		for _, want := range []string{"Download errors", "not-an-email", "FORMAT", "OBJECT_REQUIRED", "INVALID_TYPE", "<td data-label=\"Line\">8</td>"} {
+			if !strings.Contains(page, want) && !strings.Contains(page, html.EscapeString(want)) {
+				t.Errorf("the job page does not show %q", want)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("job page:\n%s", page)
+		}
+		var api importJob
+		s.call(t, "GET", "/api/v2/jobs/"+jobID, tok, nil, &api)
+		if api.Summary.Inserted != 496 || api.Summary.Invited != 496 || api.Summary.Skipped != 1 || api.Summary.Failed != 3 {
+			t.Fatalf("the API's job: %+v", api)
+		}
+
+		// The errors download is the API's list, as a file.
+		resp, err := admin.c.Get(s.URL + "/dashboard/import/" + jobID + "/errors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		download, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" ||
+			resp.Header.Get("Content-Disposition") != `attachment; filename="`+jobID+`-errors.json"` {
+			t.Fatalf("errors download: %d %v", resp.StatusCode, resp.Header)
+		}
+		var fromPage, fromAPI []jobRowError
+		if err := json.Unmarshal(download, &fromPage); err != nil {
+			t.Fatalf("errors download: %v\n%s", err, download)
+		}
+		s.call(t, "GET", "/api/v2/jobs/"+jobID+"/errors", tok, nil, &fromAPI)
+		if len(fromPage) != 3 || fmt.Sprint(fromPage) != fmt.Sprint(fromAPI) || fromPage[0].Line != 8 {
+			t.Fatalf("errors download:\n%v\nthe API's:\n%v", fromPage, fromAPI)
+		}
+
+		// The list shows the import, by its file; a CSV dry run is told apart.
+		st, _, _ = admin.postMultipart("/dashboard/import", formPart{Name: "_csrf", Value: admin.csrf()},
+			formPart{Name: "connection_id", Value: conn}, formPart{Name: "dry_run", Value: "on"},
+			formPart{Name: "users", File: "more.csv", Value: "email,given_name\nnew1@example.com,New\nnot-an-email,Bad\n"})
+		if st != http.StatusSeeOther {
+			t.Fatalf("dry run upload: %d", st)
+		}
+		_, page = admin.get("/dashboard/import")
+		if !strings.Contains(page, "team.json") || !strings.Contains(page, "more.csv") || !strings.Contains(page, "dry run") ||
+			strings.Index(page, "more.csv") > strings.Index(page, "team.json") {
+			t.Fatalf("the list of imports, newest first:\n%s", page)
+		}
+		var found []user
+		s.call(t, "GET", "/api/v2/users-by-email?email=new1@example.com", tok, nil, &found)
+		if len(found) != 0 {
+			t.Fatal("a dry run made a user")
+		}
+
+		// Another kind of job, or none, is not an import.
+		if st, _ := admin.get("/dashboard/import/job_nope"); st != http.StatusNotFound {
+			t.Fatalf("a job that does not exist: %d", st)
+		}
+		if st, _ := admin.get("/dashboard/import/job_nope/errors"); st != http.StatusNotFound {
+			t.Fatalf("errors of a job that does not exist: %d", st)
 		}
 	})
 }
@@ -335,6 +534,22 @@ func waitFrame(p *browserTab, urlPart string, want ...string) {
 		}
 		if time.Now().After(deadline) {
 			p.t.Fatalf("the frame %s does not show %q (found: %v):\n%s", urlPart, missing, ok, text)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitEval waits until the expression js gives want in the page.
+func waitEval(p *browserTab, js, want string) {
+	p.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := evalIn[string](p, js)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s is %q, not %q:\n%s", js, got, want, p.shown())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -475,6 +690,80 @@ func TestBrowserDashboard(t *testing.T) {
 	p.wantShown("app_metadata", "Block", "Make administrator")
 	p.screenshot("user")
 
+	// Import a users file of 500 rows, three bad, inviting the people; the
+	// job's page follows the job to its end without being reloaded.
+	if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "existing@example.com", "verify_email": false}, nil); st != 201 {
+		t.Fatalf("create existing: %d", st)
+	}
+	p.open(s.URL + "/dashboard/import")
+	p.wantShown("Import a users file", "Invite the people who have no password", "No imports yet")
+	if !evalIn[bool](p, `document.getElementById('invite').checked && !document.getElementById('upsert').checked`) {
+		t.Fatal("the import form does not invite (and only invite) by default")
+	}
+	file := filepath.Join(t.TempDir(), "team.json")
+	if err := os.WriteFile(file, importFile(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.do("choose the users file", chromedp.SetUploadFiles(chromedp.CSS(`#users`), []string{file}))
+	p.screenshot("import")
+	if st := p.click(`#import-submit`); st != http.StatusOK {
+		t.Fatalf("import: %d\n%s", st, p.shown())
+	}
+	evalIn[bool](p, `window.usherSamePage = true`)
+	waitEval(p, `document.getElementById('job-status').textContent`, "completed")
+	if !evalIn[bool](p, `window.usherSamePage === true`) {
+		t.Fatal("the job's page was loaded again rather than followed")
+	}
+	p.wantShown("The import has completed.", "Download errors", "FORMAT", "OBJECT_REQUIRED", "INVALID_TYPE")
+	counts := evalIn[string](p, `['total', 'created', 'updated', 'invited', 'skipped', 'failed'].map(k => document.getElementById('count-' + k).textContent).join(' ')`)
+	if counts != "500 496 0 496 1 3" {
+		t.Fatalf("counts (total created updated invited skipped failed): %s", counts)
+	}
+	p.screenshot("import-job")
+	// The download link answers the failed rows as a JSON file.
+	fetchCtx, cancelFetch := context.WithTimeout(p.ctx, stepLimit)
+	got, err := chromedp.Run(fetchCtx, chromedp.Evaluate[string](`fetch(document.getElementById('download-errors').href)
+		.then(r => r.text().then(body => [r.status, r.headers.get('Content-Type'), r.headers.get('Content-Disposition'), JSON.parse(body).map(e => e.line).join(',')].join(' | ')))`,
+		chromedp.EvalAwaitPromise))
+	cancelFetch()
+	if err != nil || !regexp.MustCompile(`^200 \| application/json \| attachment; filename="job_\w+-errors.json" \| 8,251,500$`).MatchString(got) {
+		t.Fatalf("errors download: %q %v", got, err)
+	}
+
+	// A job still running when its page opens (one the command line holds,
+	// so no job runner takes it): the page follows its progress to the end.
+	db, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().UTC()
+	running := identity.Job{ID: "job_followedbythepage", Type: identity.JobUsersImport, Status: identity.JobPending, Connection: dbConn,
+		ExternalID: "slow.json", Options: identity.ImportOptions{Format: "json", Invite: true, SkipExisting: true},
+		FileBytes: 1000, BytesDone: 400, Summary: identity.JobSummary{Total: 40, Inserted: 40, Invited: 40}, CreatedAt: now.Add(-10 * time.Second), UpdatedAt: now}
+	if err := db.CreateJob(context.Background(), running); err != nil {
+		t.Fatal(err)
+	}
+	p.open(s.URL + "/dashboard/import/" + running.ID)
+	p.wantShown("Import of slow.json", "The import is running.", "pending", "40%", "Time left", "about")
+	evalIn[bool](p, `window.usherSamePage = true`)
+	running.BytesDone, running.Summary = 700, identity.JobSummary{Total: 70, Inserted: 69, Invited: 69, Failed: 1}
+	if err := db.SaveJob(context.Background(), running); err != nil {
+		t.Fatal(err)
+	}
+	waitEval(p, `document.getElementById('job-percent').textContent`, "70%")
+	p.wantShown("The import is running.")
+	running.Status, running.BytesDone, running.StatusDetails = identity.JobCompleted, 1000, "Imported 100 rows."
+	running.Summary = identity.JobSummary{Total: 100, Inserted: 99, Invited: 99, Failed: 1}
+	if err := db.SaveJob(context.Background(), running); err != nil {
+		t.Fatal(err)
+	}
+	waitEval(p, `document.getElementById('job-status').textContent`, "completed")
+	p.wantShown("The import has completed.", "100%", "Imported 100 rows.", "!Time left")
+	if !evalIn[bool](p, `window.usherSamePage === true && !document.querySelector('[data-refresh]')`) {
+		t.Fatal("the running job's page was loaded again, or still refreshes after the end")
+	}
+
 	// Someone who is not an administrator is refused.
 	if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "member@example.com",
 		"password": adminPassword, "verify_email": false}, nil); st != 201 {
@@ -495,10 +784,13 @@ func TestBrowserDashboard(t *testing.T) {
 	}
 	wantNoSideways(phone)
 	phone.screenshot("home-phone")
-	for _, path := range []string{"/dashboard/invitations", "/dashboard/users", "/dashboard/mail/templates/reset_email", "/dashboard/logs"} {
+	for _, path := range []string{"/dashboard/invitations", "/dashboard/users", "/dashboard/mail/templates/reset_email", "/dashboard/logs",
+		"/dashboard/import", "/dashboard/import/" + running.ID} {
 		phone.open(s.URL + path)
 		wantNoSideways(phone)
 	}
+	phone.screenshot("import-job-phone")
+	phone.open(s.URL + "/dashboard/logs")
 	phone.screenshot("logs-phone")
 }
 

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -51,10 +50,7 @@ func importUsers(ctx context.Context, args []string, getenv func(string) string,
 	}
 	path := fs.Arg(0)
 	opts.TTLSec = int(ttl.Seconds())
-	opts.Format = "json"
-	if strings.EqualFold(filepath.Ext(path), ".csv") {
-		opts.Format = "csv"
-	}
+	opts.Format = identity.ImportFormat(path, "")
 	if *report == "" {
 		*report = path + ".errors.json"
 	}

@@ -4,17 +4,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/usherid/usher/internal/identity"
 )
-
-// maxImportBytes bounds a users file. Auth0 takes 500 KB; Usher streams the
-// file into the database chunk by chunk, so the bound only guards the disk.
-const maxImportBytes = 1 << 30
 
 // jobJSON is a job as Auth0 shows it, with Usher's counts and options added.
 type jobJSON struct {
@@ -39,10 +34,7 @@ func toJobJSON(j identity.Job, now time.Time) jobJSON {
 	if j.Type == identity.JobUsersImport {
 		opts := j.Options
 		out.Options = &opts
-		// Time left, from the pace so far.
-		if elapsed := now.Sub(j.CreatedAt).Seconds(); !j.Done() && j.BytesDone > 0 && elapsed > 0 {
-			out.TimeLeftSeconds = int(float64(j.FileBytes-j.BytesDone) / (float64(j.BytesDone) / elapsed))
-		}
+		out.TimeLeftSeconds = int(j.TimeLeft(now).Seconds())
 	}
 	return out
 }
@@ -92,7 +84,7 @@ func handleImportUsers(ids *identity.Service) http.Handler {
 				return
 			}
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxImportBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, identity.MaxImportBytes)
 		mr, err := r.MultipartReader()
 		if err != nil {
 			mgmtError(w, identity.Invalid("invalid_body", "Must provide 'users' file as multipart part."))
@@ -118,7 +110,7 @@ func handleImportUsers(ids *identity.Service) http.Handler {
 			name := part.FormName()
 			switch set, known := importParts[name]; {
 			case name == "users" && upload == "":
-				if strings.EqualFold(path.Ext(part.FileName()), ".csv") || strings.HasPrefix(part.Header.Get("Content-Type"), "text/csv") {
+				if identity.ImportFormat(part.FileName(), part.Header.Get("Content-Type")) == "csv" {
 					req.Options.Format = "csv"
 				}
 				if upload, size, err = ids.UploadImport(ctx, part); err != nil {

@@ -33,7 +33,13 @@ func Token(w http.ResponseWriter, r *http.Request, secure bool) string {
 
 // Check reports whether a form's token matches its cookie.
 func Check(r *http.Request) bool {
+	return Matches(r, r.PostFormValue(Field))
+}
+
+// Matches reports whether token, read from a form by the caller, matches the
+// request's cookie: for a multipart form streamed part by part, whose token
+// must be checked before the parts after it are read.
+func Matches(r *http.Request, token string) bool {
 	c, err := r.Cookie(Cookie)
-	form := r.PostFormValue(Field)
-	return err == nil && form != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
+	return err == nil && token != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(token)) == 1
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -46,36 +48,80 @@ func (s *session) view(title, nav, problem string, data any) view {
 // every POST a CSRF token that matches (else a refusal).
 func (d *Dashboard) admin(next func(w http.ResponseWriter, r *http.Request, s *session)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		read := r.Method == http.MethodGet || r.Method == http.MethodHead
-		u, ok := d.sessionUser(r)
+		s, ok := d.adminSession(w, r)
 		if !ok {
-			if read {
-				d.startLogin(w, r, r.URL.RequestURI())
-				return
-			}
-			d.render(w, http.StatusForbidden, "refused", view{Title: "Signed out", Data: refusal{SignedOut: true}})
 			return
 		}
-		s := &session{user: u, csrf: csrf.Token(w, r, d.secure), note: r.URL.Query().Get("note")}
-		isAdmin, err := d.ids.IsAdmin(r.Context(), u)
-		if err != nil {
-			d.fail(w, err)
-			return
-		}
-		if !isAdmin {
-			d.render(w, http.StatusForbidden, "refused", view{Title: "Not an administrator", CSRF: s.csrf, Data: refusal{Email: u.Email}})
-			return
-		}
-		if !read {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if !csrf.Check(r) {
-				d.render(w, http.StatusForbidden, "error", s.view("Form expired", "",
-					"This form expired or did not come from the dashboard. Go back, reload the page and try again.", nil))
+				d.formExpired(w, s)
 				return
 			}
 		}
 		next(w, r, s)
 	})
+}
+
+// upload wraps a multipart form for administrators as admin wraps a page,
+// without reading the body into memory: the form's first part must be the
+// CSRF token, checked before anything else is read, and next reads the
+// parts after it from the stream. The body may be up to limit bytes.
+func (d *Dashboard) upload(limit int64, next func(w http.ResponseWriter, r *http.Request, s *session, parts *multipart.Reader)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, ok := d.adminSession(w, r)
+		if !ok {
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		parts, err := r.MultipartReader()
+		if err != nil {
+			d.formExpired(w, s)
+			return
+		}
+		first, err := parts.NextPart()
+		if err != nil || first.FormName() != csrf.Field {
+			d.formExpired(w, s)
+			return
+		}
+		token, err := io.ReadAll(io.LimitReader(first, 256))
+		if err != nil || !csrf.Matches(r, string(token)) {
+			d.formExpired(w, s)
+			return
+		}
+		next(w, r, s, parts)
+	})
+}
+
+// adminSession is the session of an administrator's request; otherwise it
+// answers the request itself (off to sign in, or a refusal) and ok is false.
+func (d *Dashboard) adminSession(w http.ResponseWriter, r *http.Request) (s *session, ok bool) {
+	u, ok := d.sessionUser(r)
+	if !ok {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			d.startLogin(w, r, r.URL.RequestURI())
+			return nil, false
+		}
+		d.render(w, http.StatusForbidden, "refused", view{Title: "Signed out", Data: refusal{SignedOut: true}})
+		return nil, false
+	}
+	s = &session{user: u, csrf: csrf.Token(w, r, d.secure), note: r.URL.Query().Get("note")}
+	isAdmin, err := d.ids.IsAdmin(r.Context(), u)
+	if err != nil {
+		d.fail(w, err)
+		return nil, false
+	}
+	if !isAdmin {
+		d.render(w, http.StatusForbidden, "refused", view{Title: "Not an administrator", CSRF: s.csrf, Data: refusal{Email: u.Email}})
+		return nil, false
+	}
+	return s, true
+}
+
+// formExpired refuses a form without the CSRF token of this browser.
+func (d *Dashboard) formExpired(w http.ResponseWriter, s *session) {
+	d.render(w, http.StatusForbidden, "error", s.view("Form expired", "",
+		"This form expired or did not come from the dashboard. Go back, reload the page and try again.", nil))
 }
 
 // refusal is what the refusal page says.

@@ -96,6 +96,10 @@ func (d *Dashboard) routes() []route {
 		{"GET /dashboard/invitations/{id}", d.invitation()},
 		{"POST /dashboard/invitations/{id}/resend", d.resend()},
 		{"POST /dashboard/invitations/{id}/revoke", d.revoke()},
+		{"GET /dashboard/import", d.imports()},
+		{"POST /dashboard/import", d.startImport()},
+		{"GET /dashboard/import/{id}", d.importStatus()},
+		{"GET /dashboard/import/{id}/errors", d.importErrors()},
 		{"GET /dashboard/mail", d.mailSettings()},
 		{"POST /dashboard/mail/provider", d.saveProvider()},
 		{"POST /dashboard/mail/provider/delete", d.deleteProvider()},
@@ -176,8 +180,9 @@ type view struct {
 }
 
 // pagePolicy is the pages' Content-Security-Policy: nothing inline, nothing
-// from elsewhere; frames only for the sandboxed mail previews.
-const pagePolicy = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-src 'self'; " +
+// from elsewhere; frames only for the sandboxed mail previews; the script
+// may fetch the dashboard's own pages (a running import's page follows it).
+const pagePolicy = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-src 'self'; connect-src 'self'; " +
 	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // render writes page name with v.

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -90,6 +92,20 @@ func (s *Service) importJobFor(ctx context.Context, r ImportRequest) (Job, error
 // fileChunk is how much of an uploaded users file one stored row holds.
 const fileChunk = 1 << 20
 
+// MaxImportBytes bounds an uploaded users file. Auth0 takes 500 KB; Usher
+// streams the file into the database chunk by chunk, so the bound only
+// guards the disk.
+const MaxImportBytes = 1 << 30
+
+// ImportFormat is the format of an uploaded users file: csv for a .csv file
+// name or a text/csv part, else json (Auth0's bulk-import file).
+func ImportFormat(fileName, contentType string) string {
+	if strings.EqualFold(path.Ext(fileName), ".csv") || strings.HasPrefix(contentType, "text/csv") {
+		return "csv"
+	}
+	return "json"
+}
+
 // UploadImport stores a users file as it arrives, chunk by chunk, for a job
 // to be described by FinishImport; it returns the upload's id and size.
 func (s *Service) UploadImport(ctx context.Context, file io.Reader) (string, int64, error) {
@@ -168,10 +184,21 @@ func (s *Service) Job(ctx context.Context, id string) (Job, error) {
 
 // JobErrors returns the rows a job could not take, in file order.
 func (s *Service) JobErrors(ctx context.Context, id string) ([]JobError, error) {
+	return s.FirstJobErrors(ctx, id, 0)
+}
+
+// FirstJobErrors returns the first n rows a job could not take (all when n
+// is 0), in file order: enough for a page to show without loading them all.
+func (s *Service) FirstJobErrors(ctx context.Context, id string, n int) ([]JobError, error) {
 	if _, err := s.Job(ctx, id); err != nil {
 		return nil, err
 	}
-	return s.store.JobErrors(ctx, id)
+	return s.store.JobErrors(ctx, id, n)
+}
+
+// ImportJobs returns the newest users imports, newest first, at most limit.
+func (s *Service) ImportJobs(ctx context.Context, limit int) ([]Job, error) {
+	return s.store.Jobs(ctx, JobUsersImport, limit)
 }
 
 // RunPendingImport claims one stored import that nobody is running (new, or

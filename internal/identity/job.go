@@ -90,6 +90,16 @@ func (j Job) PercentDone() int {
 	return int(min(99, j.BytesDone*100/j.FileBytes))
 }
 
+// TimeLeft guesses how long the job still needs from its pace so far; 0
+// when it has ended or has not read anything yet.
+func (j Job) TimeLeft(now time.Time) time.Duration {
+	elapsed := now.Sub(j.CreatedAt)
+	if j.Done() || j.BytesDone <= 0 || elapsed <= 0 {
+		return 0
+	}
+	return time.Duration(float64(j.FileBytes-j.BytesDone) / float64(j.BytesDone) * float64(elapsed))
+}
+
 // JobError is a row a job could not take, with where it is in the file.
 type JobError struct {
 	Line   int64           `json:"line"`

@@ -92,8 +92,12 @@ type Store interface {
 	JobChunk(ctx context.Context, jobID string, seq int) ([]byte, error)
 	DeleteJobChunks(ctx context.Context, jobID string) error
 	AddJobErrors(ctx context.Context, jobID string, errs []JobError) error
-	// JobErrors returns a job's failed rows in file order.
-	JobErrors(ctx context.Context, jobID string) ([]JobError, error)
+	// JobErrors returns a job's failed rows in file order: the first limit
+	// of them, or all when limit is 0.
+	JobErrors(ctx context.Context, jobID string, limit int) ([]JobError, error)
+	// Jobs returns the newest jobs of a type whose file has arrived (none
+	// still uploading), newest first, at most limit of them.
+	Jobs(ctx context.Context, jobType string, limit int) ([]Job, error)
 	// InvitationStats counts invitations per UTC day, from the day of from
 	// to the day of now: sent (created), accepted, and expired by now.
 	InvitationStats(ctx context.Context, from, now time.Time) (InvitationStats, error)

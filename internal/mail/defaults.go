@@ -36,11 +36,16 @@ const (
 )
 
 // layout wraps a default body in a plain, readable HTML page.
+//
+// Its conditions test "x and x != \"\"": an empty string is true in Liquid,
+// and osteele/liquid reads "blank" as an undefined variable (nil), so
+// "x != blank" held for an empty support_email. The form used here means
+// "set and not empty" in osteele/liquid and in Auth0's LiquidJS alike.
 func layout(inner string) string {
 	return `<!doctype html>
 <html><body style="font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; color: #222; max-width: 560px; margin: 0 auto; padding: 24px;">
 ` + inner + `
-<p style="color:#666;font-size:13px;margin-top:32px;">{% if support_email != blank %}Questions? Write to <a href="mailto:{{ support_email }}">{{ support_email }}</a>.{% endif %}{% if support_url != blank %} Help: <a href="{{ support_url }}">{{ support_url }}</a>{% endif %}</p>
+<p style="color:#666;font-size:13px;margin-top:32px;">{% if support_email and support_email != "" %}Questions? Write to <a href="mailto:{{ support_email }}">{{ support_email }}</a>.{% endif %}{% if support_url and support_url != "" %} Help: <a href="{{ support_url }}">{{ support_url }}</a>{% endif %}</p>
 </body></html>`
 }
 
@@ -52,7 +57,7 @@ func DefaultTemplate(name string) Template {
 		t.Subject = `{% if user.app_metadata.needsInvitation %}You are invited to {{ friendly_name }}{% else %}Reset your {{ friendly_name }} password{% endif %}`
 		t.URLLifetimeInSeconds = fiveDays
 		t.Body = layout(`{% if user.app_metadata.needsInvitation %}<h1>You are invited</h1>
-<p>Hello{% if user.given_name != blank %} {{ user.given_name }}{% endif %}, an account at {{ friendly_name }} is waiting for you. Choose a password to start.</p>
+<p>Hello{% if user.given_name and user.given_name != "" %} {{ user.given_name }}{% endif %}, an account at {{ friendly_name }} is waiting for you. Choose a password to start.</p>
 <p><a href="{{ url }}type=invite" style="display:inline-block;background:#2455c3;color:#fff;padding:10px 18px;border-radius:4px;text-decoration:none;">Accept the invitation</a></p>
 {% else %}<h1>Reset your password</h1>
 <p>Someone asked to reset the password of {{ user.email }} at {{ friendly_name }}. If it was you, choose a new password:</p>

@@ -69,3 +69,60 @@ func TestEveryDefaultTemplateRenders(t *testing.T) {
 		t.Errorf("default reset_email does not invite an invited user:\n%s", out)
 	}
 }
+
+// TestDefaultFooterOnlyWhenSupportIsSet: the default templates' footer
+// names the support email and URL only when the tenant has them; an empty
+// (or missing) value leaves no "Write to ." behind, and an empty given name
+// no "Hello ,".
+func TestDefaultFooterOnlyWhenSupportIsSet(t *testing.T) {
+	e := NewEngine()
+	for _, tc := range []struct {
+		name        string
+		edit        func(vars map[string]any)
+		want, never []string
+	}{
+		{"both set", func(map[string]any) {},
+			[]string{`Questions? Write to <a href="mailto:support@example.com">support@example.com</a>.`, `Help: <a href="https://example.com/support">`}, nil},
+		{"email only", func(v map[string]any) { v["support_url"] = "" },
+			[]string{"Questions? Write to <a"}, []string{"Help:"}},
+		{"url only", func(v map[string]any) { v["support_email"] = "" },
+			[]string{`Help: <a href="https://example.com/support">`}, []string{"Questions?", "Write to"}},
+		{"both empty", func(v map[string]any) { v["support_email"], v["support_url"] = "", "" },
+			nil, []string{"Questions?", "Write to", "Help:", "mailto:"}},
+		{"both missing", func(v map[string]any) { delete(v, "support_email"); delete(v, "support_url") },
+			nil, []string{"Questions?", "Write to", "Help:", "mailto:"}},
+		{"both nil", func(v map[string]any) { v["support_email"], v["support_url"] = nil, nil },
+			nil, []string{"Questions?", "Write to", "Help:", "mailto:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, name := range TemplateNames {
+				vars := SampleVars()
+				tc.edit(vars)
+				out, err := e.Render(name, DefaultTemplate(name).Body, vars)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(out, w) {
+						t.Errorf("%s does not say %q:\n%s", name, w, out)
+					}
+				}
+				for _, n := range tc.never {
+					if strings.Contains(out, n) {
+						t.Errorf("%s says %q:\n%s", name, n, out)
+					}
+				}
+			}
+		})
+	}
+
+	// The invitation greets by given name only when there is one.
+	for given, want := range map[any]string{"Ada": "Hello Ada, an account", "": "Hello, an account", nil: "Hello, an account"} {
+		vars := SampleVars()
+		vars["user"].(map[string]any)["given_name"] = given
+		out, err := e.Render("reset_email", DefaultTemplate("reset_email").Body, vars)
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("given_name %q: %v; want %q in\n%s", given, err, want, out)
+		}
+	}
+}

@@ -138,7 +138,13 @@ func (q *queries) AddJobErrors(ctx context.Context, jobID string, errs []identit
 	return q.insert(ctx, jobErrorsTable, rows)
 }
 
-func (q *queries) JobErrors(ctx context.Context, jobID string) ([]identity.JobError, error) {
+func (q *queries) JobErrors(ctx context.Context, jobID string, limit int) ([]identity.JobError, error) {
+	query := `SELECT row_no, line, record, errors FROM job_errors WHERE job_id = $1 ORDER BY row_no`
+	args := []any{jobID}
+	if limit > 0 {
+		query += ` LIMIT $2`
+		args = append(args, limit)
+	}
 	return list(ctx, q.r, func(row rowScanner) (identity.JobError, error) {
 		var e identity.JobError
 		var record, fields string
@@ -147,5 +153,10 @@ func (q *queries) JobErrors(ctx context.Context, jobID string) ([]identity.JobEr
 		}
 		e.User = json.RawMessage(record)
 		return e, json.Unmarshal([]byte(fields), &e.Errors)
-	}, `SELECT row_no, line, record, errors FROM job_errors WHERE job_id = $1 ORDER BY row_no`, jobID)
+	}, query, args...)
+}
+
+func (q *queries) Jobs(ctx context.Context, jobType string, limit int) ([]identity.Job, error) {
+	return list(ctx, q.r, scanJob, `SELECT `+jobColumns+` FROM jobs WHERE type = $1 AND status <> $2
+		ORDER BY created_at DESC, id DESC LIMIT $3`, jobType, identity.JobUploading, limit)
 }

@@ -47,4 +47,47 @@
     };
     form.addEventListener('input', refresh);
   }
+
+  // A part of the page marked data-refresh (a running import) follows the
+  // server: the page is fetched again every so many milliseconds and the
+  // part replaced by its new copy, until the new copy is no longer marked.
+  // Live regions elsewhere on the page (role=status) take their new text.
+  // Without script, the page's <noscript> meta refresh reloads it instead.
+  var live = document.querySelector('[data-refresh][id]');
+  if (live && window.fetch && window.DOMParser && live.replaceChildren) {
+    var every = parseInt(live.getAttribute('data-refresh'), 10) || 2000;
+    var failures = 0;
+    var poll = function () {
+      fetch(window.location.href, { credentials: 'same-origin', cache: 'no-store', headers: { Accept: 'text/html' } })
+        .then(function (resp) {
+          if (resp.status >= 400 && resp.status < 500) return null; // refused or gone: stop asking
+          if (!resp.ok) throw new Error('HTTP ' + resp.status);
+          return resp.text();
+        })
+        .then(function (html) {
+          if (html === null) return;
+          var doc = new DOMParser().parseFromString(html, 'text/html');
+          var next = doc.getElementById(live.id);
+          if (!next) return; // not this page any more (signed out?): stop here
+          failures = 0;
+          document.querySelectorAll('[role=status][id]').forEach(function (el) {
+            var fresh = doc.getElementById(el.id);
+            if (fresh && fresh.textContent !== el.textContent) el.textContent = fresh.textContent;
+          });
+          live.replaceChildren.apply(live, Array.prototype.slice.call(next.childNodes).map(function (n) {
+            return document.adoptNode(n);
+          }));
+          if (next.hasAttribute('data-refresh')) {
+            setTimeout(poll, every);
+          } else {
+            live.removeAttribute('data-refresh');
+          }
+        })
+        .catch(function () {
+          failures++;
+          setTimeout(poll, every * Math.min(failures + 1, 10)); // the server may be restarting
+        });
+    };
+    setTimeout(poll, every);
+  }
 })();

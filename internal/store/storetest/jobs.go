@@ -63,10 +63,13 @@ func testJobs(t *testing.T, f *fixture) {
 	if err := f.db.AddJobErrors(f.ctx, "job_1", errs); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := f.db.JobErrors(f.ctx, "job_1"); err != nil || !reflect.DeepEqual(got, []identity.JobError{errs[1], errs[0]}) {
+	if got, err := f.db.JobErrors(f.ctx, "job_1", 0); err != nil || !reflect.DeepEqual(got, []identity.JobError{errs[1], errs[0]}) {
 		t.Fatalf("JobErrors: %+v %v", got, err)
 	}
-	if got, err := f.db.JobErrors(f.ctx, "job_none"); err != nil || len(got) != 0 {
+	if got, err := f.db.JobErrors(f.ctx, "job_1", 1); err != nil || !reflect.DeepEqual(got, []identity.JobError{errs[1]}) {
+		t.Fatalf("first JobError: %+v %v", got, err)
+	}
+	if got, err := f.db.JobErrors(f.ctx, "job_none", 0); err != nil || len(got) != 0 {
 		t.Fatalf("errors of no job: %v %v", got, err)
 	}
 	if err := f.db.DeleteJobChunks(f.ctx, "job_1"); err != nil {
@@ -77,7 +80,7 @@ func testJobs(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	wantIs(t, "deleted job", func() error { _, err := f.db.Job(f.ctx, "job_1"); return err }(), identity.ErrNotFound)
-	if got, _ := f.db.JobErrors(f.ctx, "job_1"); len(got) != 0 {
+	if got, _ := f.db.JobErrors(f.ctx, "job_1", 0); len(got) != 0 {
 		t.Fatalf("errors outlived their job: %v", got)
 	}
 }
@@ -197,5 +200,53 @@ func testUsersByEmails(t *testing.T, f *fixture) {
 		if found[emails[i]].ConnectionID != a.ID {
 			t.Fatalf("%s: %+v", emails[i], found[emails[i]])
 		}
+	}
+}
+
+// testJobList: the newest imports first, at most the limit; uploads still
+// arriving and jobs of another type are left out.
+func testJobList(t *testing.T, f *fixture) {
+	if got, err := f.db.Jobs(f.ctx, identity.JobUsersImport, 10); err != nil || len(got) != 0 {
+		t.Fatalf("Jobs of an empty store: %v %v", got, err)
+	}
+	for i, edit := range []func(*identity.Job){
+		func(j *identity.Job) {},
+		func(j *identity.Job) { j.Status = identity.JobCompleted },
+		func(j *identity.Job) { j.Status = identity.JobUploading },
+		func(j *identity.Job) { j.Type = identity.JobVerificationEmail },
+		func(j *identity.Job) { j.Status = identity.JobFailed },
+		func(j *identity.Job) { j.StoredFile = false }, // the command line's
+	} {
+		j := newJob(fmt.Sprintf("job_%d", i), at(i*10))
+		edit(&j)
+		if err := f.db.CreateJob(f.ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two made in the same millisecond come in a stable order.
+	if err := f.db.CreateJob(f.ctx, newJob("job_6", at(50))); err != nil {
+		t.Fatal(err)
+	}
+	jobIDs := func(js []identity.Job) string {
+		var out []string
+		for _, j := range js {
+			out = append(out, j.ID)
+		}
+		return fmt.Sprint(out)
+	}
+	got, err := f.db.Jobs(f.ctx, identity.JobUsersImport, 10)
+	if err != nil || jobIDs(got) != "[job_6 job_5 job_4 job_1 job_0]" {
+		t.Fatalf("Jobs: %s %v, want [job_6 job_5 job_4 job_1 job_0]", jobIDs(got), err)
+	}
+	want := newJob("job_4", at(40))
+	want.Status, want.CreatedAt, want.UpdatedAt = identity.JobFailed, ms(want.CreatedAt), ms(want.UpdatedAt)
+	if !reflect.DeepEqual(got[2], want) {
+		t.Fatalf("listed job: %+v, want %+v", got[2], want)
+	}
+	if got, err := f.db.Jobs(f.ctx, identity.JobUsersImport, 2); err != nil || jobIDs(got) != "[job_6 job_5]" {
+		t.Fatalf("Jobs limited to 2: %s %v", jobIDs(got), err)
+	}
+	if got, err := f.db.Jobs(f.ctx, identity.JobVerificationEmail, 10); err != nil || jobIDs(got) != "[job_3]" {
+		t.Fatalf("verification jobs: %s %v", jobIDs(got), err)
 	}
 }

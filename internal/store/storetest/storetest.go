@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Actions", testActions},
 		{"Jobs", testJobs},
 		{"ClaimJob", testClaimJob},
+		{"JobList", testJobList},
 		{"InsertBulk", testInsertBulk},
 		{"UsersByEmails", testUsersByEmails},
 		{"Permissions", testPermissions},
