@@ -65,4 +65,3 @@ func TestRowReader(t *testing.T) {
 		}
 	}
 }
-

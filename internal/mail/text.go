@@ -13,7 +13,7 @@ import (
 func TextOf(h string) string {
 	z := html.NewTokenizer(strings.NewReader(h))
 	var out strings.Builder
-	skip := 0      // depth inside head, style or script
+	skip := 0       // depth inside head, style or script
 	var href string // the open link's target
 	var label strings.Builder
 	inLink := false
