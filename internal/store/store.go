@@ -88,7 +88,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxOpenConns(max(4, runtime.NumCPU()))
 	read.SetMaxIdleConns(max(4, runtime.NumCPU()))
 	db := &DB{engine: SQLite, write: write, read: read}
-	db.queries = &queries{db: db, r: newPrepared(read), w: newPrepared(write)}
+	db.queries = &queries{db: db, r: newPrepared(read, false), w: newPrepared(write, false)}
 	db.group = newGroupCommit(db)
 	return db, nil
 }
@@ -106,7 +106,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("open postgres %s: %w", Redact(dsn), err)
 	}
 	db := &DB{engine: Postgres, write: pool, read: pool}
-	w := newPrepared(pool)
+	w := newPrepared(pool, true)
 	db.queries = &queries{db: db, r: w, w: w}
 	return db, nil
 }
@@ -210,24 +210,32 @@ type prepared struct {
 	// transaction several callers share, one caller's cancellation must not
 	// interrupt a statement, which would make SQLite roll back everyone's work.
 	detached bool
+	// rawInTx runs a transaction's statements as they are. database/sql
+	// would prepare a pool statement again on the transaction's connection
+	// at every call, a round trip each; pgx prepares and caches statements
+	// per connection by itself.
+	rawInTx bool
 }
 
 // maxPrepared bounds the cache; user searches build their SQL from the terms
 // asked for, and rare shapes need not stay prepared.
 const maxPrepared = 256
 
-func newPrepared(pool *sql.DB) *prepared {
-	return &prepared{pool: pool, mu: &sync.Mutex{}, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
+func newPrepared(pool *sql.DB, rawInTx bool) *prepared {
+	return &prepared{pool: pool, mu: &sync.Mutex{}, stmts: map[string]*sql.Stmt{}, wanted: map[string]bool{}, rawInTx: rawInTx}
 }
 
 // in returns the same cache bound to tx.
 func (p *prepared) in(tx *sql.Tx) *prepared {
-	return &prepared{pool: p.pool, tx: tx, mu: p.mu, stmts: p.stmts, wanted: p.wanted}
+	return &prepared{pool: p.pool, tx: tx, mu: p.mu, stmts: p.stmts, wanted: p.wanted, rawInTx: p.rawInTx}
 }
 
 // stmt returns the prepared statement for query, or nil when the cache is
 // full and query should run unprepared.
 func (p *prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if p.tx != nil && p.rawInTx {
+		return nil, nil
+	}
 	p.mu.Lock()
 	st, ok := p.stmts[query]
 	full := len(p.stmts) >= maxPrepared
