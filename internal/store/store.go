@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -210,10 +211,10 @@ type prepared struct {
 	// transaction several callers share, one caller's cancellation must not
 	// interrupt a statement, which would make SQLite roll back everyone's work.
 	detached bool
-	// rawInTx runs a transaction's statements as they are. database/sql
+	// rawInTx runs a transaction's bulk inserts as they are: database/sql
 	// would prepare a pool statement again on the transaction's connection
-	// at every call, a round trip each; pgx prepares and caches statements
-	// per connection by itself.
+	// at every call, a round trip with thousands of parameters each, while
+	// pgx prepares and caches statements per connection by itself.
 	rawInTx bool
 }
 
@@ -233,9 +234,6 @@ func (p *prepared) in(tx *sql.Tx) *prepared {
 // stmt returns the prepared statement for query, or nil when the cache is
 // full and query should run unprepared.
 func (p *prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if p.tx != nil && p.rawInTx {
-		return nil, nil
-	}
 	p.mu.Lock()
 	st, ok := p.stmts[query]
 	full := len(p.stmts) >= maxPrepared
@@ -357,6 +355,12 @@ func (q *queries) Atomic(ctx context.Context, fn func(identity.Store) error) err
 		return q.db.group.atomic(ctx, fn)
 	}
 	tx, err := q.db.write.BeginTx(ctx, nil)
+	// database/sql retries a bad connection twice, but under a burst of
+	// cancelled queries the pool can hand over connections pgx is still
+	// closing; nothing has happened yet, so beginning again is safe.
+	for try := 0; errors.Is(err, driver.ErrBadConn) && try < 5; try++ {
+		tx, err = q.db.write.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
