@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -145,17 +147,25 @@ func (q *queries) InsertBulk(ctx context.Context, b identity.BulkInsert) error {
 }
 
 // UsersByEmails looks the emails up in slices, each one query.
+//
+// On PostgreSQL each query is planned for its own arguments: a prepared
+// statement's generic plan, fixed while an import's table was still empty,
+// would go on scanning the whole table as it fills.
 func (q *queries) UsersByEmails(ctx context.Context, connectionID string, emails []string) (map[string]identity.User, error) {
+	ex, lead := q.r, []any{}
+	if p, ok := q.r.(*prepared); ok && q.db.engine == Postgres {
+		ex, lead = p.raw(), []any{pgx.QueryExecModeExec}
+	}
 	found := map[string]identity.User{}
 	for len(emails) > 0 {
 		n := min(len(emails), 500)
-		args := []any{connectionID}
+		args := append(lead, connectionID)
 		marks := make([]string, n)
 		for i, e := range emails[:n] {
 			args = append(args, e)
 			marks[i] = "$" + strconv.Itoa(i+2)
 		}
-		users, err := q.userList(ctx, `SELECT `+userColumns+userFrom+` WHERE u.connection_id = $1 AND u.email IN (`+strings.Join(marks, ", ")+`)`, args...)
+		users, err := q.usersFrom(ctx, ex, `SELECT `+userColumns+userFrom+` WHERE u.connection_id = $1 AND u.email IN (`+strings.Join(marks, ", ")+`)`, args...)
 		if err != nil {
 			return nil, err
 		}

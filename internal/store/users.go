@@ -99,7 +99,11 @@ func (q *queries) UsersByEmail(ctx context.Context, email string) ([]identity.Us
 }
 
 func (q *queries) userList(ctx context.Context, query string, args ...any) ([]identity.User, error) {
-	rows, err := q.r.QueryContext(ctx, query, args...)
+	return q.usersFrom(ctx, q.r, query, args...)
+}
+
+func (q *queries) usersFrom(ctx context.Context, ex execer, query string, args ...any) ([]identity.User, error) {
+	rows, err := ex.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, translate(err)
 	}
