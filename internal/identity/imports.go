@@ -23,6 +23,10 @@ const importBatch = 3000
 // them; after that another instance may resume it.
 const jobLease = time.Minute
 
+// staleUpload is how long an upload may take before its chunks are taken
+// for the leftovers of a server that stopped while receiving it.
+const staleUpload = 6 * time.Hour
+
 // ImportRequest starts a users import.
 type ImportRequest struct {
 	// ConnectionID, or Connection by name, is the database connection to fill.
@@ -206,6 +210,9 @@ func (s *Service) ImportJobs(ctx context.Context, limit int) ([]Job, error) {
 // reports false when there was none.
 func (s *Service) RunPendingImport(ctx context.Context) (bool, error) {
 	now := s.now().UTC()
+	if err := s.store.DeleteStaleUploads(ctx, now.Add(-staleUpload)); err != nil {
+		return false, err
+	}
 	job, err := s.store.ClaimJob(ctx, now, now.Add(jobLease))
 	if errors.Is(err, ErrNotFound) {
 		return false, nil

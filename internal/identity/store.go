@@ -84,6 +84,9 @@ type Store interface {
 	SaveJob(ctx context.Context, j Job) error
 	// DeleteJob removes a job with its file and errors.
 	DeleteJob(ctx context.Context, id string) error
+	// DeleteStaleUploads removes uploads begun before before that never
+	// became a job (the server stopped half way), with their chunks.
+	DeleteStaleUploads(ctx context.Context, before time.Time) error
 	// ClaimJob leases until leaseUntil a pending import whose file is stored
 	// and whom nobody holds (or whose lease ran out before now).
 	ClaimJob(ctx context.Context, now, leaseUntil time.Time) (Job, error)

@@ -89,6 +89,22 @@ func (q *queries) DeleteJob(ctx context.Context, id string) error {
 	return nil
 }
 
+func (q *queries) DeleteStaleUploads(ctx context.Context, before time.Time) error {
+	ids, err := list(ctx, q.r, func(row rowScanner) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, `SELECT id FROM jobs WHERE status = $1 AND created_at < $2`, identity.JobUploading, millis(before))
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := q.DeleteJob(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ClaimJob picks the oldest runnable import and takes it with a conditional
 // update, so that of several instances asking at once only one wins.
 func (q *queries) ClaimJob(ctx context.Context, now, leaseUntil time.Time) (identity.Job, error) {

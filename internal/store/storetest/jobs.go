@@ -120,6 +120,26 @@ func testClaimJob(t *testing.T, f *fixture) {
 	if got := fmt.Sprint(chanList(won)); got != "[job_run]" {
 		t.Fatalf("claimed %s, want job_run once", got)
 	}
+	// An upload that never became a job goes once it is old; a young one stays.
+	for id, created := range map[string]time.Time{"job_old_upload": at(0), "job_young_upload": at(900)} {
+		j := newJob(id, created)
+		j.Status, j.IdempotencyKey = identity.JobUploading, ""
+		if err := f.db.CreateJob(f.ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		f.db.PutJobChunk(f.ctx, id, 0, []byte("[]"))
+	}
+	if err := f.db.DeleteStaleUploads(f.ctx, at(500)); err != nil {
+		t.Fatal(err)
+	}
+	wantIs(t, "old upload", func() error { _, err := f.db.Job(f.ctx, "job_old_upload"); return err }(), identity.ErrNotFound)
+	wantIs(t, "old upload's chunk", func() error { _, err := f.db.JobChunk(f.ctx, "job_old_upload", 0); return err }(), identity.ErrNotFound)
+	if _, err := f.db.JobChunk(f.ctx, "job_young_upload", 0); err != nil {
+		t.Fatalf("a young upload lost its chunk: %v", err)
+	}
+	if _, err := f.db.Job(f.ctx, "job_run"); err != nil {
+		t.Fatalf("a running job went with the uploads: %v", err)
+	}
 	wantIs(t, "claim within the lease", func() error { _, err := f.db.ClaimJob(f.ctx, at(1000), at(2000)); return err }(), identity.ErrNotFound)
 	if j, err := f.db.ClaimJob(f.ctx, at(1200), at(2200)); err != nil || j.ID != "job_run" || !j.LeaseUntil.Equal(at(2200)) {
 		t.Fatalf("claim after the lease ran out: %+v %v", j, err)
