@@ -263,19 +263,22 @@ func (s *Service) ImportFile(ctx context.Context, r ImportRequest, file io.Reade
 	if r.Options.DryRun {
 		return s.runImport(ctx, job, file, false, progress)
 	}
+	var prev Job
+	err = ErrNotFound
 	if r.IdempotencyKey != "" {
-		prev, err := s.store.JobByIdempotencyKey(ctx, r.IdempotencyKey)
-		switch {
-		case err == nil && prev.Done():
-			return prev, nil
-		case err == nil:
-			job = prev // resume
-		case !errors.Is(err, ErrNotFound):
-			return Job{}, err
-		}
+		prev, err = s.store.JobByIdempotencyKey(ctx, r.IdempotencyKey)
 	}
-	if job.RowsDone == 0 && job.BytesDone == 0 {
-		if err := s.store.CreateJob(ctx, job); err != nil && !errors.Is(err, ErrDuplicate) {
+	switch {
+	case err == nil && prev.Done():
+		return prev, nil
+	case err == nil:
+		job = prev // resume
+	case !errors.Is(err, ErrNotFound):
+		return Job{}, err
+	default:
+		if err := s.store.CreateJob(ctx, job); errors.Is(err, ErrDuplicate) {
+			return Job{}, Conflict("import_running", "This import started a moment ago elsewhere; run the command again to follow it.")
+		} else if err != nil {
 			return Job{}, err
 		}
 	}
