@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,11 +35,8 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 		fs.PrintDefaults()
 	}
 	tg := bindTarget(fs, getenv)
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if err := parseArgs(fs, args[1:]); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usageError{"admin invite: name one email"}

@@ -39,11 +39,8 @@ func importUsers(ctx context.Context, args []string, getenv func(string) string,
 	fs.StringVar(&opts.ResultURL, "result-url", "", "with --invite: where people land after setting their password")
 	ttl := fs.Duration("ttl", 0, "with --invite: how long the links live (default 7 days), e.g. 72h")
 	report := fs.String("errors", "", "where to write the failed rows (default FILE.errors.json)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		return usageError{"import: name one users file"}

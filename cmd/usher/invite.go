@@ -42,11 +42,8 @@ func invite(ctx context.Context, args []string, getenv func(string) string, stdi
 	where := bindTarget(fs, getenv)
 	resultURL := fs.String("result-url", "", "where people land after setting their password")
 	ttl := fs.Duration("ttl", 0, "how long the links live (default 7 days), e.g. 72h")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	emails, err := readEmails(fs.Args(), stdin)
 	if err != nil {

@@ -76,13 +76,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
 }
 
-// parseFlags parses args on fs, mapping a parse failure to a usage error.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// parseArgs parses args on fs, mapping a parse failure to a usage error;
+// what follows the flags stays in fs.Args().
+func parseArgs(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// parseFlags is parseArgs for a command that takes flags alone.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}

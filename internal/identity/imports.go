@@ -396,11 +396,10 @@ func (run *importRun) read(ctx context.Context, rows *RowReader, out chan<- *imp
 
 // pendingUser is a row on its way in.
 type pendingUser struct {
-	row    ImportRow
-	index  int64
-	rec    importRecord
-	user   User
-	fields map[string]json.RawMessage // what the row set, for an upsert
+	row   ImportRow
+	index int64
+	rec   importRecord
+	user  User
 }
 
 // prepare checks each row of a batch (the first being row number first) and
@@ -579,22 +578,30 @@ func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, now 
 // upsert applies a row to the user it matched, as Auth0's upsert does: the
 // fields the row sets replace the user's, metadata whole.
 func upsert(cur User, p pendingUser, now time.Time) User {
-	if p.fields == nil {
-		json.Unmarshal(p.row.Raw, &p.fields)
-	}
-	set := func(k string) bool { _, ok := p.fields[k]; return ok }
-	u, r := cur, p.rec
+	var given map[string]json.RawMessage
+	json.Unmarshal(p.row.Raw, &given) // it decoded as a record already
+	set := func(k string) bool { _, ok := given[k]; return ok }
+	u, r, prof := cur, p.rec, p.user.Profile
 	if set("email_verified") {
 		u.EmailVerified = r.EmailVerified
 	}
 	if set("blocked") {
 		u.Blocked = r.Blocked
 	}
-	for k, dst := range map[string]*string{"given_name": &u.Profile.GivenName, "family_name": &u.Profile.FamilyName,
-		"name": &u.Profile.Name, "nickname": &u.Profile.Nickname, "picture": &u.Profile.Picture} {
-		if set(k) {
-			*dst = p.user.Profile.field(k)
-		}
+	if set("given_name") {
+		u.Profile.GivenName = prof.GivenName
+	}
+	if set("family_name") {
+		u.Profile.FamilyName = prof.FamilyName
+	}
+	if set("name") {
+		u.Profile.Name = prof.Name
+	}
+	if set("nickname") {
+		u.Profile.Nickname = prof.Nickname
+	}
+	if set("picture") {
+		u.Profile.Picture = prof.Picture
 	}
 	if set("app_metadata") {
 		keep := needsInvitation(cur)
@@ -611,21 +618,6 @@ func upsert(cur User, p pendingUser, now time.Time) User {
 	}
 	u.UpdatedAt = now
 	return u
-}
-
-// field returns a profile attribute by its JSON name.
-func (p Profile) field(k string) string {
-	switch k {
-	case "given_name":
-		return p.GivenName
-	case "family_name":
-		return p.FamilyName
-	case "name":
-		return p.Name
-	case "nickname":
-		return p.Nickname
-	}
-	return p.Picture
 }
 
 func needsInvitation(u User) bool {

@@ -81,11 +81,7 @@ func (q *queries) insert(ctx context.Context, t table, rows [][]any) error {
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
-		ex := q.w
-		if p, ok := q.w.(*prepared); ok && p.tx != nil && p.rawInTx && n == bulkRows {
-			ex = p.raw()
-		}
-		if _, err := ex.ExecContext(ctx, t.sql(q.db.engine, n), args...); err != nil {
+		if _, err := q.w.ExecContext(ctx, t.sql(q.db.engine, n), args...); err != nil {
 			return translate(err)
 		}
 		rows = rows[n:]

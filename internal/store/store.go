@@ -211,10 +211,11 @@ type prepared struct {
 	// transaction several callers share, one caller's cancellation must not
 	// interrupt a statement, which would make SQLite roll back everyone's work.
 	detached bool
-	// rawInTx runs a transaction's bulk inserts as they are: database/sql
+	// rawInTx runs a transaction's statements as they are: database/sql
 	// would prepare a pool statement again on the transaction's connection
-	// at every call, a round trip with thousands of parameters each, while
-	// pgx prepares and caches statements per connection by itself.
+	// at every call, a round trip each (with thousands of parameters for a
+	// bulk insert), while pgx prepares and caches statements per connection
+	// by itself.
 	rawInTx bool
 }
 
@@ -234,6 +235,9 @@ func (p *prepared) in(tx *sql.Tx) *prepared {
 // stmt returns the prepared statement for query, or nil when the cache is
 // full and query should run unprepared.
 func (p *prepared) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if p.tx != nil && p.rawInTx {
+		return nil, nil
+	}
 	p.mu.Lock()
 	st, ok := p.stmts[query]
 	full := len(p.stmts) >= maxPrepared
