@@ -70,7 +70,7 @@ func transportTo(t *testing.T, addr string) func(context.Context) (mail.Transpor
 }
 
 // startWorker runs a Worker with a short poll and backoff until the test ends.
-func startWorker(t *testing.T, db *store.DB, transport func(context.Context) (mail.Transport, error), edit func(w *mail.Worker)) *mail.Worker {
+func startWorker(t *testing.T, db mail.OutboxStore, transport func(context.Context) (mail.Transport, error), edit func(w *mail.Worker)) *mail.Worker {
 	t.Helper()
 	w := mail.NewWorker(db, transport, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	w.Poll = 10 * time.Millisecond
@@ -489,17 +489,8 @@ func TestWorkerRateCapWaitsForTheNextWindow(t *testing.T) {
 	sink := mailtest.Start(t)
 	clock := mailtest.NewClock(time.Now().Add(time.Hour))
 	mails := queue(t, db, 7, time.Now())
-	w := mail.NewWorker(counted, transportTo(t, sink.Addr), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	w.Poll, w.Rate, w.Clock = time.Millisecond, mail.PerMinute(3), clock
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		w.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
+	w := startWorker(t, counted, transportTo(t, sink.Addr), func(w *mail.Worker) {
+		w.Poll, w.Rate, w.Clock = time.Millisecond, mail.PerMinute(3), clock
 	})
 	held := func(waits int64, sent int) func() bool {
 		return func() bool {
