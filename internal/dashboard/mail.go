@@ -275,6 +275,7 @@ type outboxData struct {
 	Mails      []identity.Mail
 	Pager      pager
 	Delivering bool
+	Mailbox    bool // no SMTP server is set up at all: pending mail shows its link
 }
 
 func (d *Dashboard) outbox() http.Handler {
@@ -292,6 +293,10 @@ func (d *Dashboard) outbox() http.Handler {
 			d.fail(w, err)
 			return
 		}
+		if data.Mailbox, err = d.mails.Mailbox(r.Context()); err != nil {
+			d.fail(w, err)
+			return
+		}
 		data.Mails, data.Delivering, data.Pager = mails, tr != nil, d.newPager("/mail/outbox", q, page, len(mails), total)
 		d.render(w, http.StatusOK, "outbox", s.view("Outbox", "outbox", "", data))
 	})
@@ -301,6 +306,10 @@ func (d *Dashboard) outbox() http.Handler {
 type outboxMailData struct {
 	Mail     identity.Mail
 	Attempts []mail.Attempt
+	// HiddenLink: the mail's link shows as mail.HiddenTicket. A pending
+	// mail's link is only in the copy sent; a sent or dead mail's is gone,
+	// and a dead one cannot be sent again.
+	HiddenLink bool
 }
 
 func (d *Dashboard) outboxMail() http.Handler {
@@ -310,7 +319,7 @@ func (d *Dashboard) outboxMail() http.Handler {
 			d.showError(w, s, err)
 			return
 		}
-		d.render(w, http.StatusOK, "outbox_mail", s.view(m.Subject, "outbox", "", outboxMailData{Mail: m, Attempts: attempts}))
+		d.render(w, http.StatusOK, "outbox_mail", s.view(m.Subject, "outbox", "", outboxMailData{Mail: m, Attempts: attempts, HiddenLink: mail.HidesLink(m)}))
 	})
 }
 

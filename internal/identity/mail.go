@@ -26,6 +26,7 @@ type Mail struct {
 	Subject     string
 	HTML        string
 	Text        string
+	Ticket      string // the link's token while the mail is pending; the stored texts hold mail.HiddenTicket in its place
 	Status      string
 	Attempts    int
 	LastReply   string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,57 @@ type OutboxStore interface {
 	// and when to try again.
 	RecordAttempt(ctx context.Context, id string, at time.Time, status, reply string, next time.Time) error
 }
+
+// HiddenTicket stands in a stored mail where its link's ticket token was.
+// A link is as good as a password, and only hashes of tickets may rest in
+// the database: the token itself is kept apart (identity.Mail.Ticket) while
+// the mail is pending, put back when it is sent, and dropped once the mail
+// is sent or given up. What remains shows, wherever the mail is read, as a
+// link that says it is hidden.
+const HiddenTicket = "[link hidden]"
+
+// HideTicket takes token out of m's subject, sender and bodies, leaving
+// HiddenTicket in its place, and keeps it in m.Ticket, if it was there.
+func HideTicket(m identity.Mail, token string) identity.Mail {
+	if token == "" {
+		return m
+	}
+	found := false
+	for _, s := range []*string{&m.Subject, &m.From, &m.HTML, &m.Text} {
+		if strings.Contains(*s, token) {
+			*s, found = strings.ReplaceAll(*s, token, HiddenTicket), true
+		}
+	}
+	if found {
+		m.Ticket = token
+	}
+	return m
+}
+
+// WithTicket is m as it is sent: its ticket back where HiddenTicket stands.
+func WithTicket(m identity.Mail) identity.Mail {
+	if m.Ticket == "" {
+		return m
+	}
+	for _, s := range []*string{&m.Subject, &m.From, &m.HTML, &m.Text} {
+		*s = strings.ReplaceAll(*s, HiddenTicket, m.Ticket)
+	}
+	return m
+}
+
+// HidesLink reports whether m carries a link whose ticket is hidden.
+func HidesLink(m identity.Mail) bool {
+	for _, s := range []string{m.Subject, m.From, m.HTML, m.Text} {
+		if strings.Contains(s, HiddenTicket) {
+			return true
+		}
+	}
+	return false
+}
+
+// errLinkGone is the outcome of a mail claimed after its link was dropped
+// (it was sent or given up meanwhile): sending it would mail a dead link.
+var errLinkGone = errors.New("not sent: the link in this mail was removed once it was sent or given up; send a new one")
 
 // Rate caps how many mails every worker on one database together claim for
 // delivery per window (USHER_MAIL_RATE). The zero Rate is no cap.
@@ -169,22 +221,35 @@ func (w *Worker) deliverOnce(ctx context.Context) (int, time.Time, error) {
 		return 0, reopens, err
 	}
 	rec := w.record(ctx, mails)
+	// What is sent carries its link; the stored copy does not. index maps
+	// a mail sent to its place in the batch claimed.
+	send, index := make([]identity.Mail, 0, len(mails)), make([]int, 0, len(mails))
+	for i, m := range mails {
+		if m.Ticket == "" && HidesLink(m) {
+			rec.add(i, Result{Err: errLinkGone, Reply: errLinkGone.Error()})
+			continue
+		}
+		send, index = append(send, WithTicket(m)), append(index, i)
+	}
 	// A batch that began goes on through shutdown, as its mails are claimed,
 	// but no mail starts late in the lease: once the lease lapses another
 	// worker may claim the mail and send it too. Mails not tried stay
 	// claimed, and are taken again when their lease lapses.
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Lease*3/4-w.Clock.Now().Sub(claimed))
 	defer cancel()
-	if each, ok := tr.(eachSender); ok {
-		each.SendEach(sendCtx, mails, rec.add)
-	} else {
-		results := tr.Send(sendCtx, mails)
-		for i := range mails {
+	each, ok := tr.(eachSender)
+	switch {
+	case len(send) == 0: // no connection for nothing
+	case ok:
+		each.SendEach(sendCtx, send, func(j int, r Result) { rec.add(index[j], r) })
+	default:
+		results := tr.Send(sendCtx, send)
+		for j := range send {
 			r := Result{Err: errNoResult, Temp: true, Reply: errNoResult.Error()}
-			if i < len(results) {
-				r = results[i]
+			if j < len(results) {
+				r = results[j]
 			}
-			rec.add(i, r)
+			rec.add(index[j], r)
 		}
 	}
 	return len(mails), reopens, rec.wait()

@@ -39,12 +39,24 @@ type Attempt struct {
 	Reply  string
 }
 
-// Outbox returns a page of the outbox and how many mails match.
+// Outbox returns a page of the outbox and how many mails match, as
+// OutboxMail shows each.
 func (s *Service) Outbox(ctx context.Context, q Query) ([]identity.Mail, int, error) {
-	return s.store.Mails(ctx, q)
+	mails, total, err := s.store.Mails(ctx, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i := range mails {
+		if mails[i], err = s.shown(ctx, mails[i]); err != nil {
+			return nil, 0, err
+		}
+	}
+	return mails, total, nil
 }
 
-// OutboxMail returns one mail with every attempt to deliver it.
+// OutboxMail returns one mail with every attempt to deliver it. Its link
+// shows only in the development mailbox (see Mailbox), while the mail is
+// pending; everywhere else it reads HiddenTicket.
 func (s *Service) OutboxMail(ctx context.Context, id string) (identity.Mail, []Attempt, error) {
 	m, err := s.store.Mail(ctx, id)
 	if errors.Is(err, identity.ErrNotFound) {
@@ -52,17 +64,60 @@ func (s *Service) OutboxMail(ctx context.Context, id string) (identity.Mail, []A
 	} else if err != nil {
 		return m, nil, err
 	}
+	if m, err = s.shown(ctx, m); err != nil {
+		return m, nil, err
+	}
 	attempts, err := s.store.MailAttempts(ctx, id)
 	return m, attempts, err
 }
 
-// RetryMail queues a dead or failed mail for delivery now.
+// shown is m as it may be shown: with its link in the development mailbox,
+// and never with its ticket apart.
+func (s *Service) shown(ctx context.Context, m identity.Mail) (identity.Mail, error) {
+	if m.Ticket == "" {
+		return m, nil
+	}
+	mailbox, err := s.Mailbox(ctx)
+	if err != nil {
+		return identity.Mail{}, err
+	}
+	if mailbox {
+		m = WithTicket(m)
+	}
+	m.Ticket = ""
+	return m, nil
+}
+
+// Mailbox reports whether Usher is the development mailbox: no SMTP server
+// is set up at all (neither USHER_SMTP_URL nor an email provider, enabled or
+// not), so mail can only be read where it waits, and the outbox shows the
+// links of pending mail. Once a server is set up, mail goes to the people
+// it is for, and no link shows.
+func (s *Service) Mailbox(ctx context.Context) (bool, error) {
+	if s.envSMTP != nil {
+		return false, nil
+	}
+	_, err := s.cachedProvider(ctx)
+	switch {
+	case err == nil:
+		return false, nil
+	case identity.KindOf(err) == identity.KindNotFound:
+		return true, nil
+	}
+	return false, err
+}
+
+// RetryMail queues a dead or failed mail for delivery now. A mail whose
+// link was dropped when it was given up cannot go again: its link is gone.
 func (s *Service) RetryMail(ctx context.Context, id string) error {
 	err := s.store.RetryMail(ctx, id, time.Now())
-	if errors.Is(err, identity.ErrNotFound) {
-		return identity.Invalid("not_retryable", "Only a failed or dead mail can be retried.")
+	if !errors.Is(err, identity.ErrNotFound) {
+		return err
 	}
-	return err
+	if m, err := s.store.Mail(ctx, id); err == nil && m.Status == identity.MailDead && m.Ticket == "" && HidesLink(m) {
+		return identity.Invalid("not_retryable", "The link in this mail was removed when it was given up: send a new link instead (resend the invitation, or ask for a new password-change mail).")
+	}
+	return identity.Invalid("not_retryable", "Only a failed or dead mail can be retried.")
 }
 
 // Service manages email templates and the email provider, and renders mail.
@@ -247,14 +302,34 @@ func Vars(d identity.MailData) map[string]any {
 	return vars
 }
 
-// Compose renders a template for d. ok is false when the template is disabled.
+// Compose renders a template for d, ready for the outbox: the token of
+// d.URL's ticket is kept apart (HideTicket). ok is false when the template
+// is disabled.
 func (s *Service) Compose(ctx context.Context, name string, d identity.MailData) (identity.Mail, bool, error) {
 	t, err := s.cachedTemplate(ctx, name)
 	if err != nil || !t.Enabled {
 		return identity.Mail{}, false, err
 	}
 	m, err := s.render(ctx, t, d)
-	return m, err == nil, err
+	if err != nil {
+		return m, false, err
+	}
+	return HideTicket(m, ticketOf(d.URL)), true, nil
+}
+
+// ticketOf is the ticket token in a link Usher made (…?ticket=TOKEN#), or
+// "" when link carries none. Only a token of a ticket's shape counts: a
+// short one would be replaced wherever its letters happen to appear.
+func ticketOf(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return ""
+	}
+	token := u.Query().Get("ticket")
+	if len(token) < 32 || strings.Trim(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+		return ""
+	}
+	return token
 }
 
 // Preview renders t as it would be sent for d, whether or not t is saved

@@ -26,7 +26,7 @@ var (
 	ticketsTable = table{"tickets", []string{"id", "kind", "user_id", "client_id", "result_url", "mark_email_verified",
 		"include_email", "purpose", "created_at", "expires_at"}}
 	mailsTable = table{"mails", []string{"id", "message_id", "template", "user_id", "to_addr", "from_addr", "subject",
-		"html_body", "text_body", "status", "next_attempt", "created_at"}}
+		"html_body", "text_body", "ticket", "status", "next_attempt", "created_at"}}
 	invitationsTable = table{"invitations", []string{"id", "user_id", "email", "connection_id", "client_id", "inviter_name",
 		"result_url", "ttl_ms", "ticket_id", "idempotency_key", "created_at", "expires_at"}}
 	invitationEventsTable = table{"invitation_events", []string{"invitation_id", "at", "type", "mail_id"}}
@@ -95,7 +95,7 @@ func ticketRow(t identity.Ticket) []any {
 }
 
 func mailRow(m identity.Mail) []any {
-	return []any{m.ID, m.MessageID, m.Template, m.UserID, m.To, m.From, m.Subject, m.HTML, m.Text, identity.MailQueued,
+	return []any{m.ID, m.MessageID, m.Template, m.UserID, m.To, m.From, m.Subject, m.HTML, m.Text, m.Ticket, identity.MailQueued,
 		millis(m.CreatedAt), millis(m.CreatedAt)}
 }
 

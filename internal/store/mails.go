@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -12,14 +14,14 @@ import (
 	"github.com/usherid/usher/internal/mail"
 )
 
-const mailColumns = `id, message_id, template, user_id, to_addr, from_addr, subject, html_body, text_body, status,
+const mailColumns = `id, message_id, template, user_id, to_addr, from_addr, subject, html_body, text_body, ticket, status,
 	attempts, last_reply, next_attempt, created_at, sent_at`
 
 func scanMail(row rowScanner) (identity.Mail, error) {
 	var m identity.Mail
 	var next, created int64
 	var sent sql.NullInt64
-	err := row.Scan(&m.ID, &m.MessageID, &m.Template, &m.UserID, &m.To, &m.From, &m.Subject, &m.HTML, &m.Text,
+	err := row.Scan(&m.ID, &m.MessageID, &m.Template, &m.UserID, &m.To, &m.From, &m.Subject, &m.HTML, &m.Text, &m.Ticket,
 		&m.Status, &m.Attempts, &m.LastReply, &next, &created, &sent)
 	m.NextAttempt, m.CreatedAt, m.SentAt = fromMillis(next), fromMillis(created), fromNullMillis(sent)
 	return m, translate(err)
@@ -134,7 +136,10 @@ func (db *DB) RecordAttempts(ctx context.Context, attempts []mail.AttemptRecord)
 			if a.Status == identity.MailSent {
 				sent = nullMillis(a.At)
 			}
-			if err := mustAffect(q.w.ExecContext(ctx, updateAttempted, a.Status, a.Reply, millis(a.Next), sent, a.ID)); err != nil {
+			// The ticket goes in the statement that ends the mail's life:
+			// no moment passes in which a finished mail keeps its link.
+			done := a.Status == identity.MailSent || a.Status == identity.MailDead
+			if err := mustAffect(q.w.ExecContext(ctx, updateAttempted, a.Status, a.Reply, millis(a.Next), sent, a.ID, done)); err != nil {
 				return fmt.Errorf("record attempt of %s: %w", a.ID, err)
 			}
 			if _, err := q.w.ExecContext(ctx, insertAttempt, a.ID, millis(a.At), a.Status, a.Reply); err != nil {
@@ -147,7 +152,7 @@ func (db *DB) RecordAttempts(ctx context.Context, attempts []mail.AttemptRecord)
 
 const (
 	updateAttempted = `UPDATE mails SET status = $1, attempts = attempts + 1, last_reply = $2,
-		next_attempt = $3, sent_at = $4 WHERE id = $5`
+		next_attempt = $3, sent_at = $4, ticket = CASE WHEN $6 THEN '' ELSE ticket END WHERE id = $5`
 	insertAttempt = `INSERT INTO mail_attempts (mail_id, at, status, reply) VALUES ($1, $2, $3, $4)`
 )
 
@@ -194,8 +199,84 @@ func (db *DB) MailAttempts(ctx context.Context, id string) ([]mail.Attempt, erro
 	}, `SELECT at, status, reply FROM mail_attempts WHERE mail_id = $1 ORDER BY at`, id)
 }
 
-// RetryMail queues a dead or failed mail again, now.
+// RetryMail queues a dead or failed mail again, now, unless its link was
+// dropped when it was given up: sent again, it would carry a dead link.
 func (db *DB) RetryMail(ctx context.Context, id string, now time.Time) error {
 	return mustAffect(db.w.ExecContext(ctx, `UPDATE mails SET status = $1, next_attempt = $2
-		WHERE id = $3 AND status IN ($4, $5)`, identity.MailQueued, millis(now), id, identity.MailDead, identity.MailFailed))
+		WHERE id = $3 AND status IN ($4, $5) AND (ticket <> '' OR NOT (subject LIKE $6 OR from_addr LIKE $6
+			OR html_body LIKE $6 OR text_body LIKE $6))`,
+		identity.MailQueued, millis(now), id, identity.MailDead, identity.MailFailed, "%"+mail.HiddenTicket+"%"))
+}
+
+// oldTicketsSetting is the settings row migration 00009 leaves for
+// hideOldTickets: mails written before it may carry their tokens.
+const oldTicketsSetting = "outbox_tickets_to_hide"
+
+// ticketInLink finds a ticket's token in a mail written before tokens were
+// kept apart: the ticket parameter of a link to a ticket's page, as Usher
+// writes it (?ticket=TOKEN#), and as a template's url_encode leaves it.
+var ticketInLink = regexp.MustCompile(`ticket(?:=|%3[dD])([A-Za-z0-9_-]{43})`)
+
+// hideOldTickets gives mails written before migration 00009 the shape of
+// later ones: the token of each link is replaced by mail.HiddenTicket and
+// kept apart while the mail is pending, dropped when it was sent or given
+// up. It runs once, after the migration: the settings row says it is due.
+// Running it twice at once (two instances starting) is harmless: both
+// write the same.
+func (db *DB) hideOldTickets(ctx context.Context) error {
+	if _, err := db.Setting(ctx, oldTicketsSetting); errors.Is(err, identity.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("hide the links of old mails: %w", err)
+	}
+	after := ""
+	for {
+		type old struct {
+			id, subject, from, html, text string
+		}
+		mails, err := list(ctx, db.w, func(row rowScanner) (old, error) {
+			var m old
+			return m, row.Scan(&m.id, &m.subject, &m.from, &m.html, &m.text)
+		}, `SELECT id, subject, from_addr, html_body, text_body FROM mails WHERE id > $1 AND ticket = ''
+			AND (html_body LIKE '%ticket%' OR text_body LIKE '%ticket%' OR subject LIKE '%ticket%' OR from_addr LIKE '%ticket%')
+			ORDER BY id LIMIT 500`, after)
+		if err != nil {
+			return fmt.Errorf("hide the links of old mails: %w", err)
+		}
+		if len(mails) == 0 {
+			break
+		}
+		after = mails[len(mails)-1].id
+		err = db.Atomic(ctx, func(st identity.Store) error {
+			q := st.(*queries)
+			for _, o := range mails {
+				m := identity.Mail{Subject: o.subject, From: o.from, HTML: o.html, Text: o.text}
+				var ticket string
+				for _, texts := range []string{o.html, o.text, o.subject, o.from} {
+					for _, found := range ticketInLink.FindAllStringSubmatch(texts, -1) {
+						m = mail.HideTicket(m, found[1])
+						if ticket == "" {
+							ticket = m.Ticket // a mail has one ticket; should it show more, the first is its own
+						}
+					}
+				}
+				if ticket == "" {
+					continue
+				}
+				// The status is read by the update itself: a mail delivered
+				// since the read above keeps no ticket.
+				if _, err := q.w.ExecContext(ctx, `UPDATE mails SET subject = $1, from_addr = $2, html_body = $3, text_body = $4,
+					ticket = CASE WHEN status IN ($5, $6) THEN '' ELSE $7 END WHERE id = $8`,
+					m.Subject, m.From, m.HTML, m.Text, identity.MailSent, identity.MailDead, ticket, o.id); err != nil {
+					return translate(err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("hide the links of old mails: %w", err)
+		}
+	}
+	_, err := db.w.ExecContext(ctx, `DELETE FROM settings WHERE name = $1`, oldTicketsSetting)
+	return translate(err)
 }

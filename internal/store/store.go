@@ -178,7 +178,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return nil
+	return db.hideOldTickets(ctx)
 }
 
 // Migrated reports whether every migration has been applied.
