@@ -214,8 +214,9 @@ const oldTicketsSetting = "outbox_tickets_to_hide"
 
 // ticketInLink finds a ticket's token in a mail written before tokens were
 // kept apart: the ticket parameter of a link to a ticket's page, as Usher
-// writes it (?ticket=TOKEN#), and as a template's url_encode leaves it.
-var ticketInLink = regexp.MustCompile(`ticket(?:=|%3[dD])([A-Za-z0-9_-]{43})`)
+// writes it (?ticket=TOKEN#, 43 characters of base64url), and as a
+// template's url_encode leaves it.
+var ticketInLink = regexp.MustCompile(`ticket(?:=|%3[dD])([A-Za-z0-9_-]{32,})`)
 
 // hideOldTickets gives mails written before migration 00009 the shape of
 // later ones: the token of each link is replaced by mail.HiddenTicket and

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +34,9 @@ func testOutbox(t *testing.T, f *fixture) {
 		{"RateLaggingClock", testRateLaggingClock},
 		{"RateConcurrentClaims", testRateConcurrentClaims},
 		{"RateInvalid", testRateInvalid},
+		{"TicketKeptWhilePending", testOutboxTicketWhilePending},
+		{"RetryWithoutLink", testOutboxRetryWithoutLink},
+		{"OldMailsLoseTheirTickets", testOutboxOldMailsLoseTickets},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, f.fresh(t)) })
 	}
@@ -630,5 +635,208 @@ func testRateInvalid(t *testing.T, f *fixture) {
 	}
 	if got := f.mail("mail_0001"); got.Status != identity.MailQueued {
 		t.Errorf("an invalid cap changed the mail to %s", got.Status)
+	}
+}
+
+// linkedMail is newMail carrying a link with a ticket token of the real
+// shape (43 characters of base64url), as Usher writes it.
+func linkedMail(n int, to string, created time.Time) (identity.Mail, string) {
+	token := fmt.Sprintf("tok%04d", n) + strings.Repeat("x_-Z", 9)
+	m := newMail(n, to, created)
+	link := "https://id.example.com/lo/reset?ticket=" + token + "#type=invite"
+	m.HTML = `<p>Hello, <a href="` + link + `">choose a password</a></p>`
+	m.Text = "Hello, choose a password: " + link
+	return m, token
+}
+
+// wantNoToken fails when a stored mail still holds token anywhere.
+func wantNoToken(t *testing.T, what string, m identity.Mail, token string) {
+	t.Helper()
+	if strings.Contains(fmt.Sprintf("%+v", m), token) {
+		t.Errorf("%s still holds its link's token: %+v", what, m)
+	}
+}
+
+// testOutboxTicketWhilePending: a mail's ticket is stored apart from its
+// texts, comes back with every claim (a retry after a failure carries the
+// link), and is gone once the mail is sent or dead, whichever way the
+// attempt is recorded.
+func testOutboxTicketWhilePending(t *testing.T, f *fixture) {
+	var mails []identity.Mail
+	var tokens []string
+	for i := range 5 {
+		m, token := linkedMail(i, fmt.Sprintf("p%d@example.com", i), at(0))
+		m = mail.HideTicket(m, token)
+		if m.Ticket != token || strings.Contains(m.HTML+m.Text, token) || !strings.Contains(m.HTML, mail.HiddenTicket) {
+			t.Fatalf("HideTicket: %+v", m)
+		}
+		if err := f.db.EnqueueMail(f.ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		mails, tokens = append(mails, m), append(tokens, token)
+	}
+	// Mails written with a bulk insert keep theirs too.
+	bulk, bulkToken := linkedMail(9, "bulk@example.com", at(0))
+	bulk = mail.HideTicket(bulk, bulkToken)
+	if err := f.db.Atomic(f.ctx, func(st identity.Store) error {
+		return st.InsertBulk(f.ctx, identity.BulkInsert{Mails: []identity.Mail{bulk}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.mail(bulk.ID); got.Ticket != bulkToken || got.HTML != bulk.HTML {
+		t.Errorf("a bulk-inserted mail: ticket %q, html %q; want %q, %q", got.Ticket, got.HTML, bulkToken, bulk.HTML)
+	}
+	for i, m := range mails {
+		got := f.mail(m.ID)
+		if got.Ticket != tokens[i] || got.HTML != m.HTML || got.Text != m.Text {
+			t.Fatalf("stored mail %s: ticket %q; want %q, and the texts as given", m.ID, got.Ticket, tokens[i])
+		}
+	}
+	claimed, err := f.db.ClaimMails(f.ctx, at(0), time.Minute, 10)
+	if err != nil || len(claimed) != 6 {
+		t.Fatalf("ClaimMails: %d mails, %v", len(claimed), err)
+	}
+	for _, c := range claimed {
+		if c.Ticket == "" || !strings.Contains(mail.WithTicket(c).HTML, c.Ticket) {
+			t.Errorf("claimed mail %s comes without its ticket: %+v", c.ID, c)
+		}
+	}
+
+	// A temporary failure keeps the ticket, and the next claim has it.
+	f.record(mails[0].ID, at(1), identity.MailFailed, "451 later", at(2))
+	if got := f.mail(mails[0].ID); got.Ticket != tokens[0] {
+		t.Fatalf("after a temporary failure the ticket is %q; want it kept", got.Ticket)
+	}
+	again, err := f.db.ClaimMails(f.ctx, at(2), time.Minute, 10)
+	if err != nil || len(again) != 1 || again[0].Ticket != tokens[0] {
+		t.Fatalf("the retry's claim: %+v, %v; want mail 0 with its ticket", again, err)
+	}
+	// Sent, or dead: one by one, and in a batch.
+	f.record(mails[0].ID, at(3), identity.MailSent, "250 ok", time.Time{})
+	f.record(mails[1].ID, at(3), identity.MailDead, "550 no", time.Time{})
+	if err := f.db.RecordAttempts(f.ctx, []mail.AttemptRecord{
+		{ID: mails[2].ID, At: at(4), Status: identity.MailSent, Reply: "250 ok"},
+		{ID: mails[3].ID, At: at(4), Status: identity.MailDead, Reply: "550 no"},
+		{ID: mails[4].ID, At: at(4), Status: identity.MailFailed, Reply: "451 later", Next: at(5)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range mails[:4] {
+		got := f.mail(m.ID)
+		wantNoToken(t, "a "+got.Status+" mail", got, tokens[i])
+		if got.HTML != m.HTML || !mail.HidesLink(got) {
+			t.Errorf("a %s mail's texts changed: %q", got.Status, got.HTML)
+		}
+	}
+	if got := f.mail(mails[4].ID); got.Ticket != tokens[4] {
+		t.Errorf("a mail failed in a batch lost its ticket")
+	}
+}
+
+// testOutboxRetryWithoutLink: a dead mail whose link was dropped is not
+// queued again (it would carry a dead link); a dead mail that never had
+// a link, and a failed one, are.
+func testOutboxRetryWithoutLink(t *testing.T, f *fixture) {
+	linked, token := linkedMail(1, "a@example.com", at(0))
+	linked = mail.HideTicket(linked, token)
+	plain := newMail(2, "b@example.com", at(0))
+	plain.HTML, plain.Text = "<p>Welcome</p>", "Welcome"
+	failed, failedToken := linkedMail(3, "c@example.com", at(0))
+	failed = mail.HideTicket(failed, failedToken)
+	for _, m := range []identity.Mail{linked, plain, failed} {
+		if err := f.db.EnqueueMail(f.ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.claim(at(0), time.Minute, 10)
+	f.record(linked.ID, at(1), identity.MailDead, "550 no", time.Time{})
+	f.record(plain.ID, at(1), identity.MailDead, "550 no", time.Time{})
+	f.record(failed.ID, at(1), identity.MailFailed, "451 later", at(100))
+
+	wantIs(t, "RetryMail of a dead mail whose link is gone", f.db.RetryMail(f.ctx, linked.ID, at(2)), identity.ErrNotFound)
+	if got := f.mail(linked.ID); got.Status != identity.MailDead {
+		t.Errorf("the dead mail without its link is %s; want dead", got.Status)
+	}
+	for _, m := range []identity.Mail{plain, failed} {
+		if err := f.db.RetryMail(f.ctx, m.ID, at(2)); err != nil {
+			t.Errorf("RetryMail of %s: %v", m.ID, err)
+		}
+	}
+	if got := f.mail(failed.ID); got.Status != identity.MailQueued || got.Ticket != failedToken {
+		t.Errorf("the retried failed mail: %s, ticket %q; want queued with its ticket", got.Status, got.Ticket)
+	}
+}
+
+// testOutboxOldMailsLoseTickets: mails written before tickets were kept
+// apart carry them in their texts. The start after the migration moves
+// each out: kept apart while the mail is pending, dropped when it was sent
+// or given up. It runs while the migration's settings row asks for it.
+func testOutboxOldMailsLoseTickets(t *testing.T, f *fixture) {
+	type old struct {
+		m      identity.Mail
+		token  string
+		status string
+	}
+	var olds []old
+	for i, status := range []string{identity.MailQueued, identity.MailSending, identity.MailFailed, identity.MailSent, identity.MailDead} {
+		m, token := linkedMail(i, fmt.Sprintf("o%d@example.com", i), at(0))
+		if status == identity.MailFailed { // as {{ url | url_encode }} writes it
+			m.HTML = strings.ReplaceAll(m.HTML, "https://id.example.com/lo/reset?ticket=", "https%3A%2F%2Fid.example.com%2Flo%2Freset%3Fticket%3D")
+		}
+		if err := f.db.EnqueueMail(f.ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		olds = append(olds, old{m, token, status})
+	}
+	plain := newMail(9, "plain@example.com", at(0))
+	plain.HTML, plain.Text = "<p>Your ticket=short is not a link token.</p>", "Your ticket=short is not a link token."
+	if err := f.db.EnqueueMail(f.ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	f.claim(at(0), time.Minute, 10)
+	for _, o := range olds {
+		switch o.status {
+		case identity.MailQueued:
+			f.record(o.m.ID, at(1), identity.MailFailed, "451", at(1))
+			if err := f.db.RetryMail(f.ctx, o.m.ID, at(1)); err != nil {
+				t.Fatal(err)
+			}
+		case identity.MailFailed:
+			f.record(o.m.ID, at(1), identity.MailFailed, "451", at(100))
+		case identity.MailSent, identity.MailDead:
+			f.record(o.m.ID, at(1), o.status, "250/550", time.Time{})
+		}
+	}
+	if err := f.db.PutSetting(f.ctx, "outbox_tickets_to_hide", "pending"); err != nil { // as migration 00009 leaves it
+		t.Fatal(err)
+	}
+	if err := f.db.Migrate(f.ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	for _, o := range olds {
+		got := f.mail(o.m.ID)
+		if got.Status != o.status {
+			t.Fatalf("mail %s is %s; want %s", o.m.ID, got.Status, o.status)
+		}
+		switch o.status {
+		case identity.MailSent, identity.MailDead:
+			wantNoToken(t, "an old "+o.status+" mail", got, o.token)
+			if !mail.HidesLink(got) {
+				t.Errorf("an old %s mail does not say its link is hidden: %q", o.status, got.HTML)
+			}
+		default:
+			if got.Ticket != o.token || strings.Contains(got.HTML+got.Text, o.token) {
+				t.Errorf("an old %s mail: ticket %q, html %q; want the token apart", o.status, got.Ticket, got.HTML)
+			}
+			if sent := mail.WithTicket(got); sent.HTML != o.m.HTML || sent.Text != o.m.Text {
+				t.Errorf("an old %s mail would be sent as %q; want %q", o.status, sent.HTML, o.m.HTML)
+			}
+		}
+	}
+	if got := f.mail(plain.ID); got.HTML != plain.HTML || got.Text != plain.Text || got.Ticket != "" {
+		t.Errorf("a mail without a link changed: %+v", got)
+	}
+	if _, err := f.db.Setting(f.ctx, "outbox_tickets_to_hide"); !errors.Is(err, identity.ErrNotFound) {
+		t.Errorf("the settings row asking for the move is still there: %v", err)
 	}
 }
