@@ -613,8 +613,10 @@ func upsert(cur User, p pendingUser, now time.Time) User {
 	if set("user_metadata") {
 		u.UserMetadata = orEmpty(r.UserMetadata)
 	}
-	if h := r.passwordHash(); h != "" {
-		u.PasswordHash = h
+	if h := r.passwordHash(); h != "" && h != cur.PasswordHash {
+		// A new password: logins made with the old one are refused (their
+		// stamp no longer matches), as after any password change.
+		u.PasswordHash, u.LastPasswordReset = h, now
 	}
 	u.UpdatedAt = now
 	return u

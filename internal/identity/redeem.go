@@ -63,8 +63,9 @@ func ticketError(state TicketState) error {
 
 // SetPasswordWithTicket uses a password-change link: it checks the password
 // against the connection's policy, sets it, marks the email verified (the
-// person proved they read the mailbox), uses the link and revokes the user's
-// other open links, all at once.
+// person proved they read the mailbox), uses the link, revokes the user's
+// other open links and ends every login made with the old password, all at
+// once.
 func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password string, who Requester) (Redeemed, error) {
 	v, err := s.InspectTicket(ctx, token)
 	if err != nil {
@@ -107,6 +108,10 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 			return err
 		}
 		if err := st.RevokeTickets(ctx, u.ID, "", now); err != nil {
+			return err
+		}
+		// Whoever knew the old password is logged out with it, as in Auth0.
+		if err := st.RevokeLogins(ctx, u.ID); err != nil {
 			return err
 		}
 		if err := st.AcceptInvitation(ctx, v.Ticket.ID, now); err != nil {

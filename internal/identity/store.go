@@ -58,6 +58,9 @@ type Store interface {
 	ClearLoginFailures(ctx context.Context, userID, ip string) error
 	// LoginBlocks lists the addresses with at least blockAt failures.
 	LoginBlocks(ctx context.Context, userID string, blockAt int) ([]LoginBlock, error)
+	// RevokeLogins ends the user's browser sessions and removes their
+	// authorization codes and refresh tokens.
+	RevokeLogins(ctx context.Context, userID string) error
 
 	CreateInvitation(ctx context.Context, inv Invitation) error
 	// Invitation returns an invitation with its history.

@@ -235,6 +235,14 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 			return err
 		}
 		out = u
+		// A new password ends every login made with the old one. Blocking
+		// does too: an account blocked because it was taken over must not
+		// come back with the taker's sessions when it is unblocked.
+		if p.Password.Set || (p.Blocked.Set && p.Blocked.V) {
+			if err := st.RevokeLogins(ctx, u.ID); err != nil {
+				return err
+			}
+		}
 		if u.Email == oldEmail {
 			return nil
 		}

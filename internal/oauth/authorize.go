@@ -80,20 +80,22 @@ func (s *Server) SessionUser(ctx context.Context, cookie string) (identity.User,
 		return identity.User{}, time.Time{}, false
 	}
 	u, err := s.ids.User(ctx, sess.UserID)
-	if err != nil || u.Blocked {
+	if err != nil || u.Blocked || !sameAsStamp(sess.PasswordStamp, u) {
 		return identity.User{}, time.Time{}, false
 	}
 	return u, sess.CreatedAt, true
 }
 
-// NewSession starts a browser session for u and returns its cookie value.
+// NewSession starts a browser session for u, as just authenticated, and
+// returns its cookie value.
 func (s *Server) NewSession(ctx context.Context, u identity.User, lifetime time.Duration) (string, error) {
 	if lifetime <= 0 {
 		lifetime = sessionLifetime
 	}
 	token, id := randomToken()
 	now := s.now()
-	return token, s.store.CreateSession(ctx, Session{ID: id, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(lifetime)})
+	return token, s.store.CreateSession(ctx, Session{ID: id, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(lifetime),
+		PasswordStamp: passwordStamp(u)})
 }
 
 // EndSession ends the session behind a cookie.

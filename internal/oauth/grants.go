@@ -3,6 +3,8 @@ package oauth
 import (
 	"context"
 	"time"
+
+	"github.com/usherid/usher/internal/identity"
 )
 
 // Grant kinds.
@@ -35,6 +37,9 @@ type GrantDetails struct {
 	AuthTime            int64          `json:"auth_time,omitempty"`
 	IDClaims            map[string]any `json:"id_claims,omitempty"`
 	AccessClaims        map[string]any `json:"access_claims,omitempty"`
+	// PasswordStamp is the password the login proved (see passwordStamp);
+	// nil in grants made before it was recorded.
+	PasswordStamp *int64 `json:"password_stamp,omitempty"`
 }
 
 // Session is a browser's login, behind an HttpOnly cookie.
@@ -43,6 +48,30 @@ type Session struct {
 	UserID    string
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// PasswordStamp is the password the login proved (see passwordStamp);
+	// nil in sessions started before it was recorded.
+	PasswordStamp *int64
+}
+
+// passwordStamp names the password a login proved by when it was set (ms,
+// 0 for never). A password change deletes the user's sessions, codes and
+// refresh tokens in its own transaction; the stamp also refuses one made by
+// a login that was under way at that moment, or by a change that deleted
+// nothing (an import). Stamps are only compared for equality, so the clocks
+// of different instances never matter.
+func passwordStamp(u identity.User) *int64 {
+	var ms int64
+	if !u.LastPasswordReset.IsZero() {
+		ms = u.LastPasswordReset.UnixMilli()
+	}
+	return &ms
+}
+
+// sameAsStamp reports whether a login that recorded stamp proved u's
+// current password. One recorded before stamps existed passes: any password
+// change since deleted it.
+func sameAsStamp(stamp *int64, u identity.User) bool {
+	return stamp == nil || *stamp == *passwordStamp(u)
 }
 
 // Store keeps signing keys, grants and sessions.

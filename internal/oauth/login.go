@@ -154,6 +154,7 @@ func (s *Server) completeLogin(ctx context.Context, client identity.Client, u id
 	return loggedIn{user: saved, details: GrantDetails{
 		Scope: scope, Audience: l.Audience, Nonce: l.Nonce, RedirectURI: l.RedirectURI, AuthTime: authTime.Unix(),
 		IDClaims: outcome.IDTokenClaims, AccessClaims: outcome.AccessTokenClaims,
+		PasswordStamp: passwordStamp(u), // the password u proved, not saved's (it may have changed since)
 	}}, nil
 }
 
@@ -330,14 +331,20 @@ func (s *Server) ExchangeCode(ctx context.Context, l Login, code, verifier strin
 }
 
 // grantUser is the user a code or refresh token was given to, who must
-// still exist (else bad) and not be blocked.
+// still exist and have the password the login proved (else bad), and not
+// be blocked.
 func (s *Server) grantUser(ctx context.Context, g Grant, bad *Error) (identity.User, error) {
 	u, err := s.ids.User(ctx, g.UserID)
-	if err != nil {
+	if identity.KindOf(err) == identity.KindNotFound {
 		return u, bad
+	} else if err != nil {
+		return u, err
 	}
 	if u.Blocked {
 		return u, &Error{401, "unauthorized", "user is blocked"}
+	}
+	if !sameAsStamp(g.Details.PasswordStamp, u) {
+		return u, bad
 	}
 	return u, nil
 }
@@ -411,8 +418,13 @@ func (s *Server) UserInfo(ctx context.Context, raw string) (map[string]any, erro
 		return nil, &Error{401, "invalid_token", err.Error()}
 	}
 	u, err := s.ids.User(ctx, c.Subject)
-	if err != nil {
+	if identity.KindOf(err) == identity.KindNotFound {
 		return nil, &Error{401, "invalid_token", "The user no longer exists."}
+	} else if err != nil {
+		return nil, err
+	}
+	if u.Blocked {
+		return nil, &Error{401, "invalid_token", "user is blocked"}
 	}
 	claims := profileClaims(u, c.Scope)
 	claims["sub"] = u.ID

@@ -42,8 +42,12 @@ func (q *queries) UseGrant(ctx context.Context, id string, now time.Time) error 
 
 // CreateSession stores a browser session.
 func (q *queries) CreateSession(ctx context.Context, s oauth.Session) error {
-	_, err := q.w.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		s.ID, s.UserID, millis(s.CreatedAt), millis(s.ExpiresAt))
+	var stamp sql.NullInt64
+	if s.PasswordStamp != nil {
+		stamp = sql.NullInt64{Int64: *s.PasswordStamp, Valid: true}
+	}
+	_, err := q.w.ExecContext(ctx, `INSERT INTO sessions (id, user_id, created_at, expires_at, password_stamp) VALUES ($1, $2, $3, $4, $5)`,
+		s.ID, s.UserID, millis(s.CreatedAt), millis(s.ExpiresAt), stamp)
 	return translate(err)
 }
 
@@ -51,8 +55,13 @@ func (q *queries) CreateSession(ctx context.Context, s oauth.Session) error {
 func (q *queries) Session(ctx context.Context, id string) (oauth.Session, error) {
 	var s oauth.Session
 	var created, expires int64
-	err := q.r.QueryRowContext(ctx, `SELECT id, user_id, created_at, expires_at FROM sessions WHERE id = $1`, id).Scan(&s.ID, &s.UserID, &created, &expires)
+	var stamp sql.NullInt64
+	err := q.r.QueryRowContext(ctx, `SELECT id, user_id, created_at, expires_at, password_stamp FROM sessions WHERE id = $1`, id).
+		Scan(&s.ID, &s.UserID, &created, &expires, &stamp)
 	s.CreatedAt, s.ExpiresAt = fromMillis(created), fromMillis(expires)
+	if stamp.Valid {
+		s.PasswordStamp = &stamp.Int64
+	}
 	return s, translate(err)
 }
 

@@ -45,3 +45,13 @@ func (q *queries) LoginBlocks(ctx context.Context, userID string, blockAt int) (
 		return b, err
 	}, `SELECT user_id, ip, blocked_at FROM login_failures WHERE user_id = $1 AND count >= $2 ORDER BY ip`, userID, blockAt)
 }
+
+// RevokeLogins ends a user's browser sessions and removes their authorization
+// codes and refresh tokens.
+func (q *queries) RevokeLogins(ctx context.Context, userID string) error {
+	if _, err := q.w.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
+		return translate(err)
+	}
+	_, err := q.w.ExecContext(ctx, `DELETE FROM grants WHERE user_id = $1`, userID)
+	return translate(err)
+}
