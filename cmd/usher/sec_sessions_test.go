@@ -135,9 +135,9 @@ func (s *testServer) logIn(t *testing.T, c client, email, password string) login
 	return l
 }
 
-// wantLoggedOut checks that nothing of l works any more: refresh tokens
-// and the unexchanged code are refused as Auth0 refuses them (refreshWant,
-// codeWant give the accepted error codes), and the session cookie no longer
+// wantLoggedOut checks that nothing of l works any more: the refresh tokens
+// are refused (with one of refreshWant, invalid_grant when none is given),
+// the unexchanged code gives invalid_grant, and the session cookie no longer
 // logs in silently nor skips the login form.
 func (s *testServer) wantLoggedOut(t *testing.T, c client, l logins, refreshWant ...string) {
 	t.Helper()
