@@ -72,7 +72,7 @@ type Service struct {
 	store       Store
 	engine      *Engine
 	defaultFrom string
-	envSMTP     *SMTP // from USHER_SMTP_URL; the provider set through the API wins
+	envSMTP     *SMTP          // from USHER_SMTP_URL; the provider set through the API wins
 	box         *secretbox.Box // seals the provider's password at rest; nil: kept as given
 	// Every mail needs its template and the provider's From address, and
 	// both change rarely: mail is rendered with them from these caches.

@@ -44,9 +44,9 @@ const (
 type DB struct {
 	*queries
 	engine Engine
-	write  *sql.DB      // SQLite: the one writer connection; PostgreSQL: the pool
-	read   *sql.DB      // SQLite: a pool of readers; PostgreSQL: the same pool
-	group  *groupCommit // SQLite: runs Atomic; PostgreSQL commits in parallel instead
+	write  *sql.DB        // SQLite: the one writer connection; PostgreSQL: the pool
+	read   *sql.DB        // SQLite: a pool of readers; PostgreSQL: the same pool
+	group  *groupCommit   // SQLite: runs Atomic; PostgreSQL commits in parallel instead
 	box    *secretbox.Box // seals secrets at rest; nil: see WithSecretBox
 }
 
