@@ -217,6 +217,9 @@ func (k *Keys) load(ctx context.Context) (*KeySet, error) {
 	var published []StoredKey
 	for _, sk := range stored {
 		pk, err := k.parse(ctx, sk)
+		if err != nil && sk.Role == RoleRevoked {
+			continue // only listed: a revoked key that cannot be shown is left out
+		}
 		if err != nil {
 			return nil, fmt.Errorf("signing key %s: %w", sk.KID, err)
 		}

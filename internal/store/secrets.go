@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,8 +107,18 @@ func (db *DB) CheckSecretKey(ctx context.Context) error {
 	return nil
 }
 
+// affected is how many rows a statement changed.
+func affected(res sql.Result, err error) (int, error) {
+	if err != nil {
+		return 0, translate(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 // SealPlaintext seals the secrets a database written before encryption (or
-// by a store without a box) keeps in plain text, and returns how many. Each
+// by a store without a box) keeps in plain text, and returns how many it
+// sealed. Each
 // row is replaced only if it still holds what was read, so that it never
 // undoes a change another instance made meanwhile.
 func (db *DB) SealPlaintext(ctx context.Context) (int, error) {
@@ -132,10 +143,11 @@ func (db *DB) SealPlaintext(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if _, err := q.w.ExecContext(ctx, `UPDATE signing_keys SET private_key = $1 WHERE kid = $2 AND private_key = $3`, sealed, k.kid, k.pem); err != nil {
-			return n, fmt.Errorf("seal signing key: %w", translate(err))
+		c, err := affected(q.w.ExecContext(ctx, `UPDATE signing_keys SET private_key = $1 WHERE kid = $2 AND private_key = $3`, sealed, k.kid, k.pem))
+		if err != nil {
+			return n, fmt.Errorf("seal signing key: %w", err)
 		}
-		n++
+		n += c
 	}
 
 	type secretRow struct{ action, version, name, value string }
@@ -154,11 +166,12 @@ func (db *DB) SealPlaintext(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if _, err := q.w.ExecContext(ctx, `UPDATE action_secrets SET value = $1 WHERE action_id = $2 AND version_id = $3 AND name = $4 AND value = $5`,
-			sealed, s.action, s.version, s.name, s.value); err != nil {
-			return n, fmt.Errorf("seal action secret: %w", translate(err))
+		c, err := affected(q.w.ExecContext(ctx, `UPDATE action_secrets SET value = $1 WHERE action_id = $2 AND version_id = $3 AND name = $4 AND value = $5`,
+			sealed, s.action, s.version, s.name, s.value))
+		if err != nil {
+			return n, fmt.Errorf("seal action secret: %w", err)
 		}
-		n++
+		n += c
 	}
 
 	type bindingRow struct{ id, secrets string }
@@ -191,10 +204,11 @@ func (db *DB) SealPlaintext(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if _, err := q.w.ExecContext(ctx, `UPDATE action_bindings SET secrets = $1 WHERE id = $2 AND secrets = $3`, doc, b.id, b.secrets); err != nil {
-			return n, fmt.Errorf("seal binding secrets: %w", translate(err))
+		c, err := affected(q.w.ExecContext(ctx, `UPDATE action_bindings SET secrets = $1 WHERE id = $2 AND secrets = $3`, doc, b.id, b.secrets))
+		if err != nil {
+			return n, fmt.Errorf("seal binding secrets: %w", err)
 		}
-		n += plain
+		n += c * plain
 	}
 	return n, nil
 }
