@@ -28,6 +28,7 @@ type testServer struct {
 	ClientID     string
 	ClientSecret string
 	Stdout       *syncBuffer
+	Stderr       *syncBuffer // the log
 	HTTP         *http.Client
 	stop         func()
 }
@@ -103,6 +104,9 @@ func engines(t *testing.T, fn func(t *testing.T, dsn string)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, postgresDSN(t)) })
 }
 
+// testSecretKey is the key that encrypts secrets at rest in the tests' PostgreSQL servers.
+const testSecretKey = "dGVzdC1vbmx5LXNlY3JldC1rZXktMzItYnl0ZXMhISE="
+
 // startServer runs `usher serve` on dsn with the given extra environment and
 // waits until /readyz answers.
 func startServer(t testing.TB, dsn string, env map[string]string, args ...string) *testServer {
@@ -122,15 +126,19 @@ func startServerIn(base context.Context, t testing.TB, dsn string, env map[strin
 		"USHER_BOOTSTRAP_CLIENT_SECRET": "bootstrap-secret-for-tests-only",
 		"USHER_LOG_FORMAT":              "json",
 	}
+	if strings.HasPrefix(dsn, "postgres") {
+		vars["USHER_SECRET_KEY"] = testSecretKey // required there; SQLite makes its own
+	}
 	for k, v := range env {
 		vars[k] = v
 	}
+	addr = vars["USHER_ADDR"] // a test may start a server again where it was
 	getenv := func(k string) string { return vars[k] }
 	ctx, cancel := context.WithCancel(base)
-	out := &syncBuffer{}
+	out, log := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"usher", "serve"}, args...), getenv, strings.NewReader(""), out, io.Discard)
+		done <- run(ctx, append([]string{"usher", "serve"}, args...), getenv, strings.NewReader(""), out, log)
 	}()
 
 	scheme := "http"
@@ -139,7 +147,7 @@ func startServerIn(base context.Context, t testing.TB, dsn string, env map[strin
 		scheme = "https"
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, vars["USHER_TLS_CERT_FILE"])}}
 	}
-	s := &testServer{URL: scheme + "://" + addr, ClientID: vars["USHER_BOOTSTRAP_CLIENT_ID"], ClientSecret: vars["USHER_BOOTSTRAP_CLIENT_SECRET"], Stdout: out, HTTP: client}
+	s := &testServer{URL: scheme + "://" + addr, ClientID: vars["USHER_BOOTSTRAP_CLIENT_ID"], ClientSecret: vars["USHER_BOOTSTRAP_CLIENT_SECRET"], Stdout: out, Stderr: log, HTTP: client}
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {

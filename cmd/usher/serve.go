@@ -24,6 +24,7 @@ import (
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
 	"github.com/usherid/usher/internal/pages"
+	"github.com/usherid/usher/internal/secretbox"
 	"github.com/usherid/usher/internal/store"
 )
 
@@ -39,14 +40,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(cfg.LogFormat, stderr)
 
-	db, err := store.Open(ctx, cfg.DB)
+	db, box, err := openSealed(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	var envSMTP *mail.SMTP
 	if cfg.SMTPURL != "" {
 		smtp, err := mail.ParseSMTPURL(cfg.SMTPURL)
@@ -57,7 +55,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	var worker *mail.Worker
 	var jobs *identity.JobRunner
-	svc := newServices(db, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() })
+	svc := newServices(db, box, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() })
+	if err := sealPlaintext(ctx, db, svc.mails, log); err != nil {
+		return err
+	}
 	worker = mail.NewWorker(db, svc.mails.Transport, log)
 	jobs = identity.NewJobRunner(svc.ids, func(err error) { log.Error("import job", "err", err) })
 	worker.Rate = mail.PerMinute(cfg.MailRate)
@@ -69,7 +70,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	keys, err := oauth.LoadKeys(ctx, db, time.Now())
+	keys, err := oauth.NewKeys(ctx, db, issuerHost(cfg.PublicURL), nil)
 	if err != nil {
 		return err
 	}
@@ -223,11 +224,12 @@ type services struct {
 	ids    *identity.Service
 }
 
-// newServices wires the domain; mailQueued is told when a transaction queued
+// newServices wires the domain; box seals secrets at rest (nil for the
+// commands that never read nor write them); mailQueued is told when a transaction queued
 // mail, jobQueued when an import job is ready to run.
-func newServices(db *store.DB, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func()) *services {
+func newServices(db *store.DB, box *secretbox.Box, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func()) *services {
 	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, actions.Options{})}
-	s.mails = mail.NewService(db, s.engine, mailFrom, envSMTP)
+	s.mails = mail.NewService(db, s.engine, mailFrom, envSMTP, box)
 	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Composer: s.mails, CheckLiquid: s.engine.Check,
 		MailQueued: mailQueued, JobQueued: jobQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
 			out, err := s.acts.Run(ctx, trigger, event)

@@ -63,7 +63,9 @@ func (t *target) open(ctx context.Context, cmd string) (*services, func(), error
 	if mailFrom == "" {
 		mailFrom = "Usher <no-reply@" + strings.Split(strings.TrimPrefix(strings.TrimPrefix(publicURL, "https://"), "http://"), ":")[0] + ">"
 	}
-	return newServices(db, publicURL, mailFrom, nil, nil, nil), func() { db.Close() }, nil
+	// No secret key: these commands never read a secret, and the email
+	// provider's From address, which mail needs, is not one.
+	return newServices(db, nil, publicURL, mailFrom, nil, nil, nil), func() { db.Close() }, nil
 }
 
 // publicBase is the public URL links start with when working on the database.

@@ -34,10 +34,10 @@ func handleMgmtNotFound() http.Handler {
 	})
 }
 
-func handleJWKS(keys *oauth.KeySet) http.Handler {
+func handleJWKS(keys *oauth.Keys) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		writeJSON(w, http.StatusOK, keys.JWKS())
+		writeJSON(w, http.StatusOK, keys.Set(r.Context()).JWKS())
 	})
 }
 

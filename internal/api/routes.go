@@ -104,6 +104,11 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 
 	mux.Handle("GET /api/v2/logs", m(handleListLogs(ids), "read:logs", "read:logs_users"))
 
+	mux.Handle("GET /api/v2/keys/signing", m(handleListSigningKeys(tokens.Keys()), "read:signing_keys"))
+	mux.Handle("GET /api/v2/keys/signing/{kid}", m(handleGetSigningKey(tokens.Keys()), "read:signing_keys"))
+	mux.Handle("POST /api/v2/keys/signing/rotate", m(handleRotateSigningKey(tokens.Keys()), "create:signing_keys", "update:signing_keys"))
+	mux.Handle("PUT /api/v2/keys/signing/{kid}/revoke", m(handleRevokeSigningKey(tokens.Keys()), "update:signing_keys"))
+
 	as := d.Actions
 	mux.Handle("POST /api/v2/actions/actions", m(handleCreateAction(as), "create:actions"))
 	mux.Handle("GET /api/v2/actions/actions", m(handleListActions(as), "read:actions"))

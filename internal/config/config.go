@@ -24,6 +24,10 @@ type Config struct {
 	BootstrapClientID     string
 	BootstrapClientSecret string
 	LogFormat             string
+	// SecretKey (USHER_SECRET_KEY) or the file SecretKeyFile holds the key
+	// that encrypts secrets at rest; see cmd/usher for the default.
+	SecretKey     string
+	SecretKeyFile string
 
 	mailRate string // --mail-rate as given; Finish reads it into MailRate
 }
@@ -48,6 +52,8 @@ func BindServe(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.TLSCertFile, "tls-cert", getenv("USHER_TLS_CERT_FILE"), "serve HTTPS with this certificate (USHER_TLS_CERT_FILE)")
 	fs.StringVar(&c.TLSKeyFile, "tls-key", getenv("USHER_TLS_KEY_FILE"), "and this key (USHER_TLS_KEY_FILE)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "USHER_LOG_FORMAT", "text"), "text or json (USHER_LOG_FORMAT)")
+	fs.StringVar(&c.SecretKeyFile, "secret-key-file", "", "file holding the key that encrypts secrets at rest: 32 bytes in base64 or hex (or USHER_SECRET_KEY holding the key itself; default: made beside a SQLite database as PATH.key; required on PostgreSQL)")
+	c.SecretKey = getenv("USHER_SECRET_KEY")
 	c.BootstrapClientID = getenv("USHER_BOOTSTRAP_CLIENT_ID")
 	c.BootstrapClientSecret = getenv("USHER_BOOTSTRAP_CLIENT_SECRET")
 	return c

@@ -18,6 +18,7 @@ var managementScopes = []string{
 	"read:branding", "update:branding", "delete:branding",
 	"read:prompts", "update:prompts",
 	"read:stats",
+	"read:signing_keys", "create:signing_keys", "update:signing_keys",
 	// Usher's own, for its invitations and outbox endpoints.
 	"read:outbox", "update:outbox",
 	"create:invitations", "read:invitations", "update:invitations",

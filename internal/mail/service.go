@@ -11,6 +11,7 @@ import (
 
 	"github.com/usherid/usher/internal/cache"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/secretbox"
 )
 
 // Store keeps the tenant's email templates, its email provider and the outbox.
@@ -19,6 +20,7 @@ type Store interface {
 	SaveEmailTemplate(ctx context.Context, t Template) error
 	Setting(ctx context.Context, name string) (string, error)
 	PutSetting(ctx context.Context, name, value string) error
+	CompareAndPutSetting(ctx context.Context, name, old, value string) (bool, error)
 
 	Mails(ctx context.Context, q Query) ([]identity.Mail, int, error)
 	Mail(ctx context.Context, id string) (identity.Mail, error)
@@ -125,7 +127,8 @@ type Service struct {
 	store       Store
 	engine      *Engine
 	defaultFrom string
-	envSMTP     *SMTP // from USHER_SMTP_URL; the provider set through the API wins
+	envSMTP     *SMTP          // from USHER_SMTP_URL; the provider set through the API wins
+	box         *secretbox.Box // seals the provider's password at rest; nil: kept as given
 	// Every mail needs its template and the provider's From address, and
 	// both change rarely: mail is rendered with them from these caches.
 	templates *cache.TTL[string, Template]
@@ -138,9 +141,11 @@ type Service struct {
 const settingsTTL = 2 * time.Second
 
 // NewService returns a mail Service. defaultFrom is USHER_MAIL_FROM; envSMTP
-// is USHER_SMTP_URL, nil when unset.
-func NewService(store Store, engine *Engine, defaultFrom string, envSMTP *SMTP) *Service {
-	return &Service{store: store, engine: engine, defaultFrom: defaultFrom, envSMTP: envSMTP,
+// is USHER_SMTP_URL, nil when unset; box seals the provider's SMTP password
+// (nil, for commands that never send mail nor set the provider: it is
+// written as given and only a plain one opens).
+func NewService(store Store, engine *Engine, defaultFrom string, envSMTP *SMTP, box *secretbox.Box) *Service {
+	return &Service{store: store, engine: engine, defaultFrom: defaultFrom, envSMTP: envSMTP, box: box,
 		templates: cache.New[string, Template](settingsTTL, len(TemplateNames)), provider: cache.New[struct{}, string](settingsTTL, 1)}
 }
 
@@ -396,14 +401,72 @@ type Credentials struct {
 
 const providerSetting = "email_provider"
 
+// passwordLabel is what the provider's password is sealed for.
+const passwordLabel = "settings/" + providerSetting + "/smtp_pass"
+
 // EmailProvider returns the configured provider, secrets included; callers
 // showing it must drop the password.
 func (s *Service) EmailProvider(ctx context.Context) (Provider, error) {
-	doc, err := s.store.Setting(ctx, providerSetting)
-	return parseProvider(doc, err)
+	p, err := parseProvider(s.store.Setting(ctx, providerSetting))
+	if err != nil {
+		return p, err
+	}
+	return p, s.openPassword(&p)
 }
 
-// cachedProvider is EmailProvider from the cache, for sending mail.
+// openPassword opens p's sealed password in place.
+func (s *Service) openPassword(p *Provider) error {
+	if p.Credentials == nil || p.Credentials.SMTPPass == "" {
+		return nil
+	}
+	c := *p.Credentials
+	var err error
+	if c.SMTPPass, err = s.box.Open(c.SMTPPass, passwordLabel); err != nil {
+		return fmt.Errorf("email provider password: %w", err)
+	}
+	p.Credentials = &c
+	return nil
+}
+
+// SealPassword seals the provider's password when a database written before
+// encryption keeps it in plain text, and reports whether it did. A change
+// made meanwhile through another instance is never overwritten.
+func (s *Service) SealPassword(ctx context.Context) (bool, error) {
+	doc, err := s.store.Setting(ctx, providerSetting)
+	p, perr := parseProvider(doc, err)
+	if identity.KindOf(perr) == identity.KindNotFound {
+		return false, nil
+	} else if perr != nil {
+		return false, perr
+	}
+	if p.Credentials == nil || p.Credentials.SMTPPass == "" || secretbox.IsSealed(p.Credentials.SMTPPass) {
+		return false, nil
+	}
+	sealed, err := s.sealed(p)
+	if err != nil {
+		return false, err
+	}
+	defer s.provider.Forget()
+	return s.store.CompareAndPutSetting(ctx, providerSetting, doc, sealed)
+}
+
+// sealed is p's stored document, its password sealed.
+func (s *Service) sealed(p Provider) (string, error) {
+	if p.Credentials != nil && p.Credentials.SMTPPass != "" && s.box != nil {
+		c := *p.Credentials
+		var err error
+		if c.SMTPPass, err = s.box.Seal(c.SMTPPass, passwordLabel); err != nil {
+			return "", fmt.Errorf("email provider password: %w", err)
+		}
+		p.Credentials = &c
+	}
+	doc, err := json.Marshal(p)
+	return string(doc), err
+}
+
+// cachedProvider is the provider from the cache, for sending mail; its
+// password stays sealed until Transport needs it, so that rendering mail
+// (which needs only the From address) works without the key.
 func (s *Service) cachedProvider(ctx context.Context) (Provider, error) {
 	doc, err := s.provider.Get(struct{}{}, time.Now(), func() (string, error) {
 		doc, err := s.store.Setting(ctx, providerSetting)
@@ -476,12 +539,12 @@ func (s *Service) saveProvider(ctx context.Context, p Provider) error {
 	if c == nil || c.SMTPHost == "" || c.SMTPPort <= 0 || c.SMTPPort > 65535 {
 		return identity.Invalid("invalid_body", "Payload validation error: 'credentials need smtp_host and smtp_port (and smtp_user, smtp_pass for servers that ask)'.")
 	}
-	doc, err := json.Marshal(p)
+	doc, err := s.sealed(p)
 	if err != nil {
 		return err
 	}
 	defer s.provider.Forget()
-	return s.store.PutSetting(ctx, providerSetting, string(doc))
+	return s.store.PutSetting(ctx, providerSetting, doc)
 }
 
 func (s *Service) defaultFromAddress(ctx context.Context) string {
@@ -501,6 +564,9 @@ func (s *Service) Transport(ctx context.Context) (Transport, error) {
 	if err == nil && p.Name != "" {
 		if p.Enabled == nil || !*p.Enabled || p.Credentials == nil {
 			return nil, nil
+		}
+		if err := s.openPassword(&p); err != nil {
+			return nil, err
 		}
 		c := p.Credentials
 		return SMTP{Host: c.SMTPHost, Port: c.SMTPPort, Implicit: c.SMTPPort == 465, User: c.SMTPUser, Password: c.SMTPPass}, nil

@@ -250,11 +250,11 @@ func (s *Server) issueUserTokens(ctx context.Context, client identity.Client, u 
 		signed.Add(1)
 		go func() {
 			defer signed.Done()
-			resp.IDToken, idErr = s.sign(id)
+			resp.IDToken, idErr = s.sign(ctx, id)
 		}()
 	}
 	var err error
-	resp.AccessToken, err = s.sign(access)
+	resp.AccessToken, err = s.sign(ctx, access)
 	signed.Wait()
 	if err = errors.Join(err, idErr); err != nil {
 		return TokenResponse{}, err
@@ -271,8 +271,9 @@ func (s *Server) issueUserTokens(ctx context.Context, client identity.Client, u 
 	return resp, nil
 }
 
-func (s *Server) sign(claims map[string]any) (string, error) {
-	tok, err := jwt.Signed(s.keys.signer).Claims(claims).Serialize()
+// sign signs claims with the current key.
+func (s *Server) sign(ctx context.Context, claims any) (string, error) {
+	tok, err := jwt.Signed(s.keys.Set(ctx).signer).Claims(claims).Serialize()
 	if err != nil {
 		return "", fmt.Errorf("sign token: %w", err)
 	}

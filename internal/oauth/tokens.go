@@ -69,7 +69,7 @@ type TokenResponse struct {
 // Server issues tokens for the tenant.
 type Server struct {
 	ids     *identity.Service
-	keys    *KeySet
+	keys    *Keys
 	store   Store
 	issuer  string
 	actions Actions
@@ -92,7 +92,7 @@ func (noActions) Run(context.Context, string, map[string]any) (actions.Outcome, 
 // Options are a Server's collaborators.
 type Options struct {
 	Identity *identity.Service
-	Keys     *KeySet
+	Keys     *Keys
 	Store    Store
 	// Issuer is the iss of every token: PUBLIC_URL + "/".
 	Issuer string
@@ -110,14 +110,14 @@ func NewServer(o Options) *Server {
 		o.Actions = noActions{}
 	}
 	return &Server{ids: o.Identity, keys: o.Keys, store: o.Store, issuer: o.Issuer, actions: o.Actions, now: o.Now,
-		cache: &verifiedCache{m: map[string]Claims{}}}
+		cache: &verifiedCache{m: map[string]verified{}}}
 }
 
 // Issuer is the iss claim of every token, with its trailing slash.
 func (s *Server) Issuer() string { return s.issuer }
 
 // Keys returns the signing keys.
-func (s *Server) Keys() *KeySet { return s.keys }
+func (s *Server) Keys() *Keys { return s.keys }
 
 // ClientCredentialsRequest is a client_credentials grant, client already
 // taken from the body or the Basic header.
@@ -174,9 +174,9 @@ func (s *Server) ClientCredentials(ctx context.Context, r ClientCredentialsReque
 		GrantType:       "client-credentials",
 		AuthorizedParty: client.ClientID,
 	}
-	tok, err := jwt.Signed(s.keys.signer).Claims(claims).Serialize()
+	tok, err := s.sign(ctx, claims)
 	if err != nil {
-		return TokenResponse{}, fmt.Errorf("sign token: %w", err)
+		return TokenResponse{}, err
 	}
 	return TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(AccessTokenLifetime.Seconds()), Scope: claims.Scope}, nil
 }
@@ -189,24 +189,34 @@ var (
 )
 
 // VerifyAccessToken checks a token's signature, issuer, expiry and that it
-// was issued for audience, and returns its claims.
+// was issued for audience, and returns its claims. A token whose key has been
+// revoked no longer verifies.
 func (s *Server) VerifyAccessToken(raw, audience string) (Claims, error) {
 	now := s.now()
-	c, ok := s.cache.get(raw)
+	// Callers hold no context here; reading the keys again (every KeysTTL)
+	// is bounded on its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	keys := s.keys.Set(ctx)
+	v, ok := s.cache.get(raw)
 	if !ok {
 		tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
 		if err != nil || len(tok.Headers) != 1 {
 			return Claims{}, ErrTokenInvalid
 		}
-		pub := s.keys.public[tok.Headers[0].KeyID]
+		v.kid = tok.Headers[0].KeyID
+		pub := keys.public[v.kid]
 		if pub == nil {
 			return Claims{}, ErrTokenInvalid
 		}
-		if err := tok.Claims(pub, &c); err != nil {
+		if err := tok.Claims(pub, &v.claims); err != nil {
 			return Claims{}, ErrTokenInvalid
 		}
-		s.cache.put(raw, c)
+		s.cache.put(raw, v)
+	} else if !keys.verifies(v.kid) {
+		return Claims{}, ErrTokenInvalid
 	}
+	c := v.claims
 	if c.Expiry == nil || now.After(c.Expiry.Time()) {
 		return Claims{}, ErrTokenExpired
 	}
@@ -216,28 +226,36 @@ func (s *Server) VerifyAccessToken(raw, audience string) (Claims, error) {
 	return c, nil
 }
 
+// verified is a token whose signature checked out: its claims and the key
+// that signed it, which may have been revoked since.
+type verified struct {
+	claims Claims
+	kid    string
+}
+
 // verifiedCache remembers the claims of tokens whose signature checked out,
 // so that a client reusing its token (as the SDKs do) costs one RSA
-// verification, not one per request. Expiry is still checked every time.
+// verification, not one per request. Expiry and revocation are still checked
+// every time.
 type verifiedCache struct {
 	mu sync.Mutex
-	m  map[string]Claims
+	m  map[string]verified
 }
 
 const verifiedCacheSize = 4096
 
-func (c *verifiedCache) get(raw string) (Claims, bool) {
+func (c *verifiedCache) get(raw string) (verified, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v, ok := c.m[raw]
 	return v, ok
 }
 
-func (c *verifiedCache) put(raw string, claims Claims) {
+func (c *verifiedCache) put(raw string, v verified) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= verifiedCacheSize {
 		clear(c.m)
 	}
-	c.m[raw] = claims
+	c.m[raw] = v
 }

@@ -61,23 +61,34 @@ type storedSecret struct {
 	UpdatedAt int64  `json:"updated_at"`
 }
 
-func scanBinding(row rowScanner) (actions.Binding, error) {
+func (q *queries) scanBinding(row rowScanner) (actions.Binding, error) {
 	var b actions.Binding
 	var secrets string
 	var created, updated int64
 	if err := row.Scan(&b.ID, &b.TriggerID, &b.ActionID, &b.DisplayName, &secrets, &created, &updated); err != nil {
 		return b, translate(err)
 	}
-	var stored []storedSecret
-	if err := json.Unmarshal([]byte(secrets), &stored); err != nil {
-		return b, fmt.Errorf("binding %s secrets: %w", b.ID, err)
-	}
-	b.Secrets = []actions.Secret{}
-	for _, s := range stored {
-		b.Secrets = append(b.Secrets, actions.Secret{Name: s.Name, Value: s.Value, UpdatedAt: fromMillis(s.UpdatedAt)})
-	}
+	var err error
+	b.Secrets, err = q.openBindingSecrets(b.ID, secrets)
 	b.CreatedAt, b.UpdatedAt = fromMillis(created), fromMillis(updated)
-	return b, nil
+	return b, err
+}
+
+// openBindingSecrets reads a binding's secrets column, opening each value.
+func (q *queries) openBindingSecrets(bindingID, doc string) ([]actions.Secret, error) {
+	var stored []storedSecret
+	if err := json.Unmarshal([]byte(doc), &stored); err != nil {
+		return nil, fmt.Errorf("binding %s secrets: %w", bindingID, err)
+	}
+	out := []actions.Secret{}
+	for _, s := range stored {
+		v, err := q.open(s.Value, bindingSecretLabel(bindingID, s.Name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, actions.Secret{Name: s.Name, Value: v, UpdatedAt: fromMillis(s.UpdatedAt)})
+	}
+	return out, nil
 }
 
 // secretRow is one row of action_secrets.
@@ -86,12 +97,16 @@ type secretRow struct {
 	secret              actions.Secret
 }
 
-func scanSecret(row rowScanner) (secretRow, error) {
+func (q *queries) scanSecret(row rowScanner) (secretRow, error) {
 	var s secretRow
 	var updated int64
-	err := row.Scan(&s.actionID, &s.versionID, &s.secret.Name, &s.secret.Value, &updated)
+	if err := row.Scan(&s.actionID, &s.versionID, &s.secret.Name, &s.secret.Value, &updated); err != nil {
+		return s, translate(err)
+	}
 	s.secret.UpdatedAt = fromMillis(updated)
-	return s, translate(err)
+	var err error
+	s.secret.Value, err = q.open(s.secret.Value, actionSecretLabel(s.actionID, s.versionID, s.secret.Name))
+	return s, err
 }
 
 const secretColumns = `action_id, version_id, name, value, updated_at`
@@ -103,8 +118,12 @@ func (q *queries) atomic(ctx context.Context, fn func(tx *queries) error) error 
 
 func (q *queries) insertSecrets(ctx context.Context, actionID, versionID string, secrets []actions.Secret) error {
 	for _, s := range secrets {
+		sealed, err := q.seal(s.Value, actionSecretLabel(actionID, versionID, s.Name))
+		if err != nil {
+			return err
+		}
 		if _, err := q.w.ExecContext(ctx, `INSERT INTO action_secrets (`+secretColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-			actionID, versionID, s.Name, s.Value, millis(s.UpdatedAt)); err != nil {
+			actionID, versionID, s.Name, sealed, millis(s.UpdatedAt)); err != nil {
 			return translate(err)
 		}
 	}
@@ -166,7 +185,7 @@ func (q *queries) actionWhere(ctx context.Context, where, arg string) (actions.A
 	if err != nil {
 		return a, err
 	}
-	secrets, err := list(ctx, q.r, scanSecret, `SELECT `+secretColumns+` FROM action_secrets
+	secrets, err := list(ctx, q.r, q.scanSecret, `SELECT `+secretColumns+` FROM action_secrets
 		WHERE action_id = $1 AND (version_id = '' OR version_id IN (SELECT id FROM action_versions WHERE action_id = $1 AND deployed))
 		ORDER BY name`, a.ID)
 	if err != nil {
@@ -210,7 +229,7 @@ func (q *queries) Actions(ctx context.Context) ([]actions.Action, error) {
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := list(ctx, q.r, scanSecret, `SELECT `+secretColumns+` FROM action_secrets
+	secrets, err := list(ctx, q.r, q.scanSecret, `SELECT `+secretColumns+` FROM action_secrets
 		WHERE version_id = '' OR version_id IN (SELECT id FROM action_versions WHERE deployed) ORDER BY name`)
 	if err != nil {
 		return nil, err
@@ -263,7 +282,7 @@ func (q *queries) DeployAction(ctx context.Context, actionID, versionID string, 
 			millis(a.BuiltAt), millis(now), millis(now)); err != nil {
 			return translate(err)
 		}
-		draft, err := list(ctx, tx.r, scanSecret, `SELECT `+secretColumns+` FROM action_secrets WHERE action_id = $1 AND version_id = ''`, actionID)
+		draft, err := list(ctx, tx.r, tx.scanSecret, `SELECT `+secretColumns+` FROM action_secrets WHERE action_id = $1 AND version_id = ''`, actionID)
 		if err != nil {
 			return err
 		}
@@ -285,7 +304,7 @@ func (q *queries) ActionVersions(ctx context.Context, actionID string) ([]action
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := list(ctx, q.r, scanSecret, `SELECT `+secretColumns+` FROM action_secrets WHERE action_id = $1 AND version_id <> '' ORDER BY name`, actionID)
+	secrets, err := list(ctx, q.r, q.scanSecret, `SELECT `+secretColumns+` FROM action_secrets WHERE action_id = $1 AND version_id <> '' ORDER BY name`, actionID)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +326,7 @@ func (q *queries) ActionVersion(ctx context.Context, actionID, versionID string)
 	if err != nil {
 		return v, err
 	}
-	secrets, err := list(ctx, q.r, scanSecret, `SELECT `+secretColumns+` FROM action_secrets WHERE action_id = $1 AND version_id = $2 ORDER BY name`, actionID, versionID)
+	secrets, err := list(ctx, q.r, q.scanSecret, `SELECT `+secretColumns+` FROM action_secrets WHERE action_id = $1 AND version_id = $2 ORDER BY name`, actionID, versionID)
 	for _, s := range secrets {
 		v.Secrets = append(v.Secrets, s.secret)
 	}
@@ -316,7 +335,7 @@ func (q *queries) ActionVersion(ctx context.Context, actionID, versionID string)
 
 // Bindings returns a trigger's bindings in order.
 func (q *queries) Bindings(ctx context.Context, triggerID string) ([]actions.Binding, error) {
-	return list(ctx, q.r, scanBinding, `SELECT `+bindingColumns+` FROM action_bindings WHERE trigger_id = $1 ORDER BY position`, triggerID)
+	return list(ctx, q.r, q.scanBinding, `SELECT `+bindingColumns+` FROM action_bindings WHERE trigger_id = $1 ORDER BY position`, triggerID)
 }
 
 // ReplaceBindings makes bs, in order, the trigger's only bindings.
@@ -328,7 +347,11 @@ func (q *queries) ReplaceBindings(ctx context.Context, triggerID string, bs []ac
 		for i, b := range bs {
 			stored := []storedSecret{}
 			for _, s := range b.Secrets {
-				stored = append(stored, storedSecret{Name: s.Name, Value: s.Value, UpdatedAt: millis(s.UpdatedAt)})
+				sealed, err := tx.seal(s.Value, bindingSecretLabel(b.ID, s.Name))
+				if err != nil {
+					return err
+				}
+				stored = append(stored, storedSecret{Name: s.Name, Value: sealed, UpdatedAt: millis(s.UpdatedAt)})
 			}
 			secrets, err := jsonText(stored)
 			if err != nil {
@@ -355,15 +378,10 @@ func (q *queries) DeployedBindings(ctx context.Context, triggerID string) ([]act
 		if err := row.Scan(&b.ID, &b.TriggerID, &b.ActionID, &b.DisplayName, &secrets, &created, &updated, &d.ActionName, &d.VersionID); err != nil {
 			return d, translate(err)
 		}
-		var stored []storedSecret
-		if err := json.Unmarshal([]byte(secrets), &stored); err != nil {
-			return d, fmt.Errorf("binding %s secrets: %w", b.ID, err)
-		}
-		for _, s := range stored {
-			b.Secrets = append(b.Secrets, actions.Secret{Name: s.Name, Value: s.Value, UpdatedAt: fromMillis(s.UpdatedAt)})
-		}
+		var err error
+		b.Secrets, err = q.openBindingSecrets(b.ID, secrets)
 		b.CreatedAt, b.UpdatedAt = fromMillis(created), fromMillis(updated)
-		return d, nil
+		return d, err
 	}, `SELECT b.id, b.trigger_id, b.action_id, b.display_name, b.secrets, b.created_at, b.updated_at, a.name, v.id
 		FROM action_bindings b
 		JOIN actions a ON a.id = b.action_id
@@ -372,7 +390,7 @@ func (q *queries) DeployedBindings(ctx context.Context, triggerID string) ([]act
 	if err != nil || len(ds) == 0 {
 		return ds, err
 	}
-	secrets, err := list(ctx, q.r, scanSecret, `SELECT s.action_id, s.version_id, s.name, s.value, s.updated_at
+	secrets, err := list(ctx, q.r, q.scanSecret, `SELECT s.action_id, s.version_id, s.name, s.value, s.updated_at
 		FROM action_secrets s
 		JOIN action_versions v ON v.id = s.version_id AND v.deployed
 		JOIN action_bindings b ON b.action_id = v.action_id

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/usherid/usher/internal/identity"
-	"github.com/usherid/usher/internal/oauth"
 )
 
 const tenantSettingsName = "tenant_settings"
@@ -21,6 +20,17 @@ func (q *queries) PutSetting(ctx context.Context, name, value string) error {
 	_, err := q.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
 	return translate(err)
+}
+
+// CompareAndPutSetting replaces the setting name only if it still holds
+// old, and reports whether it did.
+func (q *queries) CompareAndPutSetting(ctx context.Context, name, old, value string) (bool, error) {
+	res, err := q.w.ExecContext(ctx, `UPDATE settings SET value = $1 WHERE name = $2 AND value = $3`, value, name, old)
+	if err != nil {
+		return false, translate(err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 func (q *queries) TenantSettings(ctx context.Context) (identity.TenantSettings, error) {
@@ -41,22 +51,4 @@ func (q *queries) SaveTenantSettings(ctx context.Context, s identity.TenantSetti
 		return fmt.Errorf("save tenant settings: %w", err)
 	}
 	return q.PutSetting(ctx, tenantSettingsName, doc)
-}
-
-// SigningKeys returns every stored signing key, oldest first.
-func (q *queries) SigningKeys(ctx context.Context) ([]oauth.StoredKey, error) {
-	return list(ctx, q.r, func(row rowScanner) (oauth.StoredKey, error) {
-		var k oauth.StoredKey
-		var created int64
-		err := row.Scan(&k.KID, &k.PrivateKeyPEM, &created)
-		k.CreatedAt = fromMillis(created)
-		return k, err
-	}, `SELECT kid, private_key, created_at FROM signing_keys ORDER BY created_at, kid`)
-}
-
-// AddSigningKey stores a new signing key.
-func (q *queries) AddSigningKey(ctx context.Context, k oauth.StoredKey) error {
-	_, err := q.w.ExecContext(ctx, `INSERT INTO signing_keys (kid, private_key, created_at) VALUES ($1, $2, $3)`,
-		k.KID, k.PrivateKeyPEM, millis(k.CreatedAt))
-	return translate(err)
 }

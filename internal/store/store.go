@@ -24,6 +24,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/secretbox"
 )
 
 //go:embed migrations/*.sql
@@ -43,20 +44,31 @@ const (
 type DB struct {
 	*queries
 	engine Engine
-	write  *sql.DB      // SQLite: the one writer connection; PostgreSQL: the pool
-	read   *sql.DB      // SQLite: a pool of readers; PostgreSQL: the same pool
-	group  *groupCommit // SQLite: runs Atomic; PostgreSQL commits in parallel instead
+	write  *sql.DB        // SQLite: the one writer connection; PostgreSQL: the pool
+	read   *sql.DB        // SQLite: a pool of readers; PostgreSQL: the same pool
+	group  *groupCommit   // SQLite: runs Atomic; PostgreSQL commits in parallel instead
+	box    *secretbox.Box // seals secrets at rest; nil: see WithSecretBox
 }
 
 // Open connects to dsn: "sqlite:PATH" or a postgres:// URL. It does not migrate.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
+	var db *DB
+	var err error
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
-		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+		db, err = openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return openPostgres(ctx, dsn)
+		db, err = openPostgres(ctx, dsn)
+	default:
+		return nil, fmt.Errorf("open database: %q is neither sqlite:PATH nor a postgres:// URL", Redact(dsn))
 	}
-	return nil, fmt.Errorf("open database: %q is neither sqlite:PATH nor a postgres:// URL", Redact(dsn))
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		o(db)
+	}
+	return db, nil
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {

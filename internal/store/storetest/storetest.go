@@ -1069,30 +1069,75 @@ func testSigningKeys(t *testing.T, f *fixture) {
 	pem := func(kid string) string {
 		return "-----BEGIN PRIVATE KEY-----\n" + kid + "\n-----END PRIVATE KEY-----\n"
 	}
+	cert := func(kid string) string {
+		return "-----BEGIN CERTIFICATE-----\n" + kid + "\n-----END CERTIFICATE-----\n"
+	}
 	// Added out of order; listed oldest first.
 	added := []oauth.StoredKey{
-		{KID: "kid-b", PrivateKeyPEM: pem("b"), CreatedAt: at(2000).Add(300 * time.Microsecond)},
-		{KID: "kid-c", PrivateKeyPEM: pem("c"), CreatedAt: at(3000)},
-		{KID: "kid-a", PrivateKeyPEM: pem("a"), CreatedAt: at(1000)},
+		{KID: "kid-b", PrivateKeyPEM: pem("b"), CertPEM: cert("b"), Role: oauth.RoleCurrent, CreatedAt: at(2000).Add(300 * time.Microsecond), CurrentSince: at(2500)},
+		{KID: "kid-c", PrivateKeyPEM: pem("c"), CertPEM: cert("c"), Role: oauth.RoleNext, CreatedAt: at(3000)},
+		{KID: "kid-a", PrivateKeyPEM: pem("a"), Role: oauth.RolePrevious, CreatedAt: at(1000), CurrentSince: at(1000), CurrentUntil: at(2500)},
 	}
 	for _, k := range added {
 		if err := f.db.AddSigningKey(f.ctx, k); err != nil {
 			t.Fatalf("AddSigningKey %s: %v", k.KID, err)
 		}
 	}
-	keys, err = f.db.SigningKeys(f.ctx)
-	if err != nil {
-		t.Fatalf("SigningKeys: %v", err)
-	}
 	want := []oauth.StoredKey{added[2], added[0], added[1]}
 	for i := range want {
-		want[i].CreatedAt = ms(want[i].CreatedAt)
+		want[i].CreatedAt, want[i].CurrentSince, want[i].CurrentUntil = ms(want[i].CreatedAt), ms(want[i].CurrentSince), ms(want[i].CurrentUntil)
 	}
-	if !reflect.DeepEqual(keys, want) {
-		t.Errorf("SigningKeys = %+v;\nwant %+v", keys, want)
+	wantKeys := func(what string) {
+		t.Helper()
+		keys, err := f.db.SigningKeys(f.ctx)
+		if err != nil {
+			t.Fatalf("SigningKeys: %v", err)
+		}
+		if !reflect.DeepEqual(keys, want) {
+			t.Errorf("%s: SigningKeys = %+v;\nwant %+v", what, keys, want)
+		}
 	}
-	err = f.db.AddSigningKey(f.ctx, oauth.StoredKey{KID: "kid-a", PrivateKeyPEM: pem("other"), CreatedAt: at(4000)})
+	wantKeys("after adding")
+	err = f.db.AddSigningKey(f.ctx, oauth.StoredKey{KID: "kid-a", PrivateKeyPEM: pem("other"), Role: oauth.RolePrevious, CreatedAt: at(4000)})
 	wantIs(t, "AddSigningKey with a used kid", err, identity.ErrDuplicate)
+	for _, role := range []oauth.KeyRole{oauth.RoleCurrent, oauth.RoleNext} {
+		err = f.db.AddSigningKey(f.ctx, oauth.StoredKey{KID: "kid-" + string(role), PrivateKeyPEM: pem("x"), Role: role, CreatedAt: at(4000)})
+		wantIs(t, "AddSigningKey of a second "+string(role)+" key", err, identity.ErrDuplicate)
+	}
+
+	// A legacy key gets its certificate once.
+	if err := f.db.SetSigningKeyCert(f.ctx, "kid-a", cert("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.SetSigningKeyCert(f.ctx, "kid-a", cert("other")); err != nil {
+		t.Fatal(err)
+	}
+	want[0].CertPEM = cert("a")
+	wantKeys("after SetSigningKeyCert")
+
+	// Rotation: current → previous, next → current, a new next; the same
+	// rotation a second time finds the keys changed and changes nothing.
+	d := oauth.StoredKey{KID: "kid-d", PrivateKeyPEM: pem("d"), CertPEM: cert("d"), Role: oauth.RoleNext, CreatedAt: at(5000)}
+	if err := f.db.RotateSigningKeys(f.ctx, "kid-b", "kid-c", d, at(5000)); err != nil {
+		t.Fatalf("RotateSigningKeys: %v", err)
+	}
+	want[1].Role, want[1].CurrentUntil = oauth.RolePrevious, ms(at(5000))
+	want[2].Role, want[2].CurrentSince = oauth.RoleCurrent, ms(at(5000))
+	want = append(want, d)
+	want[3].CreatedAt = ms(want[3].CreatedAt)
+	wantKeys("after rotation")
+	e := oauth.StoredKey{KID: "kid-e", PrivateKeyPEM: pem("e"), Role: oauth.RoleNext, CreatedAt: at(6000)}
+	wantIs(t, "a stale rotation", f.db.RotateSigningKeys(f.ctx, "kid-b", "kid-c", e, at(6000)), oauth.ErrKeysChanged)
+	wantKeys("after a stale rotation")
+
+	// Only a previous key can be revoked; its private key goes.
+	wantIs(t, "revoking the current key", f.db.RevokeSigningKey(f.ctx, "kid-c", at(7000)), oauth.ErrKeysChanged)
+	if err := f.db.RevokeSigningKey(f.ctx, "kid-b", at(7000)); err != nil {
+		t.Fatalf("RevokeSigningKey: %v", err)
+	}
+	want[1].Role, want[1].RevokedAt, want[1].PrivateKeyPEM = oauth.RoleRevoked, ms(at(7000)), ""
+	wantKeys("after revocation")
+	wantIs(t, "revoking twice", f.db.RevokeSigningKey(f.ctx, "kid-b", at(8000)), oauth.ErrKeysChanged)
 }
 
 // fresh opens and migrates another database for a subtest of its own.
