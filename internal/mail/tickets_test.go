@@ -16,7 +16,7 @@ func token(n int) string { return fmt.Sprintf("tk%03d", n) + strings.Repeat("Ab-
 
 func TestComposeKeepsTheTicketApart(t *testing.T) {
 	db := openStore(t)
-	svc := mail.NewService(db, mail.NewEngine(), "Usher <no-reply@usher.test>", nil)
+	svc := mail.NewService(db, mail.NewEngine(), "Usher <no-reply@usher.test>", nil, nil)
 	u := identity.User{ID: "auth0|1", Email: "ada@example.com", AppMetadata: map[string]any{"needsInvitation": true}}
 	tok := token(1)
 	m, ok, err := svc.Compose(t.Context(), "reset_email", identity.MailData{User: u, URL: "https://id.example.com/lo/reset?ticket=" + tok + "#"})

@@ -34,7 +34,7 @@ func tenant(t *testing.T) (*identity.Service, *oauth.Server, identity.Client, st
 	if _, err := ids.Bootstrap(ctx, identity.Bootstrap{}); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := oauth.LoadKeys(ctx, db, time.Now())
+	keys, err := oauth.NewKeys(ctx, db, "usher.test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
