@@ -107,6 +107,17 @@ func (c *Client) normalize() error {
 	if len(c.ClientMetadata) > 10 {
 		return Invalid("invalid_body", "Payload validation error: 'Too many properties (%d), maximum 10' on property client_metadata.", len(c.ClientMetadata))
 	}
+	// Usher sends browsers to these: only http(s), or a native app's own scheme.
+	native := c.AppType == "native"
+	if err := checkRedirects("callbacks", c.Callbacks, native); err != nil {
+		return err
+	}
+	if err := checkRedirects("allowed_logout_urls", c.AllowedLogoutURLs, native); err != nil {
+		return err
+	}
+	if err := checkRedirect("initiate_login_uri", c.InitiateLoginURI, false); err != nil {
+		return err
+	}
 	for _, list := range []*[]string{&c.Callbacks, &c.AllowedLogoutURLs, &c.WebOrigins, &c.AllowedOrigins} {
 		if *list == nil {
 			*list = []string{}

@@ -119,10 +119,8 @@ func (s *Service) UpdateTenantSettings(ctx context.Context, p Patch) (TenantSett
 		if err := cur.validate(); err != nil {
 			return err
 		}
-		if cp := cur.ChangePassword; cp != nil && cp.HTML != "" && s.checkLiquid != nil {
-			if err := s.checkLiquid("change_password", cp.HTML); err != nil {
-				return Invalid("invalid_template", "change_password.html is not valid Liquid: %v", err)
-			}
+		if err := s.checkPages(cur); err != nil {
+			return err
 		}
 		if cur.DefaultDirectory != "" {
 			if _, err := st.ConnectionByName(ctx, cur.DefaultDirectory); errors.Is(err, ErrNotFound) {
@@ -133,6 +131,35 @@ func (s *Service) UpdateTenantSettings(ctx context.Context, p Patch) (TenantSett
 		return st.SaveTenantSettings(ctx, cur)
 	})
 	return out, err
+}
+
+// checkPages validates every page template the settings hold as Liquid
+// (the classic password-reset, MFA and error pages): each is refused when
+// saved rather than failing, or reading anything, when shown.
+func (s *Service) checkPages(t TenantSettings) error {
+	if s.checkLiquid == nil {
+		return nil
+	}
+	type page struct{ property, html string }
+	var pages []page
+	if p := t.ChangePassword; p != nil {
+		pages = append(pages, page{"change_password", p.HTML})
+	}
+	if p := t.GuardianMFAPage; p != nil {
+		pages = append(pages, page{"guardian_mfa_page", p.HTML})
+	}
+	if p := t.ErrorPage; p != nil {
+		pages = append(pages, page{"error_page", p.HTML})
+	}
+	for _, p := range pages {
+		if p.html == "" {
+			continue
+		}
+		if err := s.checkLiquid(p.property, p.html); err != nil {
+			return Invalid("invalid_template", "%s.html is not valid Liquid: %v", p.property, err)
+		}
+	}
+	return nil
 }
 
 // Bootstrap says which Management API client to make sure of at start.

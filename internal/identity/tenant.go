@@ -64,6 +64,20 @@ func (s *TenantSettings) validate() error {
 			return Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format email: %s' on property support_email.", s.SupportEmail)
 		}
 	}
+	if err := checkRedirects("allowed_logout_urls", s.AllowedLogoutURLs, false); err != nil {
+		return err
+	}
+	if err := checkRedirect("default_redirection_uri", s.DefaultRedirectionURI, false); err != nil {
+		return err
+	}
+	if err := checkRedirect("support_url", s.SupportURL, false); err != nil {
+		return err
+	}
+	if s.ErrorPage != nil {
+		if err := checkRedirect("error_page.url", s.ErrorPage.URL, false); err != nil {
+			return err
+		}
+	}
 	if s.AllowedLogoutURLs == nil {
 		s.AllowedLogoutURLs = []string{}
 	}

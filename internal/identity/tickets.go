@@ -73,14 +73,7 @@ func purposeOf(u User) string {
 }
 
 func checkResultURL(raw string) error {
-	if raw == "" {
-		return nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format absolute-uri: %s' on property result_url.", raw)
-	}
-	return nil
+	return CheckRedirect("result_url", raw)
 }
 
 func ttlOf(sec int, fallback time.Duration) (time.Duration, error) {

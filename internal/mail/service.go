@@ -253,10 +253,8 @@ func (s *Service) save(ctx context.Context, t Template) error {
 	case t.URLLifetimeInSeconds < 0:
 		return identity.Invalid("invalid_body", "Payload validation error: 'urlLifetimeInSeconds must be at least 0'.")
 	}
-	if t.ResultURL != "" {
-		if u, err := url.Parse(t.ResultURL); err != nil || u.Scheme == "" || u.Host == "" {
-			return identity.Invalid("invalid_body", "Payload validation error: 'resultUrl must be an absolute URL'.")
-		}
+	if err := identity.CheckRedirect("resultUrl", t.ResultURL); err != nil {
+		return err
 	}
 	for _, part := range []struct{ name, src string }{{"body", t.Body}, {"subject", t.Subject}, {"from", t.From}} {
 		if err := s.engine.Check(t.Name, part.src); err != nil {
@@ -347,7 +345,9 @@ func (s *Service) render(ctx context.Context, t Template, d identity.MailData) (
 	name, vars := t.Name, Vars(d)
 	var m identity.Mail
 	var err error
-	if m.HTML, err = s.engine.Render(name, t.Body, vars); err != nil {
+	// Only the body is HTML: the subject and From are headers, where an
+	// escaped "&amp;" would show as such.
+	if m.HTML, err = s.engine.RenderHTML(name, t.Body, vars); err != nil {
 		return m, err
 	}
 	if m.Subject, err = s.engine.Render(name, t.Subject, vars); err != nil {

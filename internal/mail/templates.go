@@ -3,39 +3,85 @@
 package mail
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/osteele/liquid"
+	"github.com/osteele/liquid/parser"
+	"github.com/osteele/liquid/render"
 )
 
 // Engine renders Liquid the way Auth0's templates expect. It keeps parsed
 // templates, since the same few are rendered for every mail and page.
+//
+// Templates are written by whoever holds a template scope, and what they
+// render lands in public pages and in mail: an Engine gives them the
+// variables they are handed and nothing else. It has no file system (see
+// fileTags), and HTML output escapes every value unless the template says
+// otherwise (see RenderHTML).
 type Engine struct {
 	liquid *liquid.Engine
 	mu     sync.Mutex
-	parsed map[string]*liquid.Template // by name and source
+	parsed map[string]*liquid.Template // by mode, name and source
 }
 
 // NewEngine returns a Liquid engine for email and page templates.
 func NewEngine() *Engine {
-	return &Engine{liquid: liquid.NewEngine(), parsed: map[string]*liquid.Template{}}
+	l := liquid.NewEngine()
+	// The standard include tag reads any file the process can read, relative
+	// to its working directory. Defining the tag anew takes that path away
+	// from the engine altogether; a template naming it is also refused
+	// when parsed (refuseFileTags), so this only matters as a second wall.
+	l.RegisterTag("include", func(render.Context) (string, error) { return "", errNoFiles })
+	l.RegisterFilter(escapeFilter, escapeOutput)
+	l.RegisterFilter("raw", func(v any) any { return v })
+	return &Engine{liquid: l, parsed: map[string]*liquid.Template{}}
 }
 
-// parse returns src parsed, from the cache when it was parsed before.
-func (e *Engine) parse(name, src string) (*liquid.Template, error) {
-	key := name + "\x00" + src
+// fileTags are the Liquid tags that read other templates from files
+// (Shopify's and LiquidJS's; osteele/liquid knows only include). Usher
+// templates are one text each and never read a file.
+var fileTags = map[string]bool{"include": true, "render": true, "layout": true, "section": true, "include_relative": true}
+
+var errNoFiles = errors.New("templates cannot read files: include, render and layout are not available")
+
+// parse returns src parsed, from the cache when it was parsed before. With
+// escape, every output is HTML-escaped unless it asks otherwise.
+func (e *Engine) parse(name, src string, escape bool) (t *liquid.Template, err error) {
+	key := fmt.Sprintf("%t\x00%s\x00%s", escape, name, src)
 	e.mu.Lock()
 	t, ok := e.parsed[key]
 	e.mu.Unlock()
 	if ok {
 		return t, nil
 	}
-	t, err := e.liquid.ParseTemplateLocation([]byte(src), name, 1)
-	if err != nil {
-		return nil, templateError(name, err)
+	// The parser is fed whatever a tenant saves; a panic in it must be a
+	// refused template, not a crashed request.
+	defer func() {
+		if r := recover(); r != nil {
+			t, err = nil, &Error{Template: name, Reason: fmt.Sprintf("the template cannot be parsed (%v)", r)}
+		}
+	}()
+	if err := refuseFileTags(name, src); err != nil {
+		return nil, err
+	}
+	text := src
+	if escape {
+		// Errors are found, and told, in the text the tenant wrote.
+		if _, err := e.parse(name, src, false); err != nil {
+			return nil, err
+		}
+		text = escapeOutputs(src)
+	}
+	t, perr := e.liquid.ParseTemplateLocation([]byte(text), name, 1)
+	if perr != nil {
+		return nil, templateError(name, perr)
+	}
+	if err := walkTags(t.GetRoot(), name); err != nil {
+		return nil, err
 	}
 	e.mu.Lock()
 	if len(e.parsed) >= 256 { // templates change rarely; old versions need not stay
@@ -44,6 +90,63 @@ func (e *Engine) parse(name, src string) (*liquid.Template, error) {
 	e.parsed[key] = t
 	e.mu.Unlock()
 	return t, nil
+}
+
+// refuseFileTags names the first line that uses a tag reading a file. It
+// reads the source with the engine's own scanner, so it sees the tags the
+// engine would run, and skips raw and comment blocks as the parser does.
+func refuseFileTags(name, src string) error {
+	inRaw, inComment := false, false
+	for _, tok := range parser.Scan(src, parser.SourceLoc{Pathname: name, LineNo: 1}, nil) {
+		if tok.Type != parser.TagTokenType {
+			continue
+		}
+		switch {
+		case inRaw:
+			inRaw = tok.Name != "endraw"
+		case inComment:
+			inComment = tok.Name != "endcomment"
+		case tok.Name == "raw":
+			inRaw = true
+		case tok.Name == "comment":
+			inComment = true
+		case fileTags[tok.Name]:
+			return &Error{Template: name, Line: tok.SourceLoc.LineNo, Reason: "{% " + tok.Name + " %}: " + errNoFiles.Error()}
+		}
+	}
+	return nil
+}
+
+// walkTags checks the parsed tree for a tag that reads files, in case the
+// scanner and the parser ever disagree on what a tag is.
+func walkTags(n render.Node, name string) error {
+	switch n := n.(type) {
+	case *render.SeqNode:
+		for _, c := range n.Children {
+			if err := walkTags(c, name); err != nil {
+				return err
+			}
+		}
+	case *render.BlockNode:
+		if fileTags[n.Name] {
+			return &Error{Template: name, Line: n.SourceLoc.LineNo, Reason: "{% " + n.Name + " %}: " + errNoFiles.Error()}
+		}
+		for _, c := range n.Body {
+			if err := walkTags(c, name); err != nil {
+				return err
+			}
+		}
+		for _, c := range n.Clauses {
+			if err := walkTags(c, name); err != nil {
+				return err
+			}
+		}
+	case *render.TagNode:
+		if fileTags[n.Name] {
+			return &Error{Template: name, Line: n.SourceLoc.LineNo, Reason: "{% " + n.Name + " %}: " + errNoFiles.Error()}
+		}
+	}
+	return nil
 }
 
 // Error is a template that does not parse or render, with the line it broke on.
@@ -78,27 +181,70 @@ func (e *Engine) Check(name, src string) error {
 	if line, ok := unclosed(src); !ok {
 		return &Error{Template: name, Line: line, Reason: "a {{ or {% is never closed"}
 	}
-	t, err := e.parse(name, src)
-	if err != nil {
-		return err
-	}
-	if _, err := t.Render(SampleVars()); err != nil {
-		return templateError(name, err)
+	for _, escape := range []bool{false, true} {
+		if _, err := e.render(name, src, SampleVars(), escape); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// Render renders src with vars.
+// Render renders src with vars as text: the subject and From of a mail, or
+// a page whose values are trusted or escaped by the template itself.
 func (e *Engine) Render(name, src string, vars map[string]any) (string, error) {
-	t, err := e.parse(name, src)
+	return e.render(name, src, vars, false)
+}
+
+// RenderHTML renders src with vars as HTML: the value of every {{ output }}
+// is HTML-escaped, so that a name someone typed stays text. An output whose
+// last filter is escape or escape_once is escaped once, by that filter; one
+// ending in | raw is left as it is (LiquidJS's spelling for the same).
+func (e *Engine) RenderHTML(name, src string, vars map[string]any) (string, error) {
+	return e.render(name, src, vars, true)
+}
+
+// maxOutput bounds what one template may render: a loop over a large range
+// is refused rather than filling memory.
+const maxOutput = 4 << 20
+
+func (e *Engine) render(name, src string, vars map[string]any, escape bool) (out string, err error) {
+	t, err := e.parse(name, src, escape)
 	if err != nil {
 		return "", err
 	}
-	out, err := t.Render(vars)
-	if err != nil {
-		return "", templateError(name, err)
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = "", &Error{Template: name, Reason: fmt.Sprintf("the template cannot be rendered (%v)", r)}
+		}
+	}()
+	w := &limitedBuilder{max: maxOutput}
+	if rerr := t.FRender(w, vars); rerr != nil {
+		return "", templateError(name, rerr)
 	}
-	return string(out), nil
+	return w.String(), nil
+}
+
+// limitedBuilder is a strings.Builder that refuses to grow past max.
+type limitedBuilder struct {
+	strings.Builder
+	max int
+}
+
+var errTooLong = fmt.Errorf("the template renders more than %d bytes", maxOutput)
+
+func (b *limitedBuilder) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		return 0, errTooLong
+	}
+	return b.Builder.Write(p)
+}
+
+// WriteString implements io.StringWriter with the same limit.
+func (b *limitedBuilder) WriteString(s string) (int, error) {
+	if b.Len()+len(s) > b.max {
+		return 0, errTooLong
+	}
+	return b.Builder.WriteString(s)
 }
 
 // unclosed finds a {{ or {% without its closing delimiter, which the Liquid

@@ -2,6 +2,8 @@ package mail
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -124,5 +126,122 @@ func TestDefaultFooterOnlyWhenSupportIsSet(t *testing.T) {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("given_name %q: %v; want %q in\n%s", given, err, want, out)
 		}
+	}
+}
+
+// TestTemplatesReadNoFile: a tag that reads a file is refused wherever it
+// stands, with its line, and the answer is the same whether the file
+// exists or not; inside raw or comment it is text and harmless.
+func TestTemplatesReadNoFile(t *testing.T) {
+	e := NewEngine()
+	rel := relMarker(t)
+	for _, tc := range []struct {
+		name, src string
+		line      int
+	}{
+		{"include", `{% include "` + rel + `" %}`, 1},
+		{"include with trim", "a\n{%- include '" + rel + "' -%}", 2},
+		{"include never run", "a\n{% if false %}\nb\n{% include \"" + rel + "\" %}{% endif %}", 4},
+		{"include in a loop", "{% for x in (1..2) %}\n{% include \"" + rel + "\" %}{% endfor %}", 2},
+		{"include of a variable", "{% assign f = \"" + rel + "\" %}\n\n{% include f %}", 3},
+		{"render", "\n{% render \"" + rel + "\" %}", 2},
+		{"layout", "{% layout \"" + rel + "\" %}", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, src := range []string{tc.src, strings.ReplaceAll(tc.src, rel, rel+".nothere")} {
+				err := e.Check("reset_email", src)
+				var te *Error
+				if !errors.As(err, &te) || te.Line != tc.line {
+					t.Fatalf("Check(%q) = %v, want an error on line %d", src, err, tc.line)
+				}
+				if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "no such file") {
+					t.Errorf("the error tells about the file: %v", err)
+				}
+				for _, render := range []func(string, string, map[string]any) (string, error){e.Render, e.RenderHTML} {
+					if out, err := render("reset_email", src, SampleVars()); err == nil || strings.Contains(out, relMarkerText) {
+						t.Errorf("rendered %q: %q, %v", src, out, err)
+					}
+				}
+			}
+		})
+	}
+	for _, src := range []string{`{% raw %}{% include "` + rel + `" %}{% endraw %}`, `{% comment %}{% include "` + rel + `" %}{% endcomment %}`} {
+		if err := e.Check("reset_email", src); err != nil {
+			t.Errorf("Check(%q): %v", src, err)
+		}
+		if out, _ := e.Render("reset_email", src, nil); strings.Contains(out, relMarkerText) {
+			t.Errorf("Render(%q) read the file: %q", src, out)
+		}
+	}
+}
+
+const relMarkerText = "MAIL-PACKAGE-FILE-MARKER"
+
+// relMarker writes a file holding relMarkerText and returns its path as
+// {% include %} would have resolved it: relative to the working directory.
+func relMarker(t testing.TB) string {
+	p := filepath.Join(t.TempDir(), "secret.txt")
+	if err := os.WriteFile(p, []byte(relMarkerText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	rel, err := filepath.Rel(wd, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rel
+}
+
+// TestRenderHTMLEscapesOutputs: RenderHTML escapes every output once,
+// leaves | raw alone, and keeps what is not an output as written; Render
+// (subjects, From) escapes nothing.
+func TestRenderHTMLEscapesOutputs(t *testing.T) {
+	e := NewEngine()
+	vars := map[string]any{
+		"name": `<b>"Ada" & Co</b>`, "n": 42, "ok": true, "nothing": nil,
+		"list": []any{"<i>", 1, nil, "&"}, "url": "https://id.example.com/lo/reset?ticket=T&x=1#",
+		"meta": map[string]any{"note": "<script>x</script>"},
+	}
+	const esc = `&lt;b&gt;&#34;Ada&#34; &amp; Co&lt;/b&gt;`
+	for _, tc := range []struct{ src, html, text string }{
+		{`{{ name }}`, esc, `<b>"Ada" & Co</b>`},
+		{`{{- name -}} !`, esc + "!", `<b>"Ada" & Co</b>!`},
+		{`{{ name | escape }}`, esc, esc},
+		{`{{ name | escape_once }}`, esc, esc},
+		{`{{ name | raw }}`, `<b>"Ada" & Co</b>`, `<b>"Ada" & Co</b>`},
+		{`{{ name | escape | upcase }}`, `&amp;LT;B&amp;GT;&amp;#34;ADA&amp;#34; &amp;AMP; CO&amp;LT;/B&amp;GT;`, `&LT;B&GT;&#34;ADA&#34; &AMP; CO&LT;/B&GT;`},
+		{`{{ name | append: "| raw" }}`, `&lt;b&gt;&#34;Ada&#34; &amp; Co&lt;/b&gt;| raw`, `<b>"Ada" & Co</b>| raw`},
+		{`{{ meta.note | default: "-" }}`, `&lt;script&gt;x&lt;/script&gt;`, `<script>x</script>`},
+		{`<a href="{{ url }}type=invite">`, `<a href="https://id.example.com/lo/reset?ticket=T&amp;x=1#type=invite">`, `<a href="https://id.example.com/lo/reset?ticket=T&x=1#type=invite">`},
+		{`{{ n }} {{ ok }} [{{ nothing }}] {{ list }}`, `42 true [] &lt;i&gt;1&amp;`, `42 true [] <i>1&`},
+		{`{% raw %}{{ name }}{% endraw %}`, `{{ name }}`, `{{ name }}`},
+		{`{% comment %}{{ name }}{% endcomment %}x`, `x`, `x`},
+		{`{% if name contains "<b>" %}yes{% endif %}`, `yes`, `yes`},
+		{"<p>\n{% assign x = name | upcase %}{{ x }}</p>", "<p>\n&lt;B&gt;&#34;ADA&#34; &amp; CO&lt;/B&gt;</p>", "<p>\n<B>\"ADA\" & CO</B></p>"},
+	} {
+		html, err := e.RenderHTML("reset_email", tc.src, vars)
+		if err != nil || html != tc.html {
+			t.Errorf("RenderHTML(%q) = %q, %v; want %q", tc.src, html, err, tc.html)
+		}
+		text, err := e.Render("reset_email", tc.src, vars)
+		if err != nil || text != tc.text {
+			t.Errorf("Render(%q) = %q, %v; want %q", tc.src, text, err, tc.text)
+		}
+	}
+	// Errors name the line the tenant wrote, not the rewritten text.
+	_, err := e.RenderHTML("reset_email", "a\n\n{{ name | shout }}", vars)
+	var te *Error
+	if !errors.As(err, &te) || te.Line != 3 || strings.Contains(err.Error(), escapeFilter) {
+		t.Errorf("got %v, want an error on line 3 that does not show the escaping", err)
+	}
+}
+
+// TestTemplatesRenderBounded: a template that would render without end is
+// an error, not a server out of memory.
+func TestTemplatesRenderBounded(t *testing.T) {
+	e := NewEngine()
+	src := `{% for i in (1..5000) %}{% for j in (1..1000) %}xxxxxxxxxx{% endfor %}{% endfor %}`
+	if _, err := e.Render("reset_email", src, nil); err == nil {
+		t.Fatal("a 50 MB render succeeded")
 	}
 }

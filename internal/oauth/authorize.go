@@ -48,7 +48,8 @@ func (s *Server) CheckAuthorize(ctx context.Context, ar AuthorizeRequest) (ident
 	if err != nil {
 		return c, errors.Join(ErrBadRedirect, &Error{400, "invalid_request", "Unknown client."})
 	}
-	if ar.RedirectURI == "" || !slices.Contains(c.Callbacks, ar.RedirectURI) {
+	// RedirectOK also keeps a callback stored before URLs were checked on save from being used.
+	if ar.RedirectURI == "" || !slices.Contains(c.Callbacks, ar.RedirectURI) || !identity.RedirectOK(ar.RedirectURI, c.AppType == "native") {
 		return c, errors.Join(ErrBadRedirect, &Error{400, "invalid_request",
 			"The redirect_uri is not in the application's Allowed Callback URLs."})
 	}
@@ -143,12 +144,13 @@ func (s *Server) LogoutRedirect(ctx context.Context, clientID, returnTo string) 
 		return nil
 	}
 	var allowed []string
+	native := false
 	if clientID != "" {
 		c, err := s.ids.Client(ctx, clientID)
 		if err != nil {
 			return &Error{400, "invalid_request", "Unknown client."}
 		}
-		allowed = c.AllowedLogoutURLs
+		allowed, native = c.AllowedLogoutURLs, c.AppType == "native"
 	} else {
 		t, err := s.ids.TenantSettings(ctx)
 		if err != nil {
@@ -156,7 +158,8 @@ func (s *Server) LogoutRedirect(ctx context.Context, clientID, returnTo string) 
 		}
 		allowed = t.AllowedLogoutURLs
 	}
-	if !slices.Contains(allowed, returnTo) {
+	// RedirectOK also keeps a URL stored before URLs were checked on save from being followed.
+	if !slices.Contains(allowed, returnTo) || !identity.RedirectOK(returnTo, native) {
 		return &Error{400, "invalid_request", "The returnTo URL is not in the Allowed Logout URLs."}
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+
+	"github.com/usherid/usher/internal/identity"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -24,7 +26,7 @@ func clientIP(r *http.Request) string {
 // resultWith is result_url with Auth0's success, message and email parameters.
 func resultWith(resultURL string, success bool, message, email string) string {
 	u, err := url.Parse(resultURL)
-	if resultURL == "" || err != nil {
+	if resultURL == "" || err != nil || !identity.RedirectOK(resultURL, false) { // one stored before URLs were checked
 		return ""
 	}
 	q := u.Query()
