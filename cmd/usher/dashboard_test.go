@@ -69,7 +69,7 @@ func hiddenField(page, name string) string {
 func signIn(t testing.TB, s *testServer, email, password string) *dashUser {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second, Transport: s.HTTP.Transport}
 	resp, err := c.Get(s.URL + "/dashboard/")
 	if err != nil {
 		t.Fatal(err)
@@ -103,17 +103,14 @@ func (u *dashUser) get(path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// csrf is the token the dashboard's forms carry for this browser.
+// csrf is the token the dashboard's forms carry for this browser's session.
 func (u *dashUser) csrf() string {
 	u.t.Helper()
-	_, page := u.get("/dashboard/signed-out")
-	base, _ := url.Parse(u.s.URL)
-	for _, c := range u.c.Jar.Cookies(base) {
-		if c.Name == "usher_csrf" {
-			return c.Value
-		}
+	_, page := u.get("/dashboard/")
+	if token := hiddenField(page, "_csrf"); token != "" {
+		return token
 	}
-	u.t.Fatalf("no CSRF cookie:\n%s", page)
+	u.t.Fatalf("no CSRF token on the dashboard's page:\n%s", page)
 	return ""
 }
 

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"cmp"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -104,37 +106,80 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// limiter keeps a token bucket per key, with bounded memory: past 10,000
-// keys it starts afresh (a forgotten key starts with a full bucket).
+// maxKeys bounds the keys a limiter remembers.
+const maxKeys = 10000
+
+// limiter keeps a token bucket per key (a client address, an address and
+// an email), with bounded memory. Forgetting a key hands it a full bucket
+// again, so the limiter forgets only what costs nothing or the least: when
+// it holds maxKeys keys, it drops every key whose bucket has refilled (a new
+// one would be the same), and if that is not enough, the fullest buckets,
+// down to seven eighths of maxKeys. A drained bucket, the one that matters,
+// goes last: to reach it, an attacker would first have to drain the buckets
+// of thousands of other addresses, and it is never forgotten while fuller
+// ones remain. The sweep runs at most once per maxKeys/8 new keys.
 type limiter struct {
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
 	every   rate.Limit
 	burst   int
+	max     int
+	now     func() time.Time
 }
 
 func newLimiter(every rate.Limit, burst int) *limiter {
-	return &limiter{buckets: map[string]*rate.Limiter{}, every: every, burst: burst}
+	return &limiter{buckets: map[string]*rate.Limiter{}, every: every, burst: burst, max: maxKeys, now: time.Now}
 }
 
 func (l *limiter) allow(key string) bool {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
 	b, ok := l.buckets[key]
 	if !ok {
-		if len(l.buckets) >= 10000 {
-			clear(l.buckets)
+		if len(l.buckets) >= l.max {
+			l.sweep(now)
 		}
 		b = rate.NewLimiter(l.every, l.burst)
 		l.buckets[key] = b
 	}
-	l.mu.Unlock()
-	return b.Allow()
+	return b.AllowN(now, 1)
+}
+
+// sweep forgets the keys whose buckets are full, then the fullest ones
+// until a eighth of the room is free.
+func (l *limiter) sweep(now time.Time) {
+	type entry struct {
+		key    string
+		tokens float64
+	}
+	var rest []entry
+	for k, b := range l.buckets {
+		tokens := b.TokensAt(now)
+		if tokens >= float64(l.burst) {
+			delete(l.buckets, k)
+			continue
+		}
+		rest = append(rest, entry{k, tokens})
+	}
+	keep := l.max - l.max/8
+	if len(rest) <= keep {
+		return
+	}
+	slices.SortFunc(rest, func(a, b entry) int { return cmp.Compare(b.tokens, a.tokens) })
+	for _, e := range rest[:len(rest)-keep] {
+		delete(l.buckets, e.key)
+	}
 }
 
 // limitPerIP allows each client address perSecond requests with bursts of
 // burst, and answers 429 in OAuth's shape past that.
 func limitPerIP(next http.Handler, perSecond float64, burst int) http.Handler {
-	l := newLimiter(rate.Limit(perSecond), burst)
+	return limitWith(newLimiter(rate.Limit(perSecond), burst), next)
+}
+
+// limitWith is limitPerIP with the limiter given.
+func limitWith(l *limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !l.allow(clientIP(r)) {
 			w.Header().Set("Retry-After", "1")

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/usherid/usher/internal/actions"
+	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
@@ -43,5 +44,6 @@ func NewServer(d Deps) http.Handler {
 	var h http.Handler = mux
 	h = observe(h, d.Logger, d.Metrics)
 	h = recoverPanics(h, d.Logger)
+	h = headers.Wrap(h)
 	return h
 }

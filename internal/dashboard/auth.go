@@ -54,7 +54,7 @@ func (d *Dashboard) admin(next func(w http.ResponseWriter, r *http.Request, s *s
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-			if !csrf.Check(r) {
+			if !d.guard.Check(r, d.session(r)) {
 				d.formExpired(w, s)
 				return
 			}
@@ -85,7 +85,7 @@ func (d *Dashboard) upload(limit int64, next func(w http.ResponseWriter, r *http
 			return
 		}
 		token, err := io.ReadAll(io.LimitReader(first, 256))
-		if err != nil || !csrf.Matches(r, string(token)) {
+		if err != nil || !d.guard.Matches(r, d.session(r), string(token)) {
 			d.formExpired(w, s)
 			return
 		}
@@ -105,7 +105,7 @@ func (d *Dashboard) adminSession(w http.ResponseWriter, r *http.Request) (s *ses
 		d.render(w, http.StatusForbidden, "refused", view{Title: "Signed out", Data: refusal{SignedOut: true}})
 		return nil, false
 	}
-	s = &session{user: u, csrf: csrf.Token(w, r, d.secure), note: r.URL.Query().Get("note")}
+	s = &session{user: u, csrf: d.guard.Token(w, r, d.session(r)), note: r.URL.Query().Get("note")}
 	isAdmin, err := d.ids.IsAdmin(r.Context(), u)
 	if err != nil {
 		d.fail(w, err)
@@ -130,13 +130,19 @@ type refusal struct {
 	SignedOut bool
 }
 
+// session is the request's dashboard session cookie, or "".
+func (d *Dashboard) session(r *http.Request) string {
+	v, _ := d.jar.Value(r, sessionCookie)
+	return v
+}
+
 // sessionUser is the person behind the request's dashboard session.
 func (d *Dashboard) sessionUser(r *http.Request) (identity.User, bool) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil {
+	session := d.session(r)
+	if session == "" {
 		return identity.User{}, false
 	}
-	u, _, ok := d.tokens.SessionUser(r.Context(), c.Value)
+	u, _, ok := d.tokens.SessionUser(r.Context(), session)
 	return u, ok
 }
 
@@ -166,8 +172,7 @@ func (d *Dashboard) startLogin(w http.ResponseWriter, r *http.Request, next stri
 	}
 	state, verifier := randomString(), randomString()
 	sum := sha256.Sum256([]byte(verifier))
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: state + "." + verifier + "." + base64.RawURLEncoding.EncodeToString([]byte(next)),
-		Path: "/dashboard/", MaxAge: 600, HttpOnly: true, Secure: d.secure, SameSite: http.SameSiteLaxMode})
+	d.jar.Set(w, loginCookie, state+"."+verifier+"."+base64.RawURLEncoding.EncodeToString([]byte(next)), 10*time.Minute, http.SameSiteLaxMode)
 	q := url.Values{"response_type": {"code"}, "client_id": {client.ClientID}, "redirect_uri": {d.root + "/callback"},
 		"scope": {"openid profile email"}, "state": {state}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
 		"code_challenge_method": {"S256"}}
@@ -181,12 +186,11 @@ func (d *Dashboard) startLogin(w http.ResponseWriter, r *http.Request, next stri
 func (d *Dashboard) callback() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		c, err := r.Cookie(loginCookie)
 		parts := []string{"", "", ""}
-		if err == nil {
-			parts = append(strings.SplitN(c.Value, ".", 3), "", "")[:3]
+		if v, ok := d.jar.Value(r, loginCookie); ok {
+			parts = append(strings.SplitN(v, ".", 3), "", "")[:3]
 		}
-		http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/dashboard/", MaxAge: -1, HttpOnly: true, Secure: d.secure, SameSite: http.SameSiteLaxMode})
+		d.jar.Clear(w, loginCookie, http.SameSiteLaxMode)
 		state, verifier := parts[0], parts[1]
 		nextBytes, _ := base64.RawURLEncoding.DecodeString(parts[2])
 		next := string(nextBytes)
@@ -229,8 +233,7 @@ func (d *Dashboard) callback() http.Handler {
 			d.fail(w, err)
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: cookie, Path: "/dashboard/", MaxAge: int(sessionLifetime.Seconds()),
-			HttpOnly: true, Secure: d.secure, SameSite: http.SameSiteLaxMode})
+		d.jar.Set(w, sessionCookie, cookie, sessionLifetime, http.SameSiteLaxMode)
 		if !strings.HasPrefix(next, "/dashboard/") {
 			next = "/dashboard/"
 		}
@@ -243,17 +246,18 @@ func (d *Dashboard) callback() http.Handler {
 func (d *Dashboard) signOut() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-		if !csrf.Check(r) {
+		session := d.session(r)
+		if !d.guard.Check(r, session) {
 			d.render(w, http.StatusForbidden, "error", view{Title: "Form expired", Error: "This form expired. Go back, reload the page and try again."})
 			return
 		}
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			if err := d.tokens.EndSession(r.Context(), c.Value); err != nil {
+		if session != "" {
+			if err := d.tokens.EndSession(r.Context(), session); err != nil {
 				d.fail(w, err)
 				return
 			}
 		}
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/dashboard/", MaxAge: -1, HttpOnly: true, Secure: d.secure, SameSite: http.SameSiteLaxMode})
+		d.jar.Clear(w, sessionCookie, http.SameSiteLaxMode)
 		client, err := d.ids.DashboardClient(r.Context())
 		if err != nil {
 			d.fail(w, err)

@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/usherid/usher/internal/actions"
+	"github.com/usherid/usher/internal/cookie"
+	"github.com/usherid/usher/internal/csrf"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
@@ -47,7 +49,8 @@ type Dashboard struct {
 	wake   func()
 	root   string // PublicURL + "/dashboard"
 	base   string
-	secure bool
+	jar    cookie.Jar
+	guard  *csrf.Guard
 	log    *slog.Logger
 	pages  map[string]*template.Template
 }
@@ -57,8 +60,9 @@ func New(o Options) *Dashboard {
 	if o.WakeOutbox == nil {
 		o.WakeOutbox = func() {}
 	}
+	jar := cookie.New(o.PublicURL)
 	d := &Dashboard{ids: o.Identity, tokens: o.OAuth, mails: o.Mail, acts: o.Actions, wake: o.WakeOutbox,
-		root: o.PublicURL + "/dashboard", base: o.PublicURL, secure: strings.HasPrefix(o.PublicURL, "https://"), log: o.Log,
+		root: o.PublicURL + "/dashboard", base: o.PublicURL, jar: jar, guard: csrf.New(jar, o.PublicURL), log: o.Log,
 		pages: map[string]*template.Template{}}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/pager.html"))
 	names, _ := fs.Glob(files, "templates/*.html")
@@ -147,13 +151,14 @@ func (d *Dashboard) Routes() []string {
 	return out
 }
 
-// Handler serves /dashboard/; it is mounted on Usher's mux.
+// Handler serves /dashboard/; it is mounted on Usher's mux. Every form
+// sent to it from another origin is refused before any route sees it.
 func (d *Dashboard) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, r := range d.routes() {
 		mux.Handle(r.pattern, r.handler)
 	}
-	return mux
+	return d.guard.Protect(mux)
 }
 
 // Start makes sure the dashboard's client exists; serve calls it once.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/oauth"
 )
@@ -22,8 +23,8 @@ func (p *Pages) Authorize() http.Handler {
 			return
 		}
 		if ar.Prompt != "login" {
-			if c, err := r.Cookie(sessionCookie); err == nil {
-				if u, authTime, live := p.tokens.SessionUser(r.Context(), c.Value); live {
+			if session := p.session(r); session != "" {
+				if u, authTime, live := p.tokens.SessionUser(r.Context(), session); live {
 					p.finish(w, r, client, u, ar, authTime)
 					return
 				}
@@ -63,7 +64,20 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, status int, qu
 		return
 	}
 	p.render(w, r, status, "login", view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Tenant: tenant.FriendlyName,
-		SignupOpen: p.ids.SignupAllowed(r.Context(), tenant.DefaultDirectory), PageTitle: "Log in", Texts: p.texts(r, "login")})
+		SignupOpen: p.ids.SignupAllowed(r.Context(), tenant.DefaultDirectory), PageTitle: "Log in", Texts: p.texts(r, "login"),
+		formTargets: p.returnTo(r, query)})
+}
+
+// returnTo is where a login or sign-up form's answer may redirect besides
+// Usher: the application of the authorization request in query, once
+// checked (an unchecked redirect_uri widens no policy).
+func (p *Pages) returnTo(r *http.Request, query string) []string {
+	values, _ := url.ParseQuery(query)
+	ar := oauth.ParseAuthorize(values)
+	if _, err := p.tokens.CheckAuthorize(r.Context(), ar); err != nil {
+		return nil
+	}
+	return []string{headers.FormTarget(ar.RedirectURI)}
 }
 
 // authForm is a login or sign-up form's POST: the authorization request it
@@ -90,7 +104,7 @@ func (p *Pages) readForm(w http.ResponseWriter, r *http.Request, emailField stri
 	if f.client, ok = p.checkAuthorize(w, r, f.ar); !ok {
 		return f, false
 	}
-	if !checkCSRF(r) {
+	if !p.checkCSRF(r) {
 		page(w, r, http.StatusForbidden, f.query, f.email, "This form expired. Please try again.")
 		return f, false
 	}
@@ -104,7 +118,7 @@ func (p *Pages) readForm(w http.ResponseWriter, r *http.Request, emailField stri
 
 // LoginSubmit is the hosted login form's POST.
 func (p *Pages) LoginSubmit() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return p.form(func(w http.ResponseWriter, r *http.Request) {
 		f, ok := p.readForm(w, r, "username", p.loginPage)
 		if !ok {
 			return
@@ -139,8 +153,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u identity.
 		p.log.Error("session not started", "error", err.Error())
 		return // the login still completes; the next /authorize asks again
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: p.secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(lifetime.Seconds())})
+	p.jar.Set(w, sessionCookie, token, lifetime, http.SameSiteLaxMode)
 }
 
 // finish runs the post-login flow and sends the code to the application.
@@ -168,7 +181,8 @@ func (p *Pages) answer(w http.ResponseWriter, r *http.Request, ar oauth.Authoriz
 		for k := range params {
 			fields[k] = params.Get(k)
 		}
-		p.render(w, r, http.StatusOK, "form_post", view{Action: ar.RedirectURI, Fields: fields, PageTitle: "Signing you in"})
+		p.render(w, r, http.StatusOK, "form_post", view{Action: ar.RedirectURI, Fields: fields, PageTitle: "Signing you in",
+			formTargets: []string{headers.FormTarget(ar.RedirectURI)}})
 		return
 	}
 	target, err := url.Parse(ar.RedirectURI)
@@ -209,12 +223,13 @@ func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, status int, q
 			policy = c.PasswordPolicy().Describe()
 		}
 	}
-	p.render(w, r, status, "signup", view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Policy: policy, PageTitle: "Sign up"})
+	p.render(w, r, status, "signup", view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Policy: policy, PageTitle: "Sign up",
+		formTargets: p.returnTo(r, query)})
 }
 
 // SignupSubmit creates the account and logs the person in.
 func (p *Pages) SignupSubmit() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return p.form(func(w http.ResponseWriter, r *http.Request) {
 		f, ok := p.readForm(w, r, "email", p.signupPage)
 		if !ok {
 			return
@@ -257,13 +272,13 @@ func (p *Pages) Logout() http.Handler {
 			p.fail(w, err)
 			return
 		}
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			if err := p.tokens.EndSession(r.Context(), c.Value); err != nil {
+		if session := p.session(r); session != "" {
+			if err := p.tokens.EndSession(r.Context(), session); err != nil {
 				p.fail(w, err)
 				return
 			}
 		}
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+		p.jar.Clear(w, sessionCookie, http.SameSiteLaxMode)
 		if returnTo != "" {
 			http.Redirect(w, r, returnTo, http.StatusFound)
 			return

@@ -15,7 +15,9 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/usherid/usher/internal/cookie"
 	"github.com/usherid/usher/internal/csrf"
+	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
@@ -38,16 +40,18 @@ type Pages struct {
 	engine *mail.Engine
 	tmpl   *template.Template
 	base   string // public URL, no trailing slash
-	secure bool   // cookies only over HTTPS
+	jar    cookie.Jar
+	guard  *csrf.Guard
 	log    *slog.Logger
 }
 
 // New returns the hosted pages for a tenant reached at publicURL.
 func New(ids *identity.Service, tokens *oauth.Server, store Store, engine *mail.Engine, publicURL string, log *slog.Logger) *Pages {
+	jar := cookie.New(publicURL)
 	return &Pages{
 		ids: ids, tokens: tokens, store: store, engine: engine, base: publicURL, log: log,
-		secure: strings.HasPrefix(publicURL, "https://"),
-		tmpl:   template.Must(template.ParseFS(files, "widget.html")),
+		jar: jar, guard: csrf.New(jar, publicURL),
+		tmpl: template.Must(template.ParseFS(files, "widget.html")),
 	}
 }
 
@@ -65,6 +69,10 @@ type view struct {
 	Invite, CanRequest, SignupOpen                                           bool
 	Widget                                                                   template.HTML
 	Texts                                                                    Texts
+	// formTargets are where the page's forms may lead besides Usher (see
+	// headers.FormTarget): the application a login returns to, a link's
+	// result_url.
+	formTargets []string
 }
 
 // T is the tenant's text for a screen's key, with ${email} and
@@ -74,13 +82,23 @@ func (v view) T(screen, key string) string {
 	return strings.NewReplacer("${email}", v.Email, "${companyName}", v.Tenant).Replace(s)
 }
 
-// csrfToken returns the request's CSRF token (see package csrf).
-func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	return csrf.Token(w, r, p.secure)
+// session is the hosted login's session cookie of the request, or "".
+func (p *Pages) session(r *http.Request) string {
+	v, _ := p.jar.Value(r, sessionCookie)
+	return v
 }
 
-// checkCSRF reports whether a form's _csrf matches its cookie.
-func checkCSRF(r *http.Request) bool { return csrf.Check(r) }
+// csrfToken returns the token of the request's forms, bound to its
+// session when it has one (see package csrf).
+func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	return p.guard.Token(w, r, p.session(r))
+}
+
+// checkCSRF reports whether a form's _csrf is the one this browser was given.
+func (p *Pages) checkCSRF(r *http.Request) bool { return p.guard.Check(r, p.session(r)) }
+
+// form guards a form's POST handler: one sent from another origin is refused.
+func (p *Pages) form(h http.HandlerFunc) http.Handler { return p.guard.Protect(h) }
 
 var widgetTag = regexp.MustCompile(`\{%-?\s*auth0:(head|widget)\s*-?%\}`)
 
@@ -96,10 +114,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		return
 	}
 	p.tmpl.ExecuteTemplate(&head, "head", v)
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer") // the ticket is in the URL
-	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pageHeaders(w)
 
 	if tpl, err := p.UniversalLogin(r.Context()); err == nil {
 		src := widgetTag.ReplaceAllString(tpl, "{{ __usher_$1 }}")
@@ -112,6 +127,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 			p.fail(w, err)
 			return
 		}
+		w.Header().Set("Content-Security-Policy", headers.Custom(v.formTargets...))
 		w.WriteHeader(status)
 		w.Write([]byte(out))
 		return
@@ -120,10 +136,21 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		return
 	}
 	// Usher's own page: nothing inline, so the policy can be strict.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", headers.Page(v.formTargets...))
 	v.Widget = template.HTML(widget.String())
 	w.WriteHeader(status)
 	p.tmpl.ExecuteTemplate(w, "page", v)
+}
+
+// pageHeaders are the headers of every hosted page; the policy is the
+// caller's (Usher's own page or the tenant's).
+func pageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer") // a link's ticket is in the URL
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Type", "text/html; charset=utf-8")
 }
 
 // fail shows a plain sentence, never the error itself, and logs the error.

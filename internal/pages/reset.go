@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -69,7 +70,8 @@ func (p *Pages) ResetForm() http.Handler {
 			return
 		}
 		p.render(w, r, http.StatusOK, "reset", view{Texts: p.resetTexts(r.Context()), CSRF: csrf, Ticket: token, Email: tv.User.Email, Tenant: tenant.FriendlyName,
-			Policy: tv.Policy.Describe(), Invite: invite, PageTitle: map[bool]string{true: "Accept your invitation", false: "Reset your password"}[invite]})
+			Policy: tv.Policy.Describe(), Invite: invite, PageTitle: map[bool]string{true: "Accept your invitation", false: "Reset your password"}[invite],
+			formTargets: []string{headers.FormTarget(tv.Ticket.ResultURL)}})
 	})
 }
 
@@ -88,9 +90,8 @@ func (p *Pages) classicPage(w http.ResponseWriter, r *http.Request, src string, 
 		p.fail(w, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pageHeaders(w)
+	w.Header().Set("Content-Security-Policy", headers.Custom(headers.FormTarget(tv.Ticket.ResultURL)))
 	w.Write([]byte(out))
 }
 
@@ -101,7 +102,7 @@ func wantsJSON(r *http.Request) bool {
 
 // ResetSubmit is the POST that sets the password and uses the link.
 func (p *Pages) ResetSubmit() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return p.form(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		token, pw := r.PostFormValue("ticket"), r.PostFormValue("newPassword")
 		jsonMode := wantsJSON(r)
@@ -121,9 +122,9 @@ func (p *Pages) ResetSubmit() http.Handler {
 				invite = e == "invite"
 			}
 			p.render(w, r, status, "reset", view{Texts: p.resetTexts(r.Context()), CSRF: p.csrfToken(w, r), Ticket: token, Email: tv.User.Email, Tenant: tenant.FriendlyName,
-				Policy: tv.Policy.Describe(), Invite: invite, Error: msg, PageTitle: "Choose a password"})
+				Policy: tv.Policy.Describe(), Invite: invite, Error: msg, PageTitle: "Choose a password", formTargets: []string{headers.FormTarget(tv.Ticket.ResultURL)}})
 		}
-		if !checkCSRF(r) {
+		if !p.checkCSRF(r) {
 			again(http.StatusForbidden, "CsrfError", "This form expired. Please enter your password again.")
 			return
 		}
@@ -188,9 +189,9 @@ func policyOf(p *Pages, r *http.Request, token string) string {
 // RequestLink sends a fresh link to whoever asks from a page whose link no
 // longer works; it answers the same whether or not the email has an account.
 func (p *Pages) RequestLink() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return p.form(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-		if !checkCSRF(r) {
+		if !p.checkCSRF(r) {
 			p.render(w, r, http.StatusForbidden, "problem", view{Title: "Form expired", Error: "This form expired.", Help: "Open the link from your mail again.", PageTitle: "Form expired"})
 			return
 		}
@@ -227,15 +228,16 @@ func (p *Pages) VerifyForm() http.Handler {
 			p.render(w, r, problemStatus(tv.State), "problem", v)
 			return
 		}
-		p.render(w, r, http.StatusOK, "verify", view{CSRF: csrf, Ticket: token, Email: tv.User.Email, PageTitle: "Confirm your email"})
+		p.render(w, r, http.StatusOK, "verify", view{CSRF: csrf, Ticket: token, Email: tv.User.Email, PageTitle: "Confirm your email",
+			formTargets: []string{headers.FormTarget(tv.Ticket.ResultURL)}})
 	})
 }
 
 // VerifySubmit is the POST that verifies the email.
 func (p *Pages) VerifySubmit() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return p.form(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-		if !checkCSRF(r) {
+		if !p.checkCSRF(r) {
 			p.render(w, r, http.StatusForbidden, "problem", view{Title: "Form expired", Error: "This form expired.", Help: "Open the link from your mail again.", PageTitle: "Form expired"})
 			return
 		}

@@ -1,0 +1,130 @@
+// Package headers sets the security headers of Usher's answers. Every
+// answer is marked nosniff; every answer that names no
+// Content-Security-Policy of its own gets Usher's strict page policy, which
+// refuses framing (clickjacking a login or password form) and sends forms
+// to Usher only, with no Referer (a password link carries its ticket in the
+// URL). Pages that need more, such as the tenant's own page templates or a
+// form whose answer redirects to an application, set their policy from
+// Page or Custom.
+package headers
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Page is the policy of the pages Usher writes: nothing inline, nothing
+// from elsewhere, never in a frame. Forms may go to Usher and to
+// formTargets (sources from FormTarget): browsers hold a form's redirect to
+// form-action as well, so a login form needs the application it returns to.
+func Page(formTargets ...string) string {
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+		"base-uri 'none'; object-src 'none'; " + formAction(formTargets) + "; frame-ancestors 'none'"
+}
+
+// Custom is the policy of a page the tenant writes (a Universal Login
+// template, a classic password-reset page): like Auth0's, such pages often
+// carry inline script and style and load libraries and fonts from a CDN,
+// which it allows over HTTPS. What it still holds is what guards the
+// password typed there: no framing, forms to Usher and formTargets only,
+// no plugins, no <base> elsewhere.
+func Custom(formTargets ...string) string {
+	return "default-src 'self'; script-src 'self' 'unsafe-inline' https:; style-src 'self' 'unsafe-inline' https:; " +
+		"img-src 'self' data: https:; font-src 'self' data: https:; connect-src 'self' https:; " +
+		"base-uri 'self'; object-src 'none'; " + formAction(formTargets) + "; frame-ancestors 'none'"
+}
+
+func formAction(targets []string) string {
+	var b strings.Builder
+	b.WriteString("form-action 'self'")
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if t != "" && !seen[t] {
+			seen[t] = true
+			b.WriteString(" " + t)
+		}
+	}
+	return b.String()
+}
+
+var (
+	hostChars   = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$`)
+	schemeChars = regexp.MustCompile(`^[a-z][a-z0-9+.\-]*$`)
+)
+
+// FormTarget is the policy source that lets a form's answer lead to
+// rawURL: its origin for http and https, its scheme for a native
+// application's own scheme; "" when rawURL is empty or not a URL a policy
+// can name safely.
+func FormTarget(rawURL string) string {
+	if rawURL == "" {
+		return ""
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme == "http" || scheme == "https":
+		if !hostChars.MatchString(u.Host) {
+			return ""
+		}
+		return scheme + "://" + strings.ToLower(u.Host)
+	case schemeChars.MatchString(scheme) && scheme != "javascript" && scheme != "data":
+		return scheme + ":"
+	}
+	return ""
+}
+
+// Wrap sets the headers on every answer of next: nosniff always; and the
+// page policy, frames refused and no Referer, unless the handler set its
+// own. Answers that are not HTML get them too: they cost nothing there and
+// hold even when a browser is tricked into rendering one.
+func Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&writer{ResponseWriter: w}, r)
+	})
+}
+
+// writer fills in the headers just before they are sent, after the
+// handler had its say.
+type writer struct {
+	http.ResponseWriter
+	sent bool
+}
+
+func (w *writer) fill() {
+	if w.sent {
+		return
+	}
+	w.sent = true
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	if h.Get("Content-Security-Policy") == "" {
+		h.Set("Content-Security-Policy", Page())
+	}
+	if h.Get("X-Frame-Options") == "" {
+		h.Set("X-Frame-Options", "DENY")
+	}
+	if h.Get("Referrer-Policy") == "" {
+		h.Set("Referrer-Policy", "no-referrer")
+	}
+}
+
+func (w *writer) WriteHeader(code int) {
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		w.fill() // an informational answer (103) is not the final header
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *writer) Write(b []byte) (int, error) {
+	w.fill()
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flushing).
+func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
