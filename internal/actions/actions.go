@@ -150,6 +150,14 @@ var ErrBound = errors.New("action is bound to a trigger")
 // whose Promise never settled.
 var ErrTimeout = errors.New("action timed out")
 
+// ErrMemory is wrapped by the error of an action that went past its memory
+// budget.
+var ErrMemory = errors.New("action ran out of memory")
+
+// ErrBusy is wrapped by the error of a run that found every slot taken by
+// other runs for longer than the Service waits.
+var ErrBusy = errors.New("too many actions running at once")
+
 // newID returns a random (version 4) UUID, the shape of Auth0's action ids.
 func newID() string {
 	var b [16]byte
