@@ -269,10 +269,9 @@ func (e *execution) hardenStrings(global *goja.Object) {
 		if goja.IsUndefined(call.This) || goja.IsNull(call.This) {
 			e.throw("String.prototype method called on null or undefined")
 		}
-		s := call.This.ToString()
+		s := e.str(call.This)
 		call.This = s
-		gs, _ := s.(goja.String)
-		return gs
+		return s
 	}
 	// A string is counted at two bytes a character: goja keeps a string
 	// with any non-ASCII character in UTF-16.
@@ -294,7 +293,7 @@ func (e *execution) hardenStrings(global *goja.Object) {
 		args := make([]goja.Value, len(call.Arguments))
 		for i, a := range call.Arguments {
 			e.checkHalt()
-			args[i] = a.ToString()
+			args[i] = e.str(a)
 			total += float64(args[i].(goja.String).Length())
 		}
 		call.Arguments = args
@@ -315,15 +314,15 @@ func (e *execution) hardenStrings(global *goja.Object) {
 	if re := object(object(global, "RegExp"), "prototype"); re != nil {
 		for _, sym := range []*goja.Symbol{goja.SymSplit, goja.SymMatch, goja.SymMatchAll} {
 			e.wrapSymbol(re, sym, func(call *goja.FunctionCall) {
-				call.Arguments = append([]goja.Value{call.Argument(0).ToString()}, call.Arguments[min(1, len(call.Arguments)):]...)
+				call.Arguments = append([]goja.Value{e.str(call.Argument(0))}, call.Arguments[min(1, len(call.Arguments)):]...)
 				e.capString("RegExp.prototype["+sym.String()+"]", call.Arguments[0])
 			})
 		}
 		e.wrapSymbol(re, goja.SymReplace, func(call *goja.FunctionCall) {
-			s := call.Argument(0).ToString()
+			s := e.str(call.Argument(0))
 			call.Arguments = append([]goja.Value{s}, call.Arguments[min(1, len(call.Arguments)):]...)
 			e.capString("RegExp.prototype[Symbol.replace]", s)
-			call.Arguments = e.countReplacement("RegExp.prototype[Symbol.replace]", s.(goja.String), call.Arguments, 1)
+			call.Arguments = e.countReplacement("RegExp.prototype[Symbol.replace]", s, call.Arguments, 1)
 		})
 	}
 	e.wrap(object(global, "String"), "raw", func(call *goja.FunctionCall) {
@@ -335,7 +334,7 @@ func (e *execution) hardenStrings(global *goja.Object) {
 	})
 	for _, name := range []string{"encodeURI", "encodeURIComponent", "escape"} {
 		e.wrap(global, name, func(call *goja.FunctionCall) {
-			s := call.Argument(0).ToString()
+			s := e.str(call.Argument(0))
 			call.Arguments = []goja.Value{s}
 			e.capString(name, s)
 		})
@@ -360,7 +359,7 @@ func (e *execution) countReplacement(what string, s goja.String, args []goja.Val
 			if err != nil {
 				panic(err)
 			}
-			r := v.ToString()
+			r := e.str(v)
 			total += float64(r.(goja.String).Length())
 			e.capBytes(what, total*2)
 			return r
@@ -459,10 +458,10 @@ func (e *execution) hardenArrays(global, typedArray *goja.Object) {
 			e.wrap(tproto, name, func(call *goja.FunctionCall) {
 				if obj := o(call.This); obj != nil {
 					sep := 1.0
-					if s := call.Argument(0); name == "join" && !goja.IsUndefined(s) {
-						s = s.ToString()
+					if arg := call.Argument(0); name == "join" && !goja.IsUndefined(arg) {
+						s := e.str(arg)
 						call.Arguments = []goja.Value{s}
-						sep = float64(s.(goja.String).Length())
+						sep = float64(s.Length())
 					}
 					// A number takes at most 24 characters.
 					e.capBytes("TypedArray.prototype."+name, float64(e.lengthOf(obj))*(24+sep)*2)
@@ -537,7 +536,7 @@ func (e *execution) join(call goja.FunctionCall) goja.Value {
 	e.capElements("Array.prototype.join", n)
 	sep := goja.Value(e.vm.ToValue(","))
 	if s := call.Argument(0); !goja.IsUndefined(s) {
-		sep = s.ToString()
+		sep = e.str(s)
 	}
 	sepLen := float64(sep.(goja.String).Length())
 	var b goja.StringBuilder
@@ -552,7 +551,7 @@ func (e *execution) join(call goja.FunctionCall) goja.Value {
 		if el == nil || goja.IsUndefined(el) || goja.IsNull(el) {
 			continue
 		}
-		s := el.ToString().(goja.String)
+		s := e.str(el)
 		total += float64(s.Length())
 		e.capBytes("Array.prototype.join", total*2)
 		b.WriteString(s)
@@ -603,7 +602,7 @@ func (e *execution) hardenObjects(global *goja.Object) {
 
 	json := object(global, "JSON")
 	e.wrap(json, "parse", func(call *goja.FunctionCall) {
-		text := call.Argument(0).ToString()
+		text := e.str(call.Argument(0))
 		call.Arguments = append([]goja.Value{text}, call.Arguments[min(1, len(call.Arguments)):]...)
 		// Each character of JSON can become a value of its own.
 		if n := int64(text.(goja.String).Length()); n > e.stringCap()/2 {
@@ -614,4 +613,14 @@ func (e *execution) hardenObjects(global *goja.Object) {
 		}
 	})
 	e.define(json, "stringify", e.vm.ToValue(e.stringify))
+}
+
+// str is ToString(v) as a goja.String (goja's ToString leaves numbers as
+// they are).
+func (e *execution) str(v goja.Value) goja.String {
+	s := v.ToString()
+	if gs, ok := s.(goja.String); ok {
+		return gs
+	}
+	return e.vm.ToValue(s.String()).(goja.String)
 }

@@ -29,6 +29,7 @@ type jsonWriter struct {
 	keys     []string // the replacer's property list, nil without one
 	gap      string
 	stack    []*goja.Object
+	visited  int64 // values written: shared branches make many from few
 }
 
 // jsonText serializes v; ok is false when JSON has no text for it (undefined, a function).
@@ -61,6 +62,8 @@ func (w *jsonWriter) call(fn goja.Callable, this goja.Value, args ...goja.Value)
 func (w *jsonWriter) property(holder *goja.Object, key string, v goja.Value, indent string) bool {
 	e := w.e
 	e.checkHalt()
+	w.visited++
+	e.capElements("JSON.stringify", w.visited)
 	if obj, ok := v.(*goja.Object); ok {
 		if fn, ok := goja.AssertFunction(obj.Get("toJSON")); ok {
 			v = w.call(fn, obj, e.vm.ToValue(key))
@@ -82,7 +85,7 @@ func (w *jsonWriter) property(holder *goja.Object, key string, v goja.Value, ind
 		case "Number":
 			v, isObj = e.vm.ToValue(v.ToFloat()), false
 		case "String":
-			v, isObj = v.ToString(), false
+			v, isObj = e.str(v), false
 		case "Boolean":
 			v, isObj = e.vm.ToValue(v.ToBoolean()), false
 		}
@@ -220,7 +223,7 @@ func (e *execution) stringify(call goja.FunctionCall) goja.Value {
 		case "Number":
 			space = e.vm.ToValue(space.ToFloat())
 		case "String":
-			space = space.ToString()
+			space = e.str(space)
 		}
 	}
 	if t := space.ExportType(); t != nil {

@@ -16,6 +16,17 @@ import (
 // are active and interrupts a run once the heap has grown past its budget
 // since the run started. Between two samples a run can at most finish the
 // step it is in, so the heap stays within a small multiple of the budget.
+//
+// The heap also holds garbage, so growth counts from the larger of the heap
+// and the GC's goal at the run's start: the garbage the rest of the server
+// makes stays below the goal. A run may therefore use, besides its budget,
+// the room the GC leaves (as much as the live heap at the last collection,
+// with GOGC=100). Collecting to know for sure was tried: under a run that
+// allocates as fast as it can, runtime.GC takes seconds, while the heap
+// grows by gigabytes. The heap is the process's: a run is also stopped when
+// the rest of the server grows its live heap by a budget while the run is
+// active, and runs at the same time share what they see. Both err on the
+// safe side.
 
 // sampleEvery is how often the watchdog looks at the heap while a run is
 // active. A doubling string needs tens of milliseconds to copy 100 MB, so

@@ -611,6 +611,11 @@ func (e *execution) run(ctx context.Context, prg *goja.Program, trigger, eventJS
 		return nil
 	})
 	end()
+	if reason, _ := e.stopReason(); reason != errFinished && (err != nil || rejected != nil) {
+		// Stopped (time, memory, context): that is the error, whatever the
+		// code did with the exception a guard threw.
+		return e.fail(err, timeout)
+	}
 	if err == nil && rejected != nil {
 		err = &RunError{Action: e.action, Message: e.guardedDescribe(rejected)}
 	}

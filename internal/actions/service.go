@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dlclark/regexp2/v2"
 	"github.com/dop251/goja"
 
 	"github.com/usherid/usher/internal/identity"
@@ -65,8 +66,26 @@ func NewService(store Store, opts Options) *Service {
 	if opts.QueueWait <= 0 {
 		opts.QueueWait = DefaultQueueWait
 	}
+	boundRegexps()
 	return &Service{store: store, timeout: opts.Timeout, meter: newMeter(opts.Memory), slots: make(chan struct{}, opts.MaxRuns),
 		queueWait: opts.QueueWait, programs: map[string]*goja.Program{}}
+}
+
+// maxMatchTime bounds one regular expression match. goja hands the
+// expressions JavaScript has and Go's regexp has not (lookaround,
+// backreferences) to regexp2, which backtracks inside one native call where
+// the time limit cannot reach it: /^(a+)+(?=c)/ on forty a's runs for hours.
+// regexp2 takes its limit from a package variable read when an expression
+// is compiled; past it the match fails (goja then reports no match), and
+// the run's own time limit stops the action at its next instruction.
+const maxMatchTime = time.Second
+
+var regexpOnce sync.Once
+
+// boundRegexps sets regexp2's match limit, once, before any Service compiles
+// an expression (sync.Once orders the write before every later compile).
+func boundRegexps() {
+	regexpOnce.Do(func() { regexp2.DefaultMatchTimeout = maxMatchTime })
 }
 
 // acquire takes a run slot, waiting at most queueWait; release gives it back.
