@@ -57,7 +57,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	var worker *mail.Worker
 	var jobs *identity.JobRunner
-	svc := newServices(db, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() })
+	svc := newServices(db, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() },
+		actions.Options{Memory: uint64(cfg.ActionMemoryMB) << 20})
 	worker = mail.NewWorker(db, svc.mails.Transport, log)
 	jobs = identity.NewJobRunner(svc.ids, func(err error) { log.Error("import job", "err", err) })
 	worker.Rate = mail.PerMinute(cfg.MailRate)
@@ -224,9 +225,9 @@ type services struct {
 }
 
 // newServices wires the domain; mailQueued is told when a transaction queued
-// mail, jobQueued when an import job is ready to run.
-func newServices(db *store.DB, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func()) *services {
-	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, actions.Options{})}
+// mail, jobQueued when an import job is ready to run, acts bounds Actions.
+func newServices(db *store.DB, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func(), acts actions.Options) *services {
+	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, acts)}
 	s.mails = mail.NewService(db, s.engine, mailFrom, envSMTP)
 	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Composer: s.mails, CheckLiquid: s.engine.Check,
 		MailQueued: mailQueued, JobQueued: jobQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {

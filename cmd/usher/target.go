@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/store"
 )
 
@@ -63,7 +64,7 @@ func (t *target) open(ctx context.Context, cmd string) (*services, func(), error
 	if mailFrom == "" {
 		mailFrom = "Usher <no-reply@" + strings.Split(strings.TrimPrefix(strings.TrimPrefix(publicURL, "https://"), "http://"), ":")[0] + ">"
 	}
-	return newServices(db, publicURL, mailFrom, nil, nil, nil), func() { db.Close() }, nil
+	return newServices(db, publicURL, mailFrom, nil, nil, nil, actions.Options{}), func() { db.Close() }, nil
 }
 
 // publicBase is the public URL links start with when working on the database.

@@ -17,7 +17,7 @@ import (
 )
 
 // newService returns a Service on a new, migrated SQLite database.
-func newService(t *testing.T, opts actions.Options) *actions.Service {
+func newService(t testing.TB, opts actions.Options) *actions.Service {
 	t.Helper()
 	db, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "usher.db"))
 	if err != nil {
