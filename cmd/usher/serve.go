@@ -55,7 +55,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	var worker *mail.Worker
 	var jobs *identity.JobRunner
-	svc := newServices(db, box, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() })
+	svc := newServices(db, box, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() },
+		actions.Options{Memory: uint64(cfg.ActionMemoryMB) << 20})
 	if err := sealPlaintext(ctx, db, svc.mails, log); err != nil {
 		return err
 	}
@@ -225,10 +226,11 @@ type services struct {
 }
 
 // newServices wires the domain; box seals secrets at rest (nil for the
-// commands that never read nor write them); mailQueued is told when a transaction queued
-// mail, jobQueued when an import job is ready to run.
-func newServices(db *store.DB, box *secretbox.Box, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func()) *services {
-	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, actions.Options{})}
+// commands that never read nor write them); mailQueued is told when a
+// transaction queued mail, jobQueued when an import job is ready to run;
+// acts bounds Actions.
+func newServices(db *store.DB, box *secretbox.Box, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func(), acts actions.Options) *services {
+	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, acts)}
 	s.mails = mail.NewService(db, s.engine, mailFrom, envSMTP, box)
 	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Composer: s.mails, CheckLiquid: s.engine.Check,
 		MailQueued: mailQueued, JobQueued: jobQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {

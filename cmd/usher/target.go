@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/store"
 )
 
@@ -65,7 +66,7 @@ func (t *target) open(ctx context.Context, cmd string) (*services, func(), error
 	}
 	// No secret key: these commands never read a secret, and the email
 	// provider's From address, which mail needs, is not one.
-	return newServices(db, nil, publicURL, mailFrom, nil, nil, nil), func() { db.Close() }, nil
+	return newServices(db, nil, publicURL, mailFrom, nil, nil, nil, actions.Options{}), func() { db.Close() }, nil
 }
 
 // publicBase is the public URL links start with when working on the database.

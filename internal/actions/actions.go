@@ -12,6 +12,14 @@
 // debug) and setTimeout/clearTimeout, whose callbacks run on the action's
 // own loop while the handler's Promise is pending. Each run gets a fresh
 // goja.Runtime; the compiled code is shared.
+//
+// Every run, the build's included, has a time and a memory budget, and
+// nothing of an action's runs outside them: the heap is watched while runs
+// are active (memory.go), the builtins that allocate or loop a lot in one
+// call are guarded (guards.go), a thrown value is described from its own
+// data without calling its code (show.go), and the interrupt stays armed
+// once a run ends. Runs at once are bounded too (Options.MaxRuns). Actions
+// have no BigInt, eval or new Function (bigint.go).
 package actions
 
 import (
@@ -149,6 +157,14 @@ var ErrBound = errors.New("action is bound to a trigger")
 // ErrTimeout is wrapped by the error of an action that ran out of time or
 // whose Promise never settled.
 var ErrTimeout = errors.New("action timed out")
+
+// ErrMemory is wrapped by the error of an action that went past its memory
+// budget.
+var ErrMemory = errors.New("action ran out of memory")
+
+// ErrBusy is wrapped by the error of a run that found every slot taken by
+// other runs for longer than the Service waits.
+var ErrBusy = errors.New("too many actions running at once")
 
 // newID returns a random (version 4) UUID, the shape of Auth0's action ids.
 func newID() string {

@@ -17,7 +17,7 @@ import (
 )
 
 // newService returns a Service on a new, migrated SQLite database.
-func newService(t *testing.T, opts actions.Options) *actions.Service {
+func newService(t testing.TB, opts actions.Options) *actions.Service {
 	t.Helper()
 	db, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "usher.db"))
 	if err != nil {
@@ -208,14 +208,14 @@ exports.onExecutePostLogin = async (event, api) => {
 			wantErr: `action "odd": {"code":"E1"} (line 2)`,
 		},
 		{
-			name: "an error whose stack getter throws",
+			name: "an error whose stack getter throws is described without calling it",
 			actions: []action{{name: "nasty", code: `exports.onExecutePostLogin = () => {
   const e = new Error("x");
   Object.defineProperty(e, "stack", { get() { throw new Error("no"); } });
   throw e;
 };`}},
 			event:   loginEvent(nil),
-			wantErr: `action "nasty": the JavaScript runtime failed`,
+			wantErr: `action "nasty": Error: x (line 2)`,
 		},
 		{
 			name:    "require knows no module",

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -22,6 +25,9 @@ const (
 	MaxCodeSize = 100 * 1024
 	// DefaultTimeout is how long one action may run when the Service is not told otherwise.
 	DefaultTimeout = 5 * time.Second
+	// DefaultMemory is how much one run may grow the heap by, in bytes,
+	// when the Service is not told otherwise.
+	DefaultMemory = 128 << 20
 
 	maxLogLine      = 256      // characters of one console line kept (Auth0 persists 256)
 	maxLogLines     = 100      // console lines kept from one Run
@@ -29,6 +35,7 @@ const (
 	maxTimers       = 1000     // pending setTimeout callbacks of one action
 	maxCallStack    = 4096     // JavaScript call depth
 	maxErrorMessage = 1024     // characters of an error message kept
+	maxShowDepth    = 8        // nesting console.log and error messages show
 )
 
 // Outcome is what the actions of one trigger asked for. The caller applies it:
@@ -42,17 +49,21 @@ type Outcome struct {
 }
 
 // RunError is the error of an action that threw, was rejected, or ran out
-// of time. Its message never carries a Go stack.
+// of time or memory. Its message never carries a Go stack.
 type RunError struct {
 	Action  string // the action's name
 	Message string // what JavaScript said, with the line when known
 	Timeout bool   // the action ran out of time or its Promise never settled
+	Memory  bool   // the action went past its memory budget
 }
 
 func (e *RunError) Error() string { return fmt.Sprintf("action %q: %s", e.Action, e.Message) }
 
-// Is makes errors.Is(err, ErrTimeout) true for a time-out.
-func (e *RunError) Is(target error) bool { return target == ErrTimeout && e.Timeout }
+// Is makes errors.Is(err, ErrTimeout) true for a time-out and
+// errors.Is(err, ErrMemory) for a run past its memory budget.
+func (e *RunError) Is(target error) bool {
+	return target == ErrTimeout && e.Timeout || target == ErrMemory && e.Memory
+}
 
 // The module wrapper of Node's CommonJS. The prefix stays on the code's first
 // line so that line numbers are the author's.
@@ -63,7 +74,7 @@ const (
 )
 
 // compile compiles code as a CommonJS module. A syntax error is a 400 that
-// names the line.
+// names the line; so is a BigInt literal (see noBigInt).
 func compile(code string) (prg *goja.Program, err error) {
 	if len(code) > MaxCodeSize {
 		return nil, identity.Invalid("invalid_body", "Payload validation error: 'String is too long (%d bytes), maximum %d' on property code.", len(code), MaxCodeSize)
@@ -73,7 +84,13 @@ func compile(code string) (prg *goja.Program, err error) {
 			prg, err = nil, identity.Invalid("invalid_body", "The action's code does not compile.")
 		}
 	}()
-	prg, err = goja.Compile(moduleFile, modulePrefix+code+moduleSuffix, false)
+	tree, err := goja.Parse(moduleFile, modulePrefix+code+moduleSuffix)
+	if err == nil {
+		if line := bigIntLine(tree); line > 0 {
+			return nil, identity.Invalid("invalid_body", "The action's code does not compile: line %d: Usher runs Actions without BigInt.", line)
+		}
+		prg, err = goja.CompileAST(tree, false)
+	}
 	if err != nil {
 		return nil, identity.Invalid("invalid_body", "The action's code does not compile: %s", syntaxMessage(err))
 	}
@@ -131,12 +148,30 @@ type execution struct {
 	vm        *goja.Runtime
 	action    string // the action's name
 	out       *collector
-	stringify goja.Callable
+	memory    uint64     // bytes the run may grow the heap by
 	errorType goja.Value // Error, as it was before the action's code could replace it
 	timers    []*timer
 	nextTimer int
 	denied    bool // api.access.deny was called
+
+	// Builtins as they were before the action's code could replace them.
+	parse           goja.Callable // JSON.parse
+	ownProperty     goja.Callable // Object.getOwnPropertyDescriptor
+	construct       goja.Callable // Reflect.construct
+	objectProto     *goja.Object  // Object.prototype
+	typedArrayProto *goja.Object  // %TypedArray%.prototype
+
+	once    sync.Once
+	stopped chan struct{} // closed by the first halt
+	halted  atomic.Bool   // the same, for loops in Go that look often
+	mu      sync.Mutex
+	reason  error  // why the run stopped: ErrTimeout, ErrMemory, the context's error, or errFinished
+	detail  string // what went past the memory budget, when a guard saw it
 }
+
+// errFinished stops a run that has ended: from then on nothing of the
+// action's may run, even when Go looks at its values.
+var errFinished = errors.New("the run has ended")
 
 type timer struct {
 	id   int
@@ -145,13 +180,17 @@ type timer struct {
 	args []goja.Value
 }
 
-func newExecution(action string, out *collector) *execution {
+func newExecution(action string, out *collector, memory uint64) *execution {
 	vm := goja.New()
 	vm.SetMaxCallStackSize(maxCallStack)
-	e := &execution{vm: vm, action: action, out: out}
-	// Keep JSON.stringify as it was before the action's code could replace it.
-	e.stringify, _ = goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("stringify"))
+	e := &execution{vm: vm, action: action, out: out, memory: memory, stopped: make(chan struct{})}
 	e.errorType = vm.Get("Error")
+	object := vm.Get("Object").ToObject(vm)
+	e.ownProperty, _ = goja.AssertFunction(object.Get("getOwnPropertyDescriptor"))
+	e.construct, _ = goja.AssertFunction(vm.Get("Reflect").ToObject(vm).Get("construct"))
+	e.objectProto = object.Get("prototype").ToObject(vm)
+	e.parse, _ = goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("parse"))
+	e.harden()
 	console := vm.NewObject()
 	for _, level := range []string{"log", "info", "warn", "error", "debug"} {
 		console.Set(level, e.log)
@@ -160,6 +199,38 @@ func newExecution(action string, out *collector) *execution {
 	vm.Set("setTimeout", e.setTimeout)
 	vm.Set("clearTimeout", e.clearTimeout)
 	return e
+}
+
+// halt stops the run for reason; the first reason is the one reported. It
+// always arms the interrupt again, because goja clears it whenever control
+// leaves the runtime: an interrupt that stays armed is what keeps a getter,
+// toString or Proxy trap from running once the run is over.
+func (e *execution) halt(reason error) {
+	e.once.Do(func() {
+		e.mu.Lock()
+		e.reason = reason
+		e.mu.Unlock()
+		e.halted.Store(true)
+		close(e.stopped)
+	})
+	e.vm.Interrupt(reason)
+}
+
+// stopReason is why the run stopped, nil while it runs.
+func (e *execution) stopReason() (error, string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.reason, e.detail
+}
+
+// checkHalt throws when the run has stopped; guards' loops in Go call it,
+// since goja only looks at the interrupt between instructions.
+func (e *execution) checkHalt() {
+	if e.halted.Load() {
+		reason, _ := e.stopReason()
+		e.vm.Interrupt(reason)
+		panic(e.vm.NewGoError(reason))
+	}
 }
 
 // throw raises a JavaScript TypeError from a native function.
@@ -174,39 +245,18 @@ func (e *execution) log(call goja.FunctionCall) goja.Value {
 		e.out.dropped++
 		return goja.Undefined()
 	}
-	parts := make([]string, len(call.Arguments))
+	var line strings.Builder
 	for i, v := range call.Arguments {
-		parts[i] = e.format(v)
+		if i > 0 {
+			line.WriteByte(' ')
+		}
+		line.WriteString(e.show(v, maxLogLine-line.Len()))
+		if line.Len() >= maxLogLine {
+			break
+		}
 	}
-	e.out.o.Logs = append(e.out.o.Logs, e.action+": "+truncate(strings.Join(parts, " "), maxLogLine))
+	e.out.o.Logs = append(e.out.o.Logs, e.action+": "+truncate(line.String(), maxLogLine))
 	return goja.Undefined()
-}
-
-// format shows a value as console.log would: strings as they are, errors
-// as their message, other objects as JSON.
-func (e *execution) format(v goja.Value) string {
-	if goja.IsUndefined(v) || goja.IsNull(v) {
-		return v.String()
-	}
-	if obj, ok := v.(*goja.Object); ok {
-		if _, fn := goja.AssertFunction(v); !fn && obj.ClassName() != "Error" {
-			if s, err := e.stringify(goja.Undefined(), v); err == nil && !goja.IsUndefined(s) {
-				return s.String()
-			}
-		}
-	}
-	return safeString(v)
-}
-
-// safeString is v.String(), which may run the action's toString, or a
-// placeholder when that throws.
-func safeString(v goja.Value) (s string) {
-	defer func() {
-		if recover() != nil {
-			s = "[object]"
-		}
-	}()
-	return v.String()
 }
 
 func truncate(s string, n int) string {
@@ -268,7 +318,7 @@ func (e *execution) nextDue() *timer {
 // require knows no module: actions run without npm packages, Node's
 // built-in modules, the network or the file system.
 func (e *execution) require(call goja.FunctionCall) goja.Value {
-	msg := fmt.Sprintf("Cannot find module '%s': Usher runs Actions without modules (no npm packages, no Node built-ins, no network or file system)", safeString(call.Argument(0)))
+	msg := fmt.Sprintf("Cannot find module '%s': Usher runs Actions without modules (no npm packages, no Node built-ins, no network or file system)", e.show(call.Argument(0), 200))
 	err, _ := e.vm.New(e.errorType, e.vm.ToValue(msg))
 	if err == nil {
 		e.throw("%s", msg)
@@ -309,23 +359,19 @@ func handler(exports *goja.Object, name string) (goja.Callable, bool) {
 	return goja.AssertFunction(exports.Get(name))
 }
 
-// toJSON turns a value from the action into plain Go data through
-// JSON.stringify, counting its size against the Run's output limit.
+// toJSON turns a value from the action into plain Go data through the
+// bounded JSON writer, counting its size against the Run's output limit.
 // undefined and null are nil.
 func (e *execution) toJSON(what string, v goja.Value) any {
 	if goja.IsUndefined(v) || goja.IsNull(v) {
 		return nil
 	}
-	s, err := e.stringify(goja.Undefined(), v)
-	if err != nil {
-		panic(err) // the action's own exception, or an interrupt, carries on
-	}
-	if goja.IsUndefined(s) {
-		return nil
-	}
-	text := s.String()
-	if e.out.output+len(text) > maxOutput {
+	left := maxOutput - e.out.output
+	text, ok := e.jsonText(v, nil, nil, "", left, func() {
 		e.throw("%s: the actions' metadata and claims exceed %d bytes", what, maxOutput)
+	})
+	if !ok {
+		return nil
 	}
 	e.out.output += len(text)
 	var out any
@@ -357,7 +403,7 @@ func (e *execution) setter(what string, dst *map[string]any, ret *goja.Object) f
 func (e *execution) deny(reason goja.Value) {
 	text := ""
 	if !goja.IsUndefined(reason) && !goja.IsNull(reason) {
-		text = truncate(safeString(reason), maxErrorMessage)
+		text = truncate(e.show(reason, maxErrorMessage), maxErrorMessage)
 	}
 	if text == "" {
 		text = "Access denied."
@@ -411,26 +457,36 @@ func (e *execution) api(trigger string) *goja.Object {
 	return api
 }
 
+// errHalted ends the Promise loop when the run was stopped while Go waited
+// for a timer; fail reports the reason.
+var errHalted = errors.New("halted")
+
 // fail turns what goja returned into a RunError (or the context's error).
-// Showing the value may run the action's code (a toString, a getter), so a
-// panic here is caught too.
-func (e *execution) fail(ctx context.Context, err error, timeout time.Duration) (out error) {
+// It runs after the run ended, with the interrupt armed, and reads only the
+// thrown value's own data: nothing of the action's runs here.
+func (e *execution) fail(err error, timeout time.Duration) (out error) {
 	defer func() {
 		if recover() != nil {
 			out = &RunError{Action: e.action, Message: "the JavaScript runtime failed"}
 		}
 	}()
+	switch reason, detail := e.stopReason(); {
+	case reason == ErrTimeout:
+		return &RunError{Action: e.action, Message: fmt.Sprintf("timed out after %s", timeout), Timeout: true}
+	case reason == ErrMemory:
+		msg := fmt.Sprintf("ran out of memory: it went past its budget of %s", megabytes(e.memory))
+		if detail != "" {
+			msg += " (" + detail + ")"
+		}
+		return &RunError{Action: e.action, Message: msg, Memory: true}
+	case reason != nil && reason != errFinished:
+		return fmt.Errorf("action %q: %w", e.action, reason)
+	}
 	var interrupted *goja.InterruptedError
 	var overflow *goja.StackOverflowError
 	var ex *goja.Exception
 	switch {
 	case errors.As(err, &interrupted):
-		if interrupted.Value() == ErrTimeout {
-			return &RunError{Action: e.action, Message: fmt.Sprintf("timed out after %s", timeout), Timeout: true}
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("action %q: %w", e.action, ctx.Err())
-		}
 		return &RunError{Action: e.action, Message: "interrupted"}
 	case errors.As(err, &overflow):
 		return &RunError{Action: e.action, Message: "RangeError: Maximum call stack size exceeded"}
@@ -440,17 +496,20 @@ func (e *execution) fail(ctx context.Context, err error, timeout time.Duration) 
 	return &RunError{Action: e.action, Message: truncate(err.Error(), maxErrorMessage)}
 }
 
+// megabytes shows a byte count as whole megabytes.
+func megabytes(n uint64) string { return fmt.Sprintf("%d MB", (n+(1<<20)-1)>>20) }
+
 // describe shows a thrown or rejected value as console.log would, with the
 // line it came from when known.
 func (e *execution) describe(v goja.Value, stack []goja.StackFrame) string {
 	if v == nil {
 		return "undefined"
 	}
-	msg := e.format(v)
+	msg := e.show(v, maxErrorMessage)
 	line := 0
 	if obj, ok := v.(*goja.Object); ok && obj.ClassName() == "Error" {
-		if s := obj.Get("stack"); s != nil {
-			if m := stackPosition.FindStringSubmatch(safeString(s)); m != nil {
+		if s, ok := e.dataProp(obj, "stack"); ok && s.ExportType() != nil && s.ExportType().Kind() == reflect.String {
+			if m := stackPosition.FindStringSubmatch(truncate(s.String(), 4096)); m != nil {
 				line, _ = strconv.Atoi(m[1])
 			}
 		}
@@ -480,26 +539,26 @@ func (e *execution) guard(fn func() error) (err error) {
 	return fn()
 }
 
-// limit interrupts the execution when timeout passes or ctx ends; expired is
-// closed at the time-out. stop releases both watches.
-func (e *execution) limit(ctx context.Context, timeout time.Duration) (expired <-chan struct{}, stop func()) {
-	ch := make(chan struct{})
-	t := time.AfterFunc(timeout, func() {
-		close(ch)
-		e.vm.Interrupt(ErrTimeout)
-	})
-	stopCtx := context.AfterFunc(ctx, func() { e.vm.Interrupt(ctx.Err()) })
-	return ch, func() {
+// limit stops the execution when timeout passes, ctx ends or the heap grows
+// past the memory budget. The returned func ends the run: it releases the
+// watches and arms the interrupt for good.
+func (e *execution) limit(ctx context.Context, timeout time.Duration, m *meter) (end func()) {
+	t := time.AfterFunc(timeout, func() { e.halt(ErrTimeout) })
+	stopCtx := context.AfterFunc(ctx, func() { e.halt(ctx.Err()) })
+	unwatch := m.watch(e)
+	return func() {
 		t.Stop()
 		stopCtx()
+		unwatch()
+		e.halt(errFinished)
 	}
 }
 
 // run executes one deployed action's handler with event (JSON text) and the
 // action's secrets, then drives its Promise and timers until it settles.
-func (e *execution) run(ctx context.Context, prg *goja.Program, trigger, eventJSON string, secrets map[string]string, timeout time.Duration) error {
-	expired, stop := e.limit(ctx, timeout)
-	defer stop()
+func (e *execution) run(ctx context.Context, prg *goja.Program, trigger, eventJSON string, secrets map[string]string, timeout time.Duration, m *meter) error {
+	end := e.limit(ctx, timeout, m)
+	var rejected goja.Value
 	err := e.guard(func() error {
 		exports, err := e.load(prg)
 		if err != nil {
@@ -511,8 +570,7 @@ func (e *execution) run(ctx context.Context, prg *goja.Program, trigger, eventJS
 			return nil // nothing to run for this trigger, as in Auth0
 		}
 		vm := e.vm
-		parse, _ := goja.AssertFunction(vm.Get("JSON").ToObject(vm).Get("parse"))
-		event, err := parse(goja.Undefined(), vm.ToValue(eventJSON))
+		event, err := e.parse(goja.Undefined(), vm.ToValue(eventJSON))
 		if err != nil {
 			return err
 		}
@@ -538,12 +596,9 @@ func (e *execution) run(ctx context.Context, prg *goja.Program, trigger, eventJS
 				w := time.NewTimer(wait)
 				select {
 				case <-w.C:
-				case <-expired:
+				case <-e.stopped:
 					w.Stop()
-					return &RunError{Action: e.action, Message: fmt.Sprintf("timed out after %s", timeout), Timeout: true}
-				case <-ctx.Done():
-					w.Stop()
-					return fmt.Errorf("action %q: %w", e.action, ctx.Err())
+					return errHalted
 				}
 			}
 			if _, err := t.fn(goja.Undefined(), t.args...); err != nil {
@@ -551,47 +606,69 @@ func (e *execution) run(ctx context.Context, prg *goja.Program, trigger, eventJS
 			}
 		}
 		if p.State() == goja.PromiseStateRejected {
-			return &RunError{Action: e.action, Message: e.describe(p.Result(), nil)}
+			rejected = p.Result()
 		}
 		return nil
 	})
+	end()
+	if reason, _ := e.stopReason(); reason != errFinished && (err != nil || rejected != nil) {
+		// Stopped (time, memory, context): that is the error, whatever the
+		// code did with the exception a guard threw.
+		return e.fail(err, timeout)
+	}
+	if err == nil && rejected != nil {
+		err = &RunError{Action: e.action, Message: e.guardedDescribe(rejected)}
+	}
 	if err == nil {
 		return nil
 	}
 	var re *RunError
-	if errors.As(err, &re) || ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	if errors.As(err, &re) {
 		return err
 	}
-	return e.fail(ctx, err, timeout)
+	return e.fail(err, timeout)
+}
+
+// guardedDescribe is describe for a value outside any goja call.
+func (e *execution) guardedDescribe(v goja.Value) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = "the JavaScript runtime failed"
+		}
+	}()
+	return e.describe(v, nil)
 }
 
 // check is the build: it loads the module once (its top level runs, with the
-// time limit) so that a require(), a top-level error or a missing handler is
-// found when the action is saved.
-func check(ctx context.Context, prg *goja.Program, trigger, code string, timeout time.Duration) error {
+// time and memory limits) so that a require(), a top-level error or a
+// missing handler is found when the action is saved.
+func check(ctx context.Context, prg *goja.Program, trigger, code string, timeout time.Duration, m *meter) error {
 	if strings.TrimSpace(code) == "" {
 		return nil
 	}
-	e := newExecution("build", &collector{})
-	_, stop := e.limit(ctx, timeout)
-	defer stop()
-	var exports *goja.Object
-	err := e.guard(func() (err error) {
-		exports, err = e.load(prg)
+	e := newExecution("build", &collector{}, m.budget)
+	end := e.limit(ctx, timeout, m)
+	name := triggerSpecs[trigger].handler
+	exported := false
+	err := e.guard(func() error {
+		exports, err := e.load(prg)
+		_, exported = handler(exports, name)
 		return err
 	})
+	end()
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		var re *RunError
 		if !errors.As(err, &re) {
-			errors.As(e.fail(ctx, err, timeout), &re)
+			if !errors.As(e.fail(err, timeout), &re) {
+				return err
+			}
 		}
 		return identity.Invalid("invalid_body", "The action's code fails when loaded: %s", re.Message)
 	}
-	name := triggerSpecs[trigger].handler
-	if _, ok := handler(exports, name); !ok {
+	if !exported {
 		return identity.Invalid("invalid_body", "The action's code does not export %s, the function the %s trigger calls (exports.%s = async (event, api) => { … }).", name, trigger, name)
 	}
 	return nil

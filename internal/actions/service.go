@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/dlclark/regexp2/v2"
 	"github.com/dop251/goja"
 
 	"github.com/usherid/usher/internal/identity"
@@ -20,13 +22,28 @@ type Options struct {
 	// Timeout bounds one action's run: its module, its handler, and the
 	// Promise and timers the handler leaves. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// Memory bounds, in bytes, how much one action's run may grow the heap
+	// by. Zero means DefaultMemory.
+	Memory uint64
+	// MaxRuns bounds the builds and trigger runs at once; zero means
+	// GOMAXPROCS. Together with Memory it bounds what Actions can hold.
+	MaxRuns int
+	// QueueWait is how long a run waits for a slot before it fails with
+	// ErrBusy. Zero means DefaultQueueWait.
+	QueueWait time.Duration
 }
+
+// DefaultQueueWait is how long a run waits for a slot when the Service is not told otherwise.
+const DefaultQueueWait = time.Second
 
 // Service manages actions for the Management API and runs them for the
 // login and registration flows.
 type Service struct {
-	store   Store
-	timeout time.Duration
+	store     Store
+	timeout   time.Duration
+	meter     *meter
+	slots     chan struct{} // one for each run at once
+	queueWait time.Duration
 
 	mu       sync.Mutex
 	programs map[string]*goja.Program // compiled code of deployed versions, by version id
@@ -40,7 +57,56 @@ func NewService(store Store, opts Options) *Service {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	return &Service{store: store, timeout: opts.Timeout, programs: map[string]*goja.Program{}}
+	if opts.Memory == 0 {
+		opts.Memory = DefaultMemory
+	}
+	if opts.MaxRuns <= 0 {
+		opts.MaxRuns = runtime.GOMAXPROCS(0)
+	}
+	if opts.QueueWait <= 0 {
+		opts.QueueWait = DefaultQueueWait
+	}
+	boundRegexps()
+	return &Service{store: store, timeout: opts.Timeout, meter: newMeter(opts.Memory), slots: make(chan struct{}, opts.MaxRuns),
+		queueWait: opts.QueueWait, programs: map[string]*goja.Program{}}
+}
+
+// maxMatchTime bounds one regular expression match. goja hands the
+// expressions JavaScript has and Go's regexp has not (lookaround,
+// backreferences) to regexp2, which backtracks inside one native call where
+// the time limit cannot reach it: /^(a+)+(?=c)/ on forty a's runs for hours.
+// regexp2 takes its limit from a package variable read when an expression
+// is compiled; past it the match fails (goja then reports no match), and
+// the run's own time limit stops the action at its next instruction.
+const maxMatchTime = time.Second
+
+var regexpOnce sync.Once
+
+// boundRegexps sets regexp2's match limit, once, before any Service compiles
+// an expression (sync.Once orders the write before every later compile).
+func boundRegexps() {
+	regexpOnce.Do(func() { regexp2.DefaultMatchTimeout = maxMatchTime })
+}
+
+// acquire takes a run slot, waiting at most queueWait; release gives it back.
+// A JavaScript run holds a core while it computes, so more runs at once than
+// cores only make each slower, and each one may hold its memory budget.
+func (s *Service) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, nil
+	default:
+	}
+	t := time.NewTimer(s.queueWait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, nil
+	case <-t.C:
+		return nil, ErrBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Triggers returns the triggers Usher runs.
@@ -175,7 +241,14 @@ func (s *Service) build(ctx context.Context, trigger, code string) (*goja.Progra
 	if err != nil {
 		return nil, err
 	}
-	return prg, check(ctx, prg, trigger, code, s.timeout)
+	release, err := s.acquire(ctx)
+	if errors.Is(err, ErrBusy) {
+		return nil, identity.Invalid("too_many_requests", "Too many Actions are running at once; try again in a moment.")
+	} else if err != nil {
+		return nil, err
+	}
+	defer release()
+	return prg, check(ctx, prg, trigger, code, s.timeout, s.meter)
 }
 
 // checkTriggers validates supported_triggers: exactly one trigger Usher runs,
@@ -514,6 +587,11 @@ func (s *Service) Run(ctx context.Context, trigger string, event map[string]any)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("run actions: %w", err)
 	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("run actions: %w", err)
+	}
+	defer release()
 	out := &collector{}
 	for _, d := range deployments {
 		if err := ctx.Err(); err != nil {
@@ -530,8 +608,8 @@ func (s *Service) Run(ctx context.Context, trigger string, event map[string]any)
 		for _, sec := range d.Binding.Secrets {
 			secrets[sec.Name] = sec.Value
 		}
-		e := newExecution(d.ActionName, out)
-		if err := e.run(ctx, prg, trigger, eventJSON, secrets, s.timeout); err != nil {
+		e := newExecution(d.ActionName, out, s.meter.budget)
+		if err := e.run(ctx, prg, trigger, eventJSON, secrets, s.timeout, s.meter); err != nil {
 			return out.outcome(), err
 		}
 		if e.denied {

@@ -24,12 +24,14 @@ type Config struct {
 	BootstrapClientID     string
 	BootstrapClientSecret string
 	LogFormat             string
+	ActionMemoryMB        int // megabytes one Action run may grow the heap by
 	// SecretKey (USHER_SECRET_KEY) or the file SecretKeyFile holds the key
 	// that encrypts secrets at rest; see cmd/usher for the default.
 	SecretKey     string
 	SecretKeyFile string
 
-	mailRate string // --mail-rate as given; Finish reads it into MailRate
+	mailRate     string // --mail-rate as given; Finish reads it into MailRate
+	actionMemory string // --action-memory-mb as given; Finish reads it into ActionMemoryMB
 }
 
 // DefaultDB is the embedded database used when nothing else is said.
@@ -51,6 +53,7 @@ func BindServe(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.mailRate, "mail-rate", envOr(getenv, "USHER_MAIL_RATE", "0"), "at most this many mails a minute, every instance on the database together; 0: no cap (USHER_MAIL_RATE)")
 	fs.StringVar(&c.TLSCertFile, "tls-cert", getenv("USHER_TLS_CERT_FILE"), "serve HTTPS with this certificate (USHER_TLS_CERT_FILE)")
 	fs.StringVar(&c.TLSKeyFile, "tls-key", getenv("USHER_TLS_KEY_FILE"), "and this key (USHER_TLS_KEY_FILE)")
+	fs.StringVar(&c.actionMemory, "action-memory-mb", envOr(getenv, "USHER_ACTION_MEMORY_MB", "128"), "megabytes of memory one Action run may use; past it the run fails (USHER_ACTION_MEMORY_MB)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "USHER_LOG_FORMAT", "text"), "text or json (USHER_LOG_FORMAT)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", "", "file holding the key that encrypts secrets at rest: 32 bytes in base64 or hex (or USHER_SECRET_KEY holding the key itself; default: made beside a SQLite database as PATH.key; required on PostgreSQL)")
 	c.SecretKey = getenv("USHER_SECRET_KEY")
@@ -92,6 +95,11 @@ func (c *Config) Finish() error {
 		return fmt.Errorf("--mail-rate %q: want a whole number of mails per minute, 0 for no cap", c.mailRate)
 	}
 	c.MailRate = rate
+	mb, err := strconv.Atoi(strings.TrimSpace(c.actionMemory))
+	if err != nil || mb < 1 || mb > 1<<20 {
+		return fmt.Errorf("--action-memory-mb %q: want a whole number of megabytes, at least 1", c.actionMemory)
+	}
+	c.ActionMemoryMB = mb
 	if c.MailFrom == "" {
 		c.MailFrom = "Usher <no-reply@" + u.Hostname() + ">"
 	}
