@@ -253,3 +253,189 @@ func BenchmarkFailedLoginTimes(b *testing.B) {
 		b.ReportMetric(ms(median(times[j])), k.name+"-ms")
 	}
 }
+
+// hostedLogin opens the hosted login page for c and returns a function that
+// submits it with an email and a password, answering the status and page.
+func hostedLogin(t *testing.T, s *testServer, c client) func(email, password string) (int, string) {
+	t.Helper()
+	authorize := s.URL + "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {c.ClientID},
+		"redirect_uri": {"https://app.example.com/callback"}, "scope": {"openid"}}.Encode()
+	hc := browser(t)
+	st, page := get(t, hc, authorize)
+	if st != http.StatusOK {
+		t.Fatalf("login page: %d", st)
+	}
+	csrf, q := csrfField.FindStringSubmatch(page)[1], strings.ReplaceAll(queryField.FindStringSubmatch(page)[1], "&amp;", "&")
+	return func(email, password string) (int, string) {
+		resp, err := hc.PostForm(s.URL+"/u/login", url.Values{"_csrf": {csrf}, "q": {q}, "username": {email}, "password": {password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+}
+
+// TestEveryFailedLoginCostsOneHash: whatever makes a login fail (an unknown
+// email, an invited user with no password yet, a wrong password, a blocked
+// user), on /oauth/token and on the hosted login page, the server checks
+// exactly one password hash, so that the answer's time does not tell which
+// emails have an account (counted by usher_password_hashes_total, not timed).
+func TestEveryFailedLoginCostsOneHash(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, sqliteDSN(t), nil)
+	tok := s.token(t)
+	app := s.app(t, tok, nil)
+	for _, u := range []map[string]any{
+		{"email": "has-password@example.com", "password": "Str0ng-Passw0rd!"},
+		{"email": "blocked@example.com", "password": "Str0ng-Passw0rd!", "blocked": true},
+		{"email": "invited@example.com", "app_metadata": map[string]any{"needsInvitation": true}},
+	} {
+		u["connection"], u["verify_email"] = dbConn, false
+		if st := s.call(t, "POST", "/api/v2/users", tok, u, nil); st != http.StatusCreated {
+			t.Fatalf("create user: %d", st)
+		}
+	}
+	page := hostedLogin(t, s, app)
+	for _, tc := range []struct {
+		kind, email, password string
+	}{
+		{"unknown email", "nobody@example.com", "Str0ng-Passw0rd!"},
+		{"invited user without a password", "invited@example.com", "Str0ng-Passw0rd!"},
+		{"wrong password", "has-password@example.com", "Wr0ng-Passw0rd!"},
+		{"blocked user, wrong password", "blocked@example.com", "Wr0ng-Passw0rd!"},
+	} {
+		before := s.metric(t, "usher_password_hashes_total")
+		if st, b := s.passwordRealm(t, app, tc.email, tc.password, "openid"); st != http.StatusForbidden || b["error"] != "invalid_grant" || b["error_description"] != "Wrong email or password." {
+			t.Errorf("/oauth/token, %s: %d %v", tc.kind, st, b)
+		}
+		if n := s.metric(t, "usher_password_hashes_total") - before; n != 1 {
+			t.Errorf("/oauth/token, %s: %v hashes, want 1", tc.kind, n)
+		}
+		before = s.metric(t, "usher_password_hashes_total")
+		if st, body := page(tc.email, tc.password); st != http.StatusUnauthorized || !strings.Contains(body, "Wrong email or password.") {
+			t.Errorf("/u/login, %s: %d", tc.kind, st)
+		}
+		if n := s.metric(t, "usher_password_hashes_total") - before; n != 1 {
+			t.Errorf("/u/login, %s: %v hashes, want 1", tc.kind, n)
+		}
+	}
+}
+
+// TestBlockedUserIsToldSoOnlyWithTheRightPassword: "user is blocked" tells
+// that the account exists, so, as in Auth0, only someone who gave its
+// password hears it; a wrong password gets the ordinary answer.
+func TestBlockedUserIsToldSoOnlyWithTheRightPassword(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		s := startServer(t, dsn, nil)
+		tok := s.token(t)
+		app := s.app(t, tok, nil)
+		if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "blocked@example.com",
+			"password": "Str0ng-Passw0rd!", "verify_email": false, "blocked": true}, nil); st != http.StatusCreated {
+			t.Fatalf("create user: %d", st)
+		}
+		if st, b := s.passwordRealm(t, app, "blocked@example.com", "Wr0ng-Passw0rd!", "openid"); st != http.StatusForbidden || b["error"] != "invalid_grant" || b["error_description"] != "Wrong email or password." {
+			t.Fatalf("wrong password of a blocked user: %d %v", st, b)
+		}
+		if st, b := s.passwordRealm(t, app, "blocked@example.com", "Str0ng-Passw0rd!", "openid"); st != http.StatusUnauthorized || b["error"] != "unauthorized" || b["error_description"] != "user is blocked" {
+			t.Fatalf("right password of a blocked user: %d %v", st, b)
+		}
+		page := hostedLogin(t, s, app)
+		if st, body := page("blocked@example.com", "Wr0ng-Passw0rd!"); st != http.StatusUnauthorized || !strings.Contains(body, "Wrong email or password.") || strings.Contains(body, "account is blocked") {
+			t.Fatalf("hosted page, wrong password of a blocked user: %d\n%s", st, body)
+		}
+		if st, body := page("blocked@example.com", "Str0ng-Passw0rd!"); st != http.StatusUnauthorized || !strings.Contains(body, "This account is blocked") {
+			t.Fatalf("hosted page, right password of a blocked user: %d\n%s", st, body)
+		}
+	})
+}
+
+// TestConcurrentWrongPasswordsStopAtTheLimit sends 30 wrong passwords for
+// one user from one address at once: brute-force protection checks at most
+// 10 of them (every other answer is a 429), the pair is then blocked, and
+// the right password is refused from that address but not from another.
+func TestConcurrentWrongPasswordsStopAtTheLimit(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		s := startServer(t, dsn, nil)
+		tok := s.token(t)
+		app := s.app(t, tok, nil)
+		var u user
+		if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "target@example.com",
+			"password": "Str0ng-Passw0rd!", "verify_email": false}, &u); st != http.StatusCreated {
+			t.Fatalf("create user: %d", st)
+		}
+		attacker := fromLoopback(6, 0, 1)
+		answers := make([]string, 30)
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Go(func() {
+				st, body, _ := postForm(attacker, s.URL+"/oauth/token", realmForm(app, "target@example.com", "Guess-"+strconv.Itoa(i)))
+				answers[i] = strconv.Itoa(st) + " " + body
+			})
+		}
+		wg.Wait()
+		wrong := 0
+		count := func(answer string) (blocked bool) {
+			switch {
+			case strings.HasPrefix(answer, "403 ") && strings.Contains(answer, `"invalid_grant"`):
+				wrong++
+			case strings.HasPrefix(answer, "429 ") && strings.Contains(answer, `"too_many_attempts"`):
+				return true
+			case strings.HasPrefix(answer, "429 ") && strings.Contains(answer, `"too_many_requests"`):
+				// The rate limit or the hashing capacity: nothing was checked.
+			default:
+				t.Fatalf("unexpected answer %s", answer)
+			}
+			return false
+		}
+		for _, a := range answers {
+			count(a)
+		}
+		if wrong > 10 {
+			t.Fatalf("%d of 30 concurrent wrong passwords were checked, at most 10 may be", wrong)
+		}
+		// Some may have been turned away before their password was checked
+		// (rate limit, busy hashing): guess on until the pair is blocked.
+		retry := func(password string) string {
+			for range 100 {
+				st, body, _ := postForm(attacker, s.URL+"/oauth/token", realmForm(app, "target@example.com", password))
+				if answer := strconv.Itoa(st) + " " + body; !strings.Contains(answer, `"too_many_requests"`) {
+					return answer
+				}
+				time.Sleep(100 * time.Millisecond) // the per-address rate limit refills at 10/s
+			}
+			t.Fatal("still rate limited after 10 s")
+			return ""
+		}
+		for blocked := false; !blocked; {
+			blocked = count(retry("Another-Guess"))
+			if wrong > 10 {
+				t.Fatalf("%d wrong passwords checked before the block", wrong)
+			}
+		}
+		if wrong != 10 {
+			t.Fatalf("blocked after %d wrong passwords, want 10", wrong)
+		}
+		if answer := retry("Str0ng-Passw0rd!"); !strings.HasPrefix(answer, "429 ") || !strings.Contains(answer, `"too_many_attempts"`) {
+			t.Fatalf("the right password from the blocked address: %s", answer)
+		}
+		var logs []map[string]any
+		s.call(t, "GET", "/api/v2/logs?q=type:limit_wc", tok, nil, &logs)
+		if len(logs) != 1 {
+			t.Fatalf("limit_wc events: %d, want 1", len(logs))
+		}
+		var blocks struct {
+			BlockedFor []map[string]string `json:"blocked_for"`
+		}
+		s.call(t, "GET", "/api/v2/user-blocks/"+url.PathEscape(u.UserID), tok, nil, &blocks)
+		if len(blocks.BlockedFor) != 1 || blocks.BlockedFor[0]["ip"] != "127.6.0.1" {
+			t.Fatalf("user blocks %+v", blocks)
+		}
+		if st, b, _ := postForm(fromLoopback(6, 0, 2), s.URL+"/oauth/token", realmForm(app, "target@example.com", "Str0ng-Passw0rd!")); st != http.StatusOK {
+			t.Fatalf("the right password from another address: %d %s", st, b)
+		}
+	})
+}

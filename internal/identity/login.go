@@ -72,30 +72,28 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (User, Connec
 		return User{}, conn, err
 	}
 	event.UserID = u.ID
-	// The attempt is counted before the hash, so that concurrent guesses
-	// cannot all pass a count read before any of them was recorded.
+	// A hashing slot is taken first and the attempt counted next, before the
+	// hash: concurrent guesses cannot all pass a count read before any of
+	// them was recorded, and an attempt turned away for want of a slot is
+	// never counted.
+	slot, err := s.passwords.acquire(ctx)
+	if err != nil {
+		return User{}, conn, err
+	}
 	guarded := conn.BruteForceProtection()
 	attempt := 0
 	if guarded {
 		if attempt, err = s.store.ReserveLoginAttempt(ctx, u.ID, c.Who.IP, now, maxFailedLogins); err != nil {
+			slot()
 			return User{}, conn, err
 		} else if attempt == 0 {
+			slot()
 			event.Type, event.Description = "f", "Blocked by brute-force protection."
 			return User{}, conn, errors.Join(ErrTooManyAttempts, s.log(ctx, s.store, event, now))
 		}
 	}
-	release := func() error {
-		if !guarded {
-			return nil
-		}
-		// A fresh context: a client that hung up must not leave its
-		// reservation counted as a wrong password.
-		return s.store.ReleaseLoginAttempt(context.WithoutCancel(ctx), u.ID, c.Who.IP, maxFailedLogins)
-	}
-	ok, err := s.passwords.Check(ctx, u.PasswordHash, c.Password)
-	if err != nil {
-		return User{}, conn, errors.Join(err, release())
-	}
+	ok := s.passwords.checkHeld(u.PasswordHash, c.Password)
+	slot()
 	if !ok {
 		event.Type, event.Description = "fp", "Wrong email or password."
 		err := s.store.Atomic(ctx, func(st Store) error {
@@ -113,7 +111,11 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (User, Connec
 	// Auth0 says a user is blocked only to someone who knows the password.
 	if u.Blocked {
 		event.Type, event.Description = "f", "user is blocked"
-		return User{}, conn, errors.Join(ErrUserBlocked, release(), s.log(ctx, s.store, event, now))
+		var release error
+		if guarded { // the password was right: not a failure to count
+			release = s.store.ReleaseLoginAttempt(ctx, u.ID, c.Who.IP, maxFailedLogins)
+		}
+		return User{}, conn, errors.Join(ErrUserBlocked, release, s.log(ctx, s.store, event, now))
 	}
 	if err := s.store.ClearLoginFailures(ctx, u.ID, c.Who.IP); err != nil {
 		return User{}, conn, err

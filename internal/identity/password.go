@@ -248,6 +248,7 @@ func (p *Passwords) Hash(ctx context.Context, pw string) (string, error) {
 		return "", err
 	}
 	defer release()
+	p.hashes.Add(1)
 	return HashPassword(pw)
 }
 
@@ -255,16 +256,22 @@ func (p *Passwords) Hash(ctx context.Context, pw string) (string, error) {
 // of a format Usher does not know) it does the same work against a stand-in
 // and answers false. It fails only with ErrBusy or the context's error.
 func (p *Passwords) Check(ctx context.Context, hash, pw string) (bool, error) {
-	real := checkable(hash)
-	if !real {
-		hash = p.dummy
-	}
 	release, err := p.acquire(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer release()
-	return CheckPassword(hash, pw) && real, nil
+	return p.checkHeld(hash, pw), nil
+}
+
+// checkHeld is Check for a caller holding a slot from acquire.
+func (p *Passwords) checkHeld(hash, pw string) bool {
+	p.hashes.Add(1)
+	if !checkable(hash) {
+		CheckPassword(p.dummy, pw)
+		return false
+	}
+	return CheckPassword(hash, pw)
 }
 
 // Stats returns what p did so far.
@@ -282,7 +289,6 @@ func (p *Passwords) acquire(ctx context.Context) (func(), error) {
 		}
 	}
 	p.running.Add(1)
-	p.hashes.Add(1)
 	return func() {
 		p.running.Add(-1)
 		p.slots.Release(1)

@@ -55,7 +55,7 @@ type Store interface {
 	// blocked, nothing is counted). Reaching limit records when the block began.
 	ReserveLoginAttempt(ctx context.Context, userID, ip string, now time.Time, limit int) (int, error)
 	// ReleaseLoginAttempt takes back one reserved attempt whose password
-	// was not wrong (never checked, or right).
+	// was right.
 	ReleaseLoginAttempt(ctx context.Context, userID, ip string, limit int) error
 	// ClearLoginFailures forgets a user's failures from ip ("" for every address).
 	ClearLoginFailures(ctx context.Context, userID, ip string) error
