@@ -191,9 +191,11 @@ type PasswordLimits struct {
 	// Slots is how many hashes run at once; 0: one per core (GOMAXPROCS).
 	Slots int
 	// Queue is how many hashes may wait for a slot; past it the next is
-	// refused at once with ErrBusy. 0: four per slot; -1: none.
+	// refused at once with ErrBusy. 0: two per slot; -1: none. A short
+	// queue keeps the logins that are taken about as fast as on an idle
+	// server; the others are told to come back (429, Retry-After).
 	Queue int
-	// Wait is the longest a hash waits for a slot before ErrBusy; 0: one second.
+	// Wait is the longest a hash waits for a slot before ErrBusy; 0: half a second.
 	Wait time.Duration
 }
 
@@ -229,12 +231,12 @@ func NewPasswords(l PasswordLimits) *Passwords {
 	}
 	switch {
 	case l.Queue == 0:
-		l.Queue = 4 * l.Slots
+		l.Queue = 2 * l.Slots
 	case l.Queue < 0:
 		l.Queue = 0
 	}
 	if l.Wait <= 0 {
-		l.Wait = time.Second
+		l.Wait = 500 * time.Millisecond
 	}
 	// HashPassword fails only when crypto/rand does, which Go treats as fatal.
 	dummy, _ := HashPassword(rand.Text())
