@@ -115,13 +115,13 @@ func median(d []time.Duration) time.Duration {
 // BenchmarkLoginUnderLoad sends b.N password-realm logins with the right
 // password from 32 concurrent clients (each its own user and address) to
 // usher serve running as a child process on SQLite. It reports the p50 and
-// p99 of the logins that succeeded, the share answered 429 (the server was
-// at its hashing capacity; such a client waits 150 ms before its next
-// login, as a client honouring Retry-After would at least), the share not
-// answered within 30 s, and the peak
-// resident memory of the server (VmHWM, start-up included).
+// p99 of the logins that succeeded; the share answered 429 (the hashing was
+// at capacity; such a client waits 150 ms before its next login, as one
+// honouring Retry-After would at least); the share not answered within 30 s;
+// and the server's resident memory when idle and at its peak (VmHWM, start-
+// up included).
 //
-//	go test ./cmd/usher -run '^$' -bench LoginUnderLoad -benchtime 640x
+//	go test ./cmd/usher -run '^$' -bench LoginUnderLoad -benchtime 320x
 func BenchmarkLoginUnderLoad(b *testing.B) {
 	const clients = 32
 	s, pid := serveChild(b)
