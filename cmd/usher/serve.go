@@ -84,6 +84,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerMailRate(reg, worker, cfg.MailRate)
+	registerPasswordHashing(reg, ids)
 	handler := api.NewServer(api.Deps{
 		Identity:   ids,
 		OAuth:      tokens,
@@ -126,6 +127,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var workers sync.WaitGroup
 	workers.Go(func() { worker.Run(workerCtx) })
 	workers.Go(func() { jobs.Run(workerCtx) })
+	workers.Go(func() {
+		ids.RunPasswordChanges(workerCtx, func(err error) { log.Error("password-change request", "err", err) })
+	})
 	defer func() {
 		stopWorker()
 		workers.Wait() // the database closes only after the workers are done with it
@@ -186,6 +190,24 @@ func registerMailRate(reg *prometheus.Registry, worker *mail.Worker, perMinute i
 			}
 			return float64(n)
 		}),
+	)
+}
+
+// registerPasswordHashing exposes on /metrics how busy the bounded password
+// hashing is: a rising refused count means logins were answered 429.
+func registerPasswordHashing(reg *prometheus.Registry, ids *identity.Service) {
+	stat := func(f func(identity.PasswordStats) float64) func() float64 {
+		return func() float64 { return f(ids.PasswordStats()) }
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "usher_password_hash_slots", Help: "Password hashes this instance runs at once at most."},
+			stat(func(s identity.PasswordStats) float64 { return float64(s.Slots) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "usher_password_hash_waiting", Help: "Password hashes waiting for a slot."},
+			stat(func(s identity.PasswordStats) float64 { return float64(s.Waiting) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_password_hashes_total", Help: "Password hashes computed or checked, stand-ins for missing hashes included."},
+			stat(func(s identity.PasswordStats) float64 { return float64(s.Hashes) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "usher_password_hashes_refused_total", Help: "Requests answered 429 because every hashing slot was busy and the queue full or too slow."},
+			stat(func(s identity.PasswordStats) float64 { return float64(s.Refused) })),
 	)
 }
 

@@ -43,7 +43,11 @@ func mgmtError(w http.ResponseWriter, err error) {
 			identity.KindNotFound: http.StatusNotFound,
 			identity.KindConflict: http.StatusConflict,
 			identity.KindDenied:   http.StatusForbidden,
+			identity.KindBusy:     http.StatusTooManyRequests,
 		}[de.Kind]
+		if de.Kind == identity.KindBusy {
+			w.Header().Set("Retry-After", "1")
+		}
 		writeMgmtError(w, status, de.Code, de.Message)
 		return
 	}

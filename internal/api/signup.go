@@ -12,7 +12,7 @@ import (
 // {name, code, description, statusCode}.
 func dbError(w http.ResponseWriter, err error) {
 	var de *identity.Error
-	if !errors.As(err, &de) {
+	if !errors.As(err, &de) || de.Kind == identity.KindBusy {
 		authError(w, err)
 		return
 	}

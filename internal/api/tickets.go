@@ -66,6 +66,9 @@ func authError(w http.ResponseWriter, err error) {
 			code = "invalid_request"
 		}
 		writeOAuthError(w, http.StatusBadRequest, code, de.Message)
+	case errors.As(err, &de) && de.Kind == identity.KindBusy:
+		w.Header().Set("Retry-After", "1")
+		writeOAuthError(w, http.StatusTooManyRequests, de.Code, de.Message)
 	case errors.As(err, &tooBig):
 		writeOAuthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
 	default:

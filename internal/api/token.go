@@ -118,6 +118,10 @@ func handleToken(tokens *oauth.Server) http.Handler {
 		var oe *oauth.Error
 		switch {
 		case errors.As(err, &oe):
+			if oe.Code == "too_many_requests" {
+				// The password hashing is at capacity: a moment later it is not.
+				w.Header().Set("Retry-After", "1")
+			}
 			writeOAuthError(w, oe.Status, oe.Code, oe.Description)
 		case err != nil:
 			noteError(w, err)

@@ -14,6 +14,7 @@ const (
 	KindNotFound                 // the thing does not exist: 404
 	KindConflict                 // it would duplicate something unique: 409
 	KindDenied                   // the caller may not do this: 403
+	KindBusy                     // the server is at capacity for this work: 429, try again
 )
 
 // Error is a domain error with a sentence meant for the API caller and a

@@ -37,8 +37,14 @@ type Credentials struct {
 // Authenticate checks a password login with brute-force protection: after
 // maxFailedLogins wrong passwords from one address, that user and address
 // are blocked until an administrator lifts the block or the password is
-// reset. Every outcome is logged (fu, fp, limit_wc); the successful login
+// reset. Every outcome is logged (fu, fp, f, limit_wc); the successful login
 // is logged by RecordLogin once the login flow completes.
+//
+// Every answer that says no after the connection is known costs one
+// password hash, whatever the reason (unknown email, no password yet, wrong
+// password, blocked user), so that its time does not tell which emails have
+// an account. Only a pair already blocked by brute-force protection is
+// answered without one: that answer names the account anyway, as Auth0's does.
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (User, Connection, error) {
 	if c.Connection == "" {
 		tenant, err := s.tenant(ctx)
@@ -57,41 +63,59 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (User, Connec
 	event := LogEvent{ClientID: c.ClientID, Connection: conn.Name, IP: c.Who.IP, UserAgent: c.Who.UserAgent, UserName: strings.ToLower(c.Username)}
 	u, err := s.userInConnection(ctx, c.Username, conn.ID)
 	if errors.Is(err, errNoUser) {
+		if _, err := s.passwords.Check(ctx, "", c.Password); err != nil {
+			return User{}, conn, err
+		}
 		event.Type, event.Description = "fu", "Wrong email or password."
 		return User{}, conn, errors.Join(ErrWrongCredentials, s.log(ctx, s.store, event, now))
 	} else if err != nil {
 		return User{}, conn, err
 	}
 	event.UserID = u.ID
-	if conn.BruteForceProtection() {
-		if n, err := s.store.LoginFailures(ctx, u.ID, c.Who.IP); err != nil {
+	// A hashing slot is taken first and the attempt counted next, before the
+	// hash: concurrent guesses cannot all pass a count read before any of
+	// them was recorded, and an attempt turned away for want of a slot is
+	// never counted.
+	slot, err := s.passwords.acquire(ctx)
+	if err != nil {
+		return User{}, conn, err
+	}
+	guarded := conn.BruteForceProtection()
+	attempt := 0
+	if guarded {
+		if attempt, err = s.store.ReserveLoginAttempt(ctx, u.ID, c.Who.IP, now, maxFailedLogins); err != nil {
+			slot()
 			return User{}, conn, err
-		} else if n >= maxFailedLogins {
+		} else if attempt == 0 {
+			slot()
 			event.Type, event.Description = "f", "Blocked by brute-force protection."
 			return User{}, conn, errors.Join(ErrTooManyAttempts, s.log(ctx, s.store, event, now))
 		}
 	}
-	if u.Blocked {
-		event.Type, event.Description = "f", "user is blocked"
-		return User{}, conn, errors.Join(ErrUserBlocked, s.log(ctx, s.store, event, now))
-	}
-	if u.PasswordHash == "" || !CheckPassword(u.PasswordHash, c.Password) {
+	ok := s.passwords.checkHeld(u.PasswordHash, c.Password)
+	slot()
+	if !ok {
 		event.Type, event.Description = "fp", "Wrong email or password."
 		err := s.store.Atomic(ctx, func(st Store) error {
-			n, err := st.RecordLoginFailure(ctx, u.ID, c.Who.IP, now, maxFailedLogins)
-			if err != nil {
-				return err
-			}
 			if err := s.log(ctx, st, event, now); err != nil {
 				return err
 			}
-			if n == maxFailedLogins && conn.BruteForceProtection() {
+			if attempt == maxFailedLogins {
 				return s.log(ctx, st, LogEvent{Type: "limit_wc", Description: "Too many failed logins for this user from this address.",
 					UserID: u.ID, UserName: u.Email, Connection: conn.Name, IP: c.Who.IP, UserAgent: c.Who.UserAgent}, now)
 			}
 			return nil
 		})
 		return User{}, conn, errors.Join(ErrWrongCredentials, err)
+	}
+	// Auth0 says a user is blocked only to someone who knows the password.
+	if u.Blocked {
+		event.Type, event.Description = "f", "user is blocked"
+		var release error
+		if guarded { // the password was right: not a failure to count
+			release = s.store.ReleaseLoginAttempt(ctx, u.ID, c.Who.IP, maxFailedLogins)
+		}
+		return User{}, conn, errors.Join(ErrUserBlocked, release, s.log(ctx, s.store, event, now))
 	}
 	if err := s.store.ClearLoginFailures(ctx, u.ID, c.Who.IP); err != nil {
 		return User{}, conn, err

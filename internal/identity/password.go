@@ -1,15 +1,20 @@
 package identity
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/semaphore"
 )
 
 // PasswordPolicy is a database connection's rule for new passwords, in
@@ -122,7 +127,9 @@ const (
 	argonKeyLen = 32
 )
 
-// HashPassword returns an argon2id hash in the PHC string format.
+// HashPassword returns an argon2id hash in the PHC string format. It is
+// unbounded: a server hashes through Passwords, which bounds how many run
+// at once.
 func HashPassword(pw string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
@@ -145,6 +152,12 @@ func CheckPassword(hash, pw string) bool {
 	return false
 }
 
+// checkable reports whether CheckPassword does a hash's work for hash,
+// rather than answering no at once.
+func checkable(hash string) bool {
+	return isBcrypt(hash) || strings.HasPrefix(hash, "$argon2id$")
+}
+
 func checkArgon2id(hash, pw string) bool {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 {
@@ -164,4 +177,140 @@ func checkArgon2id(hash, pw string) bool {
 	}
 	got := argon2.IDKey([]byte(pw), salt, time, mem, lanes, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// ErrBusy is the answer when the server already hashes as many passwords
+// as it has room for and the queue is full: the caller may try again in a
+// moment (the HTTP edge answers 429 with Retry-After).
+var ErrBusy error = &Error{Kind: KindBusy, Code: "too_many_requests", Message: "Too many requests. Try again in a moment."}
+
+// PasswordLimits bound the password hashing one server does at once. An
+// argon2id hash holds 19 MiB and a core for tens of milliseconds: unbounded,
+// a burst of logins multiplies the memory and makes every login wait.
+type PasswordLimits struct {
+	// Slots is how many hashes run at once; 0: one per core (GOMAXPROCS).
+	Slots int
+	// Queue is how many hashes may wait for a slot; past it the next is
+	// refused at once with ErrBusy. 0: two per slot; -1: none. A short
+	// queue keeps the logins that are taken about as fast as on an idle
+	// server; the others are told to come back (429, Retry-After).
+	Queue int
+	// Wait is the longest a hash waits for a slot before ErrBusy; 0: half a second.
+	Wait time.Duration
+}
+
+// PasswordStats are what Passwords did since it was made, for /metrics.
+type PasswordStats struct {
+	Slots, Running, Waiting int
+	Hashes, Refused         uint64
+}
+
+// Passwords hashes and checks passwords with PasswordLimits' bounds. Every
+// check costs one hash of the current algorithm and cost, even when there is
+// no hash to check against (an unknown email, a user with no password yet),
+// so that the answer's time tells nothing about the account.
+type Passwords struct {
+	slots   *semaphore.Weighted
+	size    int
+	queue   int64
+	wait    time.Duration
+	waiting atomic.Int64
+	running atomic.Int64
+	hashes  atomic.Uint64
+	refused atomic.Uint64
+	// dummy is a hash of a random password with the parameters of new hashes:
+	// what a check without a real hash is checked against.
+	dummy string
+}
+
+// NewPasswords returns a Passwords bounded by l. It computes the stand-in
+// hash once, here.
+func NewPasswords(l PasswordLimits) *Passwords {
+	if l.Slots <= 0 {
+		l.Slots = runtime.GOMAXPROCS(0)
+	}
+	switch {
+	case l.Queue == 0:
+		l.Queue = 2 * l.Slots
+	case l.Queue < 0:
+		l.Queue = 0
+	}
+	if l.Wait <= 0 {
+		l.Wait = 500 * time.Millisecond
+	}
+	// HashPassword fails only when crypto/rand does, which Go treats as fatal.
+	dummy, _ := HashPassword(rand.Text())
+	return &Passwords{slots: semaphore.NewWeighted(int64(l.Slots)), size: l.Slots, queue: int64(l.Queue), wait: l.Wait, dummy: dummy}
+}
+
+// Hash returns a new hash of pw, or ErrBusy.
+func (p *Passwords) Hash(ctx context.Context, pw string) (string, error) {
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	p.hashes.Add(1)
+	return HashPassword(pw)
+}
+
+// Check reports whether pw matches hash. With no usable hash (empty, or
+// of a format Usher does not know) it does the same work against a stand-in
+// and answers false. It fails only with ErrBusy or the context's error.
+func (p *Passwords) Check(ctx context.Context, hash, pw string) (bool, error) {
+	release, err := p.acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return p.checkHeld(hash, pw), nil
+}
+
+// checkHeld is Check for a caller holding a slot from acquire.
+func (p *Passwords) checkHeld(hash, pw string) bool {
+	p.hashes.Add(1)
+	if !checkable(hash) {
+		CheckPassword(p.dummy, pw)
+		return false
+	}
+	return CheckPassword(hash, pw)
+}
+
+// Stats returns what p did so far.
+func (p *Passwords) Stats() PasswordStats {
+	return PasswordStats{Slots: p.size, Running: int(p.running.Load()), Waiting: int(p.waiting.Load()),
+		Hashes: p.hashes.Load(), Refused: p.refused.Load()}
+}
+
+// acquire takes a slot, waiting in a bounded queue for a bounded time, and
+// returns the function that gives it back.
+func (p *Passwords) acquire(ctx context.Context) (func(), error) {
+	if !p.slots.TryAcquire(1) {
+		if err := p.await(ctx); err != nil {
+			return nil, err
+		}
+	}
+	p.running.Add(1)
+	return func() {
+		p.running.Add(-1)
+		p.slots.Release(1)
+	}, nil
+}
+
+func (p *Passwords) await(ctx context.Context) error {
+	defer p.waiting.Add(-1)
+	if p.waiting.Add(1) > p.queue {
+		p.refused.Add(1)
+		return ErrBusy
+	}
+	wctx, cancel := context.WithTimeout(ctx, p.wait)
+	defer cancel()
+	if err := p.slots.Acquire(wctx, 1); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("wait to hash a password: %w", ctx.Err())
+		}
+		p.refused.Add(1)
+		return ErrBusy
+	}
+	return nil
 }

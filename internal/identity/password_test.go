@@ -1,8 +1,12 @@
 package identity
 
 import (
+	"context"
+	"errors"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -62,5 +66,98 @@ func BenchmarkCheckPassword(b *testing.B) {
 		if !CheckPassword(h, "Correct-Horse-9") {
 			b.Fatal("no match")
 		}
+	}
+}
+
+func TestPasswordsCheckCostsOneHashWhateverTheHash(t *testing.T) {
+	p := NewPasswords(PasswordLimits{Slots: 1})
+	real, err := p.Hash(t.Context(), "Correct-Horse-9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported, _ := bcrypt.GenerateFromPassword([]byte("from-auth0"), bcrypt.MinCost)
+	for _, tc := range []struct {
+		name, hash, pw string
+		want           bool
+	}{
+		{"right password", real, "Correct-Horse-9", true},
+		{"wrong password", real, "correct-horse-9", false},
+		{"imported bcrypt", string(imported), "from-auth0", true},
+		{"no password yet", "", "anything", false},
+		{"unknown format", "plain-text", "plain-text", false},
+	} {
+		before := p.Stats().Hashes
+		ok, err := p.Check(t.Context(), tc.hash, tc.pw)
+		if err != nil || ok != tc.want {
+			t.Errorf("%s: got %v %v, want %v", tc.name, ok, err, tc.want)
+		}
+		if n := p.Stats().Hashes - before; n != 1 {
+			t.Errorf("%s: %d hashes, want 1", tc.name, n)
+		}
+	}
+	if !strings.HasPrefix(p.dummy, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("the stand-in hash %q does not have the parameters of new hashes", p.dummy)
+	}
+}
+
+func TestPasswordsRefuseWhenEverySlotAndTheQueueAreTaken(t *testing.T) {
+	h, _ := HashPassword("Correct-Horse-9")
+
+	noQueue := NewPasswords(PasswordLimits{Slots: 1, Queue: -1})
+	release, err := noQueue.acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := noQueue.Check(t.Context(), h, "Correct-Horse-9"); !errors.Is(err, ErrBusy) || KindOf(err) != KindBusy {
+		t.Fatalf("check with the only slot taken and no queue: %v, want ErrBusy", err)
+	}
+	if _, err := noQueue.Hash(t.Context(), "Correct-Horse-9"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("hash with the only slot taken: %v, want ErrBusy", err)
+	}
+	release()
+	if ok, err := noQueue.Check(t.Context(), h, "Correct-Horse-9"); !ok || err != nil {
+		t.Fatalf("check once the slot is free: %v %v", ok, err)
+	}
+	if st := noQueue.Stats(); st.Refused != 2 || st.Running != 0 || st.Waiting != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+
+	// A waiter gives up after Wait; one whose caller left says so instead.
+	queued := NewPasswords(PasswordLimits{Slots: 1, Queue: 1, Wait: time.Millisecond})
+	release, _ = queued.acquire(t.Context())
+	defer release()
+	if _, err := queued.Check(t.Context(), h, "x"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("check that waited too long: %v, want ErrBusy", err)
+	}
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := queued.Check(gone, h, "x"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("check whose caller left: %v, want context.Canceled", err)
+	}
+}
+
+// TestPasswordsQueueServesAWaiter fills the one slot, queues a check
+// and sees it served once the slot is given back.
+func TestPasswordsQueueServesAWaiter(t *testing.T) {
+	p := NewPasswords(PasswordLimits{Slots: 1, Queue: 1, Wait: time.Minute})
+	h, _ := HashPassword("Correct-Horse-9")
+	release, _ := p.acquire(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		ok, err := p.Check(t.Context(), h, "Correct-Horse-9")
+		if err == nil && !ok {
+			err = errors.New("no match")
+		}
+		done <- err
+	}()
+	for p.Stats().Waiting == 0 {
+		runtime.Gosched()
+	}
+	if _, err := p.Check(t.Context(), h, "x"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("a second waiter past the queue: %v, want ErrBusy", err)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("queued check: %v", err)
 	}
 }

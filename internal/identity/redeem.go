@@ -88,7 +88,7 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 	if err := v.Policy.Check(password); err != nil {
 		return Redeemed{}, err
 	}
-	hash, err := HashPassword(password)
+	hash, err := s.passwords.Hash(ctx, password)
 	if err != nil {
 		return Redeemed{}, err
 	}

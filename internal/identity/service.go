@@ -22,6 +22,8 @@ type Service struct {
 	mailQueued   func()
 	jobQueued    func()
 	trigger      TriggerFunc
+	passwords    *Passwords
+	changes      chan passwordChange
 	conns        connCache
 	tenantCache  *cache.TTL[struct{}, TenantSettings]
 }
@@ -55,7 +57,10 @@ type Options struct {
 	// Trigger runs the pre-user-registration and post-change-password
 	// Actions; nil runs none.
 	Trigger TriggerFunc
-	Now     Clock
+	// Passwords hashes and checks passwords; nil: one with the default
+	// PasswordLimits (made here, which costs one hash).
+	Passwords *Passwords
+	Now       Clock
 }
 
 // NewService returns a Service over store.
@@ -72,10 +77,17 @@ func NewService(store Store, o Options) *Service {
 	if o.Trigger == nil {
 		o.Trigger = func(context.Context, string, map[string]any) (TriggerOutcome, error) { return TriggerOutcome{}, nil }
 	}
+	if o.Passwords == nil {
+		o.Passwords = NewPasswords(PasswordLimits{})
+	}
 	return &Service{store: store, now: o.Now, mgmtAudience: o.PublicURL + "/api/v2/", publicURL: o.PublicURL,
 		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued, jobQueued: o.JobQueued, trigger: o.Trigger,
+		passwords: o.Passwords, changes: make(chan passwordChange, passwordChangeQueue),
 		conns: newConnCache(), tenantCache: cache.New[struct{}, TenantSettings](settingsTTL, 1)}
 }
+
+// PasswordStats says what the password hashing did so far, for /metrics.
+func (s *Service) PasswordStats() PasswordStats { return s.passwords.Stats() }
 
 // ManagementAudience is the audience Management API tokens carry.
 func (s *Service) ManagementAudience() string { return s.mgmtAudience }

@@ -49,11 +49,14 @@ type Store interface {
 
 	EnqueueMail(ctx context.Context, m Mail) error
 
-	// LoginFailures counts the failed logins of a user from an address.
-	LoginFailures(ctx context.Context, userID, ip string) (int, error)
-	// RecordLoginFailure counts one more and returns the new count; the
-	// count reaching blockAt marks the pair blocked.
-	RecordLoginFailure(ctx context.Context, userID, ip string, now time.Time, blockAt int) (int, error)
+	// ReserveLoginAttempt counts one more login attempt of a user from an
+	// address before its password is checked, atomically, and returns the
+	// count with it; 0 when limit attempts are counted already (the pair is
+	// blocked, nothing is counted). Reaching limit records when the block began.
+	ReserveLoginAttempt(ctx context.Context, userID, ip string, now time.Time, limit int) (int, error)
+	// ReleaseLoginAttempt takes back one reserved attempt whose password
+	// was right.
+	ReleaseLoginAttempt(ctx context.Context, userID, ip string, limit int) error
 	// ClearLoginFailures forgets a user's failures from ip ("" for every address).
 	ClearLoginFailures(ctx context.Context, userID, ip string) error
 	// LoginBlocks lists the addresses with at least blockAt failures.

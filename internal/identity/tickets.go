@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -180,10 +181,31 @@ type PasswordChangeRequest struct {
 	Organization string `json:"organization"`
 }
 
-// RequestPasswordChange mails a password-change link (the reset_email
-// template) to the user with that email in that connection. When there is
-// no such user it does nothing and says nothing different, so that the
-// answer cannot tell who has an account.
+// passwordChangeQueue is how many accepted password-change requests may
+// wait for RunPasswordChanges; past it a request is answered ErrBusy,
+// whatever its email.
+const passwordChangeQueue = 1024
+
+// passwordChangeDelay is how long after its answer a request's work may
+// start: long enough for the answer to have left, so that its time does not
+// include the mail that only a known email costs.
+const passwordChangeDelay = 50 * time.Millisecond
+
+// passwordChange is an accepted request to mail a password-change link.
+type passwordChange struct {
+	req    PasswordChangeRequest
+	conn   Connection
+	client *Client
+	who    Requester
+	due    time.Time // not before, see passwordChangeDelay
+}
+
+// RequestPasswordChange accepts a request to mail a password-change link
+// (the reset_email template) to the user with that email in that
+// connection. It checks only what does not depend on the email and leaves
+// the rest to RunPasswordChanges, so that the answer, and its time, is the
+// same whether or not the email has an account. When there is no such user
+// nothing is sent.
 func (s *Service) RequestPasswordChange(ctx context.Context, r PasswordChangeRequest, who Requester) error {
 	if r.Email == "" {
 		return Invalid("invalid_request", "Missing required parameter: email")
@@ -201,6 +223,56 @@ func (s *Service) RequestPasswordChange(ctx context.Context, r PasswordChangeReq
 	if err != nil {
 		return err
 	}
+	select {
+	case s.changes <- passwordChange{req: r, conn: conn, client: client, who: who, due: time.Now().Add(passwordChangeDelay)}:
+		return nil
+	default:
+		return ErrBusy
+	}
+}
+
+// RunPasswordChanges sends the password-change links RequestPasswordChange
+// accepted, one at a time in the order they came (so that of two requests
+// for one user, the later link is the one that works), until ctx ends; it
+// then sends what was accepted already and returns. onErr hears of a
+// request that failed.
+func (s *Service) RunPasswordChanges(ctx context.Context, onErr func(error)) {
+	work := context.WithoutCancel(ctx)
+	send := func(c passwordChange) {
+		if err := s.sendPasswordChange(work, c); err != nil {
+			onErr(fmt.Errorf("password-change request: %w", err))
+		}
+	}
+	for {
+		select {
+		case c := <-s.changes:
+			// Work started while the request's answer is still being
+			// written would slow that answer for known emails only.
+			if wait := time.Until(c.due); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+				}
+			}
+			send(c)
+		case <-ctx.Done():
+			for {
+				select {
+				case c := <-s.changes:
+					send(c)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// sendPasswordChange mails the link of one accepted request.
+func (s *Service) sendPasswordChange(ctx context.Context, c passwordChange) error {
+	r, conn, client, who := c.req, c.conn, c.client, c.who
 	now := s.now().UTC()
 	event := LogEvent{Type: "scpr", ClientID: r.ClientID, Connection: conn.Name, IP: who.IP, UserAgent: who.UserAgent, UserName: strings.ToLower(r.Email)}
 	if client != nil {

@@ -66,7 +66,7 @@ func (s *Service) newUser(ctx context.Context, in NewUser) (User, Connection, er
 		if err := conn.PasswordPolicy().Check(in.Password); err != nil {
 			return User{}, Connection{}, err
 		}
-		if u.PasswordHash, err = HashPassword(in.Password); err != nil {
+		if u.PasswordHash, err = s.passwords.Hash(ctx, in.Password); err != nil {
 			return User{}, Connection{}, err
 		}
 	}
@@ -208,6 +208,15 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 			return User{}, err
 		}
 	}
+	// The new password is hashed before the transaction: a hash takes tens
+	// of milliseconds and may wait for a slot, too long to hold a write lock.
+	var hash string
+	if p.Password.Set {
+		var err error
+		if hash, err = s.hashNewPassword(ctx, id, p.Password.V); err != nil {
+			return User{}, err
+		}
+	}
 	var out User
 	err := s.store.Atomic(ctx, func(st Store) error {
 		u, err := st.User(ctx, id)
@@ -225,7 +234,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 		}
 		now := s.now().UTC()
 		oldEmail := u.Email
-		if err := applyUserPatch(&u, conn, p, now); err != nil {
+		if err := applyUserPatch(&u, conn, p, hash, now); err != nil {
 			return err
 		}
 		u.UpdatedAt = now
@@ -251,7 +260,27 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 	return out, err
 }
 
-func applyUserPatch(u *User, conn Connection, p UserPatch, now time.Time) error {
+// hashNewPassword checks pw against the policy of user id's connection and
+// hashes it.
+func (s *Service) hashNewPassword(ctx context.Context, id, pw string) (string, error) {
+	u, err := s.store.User(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return "", errNoUser
+	} else if err != nil {
+		return "", err
+	}
+	conn, err := s.store.Connection(ctx, u.ConnectionID)
+	if err != nil {
+		return "", err
+	}
+	if err := conn.PasswordPolicy().Check(pw); err != nil {
+		return "", err
+	}
+	return s.passwords.Hash(ctx, pw)
+}
+
+// applyUserPatch applies p to u; hash is p's password, hashed already.
+func applyUserPatch(u *User, conn Connection, p UserPatch, hash string, now time.Time) error {
 	if p.Email.Set {
 		if p.Email.Null {
 			return Invalid("invalid_body", "Payload validation error: 'Expected type string but found type null' on property email.")
@@ -268,13 +297,6 @@ func applyUserPatch(u *User, conn Connection, p UserPatch, now time.Time) error 
 		u.EmailVerified = p.EmailVerified.V
 	}
 	if p.Password.Set {
-		if err := conn.PasswordPolicy().Check(p.Password.V); err != nil {
-			return err
-		}
-		hash, err := HashPassword(p.Password.V)
-		if err != nil {
-			return err
-		}
 		u.PasswordHash, u.LastPasswordReset = hash, now
 	}
 	if p.Username.Set {

@@ -109,6 +109,8 @@ func loginError(err error) error {
 		return &Error{401, "unauthorized", de.Message}
 	case errors.Is(err, identity.ErrTooManyAttempts):
 		return &Error{429, "too_many_attempts", de.Message}
+	case errors.Is(err, identity.ErrBusy):
+		return &Error{429, "too_many_requests", de.Message}
 	}
 	return &Error{400, "invalid_request", de.Message}
 }

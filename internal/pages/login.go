@@ -130,6 +130,13 @@ func (p *Pages) LoginSubmit() http.Handler {
 		case errors.Is(err, identity.ErrTooManyAttempts):
 			p.loginPage(w, r, http.StatusTooManyRequests, query, email, "Too many failed attempts: this account is blocked from here. Reset your password, or ask your administrator, to unblock it.")
 			return
+		case errors.Is(err, identity.ErrBusy):
+			w.Header().Set("Retry-After", "1")
+			p.loginPage(w, r, http.StatusTooManyRequests, query, email, busyMessage)
+			return
+		case errors.Is(err, identity.ErrUserBlocked): // said only to someone who gave the right password
+			p.loginPage(w, r, http.StatusUnauthorized, query, email, "This account is blocked. Ask your administrator.")
+			return
 		case errors.As(err, &de):
 			p.loginPage(w, r, http.StatusUnauthorized, query, email, "Wrong email or password.")
 			return
@@ -141,6 +148,10 @@ func (p *Pages) LoginSubmit() http.Handler {
 		p.finish(w, r, client, u, ar, time.Now())
 	})
 }
+
+// busyMessage is what a page says when the server has too many passwords to
+// hash at the moment.
+const busyMessage = "Too many people are signing in right now. Please try again in a moment."
 
 func who(r *http.Request) identity.Requester {
 	return identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}
@@ -240,6 +251,10 @@ func (p *Pages) SignupSubmit() http.Handler {
 		switch {
 		case errors.Is(err, identity.ErrSignupDisabled):
 			p.signupPage(w, r, http.StatusForbidden, query, email, "")
+			return
+		case errors.Is(err, identity.ErrBusy):
+			w.Header().Set("Retry-After", "1")
+			p.signupPage(w, r, http.StatusTooManyRequests, query, email, busyMessage)
 			return
 		case errors.As(err, &de):
 			msg := "We could not create this account. If you already have one, log in instead."

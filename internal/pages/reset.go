@@ -136,6 +136,10 @@ func (p *Pages) ResetSubmit() http.Handler {
 		res, err := p.ids.SetPasswordWithTicket(r.Context(), token, pw, who)
 		var de *identity.Error
 		switch {
+		case errors.Is(err, identity.ErrBusy):
+			w.Header().Set("Retry-After", "1")
+			again(http.StatusTooManyRequests, "TooManyRequests", busyMessage)
+			return
 		case errors.As(err, &de) && de.Code == "password_strength_error":
 			again(http.StatusBadRequest, "PasswordStrengthError", strings.TrimPrefix(de.Message, "PasswordStrengthError: ")+". "+policyOf(p, r, token))
 			return
@@ -203,6 +207,11 @@ func (p *Pages) RequestLink() http.Handler {
 		}
 		who := identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}
 		err := p.ids.RequestPasswordChange(r.Context(), identity.PasswordChangeRequest{Email: r.PostFormValue("email"), Connection: connection}, who)
+		if errors.Is(err, identity.ErrBusy) {
+			w.Header().Set("Retry-After", "1")
+			p.render(w, r, http.StatusTooManyRequests, "problem", view{Title: "Please try again", Error: busyMessage, PageTitle: "Please try again"})
+			return
+		}
 		if err != nil && identity.KindOf(err) != identity.KindInvalid {
 			p.fail(w, err)
 			return
