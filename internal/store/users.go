@@ -216,11 +216,15 @@ func escapeLike(s string) string {
 
 // jsonMember is the SQL for the JSON text of a top-level member of a JSON
 // text column, so that "true", "3" and "\"x\"" compare alike on both engines.
+// A row whose text the engine cannot read as JSON (written before metadata
+// was bounded: SQLite gives up past 1,000 levels of nesting, PostgreSQL's
+// jsonb cannot hold \u0000) has no member, rather than failing the search.
 func (db *DB) jsonMember(col, keyArg string) string {
 	if db.engine == Postgres {
-		return "((" + col + "::jsonb) -> " + keyArg + "::text)::text"
+		// An odd number of backslashes before u0000 is the escape itself.
+		return "(CASE WHEN " + col + ` !~ '(^|[^\\])(\\\\)*\\u0000' THEN ((` + col + "::jsonb) -> " + keyArg + "::text)::text END)"
 	}
-	return "(" + col + " -> " + keyArg + ")"
+	return "(CASE WHEN json_valid(" + col + ") THEN " + col + " -> " + keyArg + " END)"
 }
 
 // jsonValue is the SQL for JSON text to compare with jsonMember. PostgreSQL
