@@ -228,3 +228,20 @@ func TestImportRefusesCostlyHashesAndBigMetadata(t *testing.T) {
 		}
 	})
 }
+
+// TestBrokenCSVFailsTheJobNotTheServer: a CSV row that breaks before its
+// first field ends (found by FuzzRowReaderCSV) used to panic in the job
+// runner, outside any handler's recovery: the whole server went down.
+func TestBrokenCSVFailsTheJobNotTheServer(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, sqliteDSN(t), nil)
+	tok := s.token(t)
+	st, job, e := s.postImport(t, tok, []byte("email\n\"0"), "users.csv", map[string]string{"connection_id": s.connectionID(t, tok)})
+	if st != 202 {
+		t.Fatalf("import: %d %+v", st, e)
+	}
+	job = s.waitJob(t, tok, job.ID)
+	if job.Status != "failed" || !strings.Contains(job.StatusDetails, "not valid CSV at line 2") {
+		t.Fatalf("job: %+v", job)
+	}
+}
