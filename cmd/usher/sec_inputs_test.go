@@ -245,3 +245,59 @@ func TestBrokenCSVFailsTheJobNotTheServer(t *testing.T) {
 		t.Fatalf("job: %+v", job)
 	}
 }
+
+// TestActionMetadataIsBounded: a post-login Action's setAppMetadata goes
+// through the same gate: a value too deep, one that contains itself and one
+// too large fail the login, nothing of them is stored, and the tenant's
+// metadata search keeps answering. (The Actions runtime itself refuses the
+// cyclic and the large value with a 403; the deep one is refused by the
+// gate when the login is recorded, which the token endpoint answers with
+// its generic 500.)
+func TestActionMetadataIsBounded(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		s := startServer(t, dsn, nil)
+		tok := s.token(t)
+		app := s.app(t, tok, nil)
+		var a struct{ ID string }
+		code := `exports.onExecutePostLogin = async (event, api) => {
+			const kind = event.user.user_metadata.kind;
+			let v = 1;
+			if (kind === "deep") { for (let i = 0; i < 1200; i++) v = {a: v}; }
+			if (kind === "cyclic") { v = {}; v.self = v; }
+			if (kind === "large") { v = "x".repeat(200000); }
+			api.user.setAppMetadata("plan", "gold");
+			api.user.setAppMetadata("v", v);
+		};`
+		if st := s.call(t, "POST", "/api/v2/actions/actions", tok, map[string]any{"name": "writer", "supported_triggers": []map[string]string{{"id": "post-login", "version": "v3"}}, "code": code}, &a); st != 201 {
+			t.Fatalf("create action: %d", st)
+		}
+		if st := s.call(t, "POST", "/api/v2/actions/actions/"+a.ID+"/deploy", tok, nil, nil); st != 202 {
+			t.Fatalf("deploy: %d", st)
+		}
+		bind := map[string]any{"bindings": []map[string]any{{"ref": map[string]string{"type": "action_id", "value": a.ID}, "display_name": "writer"}}}
+		if st := s.call(t, "PATCH", "/api/v2/actions/triggers/post-login/bindings", tok, bind, nil); st != 200 {
+			t.Fatalf("bind: %d", st)
+		}
+		for _, kind := range []string{"fine", "deep", "cyclic", "large"} {
+			email := kind + "@example.com"
+			if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": email, "password": "Str0ng-Passw0rd!", "verify_email": false, "user_metadata": map[string]any{"kind": kind}}, nil); st != 201 {
+				t.Fatalf("create %s: %d", kind, st)
+			}
+			st, body := s.passwordRealm(t, app, email, "Str0ng-Passw0rd!", "openid")
+			if (kind == "fine") != (st == 200) {
+				t.Errorf("%s login: %d %v", kind, st, body)
+			}
+			var users []struct {
+				AppMetadata map[string]any `json:"app_metadata"`
+			}
+			s.call(t, "GET", "/api/v2/users-by-email?email="+url.QueryEscape(email), tok, nil, &users)
+			if _, stored := users[0].AppMetadata["v"]; stored != (kind == "fine") {
+				t.Errorf("%s: app_metadata %.100v", kind, users[0].AppMetadata)
+			}
+		}
+		if got := searchGold(t, s, tok); len(got) != 1 || got[0] != "fine@example.com" {
+			t.Fatalf("search found %v", got)
+		}
+	})
+}
