@@ -161,6 +161,10 @@ func (s fieldSelection) applyAll(items []any) []any {
 	return items
 }
 
+// maxPage bounds the page parameter, so that page*per_page (an SQL offset)
+// stays far from overflowing; it is past the end of any real list.
+const maxPage = 10_000_000
+
 // paging is Auth0's offset paging: page (from 0), per_page, include_totals.
 type paging struct {
 	Page, PerPage int
@@ -172,8 +176,8 @@ func readPaging(r *http.Request, defaultPerPage int) (paging, error) {
 	p := paging{PerPage: defaultPerPage, IncludeTotals: q.Get("include_totals") == "true"}
 	var err error
 	if v := q.Get("page"); v != "" {
-		if p.Page, err = strconv.Atoi(v); err != nil || p.Page < 0 {
-			return p, identity.Invalid("invalid_query_string", "Query validation error: 'page must be an integer of at least 0' on property page.")
+		if p.Page, err = strconv.Atoi(v); err != nil || p.Page < 0 || p.Page > maxPage {
+			return p, identity.Invalid("invalid_query_string", "Query validation error: 'page must be an integer from 0 to %d' on property page.", maxPage)
 		}
 	}
 	if v := q.Get("per_page"); v != "" {

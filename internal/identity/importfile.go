@@ -44,15 +44,39 @@ func NewRowReader(src io.Reader, format string) (*RowReader, error) {
 	return nil, Invalid("invalid_body", "The file format must be json or csv.")
 }
 
-// countingReader counts the bytes read and where each line ends.
+// MaxImportRecordBytes bounds one record of a users file (with the space
+// before it): a record is read whole before it is checked, so without a
+// bound one enormous record would be held in memory. A request body of the
+// Management API has the same bound, and a valid record is far smaller.
+const MaxImportRecordBytes = 1 << 20
+
+// errRecordTooLarge stops the reading of a record past MaxImportRecordBytes.
+var errRecordTooLarge = errors.New("record too large")
+
+// countingReader counts the bytes read and where each line ends, and reads
+// no further than limit (when set).
 type countingReader struct {
 	r        io.Reader
 	n        int64
+	limit    int64
 	newlines []int64 // offsets of newlines not yet passed by lineAt
 	passed   int64   // newlines before the last offset asked about
 }
 
+// allowFrom bounds the record that starts at offset: the reader goes no
+// further than MaxImportRecordBytes past it. A parser asks for more only
+// when its record goes on, so the error comes exactly for a longer record.
+func (c *countingReader) allowFrom(offset int64) { c.limit = offset + MaxImportRecordBytes }
+
 func (c *countingReader) Read(p []byte) (int, error) {
+	if c.limit > 0 {
+		if c.n >= c.limit {
+			return 0, errRecordTooLarge
+		}
+		if rest := c.limit - c.n; int64(len(p)) > rest {
+			p = p[:rest]
+		}
+	}
 	n, err := c.r.Read(p)
 	for i := 0; i < n; {
 		j := bytes.IndexByte(p[i:n], '\n')
@@ -79,6 +103,7 @@ func (c *countingReader) lineAt(offset int64) int64 {
 
 func jsonRows(count *countingReader) (*RowReader, error) {
 	dec := json.NewDecoder(count)
+	count.allowFrom(0)
 	tok, err := dec.Token()
 	if err == io.EOF {
 		return nil, Invalid("invalid_body", "Users file must not be empty.")
@@ -88,6 +113,7 @@ func jsonRows(count *countingReader) (*RowReader, error) {
 	}
 	ended := false
 	next := func() (ImportRow, error) {
+		count.allowFrom(dec.InputOffset())
 		if ended || !dec.More() {
 			if !ended {
 				ended = true
@@ -109,6 +135,8 @@ func jsonRows(count *countingReader) (*RowReader, error) {
 func fileError(count *countingReader, offset int64, err error) error {
 	var se *json.SyntaxError
 	switch {
+	case errors.Is(err, errRecordTooLarge):
+		return Invalid("invalid_body", "The users file has a record longer than %d bytes, at line %d.", MaxImportRecordBytes, count.lineAt(offset))
 	case errors.As(err, &se):
 		offset = se.Offset
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -130,9 +158,12 @@ func csvRows(count *countingReader) (*RowReader, error) {
 	cr := csv.NewReader(count)
 	cr.ReuseRecord = true
 	cr.FieldsPerRecord = 0 // every row has as many cells as the header
+	count.allowFrom(0)
 	header, err := cr.Read()
 	if err == io.EOF {
 		return nil, Invalid("invalid_body", "Users file must not be empty.")
+	} else if errors.Is(err, errRecordTooLarge) {
+		return nil, Invalid("invalid_body", "The users file's header is longer than %d bytes.", MaxImportRecordBytes)
 	} else if err != nil {
 		return nil, Invalid("invalid_body", "The users file is not valid CSV: %v.", err)
 	}
@@ -146,18 +177,24 @@ func csvRows(count *countingReader) (*RowReader, error) {
 		}
 	}
 	next := func() (ImportRow, error) {
+		count.allowFrom(cr.InputOffset())
 		rec, err := cr.Read()
 		if err == io.EOF {
 			return ImportRow{}, io.EOF
 		}
-		line, _ := cr.FieldPos(0)
+		if errors.Is(err, errRecordTooLarge) {
+			return ImportRow{}, Invalid("invalid_body", "The users file has a record longer than %d bytes, after line %d.", MaxImportRecordBytes, count.lineAt(count.n-1)-1)
+		}
 		if err != nil {
+			// FieldPos is not for a record that failed: it panics when
+			// the record broke before its first field ended.
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				line = pe.StartLine
+				return ImportRow{}, Invalid("invalid_body", "The users file is not valid CSV at line %d: %v.", pe.StartLine, clip(pe.Err.Error()))
 			}
-			return ImportRow{}, Invalid("invalid_body", "The users file is not valid CSV at line %d: %v.", line, err)
+			return ImportRow{}, Invalid("invalid_body", "The users file is not valid CSV after line %d: %v.", count.lineAt(count.n-1)-1, err)
 		}
+		line, _ := cr.FieldPos(0)
 		raw, err := csvRecord(header, rec)
 		if err != nil {
 			return ImportRow{}, err

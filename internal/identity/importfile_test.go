@@ -65,3 +65,32 @@ func TestRowReader(t *testing.T) {
 		}
 	}
 }
+
+// TestRowReaderBoundsARecord: one record longer than MaxImportRecordBytes
+// ends the file with an error instead of being read into memory whole, and
+// records up to the bound still read.
+func TestRowReaderBoundsARecord(t *testing.T) {
+	long := strings.Repeat("x", MaxImportRecordBytes)
+	fits := strings.Repeat("x", MaxImportRecordBytes-100)
+	for _, c := range []struct {
+		format, file string
+		rows         int
+		err          string
+	}{
+		{"json", `[{"email":"a@x.io","name":"` + fits + `"},{"email":"b@x.io","name":"` + long + `"}]`, 1, "longer than 1048576 bytes, at line 1"},
+		{"json", "[\n{\"email\":\"a@x.io\"}," + strings.Repeat(" ", 2*MaxImportRecordBytes) + "{\"email\":\"b@x.io\"}]", 1, "longer than"},
+		{"csv", "email,name\na@x.io," + fits + "\nb@x.io," + long + "\n", 1, "longer than 1048576 bytes, after line 2"},
+		{"csv", "email," + long + "\n", 0, "header is longer"},
+	} {
+		r, err := NewRowReader(strings.NewReader(c.file), c.format)
+		rows := 0
+		for err == nil {
+			if _, err = r.Next(); err == nil {
+				rows++
+			}
+		}
+		if rows != c.rows || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: %d rows, %v; want %d rows, then %q", c.format, rows, err, c.rows, c.err)
+		}
+	}
+}

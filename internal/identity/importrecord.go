@@ -46,6 +46,9 @@ type customPasswordHash struct {
 // the way Auth0's schema validation does: code, message and path.
 func decodeRecord(raw json.RawMessage) (importRecord, []FieldError) {
 	var rec importRecord
+	if hasNUL(raw) {
+		return rec, []FieldError{{Code: "PATTERN", Message: "Strings may not contain the NUL character (\\u0000)"}}
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rec); err == nil {
@@ -87,18 +90,44 @@ func (r importRecord) check() []FieldError {
 	if r.PasswordHash != "" && r.CustomPasswordHash != nil {
 		errs = append(errs, FieldError{Code: "CONFLICT", Message: "password_hash and custom_password_hash cannot both be given", Path: "custom_password_hash"})
 	}
-	if r.PasswordHash != "" && !isBcrypt(r.PasswordHash) {
-		errs = append(errs, FieldError{Code: "PATTERN", Message: "password_hash must be a bcrypt hash ($2a$, $2b$ or $2y$)", Path: "password_hash"})
+	if r.PasswordHash != "" {
+		if fe := checkBcrypt(r.PasswordHash, "password_hash"); fe != nil {
+			errs = append(errs, *fe)
+		}
 	}
 	if c := r.CustomPasswordHash; c != nil {
 		switch {
 		case c.Algorithm != "bcrypt":
-			errs = append(errs, FieldError{Code: "ENUM_MISMATCH", Message: fmt.Sprintf("custom_password_hash.algorithm %q is not supported; Usher imports bcrypt hashes", c.Algorithm), Path: "custom_password_hash.algorithm"})
-		case !isBcrypt(c.Hash.Value) || (c.Hash.Encoding != "" && c.Hash.Encoding != "utf8"):
+			errs = append(errs, FieldError{Code: "ENUM_MISMATCH", Message: fmt.Sprintf("custom_password_hash.algorithm %q is not supported; Usher imports bcrypt hashes", clip(c.Algorithm)), Path: "custom_password_hash.algorithm"})
+		case c.Hash.Encoding != "" && c.Hash.Encoding != "utf8":
 			errs = append(errs, FieldError{Code: "PATTERN", Message: "custom_password_hash.hash.value must be a bcrypt hash in utf8", Path: "custom_password_hash.hash.value"})
+		default:
+			if fe := checkBcrypt(c.Hash.Value, "custom_password_hash.hash.value"); fe != nil {
+				errs = append(errs, *fe)
+			}
 		}
 	}
+	if fe := metadataProblem(r.AppMetadata, r.UserMetadata); fe != nil {
+		errs = append(errs, *fe)
+	}
 	return errs
+}
+
+// maxImportedBcryptCost is the highest bcrypt cost an import takes. Each
+// step doubles the work of every login check; at 31 one check takes days,
+// so an imported hash could tie up the server whenever someone tries that
+// account's password. Auth0's own hashes use 10.
+const maxImportedBcryptCost = 14
+
+// checkBcrypt says what is wrong with an imported bcrypt hash, or nil.
+func checkBcrypt(h, path string) *FieldError {
+	if !isBcrypt(h) {
+		return &FieldError{Code: "PATTERN", Message: path + " must be a bcrypt hash ($2a$, $2b$ or $2y$)", Path: path}
+	}
+	if cost, _ := bcrypt.Cost([]byte(h)); cost > maxImportedBcryptCost {
+		return &FieldError{Code: "PATTERN", Message: fmt.Sprintf("%s has bcrypt cost %d; Usher imports bcrypt hashes of cost %d to %d", path, cost, bcrypt.MinCost, maxImportedBcryptCost), Path: path}
+	}
+	return nil
 }
 
 // passwordHash is the record's hash, whichever field carried it.

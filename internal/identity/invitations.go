@@ -76,6 +76,9 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 		switch {
 		case err == nil:
 			existing.AppMetadata = mergeMetadata(existing.AppMetadata, meta)
+			if err := CheckMetadata(existing.AppMetadata, existing.UserMetadata); err != nil {
+				return Invited{}, false, err
+			}
 			u = existing
 		case !errors.Is(err, errNoUser):
 			return Invited{}, false, err

@@ -140,17 +140,21 @@ func (s *Service) RecordLogin(ctx context.Context, userID, clientID string, ch L
 		if err != nil {
 			return err
 		}
-		if len(ch.AppMetadata) > 0 {
-			if err := validateMetadata("app_metadata", ch.AppMetadata); err != nil {
+		if len(ch.AppMetadata) > 0 || len(ch.UserMetadata) > 0 {
+			// What Actions hand over is checked before it is merged (it
+			// may even contain itself) and the result after.
+			if err := CheckMetadata(ch.AppMetadata, ch.UserMetadata); err != nil {
 				return err
 			}
-			u.AppMetadata = mergeMetadata(u.AppMetadata, ch.AppMetadata)
-		}
-		if len(ch.UserMetadata) > 0 {
-			if err := validateMetadata("user_metadata", ch.UserMetadata); err != nil {
+			if len(ch.AppMetadata) > 0 {
+				u.AppMetadata = mergeMetadata(u.AppMetadata, ch.AppMetadata)
+			}
+			if len(ch.UserMetadata) > 0 {
+				u.UserMetadata = mergeMetadata(u.UserMetadata, ch.UserMetadata)
+			}
+			if err := CheckMetadata(u.AppMetadata, u.UserMetadata); err != nil {
 				return err
 			}
-			u.UserMetadata = mergeMetadata(u.UserMetadata, ch.UserMetadata)
 		}
 		u.LoginsCount++
 		u.LastLogin, u.LastIP, u.UpdatedAt = now, who.IP, now

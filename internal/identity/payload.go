@@ -13,16 +13,52 @@ import (
 // Decode reads one JSON value from data into v the way Auth0 validates
 // payloads: unknown properties and wrong types are refused with Auth0's
 // "Payload validation error" sentences, and trailing data is an error.
+// No string may hold the NUL character: PostgreSQL can store it neither in
+// text nor in JSON, and no identity data needs it.
 func Decode(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return payloadError(err)
 	}
-	if dec.More() {
+	// Anything after the value, even a stray "]" or "}", is an error.
+	if _, err := dec.Token(); err != io.EOF {
 		return Invalid("invalid_body", "Invalid request payload JSON format")
 	}
+	if hasNUL(data) {
+		return errNUL
+	}
 	return nil
+}
+
+var errNUL = Invalid("invalid_body", "Payload validation error: 'Strings may not contain the NUL character (\\u0000)'.")
+
+// hasNUL reports whether valid JSON text holds a \u0000 escape in a string
+// (a raw NUL byte is not valid JSON, so the escape is the only way in).
+func hasNUL(data []byte) bool {
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		// Skip the escaped character, so "\\u0000" (a backslash, then
+		// text) is not taken for the escape.
+		i++
+		if i < len(data) && data[i] == 'u' && i+4 < len(data) && string(data[i+1:i+5]) == "0000" {
+			return true
+		}
+	}
+	return false
+}
+
+// maxEcho bounds how much of a caller's text an error message repeats.
+const maxEcho = 100
+
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	r := []rune(s[:maxEcho])
+	return string(r[:len(r)-1]) + "…"
 }
 
 func payloadError(err error) error {
@@ -30,15 +66,23 @@ func payloadError(err error) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		if typeErr.Field == "" {
-			return Invalid("invalid_body", "Payload validation error: 'Expected type %s but found type %s'.", jsonKind(typeErr.Type), typeErr.Value)
+		// Go names a number with its text ("number 1e400"); Auth0 names
+		// only the type, and a number too big for its property says so.
+		found, literal, _ := strings.Cut(typeErr.Value, " ")
+		want := jsonKind(typeErr.Type)
+		msg := fmt.Sprintf("Expected type %s but found type %s", want, found)
+		if found == "number" && literal != "" && (want == "number" || want == "integer") {
+			msg = fmt.Sprintf("Number %s is out of range or not of type %s", clip(literal), want)
 		}
-		return Invalid("invalid_body", "Payload validation error: 'Expected type %s but found type %s' on property %s.", jsonKind(typeErr.Type), typeErr.Value, typeErr.Field)
+		if typeErr.Field == "" {
+			return Invalid("invalid_body", "Payload validation error: '%s'.", msg)
+		}
+		return Invalid("invalid_body", "Payload validation error: '%s' on property %s.", msg, clip(typeErr.Field))
 	case errors.As(err, &syntaxErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return Invalid("invalid_body", "Invalid request payload JSON format")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return Invalid("invalid_body", "Payload validation error: 'Additional properties not allowed: %s'.", name)
+		return Invalid("invalid_body", "Payload validation error: 'Additional properties not allowed: %s'.", clip(name))
 	}
 	var de *Error
 	if errors.As(err, &de) {

@@ -5,6 +5,18 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Bounds on a users search (the q parameter). Auth0 documents none beyond
+// the URL's length; a query joins terms with AND only, so a few are all
+// that make sense, and each one becomes an SQL argument or two.
+const (
+	// MaxSearchLength bounds q in bytes.
+	MaxSearchLength = 4096
+	// MaxSearchTerms bounds how many field:value terms q joins.
+	MaxSearchTerms = 32
 )
 
 var metadataKey = regexp.MustCompile(`^(app_metadata|user_metadata)\.[A-Za-z0-9_\-]{1,100}$`)
@@ -17,6 +29,15 @@ var searchFields = []string{"email", "user_id", "name", "nickname", "username", 
 // app_metadata.KEY / user_metadata.KEY for top-level metadata values.
 func ParseUserSearch(q string) (UserFilter, error) {
 	var f UserFilter
+	if len(q) > MaxSearchLength {
+		return f, badQuery("The query is longer than %d bytes", MaxSearchLength)
+	}
+	if !utf8.ValidString(q) {
+		return f, badQuery("The query is not valid UTF-8")
+	}
+	if i := strings.IndexFunc(q, unicode.IsControl); i >= 0 {
+		return f, badQuery("The query holds a control character at byte %d", i)
+	}
 	tokens, err := splitSearch(q)
 	if err != nil {
 		return f, err
@@ -30,7 +51,7 @@ func ParseUserSearch(q string) (UserFilter, error) {
 		}
 		field, value, ok := strings.Cut(tok, ":")
 		if !ok || value == "" {
-			return f, badQuery("Expected field:value, got %q", tok)
+			return f, badQuery("Expected field:value, got %q", clip(tok))
 		}
 		t := Term{Field: field}
 		if unq, err := strconv.Unquote(value); err == nil && strings.HasPrefix(value, `"`) {
@@ -40,6 +61,11 @@ func ParseUserSearch(q string) (UserFilter, error) {
 			if strings.HasSuffix(value, "*") {
 				t.Value, t.Prefix = strings.TrimSuffix(value, "*"), true
 			}
+		}
+		// A quoted value's escapes (\x00, \xff) can make what q itself may
+		// not hold, and PostgreSQL refuses NUL and broken UTF-8 with an error.
+		if !utf8.ValidString(t.Value) || strings.IndexFunc(t.Value, unicode.IsControl) >= 0 {
+			return f, badQuery("The value of %s holds a control character or is not valid UTF-8", clip(field))
 		}
 		switch {
 		case metadataKey.MatchString(field):
@@ -52,7 +78,10 @@ func ParseUserSearch(q string) (UserFilter, error) {
 				return f, badQuery("%s takes true or false", field)
 			}
 		default:
-			return f, badQuery("Usher cannot search on %q; it supports %s, app_metadata.KEY and user_metadata.KEY", field, strings.Join(searchFields, ", "))
+			return f, badQuery("Usher cannot search on %q; it supports %s, app_metadata.KEY and user_metadata.KEY", clip(field), strings.Join(searchFields, ", "))
+		}
+		if len(f.Terms) == MaxSearchTerms {
+			return f, badQuery("A query joins at most %d terms", MaxSearchTerms)
 		}
 		f.Terms = append(f.Terms, t)
 	}
@@ -60,15 +89,19 @@ func ParseUserSearch(q string) (UserFilter, error) {
 }
 
 // metadataJSON is the JSON text a metadata value is compared with: an
-// unquoted true, false or number matches those JSON values; anything else
-// matches a string.
+// unquoted true, false or JSON number matches those JSON values; anything
+// else matches a string. A number is written as Go writes the stored one
+// (metadata is decoded to float64 and encoded again), so 1e21 finds 1e+21.
 func metadataJSON(raw, value string) string {
 	if !strings.HasPrefix(raw, `"`) {
 		if raw == "true" || raw == "false" {
 			return raw
 		}
-		if _, err := strconv.ParseFloat(raw, 64); err == nil {
-			return raw
+		if raw != "" && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') && json.Valid([]byte(raw)) {
+			if n, err := strconv.ParseFloat(raw, 64); err == nil {
+				b, _ := json.Marshal(n)
+				return string(b)
+			}
 		}
 	}
 	b, _ := json.Marshal(value)

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -37,5 +38,31 @@ func TestParseUserSearch(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(f.Terms, tc.terms) {
 			t.Errorf("%q: got %+v, %v; want %+v", tc.q, f.Terms, err, tc.terms)
 		}
+	}
+}
+
+// TestParseUserSearchBounds: what a query may not hold, because the
+// database would answer with an error rather than with users.
+func TestParseUserSearchBounds(t *testing.T) {
+	for _, q := range []string{
+		strings.Repeat("email:a ", MaxSearchTerms+1),
+		"name:" + strings.Repeat("a", MaxSearchLength),
+		"name:a\x00", "name:\xff", `name:"\x00"`, `name:"\xff"`, "name:a\tb",
+	} {
+		if _, err := ParseUserSearch(q); KindOf(err) != KindInvalid {
+			t.Errorf("%.40q: %v, want an invalid query", q, err)
+		}
+	}
+	for q, want := range map[string]string{
+		"app_metadata.n:1e21": "1e+21", "app_metadata.n:3.0": "3", "app_metadata.n:-0.5": "-0.5",
+		"app_metadata.n:NaN": `"NaN"`, "app_metadata.n:Inf": `"Inf"`, "app_metadata.n:1e999": `"1e999"`, "app_metadata.n:0x10": `"0x10"`,
+	} {
+		f, err := ParseUserSearch(q)
+		if err != nil || f.Terms[0].JSON != want {
+			t.Errorf("%s: %+v %v, want JSON %s", q, f.Terms, err, want)
+		}
+	}
+	if f, err := ParseUserSearch(strings.Repeat("email:a ", MaxSearchTerms)); err != nil || len(f.Terms) != MaxSearchTerms {
+		t.Errorf("%d terms: %v", MaxSearchTerms, err)
 	}
 }

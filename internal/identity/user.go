@@ -97,23 +97,6 @@ func (p UserPatch) OnlyMetadata() bool {
 // forbiddenAppMetadata are the app_metadata keys Auth0 reserves.
 var forbiddenAppMetadata = []string{"__tenant", "_id", "blocked", "clientID", "created_at", "email_verified", "email", "globalClientID", "global_client_id", "identities", "lastIP", "lastLogin", "loginsCount", "metadata", "multifactor_last_modified", "multifactor", "updated_at", "user_id"}
 
-func validateMetadata(property string, m map[string]any) error {
-	for k, v := range m {
-		if property == "app_metadata" && contains(forbiddenAppMetadata, k) {
-			return Invalid("invalid_body", "Payload validation error: '%s is a reserved property name' on property app_metadata.", k)
-		}
-		if strings.ContainsAny(k, ".$") {
-			return Invalid("invalid_body", "Payload validation error: 'Property names may not contain \".\" or \"$\": %s' on property %s.", k, property)
-		}
-		if nested, ok := v.(map[string]any); ok {
-			if err := validateMetadata(property+"."+k, nested); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // mergeMetadata applies Auth0's one-level merge: each top-level key replaces
 // or adds, a null removes it, and an empty object clears everything.
 func mergeMetadata(cur, patch map[string]any) map[string]any {
@@ -134,8 +117,15 @@ func mergeMetadata(cur, patch map[string]any) map[string]any {
 	return out
 }
 
+// maxEmailLength is the longest address SMTP carries (RFC 5321's 256-octet
+// path, less its angle brackets).
+const maxEmailLength = 254
+
 func normalizeEmail(email string) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
+	if len(email) > maxEmailLength {
+		return "", Invalid("invalid_body", "Payload validation error: 'String length must be between 1 and %d' on property email (The user's email).", maxEmailLength)
+	}
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email || !strings.Contains(email[strings.LastIndex(email, "@")+1:], ".") && !strings.HasSuffix(email, "@localhost") {
 		return "", Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format email: %s' on property email (The user's email).", email)

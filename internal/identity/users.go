@@ -32,10 +32,7 @@ func (s *Service) newUser(ctx context.Context, in NewUser) (User, Connection, er
 	if err := checkUsername(conn, in.Username, true); err != nil {
 		return User{}, Connection{}, err
 	}
-	if err := validateMetadata("app_metadata", in.AppMetadata); err != nil {
-		return User{}, Connection{}, err
-	}
-	if err := validateMetadata("user_metadata", in.UserMetadata); err != nil {
+	if err := CheckMetadata(in.AppMetadata, in.UserMetadata); err != nil {
 		return User{}, Connection{}, err
 	}
 	profile := Profile{Name: in.Name, Nickname: in.Nickname, GivenName: in.GivenName, FamilyName: in.FamilyName, Picture: in.Picture}
@@ -200,13 +197,8 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 	case p.Username.Set && (p.Email.Set || p.EmailVerified.Set || p.Password.Set):
 		return User{}, Invalid("invalid_body", "Cannot update username and email, email_verified or password simultaneously")
 	}
-	for _, m := range []struct {
-		name string
-		o    Opt[map[string]any]
-	}{{"app_metadata", p.AppMetadata}, {"user_metadata", p.UserMetadata}} {
-		if err := validateMetadata(m.name, m.o.V); err != nil {
-			return User{}, err
-		}
+	if err := CheckMetadata(p.AppMetadata.V, p.UserMetadata.V); err != nil {
+		return User{}, err
 	}
 	// The new password is hashed before the transaction: a hash takes tens
 	// of milliseconds and may wait for a slot, too long to hold a write lock.
@@ -330,6 +322,10 @@ func applyUserPatch(u *User, conn Connection, p UserPatch, hash string, now time
 	}
 	if p.UserMetadata.Set {
 		u.UserMetadata = mergeMetadata(u.UserMetadata, p.UserMetadata.V)
+	}
+	if p.AppMetadata.Set || p.UserMetadata.Set {
+		// The merge can grow what is stored past the bound.
+		return CheckMetadata(u.AppMetadata, u.UserMetadata)
 	}
 	return nil
 }

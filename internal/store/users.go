@@ -216,11 +216,23 @@ func escapeLike(s string) string {
 
 // jsonMember is the SQL for the JSON text of a top-level member of a JSON
 // text column, so that "true", "3" and "\"x\"" compare alike on both engines.
+// A row whose text the engine cannot read as JSON (written before metadata
+// was bounded: SQLite gives up past 1,000 levels of nesting, PostgreSQL's
+// jsonb cannot hold \u0000) has no member, rather than failing the search.
+// The cheap test comes first, so that the common row pays little for this.
 func (db *DB) jsonMember(col, keyArg string) string {
 	if db.engine == Postgres {
-		return "((" + col + "::jsonb) -> " + keyArg + "::text)::text"
+		member := "((" + col + "::jsonb) -> " + keyArg + "::text)::text"
+		// Without the six characters \u0000 the text has no NUL; with them,
+		// an odd number of backslashes before u0000 is the escape itself.
+		return "(CASE WHEN strpos(" + col + `, '\u0000') = 0 THEN ` + member +
+			" WHEN " + col + ` !~ '(^|[^\\])(\\\\)*\\u0000' THEN ` + member + " END)"
 	}
-	return "(" + col + " -> " + keyArg + ")"
+	member := col + " -> " + keyArg
+	// Nesting past 1,000 levels takes more than 2,000 bytes; half that
+	// leaves room for doubt about where exactly SQLite stops.
+	return "(CASE WHEN octet_length(" + col + ") <= 1000 THEN " + member +
+		" WHEN json_valid(" + col + ") THEN " + member + " END)"
 }
 
 // jsonValue is the SQL for JSON text to compare with jsonMember. PostgreSQL
