@@ -286,8 +286,11 @@ func TestActionMetadataIsBounded(t *testing.T) {
 				t.Fatalf("create %s: %d", kind, st)
 			}
 			st, body := s.passwordRealm(t, app, email, "Str0ng-Passw0rd!", "openid")
-			if (kind == "fine") != (st == 200) {
+			if kind == "fine" && st != 200 {
 				t.Errorf("%s login: %d %v", kind, st, body)
+			}
+			if kind != "fine" && (st != 403 || body["error"] != "access_denied") {
+				t.Errorf("%s login: want 403 access_denied, got %d %v", kind, st, body)
 			}
 			var users []struct {
 				AppMetadata map[string]any `json:"app_metadata"`

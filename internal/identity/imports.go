@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -748,7 +749,7 @@ func (r *JobRunner) Notify() {
 // Run works until ctx ends; a job it was running resumes later from its last batch.
 func (r *JobRunner) Run(ctx context.Context) {
 	for ctx.Err() == nil {
-		ran, err := r.s.RunPendingImport(ctx)
+		ran, err := r.runOne(ctx)
 		if err != nil && ctx.Err() == nil {
 			r.onError(err)
 		}
@@ -761,4 +762,15 @@ func (r *JobRunner) Run(ctx context.Context) {
 		case <-time.After(jobPoll):
 		}
 	}
+}
+
+// runOne runs the next pending import, turning a panic in a file reader into
+// an error: one bad upload must not stop the server that reads it.
+func (r *JobRunner) runOne(ctx context.Context) (ran bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			ran, err = false, fmt.Errorf("import job: panic: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return r.s.RunPendingImport(ctx)
 }

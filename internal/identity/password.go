@@ -145,6 +145,11 @@ func HashPassword(pw string) (string, error) {
 func CheckPassword(hash, pw string) bool {
 	switch {
 	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
+		// A cost past maxImportedBcryptCost (left by an import before it was
+		// refused) would take minutes per check: such a hash never matches.
+		if cost, err := bcrypt.Cost([]byte(hash)); err != nil || cost > maxImportedBcryptCost {
+			return false
+		}
 		return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
 	case strings.HasPrefix(hash, "$argon2id$"):
 		return checkArgon2id(hash, pw)
@@ -155,7 +160,11 @@ func CheckPassword(hash, pw string) bool {
 // checkable reports whether CheckPassword does a hash's work for hash,
 // rather than answering no at once.
 func checkable(hash string) bool {
-	return isBcrypt(hash) || strings.HasPrefix(hash, "$argon2id$")
+	if isBcrypt(hash) {
+		cost, _ := bcrypt.Cost([]byte(hash))
+		return cost <= maxImportedBcryptCost
+	}
+	return strings.HasPrefix(hash, "$argon2id$")
 }
 
 func checkArgon2id(hash, pw string) bool {

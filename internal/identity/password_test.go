@@ -161,3 +161,25 @@ func TestPasswordsQueueServesAWaiter(t *testing.T) {
 		t.Fatalf("queued check: %v", err)
 	}
 }
+
+// A bcrypt hash of cost 31 (one an older import let in) would take days to
+// check: it never matches, and a login against it costs the stand-in's hash.
+func TestCostlyBcryptHashNeverChecked(t *testing.T) {
+	cheap, err := bcrypt.GenerateFromPassword([]byte("Correct-Horse-9"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	costly := "$2a$31$" + string(cheap)[7:]
+	if c, err := bcrypt.Cost([]byte(costly)); err != nil || c != 31 {
+		t.Fatalf("crafted hash: cost %d, %v", c, err)
+	}
+	if CheckPassword(costly, "Correct-Horse-9") {
+		t.Fatal("a cost-31 hash matched")
+	}
+	if checkable(costly) {
+		t.Fatal("a cost-31 hash is checked rather than the stand-in")
+	}
+	if !CheckPassword(string(cheap), "Correct-Horse-9") || !checkable(string(cheap)) {
+		t.Fatal("a cost-4 hash no longer works")
+	}
+}

@@ -150,7 +150,14 @@ func (s *Server) completeLogin(ctx context.Context, client identity.Client, u id
 		return loggedIn{}, &Error{403, "access_denied", "The login was stopped by a post-login action: " + err.Error()}
 	}
 	saved, err := s.ids.RecordLogin(ctx, u.ID, client.ClientID, identity.LoginChanges{AppMetadata: outcome.AppMetadata, UserMetadata: outcome.UserMetadata}, l.Who)
-	if err != nil {
+	if de := (*identity.Error)(nil); errors.As(err, &de) && de.Kind == identity.KindInvalid {
+		// The Actions asked for metadata Usher refuses to store (too deep,
+		// too large, a reserved key): the login fails as a deny would.
+		if lerr := s.ids.LogFailedLogin(ctx, u, client.ClientID, err.Error(), l.Who); lerr != nil {
+			return loggedIn{}, errors.Join(err, lerr)
+		}
+		return loggedIn{}, &Error{403, "access_denied", "The login was stopped by a post-login action: " + de.Message}
+	} else if err != nil {
 		return loggedIn{}, err
 	}
 	return loggedIn{user: saved, details: GrantDetails{
