@@ -286,3 +286,57 @@ func decodeSegment(seg string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(seg)
 	return string(b), err
 }
+
+// dumpDatabase reads every column of every row of every table of the
+// database behind dsn, as text: what a copy of the database gives away.
+func dumpDatabase(t testing.TB, dsn string) string {
+	t.Helper()
+	driver, source, tables := "pgx", dsn, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		driver, source, tables = "sqlite", "file:"+path+"?mode=ro", `SELECT name FROM sqlite_master WHERE type = 'table'`
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var names []string
+	rows, err := db.Query(tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	var dump strings.Builder
+	for _, name := range names {
+		rows, err := db.Query(`SELECT * FROM "` + name + `"`)
+		if err != nil {
+			t.Fatalf("read %s: %v", name, err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatalf("read %s: %v", name, err)
+			}
+			fmt.Fprintf(&dump, "%s:", name)
+			for i, v := range vals {
+				if b, ok := v.([]byte); ok {
+					v = string(b)
+				}
+				fmt.Fprintf(&dump, " %s=%v", cols[i], v)
+			}
+			dump.WriteByte('\n')
+		}
+		rows.Close()
+	}
+	return dump.String()
+}

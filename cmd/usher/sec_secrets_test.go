@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
-	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -22,62 +21,6 @@ import (
 
 	"github.com/usherid/usher/internal/secretbox"
 )
-
-// secretsDump reads every row of every table of the database at dsn, as an
-// attacker holding a copy of it would, and returns it as one text.
-func secretsDump(t testing.TB, dsn string) string {
-	t.Helper()
-	driver, source, list := "sqlite", "file:"+strings.TrimPrefix(dsn, "sqlite:")+"?mode=ro",
-		`SELECT name FROM sqlite_master WHERE type = 'table'`
-	if strings.HasPrefix(dsn, "postgres") {
-		driver, source, list = "pgx", dsn, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
-	}
-	db, err := sql.Open(driver, source)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var tables []string
-	rows, err := db.Query(list)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var name string
-		rows.Scan(&name)
-		tables = append(tables, name)
-	}
-	rows.Close()
-	if len(tables) < 5 {
-		t.Fatalf("found only the tables %v", tables)
-	}
-	var out strings.Builder
-	for _, table := range tables {
-		rows, err := db.Query(`SELECT * FROM "` + table + `"`)
-		if err != nil {
-			t.Fatalf("read %s: %v", table, err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range vals {
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				fmt.Fprintf(&out, "%s: %v\n", table, v)
-			}
-		}
-		rows.Close()
-	}
-	return out.String()
-}
 
 // secretsRandom is a value no test text holds by chance.
 func secretsRandom(prefix string) string {
@@ -129,7 +72,7 @@ func newSecretsFixture(t *testing.T, s *testServer) secretsFixture {
 // secrets or a private key in clear.
 func (f secretsFixture) wantClean(t *testing.T, dsn string) {
 	t.Helper()
-	dump := secretsDump(t, dsn)
+	dump := dumpDatabase(t, dsn)
 	for what, needle := range map[string]string{"a PEM private key": "PRIVATE KEY", "the SMTP password": f.smtpPass,
 		"the Action secret": f.actionSecret, "the binding secret": f.bindingSecret} {
 		if strings.Contains(dump, needle) {
@@ -316,7 +259,7 @@ func TestLegacyPlaintextIsSealedAtStart(t *testing.T) {
 		exec(`UPDATE action_secrets SET value = $1`, f.actionSecret)
 		exec(`UPDATE action_bindings SET secrets = $1`, `[{"name":"BOUND","value":"`+f.bindingSecret+`","updated_at":1}]`)
 		exec(`UPDATE settings SET value = $1 WHERE name = 'email_provider'`, `{"name":"smtp","enabled":false,"default_from_address":"Acme <hello@acme.example>","credentials":{"smtp_host":"127.0.0.1","smtp_port":2525,"smtp_user":"acme","smtp_pass":"`+f.smtpPass+`"}}`)
-		if !strings.Contains(secretsDump(t, dsn), f.smtpPass) {
+		if !strings.Contains(dumpDatabase(t, dsn), f.smtpPass) {
 			t.Fatal("the legacy rows were not written")
 		}
 
