@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail/mailtest"
@@ -139,7 +140,10 @@ func TestTemplatesCannotReadFiles(t *testing.T) {
 			s.wantRefusedAtLine(t, "POST", "/api/v2/email-templates", tpl, map[string]any{"template": "welcome_email", "body": "<p>\n{% if true %}\n" + include + "{% endif %}", "enabled": true, "syntax": "liquid"}, "3")
 
 			createUsers(t, s, admin, "incl", 1, true)
+			before := len(s.outbox(t, admin, ""))
 			s.changePassword(t, "incl0000@example.com")
+			// change_password answers first and queues its mail just after.
+			waitFor(t, 10*time.Second, "the change-password mail", func() bool { return len(s.outbox(t, admin, "")) > before })
 			bodies := s.outboxBodies(t, admin)
 			if len(bodies) == 0 {
 				t.Fatal("no mail was queued")
@@ -232,6 +236,7 @@ func TestMailHTMLEscapesUserValues(t *testing.T) {
 		t.Fatalf("create user: %d", st)
 	}
 	s.changePassword(t, "esc@example.com")
+	waitFor(t, 10*time.Second, "the change-password mail", func() bool { return len(s.outbox(t, tok, "")) > 0 })
 	mails := s.outbox(t, tok, "")
 	if len(mails) != 1 {
 		t.Fatalf("outbox: %+v", mails)

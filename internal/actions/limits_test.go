@@ -55,7 +55,7 @@ var attacks = []struct {
 	{"replace with a function returning a long string", `const s = 'x'.repeat(1e4); 'y'.repeat(1e4).replace(/y/g, () => s)`, "memory"},
 	{"split of a long string", `('x'.repeat(2**20) + 'x'.repeat(2**20)).split('')`, "memory"},
 	{"an array that grows", `const a = []; for (;;) a.push({ n: 'x'.repeat(100) + a.length });`, "memory"},
-	{"objects that grow", `const m = new Map(); for (let i = 0; ; i++) m.set(i, 'v'.repeat(1000) + i);`, "memory"},
+	{"objects that grow", `const m = new Map(); for (let i = 0; ; i++) m.set(i, 'v'.repeat(10000) + i);`, "memory"},
 	{"JSON.parse of a long text", `JSON.parse('[' + '0,'.repeat(2**22) + '0]')`, "memory"},
 	{"JSON.parse nested deeply", `JSON.parse('['.repeat(1e5))`, "nested more than"},
 	{"JSON.stringify nested deeply", `let o = {}; for (let i = 0; i < 1e4; i++) o = {o}; JSON.stringify(o)`, "nested more than"},
