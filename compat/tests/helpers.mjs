@@ -194,6 +194,19 @@ export const BROKEN_ACTION_CODE = [
   '};',
 ].join('\n');
 
+// Runs `check` until it stops throwing (bounded), for what Usher does just after it answers,
+// such as the mail and log event of a /dbconnections/change_password request. Returns its value.
+export async function eventually(check, { tries = 100, delayMs = 50 } = {}) {
+  for (let i = 1; ; i++) {
+    try {
+      return await check();
+    } catch (err) {
+      if (i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}
+
 // What deploy tools (auth0-deploy-cli, terraform) do after saving an action: GET it until its
 // status is 'built' (bounded). `getAction` answers the action object. Returns {action, polls}.
 export async function pollUntilBuilt(getAction, { tries = 40, delayMs = 250 } = {}) {
