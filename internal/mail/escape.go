@@ -22,33 +22,22 @@ const escapeFilter = "usher_autoescape"
 // move, so errors still name the line the tenant wrote.
 func escapeOutputs(src string) string {
 	var out strings.Builder
-	inRaw, inComment := false, false
-	for _, tok := range parser.Scan(src, parser.SourceLoc{LineNo: 1}, nil) {
+	eachToken(src, parser.SourceLoc{LineNo: 1}, func(tok parser.Token, live bool) error {
 		switch tok.Type {
-		case parser.TagTokenType:
-			switch {
-			case inRaw:
-				inRaw = tok.Name != "endraw"
-			case inComment:
-				inComment = tok.Name != "endcomment"
-			case tok.Name == "raw":
-				inRaw = true
-			case tok.Name == "comment":
-				inComment = true
-			}
 		case parser.ObjTokenType:
-			if !inRaw && !inComment && !escapedBy(tok.Args) {
+			if live && !escapedBy(tok.Args) {
 				if i := strings.Index(tok.Source[2:], tok.Args); i >= 0 {
 					at := 2 + i + len(tok.Args)
 					out.WriteString(tok.Source[:at] + " | " + escapeFilter + tok.Source[at:])
-					continue
+					return nil
 				}
 			}
 		case parser.TrimLeftTokenType, parser.TrimRightTokenType:
-			continue // markers only: their "-" is in the next or previous token's source
+			return nil // markers only: their "-" is in the next or previous token's source
 		}
 		out.WriteString(tok.Source)
-	}
+		return nil
+	})
 	return out.String()
 }
 

@@ -94,24 +94,35 @@ func (e *Engine) parse(name, src string, escape bool) (t *liquid.Template, err e
 
 // refuseFileTags names the first line that uses a tag reading a file. It
 // reads the source with the engine's own scanner, so it sees the tags the
-// engine would run, and skips raw and comment blocks as the parser does.
+// engine would run.
 func refuseFileTags(name, src string) error {
-	inRaw, inComment := false, false
-	for _, tok := range parser.Scan(src, parser.SourceLoc{Pathname: name, LineNo: 1}, nil) {
-		if tok.Type != parser.TagTokenType {
-			continue
-		}
-		switch {
-		case inRaw:
-			inRaw = tok.Name != "endraw"
-		case inComment:
-			inComment = tok.Name != "endcomment"
-		case tok.Name == "raw":
-			inRaw = true
-		case tok.Name == "comment":
-			inComment = true
-		case fileTags[tok.Name]:
+	return eachToken(src, parser.SourceLoc{Pathname: name, LineNo: 1}, func(tok parser.Token, live bool) error {
+		if live && tok.Type == parser.TagTokenType && fileTags[tok.Name] {
 			return &Error{Template: name, Line: tok.SourceLoc.LineNo, Reason: "{% " + tok.Name + " %}: " + errNoFiles.Error()}
+		}
+		return nil
+	})
+}
+
+// eachToken calls fn with each token the engine's scanner finds in src,
+// and whether the parser runs it: inside raw and comment blocks everything
+// is text to the parser. It stops at fn's first error.
+func eachToken(src string, loc parser.SourceLoc, fn func(tok parser.Token, live bool) error) error {
+	inRaw, inComment := false, false
+	for _, tok := range parser.Scan(src, loc, nil) {
+		live := !inRaw && !inComment
+		if tok.Type == parser.TagTokenType {
+			switch {
+			case inRaw:
+				inRaw = tok.Name != "endraw"
+			case inComment:
+				inComment = tok.Name != "endcomment"
+			default:
+				inRaw, inComment = tok.Name == "raw", tok.Name == "comment"
+			}
+		}
+		if err := fn(tok, live); err != nil {
+			return err
 		}
 	}
 	return nil
