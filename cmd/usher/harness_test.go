@@ -287,19 +287,34 @@ func decodeSegment(seg string) (string, error) {
 	return string(b), err
 }
 
-// dumpDatabase reads every column of every row of every table of the
-// database behind dsn, as text: what a copy of the database gives away.
-func dumpDatabase(t testing.TB, dsn string) string {
+// openDatabase opens the database behind dsn directly, as someone holding
+// a copy of it would; it is closed when the test ends.
+func openDatabase(t testing.TB, dsn string, readOnly bool) *sql.DB {
 	t.Helper()
-	driver, source, tables := "pgx", dsn, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
+	driver, source := "pgx", dsn
 	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
-		driver, source, tables = "sqlite", "file:"+path+"?mode=ro", `SELECT name FROM sqlite_master WHERE type = 'table'`
+		driver, source = "sqlite", "file:"+path
+		if readOnly {
+			source += "?mode=ro"
+		}
 	}
 	db, err := sql.Open(driver, source)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// dumpDatabase reads every column of every row of every table of the
+// database behind dsn, as text: what a copy of the database gives away.
+func dumpDatabase(t testing.TB, dsn string) string {
+	t.Helper()
+	tables := `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
+	if strings.HasPrefix(dsn, "sqlite:") {
+		tables = `SELECT name FROM sqlite_master WHERE type = 'table'`
+	}
+	db := openDatabase(t, dsn, true)
 	var names []string
 	rows, err := db.Query(tables)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/x509"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
@@ -232,15 +231,7 @@ func TestLegacyPlaintextIsSealedAtStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		driver, source := "sqlite", "file:"+strings.TrimPrefix(dsn, "sqlite:")
-		if strings.HasPrefix(dsn, "postgres") {
-			driver, source = "pgx", dsn
-		}
-		db, err := sql.Open(driver, source)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := openDatabase(t, dsn, false)
 		var kid, sealed string
 		if err := db.QueryRow(`SELECT kid, private_key FROM signing_keys WHERE role = 'current'`).Scan(&kid, &sealed); err != nil {
 			t.Fatal(err)
@@ -404,15 +395,7 @@ func TestSigningKeyRotation(t *testing.T) {
 			t.Fatalf("revoked key: %+v", prev)
 		}
 		// A revoked key's private half is gone from the database.
-		driver, source := "sqlite", "file:"+strings.TrimPrefix(dsn, "sqlite:")+"?mode=ro"
-		if strings.HasPrefix(dsn, "postgres") {
-			driver, source = "pgx", dsn
-		}
-		db, err := sql.Open(driver, source)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := openDatabase(t, dsn, true)
 		var private string
 		if err := db.QueryRow(`SELECT private_key FROM signing_keys WHERE kid = $1`, a.KID).Scan(&private); err != nil || private != "" {
 			t.Fatalf("the revoked key's private key is still stored (%d bytes, %v)", len(private), err)

@@ -161,6 +161,16 @@ func (s *testServer) wantLoggedOut(t *testing.T, c client, l logins, refreshWant
 	}
 }
 
+// loggedInUser creates a user with oldPassword and logs them in to c.
+func (s *testServer) loggedInUser(t *testing.T, tok string, c client, email string) (user, logins) {
+	t.Helper()
+	var u user
+	if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": email, "password": oldPassword, "verify_email": false}, &u); st != 201 {
+		t.Fatalf("create user: %d", st)
+	}
+	return u, s.logIn(t, c, email, oldPassword)
+}
+
 // wantFreshLogin checks that a new login with password works end to end.
 func (s *testServer) wantFreshLogin(t *testing.T, c client, email, password string) {
 	t.Helper()
@@ -194,11 +204,7 @@ func TestPasswordChangeEndsEarlierSessionsAndRefreshTokens(t *testing.T) {
 		for way, change := range ways {
 			t.Run(way, func(t *testing.T) {
 				email := strings.ReplaceAll(way, " ", "-") + "@example.com"
-				var u user
-				if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": email, "password": oldPassword, "verify_email": false}, &u); st != 201 {
-					t.Fatalf("create user: %d", st)
-				}
-				l := s.logIn(t, c, email, oldPassword)
+				u, l := s.loggedInUser(t, tok, c, email)
 				change(t, s, tok, u)
 				s.wantLoggedOut(t, c, l)
 				if st, body := s.passwordRealm(t, c, email, oldPassword, "openid"); st != 403 {
@@ -218,10 +224,7 @@ func TestImportedPasswordEndsEarlierLogins(t *testing.T) {
 		tok := s.token(t)
 		c := sessionsApp(t, s, tok)
 		email := "imported@example.com"
-		if st := s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": email, "password": oldPassword, "verify_email": false}, nil); st != 201 {
-			t.Fatalf("create user: %d", st)
-		}
-		l := s.logIn(t, c, email, oldPassword)
+		_, l := s.loggedInUser(t, tok, c, email)
 		hash, _ := bcrypt.GenerateFromPassword([]byte(newPassword), bcrypt.MinCost)
 		file := fmt.Sprintf(`[{"email":%q,"password_hash":%q}]`, email, hash)
 		st, job, e := s.postImport(t, tok, []byte(file), "users.json", map[string]string{"connection_id": s.connectionID(t, tok), "upsert": "true"})
@@ -242,9 +245,7 @@ func TestBlockedUserIsRefusedEverywhereAndLogsInAgainAfterUnblock(t *testing.T) 
 		tok := s.token(t)
 		c := sessionsApp(t, s, tok)
 		email := "blocked@example.com"
-		var u user
-		s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": email, "password": oldPassword, "verify_email": false}, &u)
-		l := s.logIn(t, c, email, oldPassword)
+		u, l := s.loggedInUser(t, tok, c, email)
 		patch := func(blocked bool) {
 			if st := s.call(t, "PATCH", "/api/v2/users/"+url.PathEscape(u.UserID), tok, map[string]any{"blocked": blocked}, nil); st != 200 {
 				t.Fatalf("PATCH blocked=%v: %d", blocked, st)
@@ -274,9 +275,7 @@ func TestDeletedUserIsRefused(t *testing.T) {
 		tok := s.token(t)
 		c := sessionsApp(t, s, tok)
 		email := "deleted@example.com"
-		var u user
-		s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": email, "password": oldPassword, "verify_email": false}, &u)
-		l := s.logIn(t, c, email, oldPassword)
+		u, l := s.loggedInUser(t, tok, c, email)
 		if st := s.call(t, "DELETE", "/api/v2/users/"+url.PathEscape(u.UserID), tok, nil, nil); st != 204 {
 			t.Fatalf("delete: %d", st)
 		}
