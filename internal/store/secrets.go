@@ -118,9 +118,8 @@ func affected(res sql.Result, err error) (int, error) {
 
 // SealPlaintext seals the secrets a database written before encryption (or
 // by a store without a box) keeps in plain text, and returns how many it
-// sealed. Each
-// row is replaced only if it still holds what was read, so that it never
-// undoes a change another instance made meanwhile.
+// sealed. Each row is replaced only if it still holds what was read, so
+// that it never undoes a change another instance made meanwhile.
 func (db *DB) SealPlaintext(ctx context.Context) (int, error) {
 	if db.box == nil {
 		return 0, secretbox.ErrNoKey
