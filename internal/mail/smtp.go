@@ -251,7 +251,14 @@ func (ss *session) deliver(from string, rcpts []string, msg *gomail.Msg) (o outc
 	case err == nil:
 		return outcome{Result: Result{Reply: fmt.Sprintf("%d %s", code, text)}, answered: true}, false
 	case errors.As(err, &reply):
-		return outcome{Result: failure(err), answered: true}, false
+		// The transaction ended refused; some servers (Mailpit while it
+		// stops) then answer the next MAIL 503 until they see an RSET.
+		o = outcome{Result: failure(err), answered: true}
+		if _, _, err := ss.cmd("RSET", 250); err != nil {
+			ss.lost = err
+			return o, true
+		}
+		return o, false
 	}
 	// Lost while waiting for the verdict: the server may have kept the mail.
 	// Reporting it as not delivered means it will be sent again; that is the
@@ -295,14 +302,20 @@ func prefixed(prefix string, list []string) []string {
 	return out
 }
 
-// failure is the Result of a server's refusal: a 5xx reply is permanent;
-// anything else (a 4xx reply, a lost connection, a timeout) is worth
-// retrying.
+// failure is the Result of a server's reply other than success. Only the
+// replies that refuse the message itself (RFC 5321: no such mailbox, not
+// accepted, too big, name not allowed, transaction failed, domain takes no
+// mail) are permanent. Anything else is worth retrying: a 4xx, a lost
+// connection, and the 5xx replies about the conversation rather than the
+// mail (500-504 syntax and sequence, 530/535 authentication, 555
+// parameters), which a fix on either side ends.
 func failure(err error) Result {
 	var reply *textproto.Error
-	permanent := errors.As(err, &reply) && reply.Code >= 500 && reply.Code < 600
+	permanent := errors.As(err, &reply) && refusesMessage[reply.Code]
 	return Result{Err: err, Temp: !permanent, Reply: err.Error()}
 }
+
+var refusesMessage = map[int]bool{521: true, 550: true, 551: true, 552: true, 553: true, 554: true, 556: true}
 
 func (s SMTP) client() (*gomail.Client, error) {
 	opts := []gomail.Option{gomail.WithPort(s.Port), gomail.WithTimeout(smtpTimeout)}

@@ -370,13 +370,73 @@ func TestWorkerRefusedRecipientSparesTheRest(t *testing.T) {
 	}
 }
 
+// TestWorkerResetsAfterARefusedMessage has the server refuse a message
+// after its DATA with a temporary error and then insist on an RSET: the
+// mails after it still go through, and none is dead, since a server that
+// complains about the order of commands refuses no mail.
+func TestWorkerResetsAfterARefusedMessage(t *testing.T) {
+	for _, pipelining := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pipelining=%v", pipelining), func(t *testing.T) {
+			db := openStore(t)
+			srv := startFakeServer(t, pipelining, 0)
+			srv.failFirst = true
+			mails := queue(t, db, 3, time.Now())
+			startWorker(t, db, transportTo(t, srv.addr), func(w *mail.Worker) { w.Batch = 10 })
+			eventually(t, "all 3 mails sent", all(t, db, 3, identity.MailSent))
+			if _, dead, _ := db.Mails(t.Context(), mail.Query{Status: identity.MailDead, PerPage: 1}); dead != 0 {
+				t.Errorf("%d mails dead", dead)
+			}
+			got := srv.received()
+			for _, m := range mails {
+				if got[m.MessageID] != 1 {
+					t.Errorf("%s arrived %d times; want once (all: %v)", m.MessageID, got[m.MessageID], got)
+				}
+			}
+		})
+	}
+}
+
+// TestWorkerCommandErrorIsNotARefusal: a 503 to MAIL says the conversation
+// went wrong, not that the mail is refused, so the mail is tried again
+// rather than declared dead.
+func TestWorkerCommandErrorIsNotARefusal(t *testing.T) {
+	db := openStore(t)
+	srv := startFakeServer(t, true, 0)
+	srv.rsetFirst = true
+	queue(t, db, 3, time.Now())
+	startWorker(t, db, transportTo(t, srv.addr), func(w *mail.Worker) { w.Batch = 10 })
+	eventually(t, "2 mails sent", all(t, db, 2, identity.MailSent))
+	eventually(t, "the first mail tried twice", func() bool {
+		for _, m := range statuses(t, db) {
+			if m.Status != identity.MailSent && m.Attempts >= 2 {
+				return true
+			}
+		}
+		return false
+	})
+	for id, m := range statuses(t, db) {
+		if m.Status == identity.MailDead {
+			t.Errorf("%s dead after %q", id, m.LastReply)
+		}
+		if m.Status != identity.MailSent && !strings.HasPrefix(m.LastReply, "503") {
+			t.Errorf("%s: last reply %q, want the 503", id, m.LastReply)
+		}
+	}
+}
+
 // fakeServer is a minimal SMTP server: it refuses the recipient
 // nobody@example.com, and hangs up after perConn mails (0: never).
 type fakeServer struct {
 	addr       string
 	pipelining bool
 	perConn    int
-	mu         sync.Mutex
+	// failFirst makes it answer the first message's end 451 and then, as
+	// Mailpit does while it stops, refuse any MAIL before an RSET with 503.
+	failFirst bool
+	// rsetFirst makes it refuse the first MAIL of each connection with 503,
+	// a complaint about the conversation, not about the mail.
+	rsetFirst bool
+	mu        sync.Mutex
 	ids        map[string]int
 	conns      int
 }
@@ -412,7 +472,7 @@ func (s *fakeServer) serve(c net.Conn) {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	tp := textproto.NewConn(c)
 	tp.PrintfLine("220 fake.test ESMTP")
-	accepted, rcpts := 0, 0
+	accepted, rcpts, needRset := 0, 0, s.rsetFirst
 	for {
 		line, err := tp.ReadLine()
 		if err != nil {
@@ -423,8 +483,10 @@ func (s *fakeServer) serve(c net.Conn) {
 			tp.PrintfLine("250-fake.test\r\n250 PIPELINING")
 		case verb == "EHLO":
 			tp.PrintfLine("250 fake.test")
+		case verb == "MAIL" && needRset:
+			tp.PrintfLine("503 5.5.1 Bad sequence of commands")
 		case verb == "MAIL" || verb == "RSET":
-			rcpts = 0
+			rcpts, needRset = 0, false
 			tp.PrintfLine("250 ok")
 		case verb == "RCPT" && strings.Contains(line, "nobody@"):
 			tp.PrintfLine("550 5.1.1 no such mailbox")
@@ -441,6 +503,12 @@ func (s *fakeServer) serve(c net.Conn) {
 			}
 			hdr, _ := textproto.NewReader(bufio.NewReader(strings.NewReader(string(data)))).ReadMIMEHeader()
 			s.mu.Lock()
+			if s.failFirst {
+				s.failFirst, needRset = false, true
+				s.mu.Unlock()
+				tp.PrintfLine("451 4.3.0 try again later")
+				continue
+			}
 			s.ids[strings.Trim(hdr.Get("Message-Id"), "<>")]++
 			s.mu.Unlock()
 			tp.PrintfLine("250 2.0.0 accepted")
