@@ -204,6 +204,37 @@ func TestTemplatesCannotReadFiles(t *testing.T) {
 
 // putSetting writes a setting straight to the database, as an older version
 // of Usher could have left it.
+// TestTemplatesCannotRunLong: a template whose loops or values have no end
+// is refused when saved, wherever it is saved, with the line and the bound it
+// passed; the server keeps answering.
+func TestTemplatesCannotRunLong(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, sqliteDSN(t), nil)
+	admin := s.token(t)
+	loop := "<p>\n{% for i in (1..100000000) %}{% endfor %}"
+	doubling := "<p>\n{% assign s = 'xxxxxxxx' %}" + strings.Repeat("{% assign s = s | append: s %}", 40)
+	head := "<html><head>{%- auth0:head -%}</head>\n<body>{%- auth0:widget -%}\n"
+	for _, tc := range []struct {
+		method, path string
+		body         map[string]any
+		line, want   string
+	}{
+		{"PATCH", "/api/v2/email-templates/reset_email", map[string]any{"body": loop}, "2", "loops run more than"},
+		{"PATCH", "/api/v2/email-templates/reset_email", map[string]any{"body": doubling}, "2", "makes a value of more than"},
+		{"PATCH", "/api/v2/email-templates/reset_email", map[string]any{"subject": "{% for i in (1..100000000) %}{% endfor %}"}, "1", "loops run more than"},
+		{"PUT", "/api/v2/branding/templates/universal-login", map[string]any{"template": head + loop + "</body></html>"}, "4", "loops run more than"},
+		{"PATCH", "/api/v2/tenants/settings", map[string]any{"change_password": map[string]any{"enabled": true, "html": doubling}}, "2", "makes a value of more than"},
+	} {
+		e := s.wantRefusedAtLine(t, tc.method, tc.path, admin, tc.body, tc.line)
+		if !strings.Contains(e.Message, tc.want) {
+			t.Errorf("%s %s: %q does not say %q", tc.method, tc.path, e.Message, tc.want)
+		}
+	}
+	if st := s.call(t, "GET", "/api/v2/email-templates/reset_email", admin, nil, nil); st != 200 {
+		t.Fatalf("the server after the refusals: %d", st)
+	}
+}
+
 func putSetting(t *testing.T, dsn, name, value string) {
 	t.Helper()
 	db, err := store.Open(context.Background(), dsn)

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/osteele/liquid"
 	"github.com/osteele/liquid/parser"
@@ -26,6 +27,8 @@ type Engine struct {
 	liquid *liquid.Engine
 	mu     sync.Mutex
 	parsed map[string]*liquid.Template // by mode, name and source
+	// renderTime bounds one render (see budget.go).
+	renderTime time.Duration
 }
 
 // NewEngine returns a Liquid engine for email and page templates.
@@ -36,9 +39,10 @@ func NewEngine() *Engine {
 	// from the engine altogether; a template naming it is also refused
 	// when parsed (refuseFileTags), so this only matters as a second wall.
 	l.RegisterTag("include", func(render.Context) (string, error) { return "", errNoFiles })
+	boundRenders(l)
 	l.RegisterFilter(escapeFilter, escapeOutput)
 	l.RegisterFilter("raw", func(v any) any { return v })
-	return &Engine{liquid: l, parsed: map[string]*liquid.Template{}}
+	return &Engine{liquid: l, parsed: map[string]*liquid.Template{}, renderTime: defaultRenderTime}
 }
 
 // fileTags are the Liquid tags that read other templates from files
@@ -76,6 +80,7 @@ func (e *Engine) parse(name, src string, escape bool) (t *liquid.Template, err e
 		}
 		text = escapeOutputs(src)
 	}
+	text = stepped(text)
 	t, perr := e.liquid.ParseTemplateLocation([]byte(text), name, 1)
 	if perr != nil {
 		return nil, templateError(name, perr)
@@ -229,7 +234,7 @@ func (e *Engine) render(name, src string, vars map[string]any, escape bool) (out
 		}
 	}()
 	w := &limitedBuilder{max: maxOutput}
-	if rerr := t.FRender(w, vars); rerr != nil {
+	if rerr := t.FRender(w, withBudget(vars, e.renderTime)); rerr != nil {
 		return "", templateError(name, rerr)
 	}
 	return w.String(), nil

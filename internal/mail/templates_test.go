@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // auth0Recipe is the change-password template of Auth0's invitation recipe.
@@ -243,5 +244,54 @@ func TestTemplatesRenderBounded(t *testing.T) {
 	src := `{% for i in (1..5000) %}{% for j in (1..1000) %}xxxxxxxxxx{% endfor %}{% endfor %}`
 	if _, err := e.Render("reset_email", src, nil); err == nil {
 		t.Fatal("a 50 MB render succeeded")
+	}
+}
+
+// TestRenderIsBounded: a template cannot make a render run long or fill
+// memory, whether by a loop, by a value that doubles at each assign or
+// capture, or by an array that does; saving such a template is a 400.
+func TestRenderIsBounded(t *testing.T) {
+	doubling := func(seed, step string) string {
+		return seed + strings.Repeat(step, 40) + "{{ s | size }}"
+	}
+	for _, tc := range []struct{ name, src, want string }{
+		{"a long loop", `{% for i in (1..100000000) %}{% endfor %}`, "loops run more than"},
+		{"nested loops", `{% for i in (1..1000) %}{% for j in (1..1000) %}{% endfor %}{% endfor %}`, "loops run more than"},
+		{"a long tablerow", `{% tablerow i in (1..100000000) %}{% endtablerow %}`, "loops run more than"},
+		{"a doubling string", doubling(`{% assign s = "xxxxxxxx" %}`, `{% assign s = s | append: s %}`), "makes a value of more than"},
+		{"a doubling replace", doubling(`{% assign s = "xxxxxxxx" %}`, `{% assign s = s | replace: "x", "xx" %}`), "makes a value of more than"},
+		{"a doubling capture", doubling(`{% capture s %}xxxxxxxx{% endcapture %}`, `{% capture s %}{{ s }}{{ s }}{% endcapture %}`), "makes a value of more than"},
+		{"a doubling array", doubling(`{% assign s = "a,b" | split: "," %}`, `{% assign s = s | concat: s %}`), "makes a value of more than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := NewEngine().Check("reset_email", tc.src)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Check: %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+
+	// What templates really do stays well inside the bounds.
+	e := NewEngine()
+	src := `{% for i in (1..2000) %}{% capture c %}{{ i | append: "," }}{% endcapture %}{% endfor %}{% assign l = "a,b,c" | split: "," | join: "-" %}{{ c }}{{ l }}`
+	if out, err := e.Render("reset_email", src, nil); err != nil || out != "2000,a-b-c" {
+		t.Fatalf("an ordinary loop: %q, %v", out, err)
+	}
+
+	// The time bound, with no time to spare.
+	e.renderTime = time.Nanosecond
+	if _, err := e.Render("reset_email", `{% for i in (1..1000) %}{{ i }}{% endfor %}`, nil); err == nil || !strings.Contains(err.Error(), "to render") {
+		t.Fatalf("a render past its time: %v", err)
+	}
+}
+
+// BenchmarkRenderInvitation renders the default invitation mail, what every
+// invitation costs in templates.
+func BenchmarkRenderInvitation(b *testing.B) {
+	e, tpl, vars := NewEngine(), DefaultTemplate("reset_email"), SampleVars()
+	for b.Loop() {
+		if _, err := e.RenderHTML("reset_email", tpl.Body, vars); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -437,8 +437,8 @@ type fakeServer struct {
 	// a complaint about the conversation, not about the mail.
 	rsetFirst bool
 	mu        sync.Mutex
-	ids        map[string]int
-	conns      int
+	ids       map[string]int
+	conns     int
 }
 
 func startFakeServer(t *testing.T, pipelining bool, perConn int) *fakeServer {
