@@ -77,14 +77,20 @@ func stepped(src string) string {
 		if !live || tok.Type != parser.TagTokenType {
 			return nil
 		}
+		// A tag written "-%}" trims the text after it; the tag put after
+		// it then takes over the "-" so that the text is still trimmed.
+		trim := ""
+		if strings.HasSuffix(tok.Source, "-%}") {
+			trim = "-"
+		}
 		switch tok.Name {
 		case "for", "tablerow":
-			out.WriteString("{% " + stepTag + " %}")
+			out.WriteString("{% " + stepTag + " " + trim + "%}")
 		case "capture":
 			captures = append(captures, strings.TrimSpace(tok.Args))
 		case "endcapture":
 			if n := len(captures); n > 0 {
-				out.WriteString("{% " + sizeTag + " " + captures[n-1] + " %}")
+				out.WriteString("{% " + sizeTag + " " + captures[n-1] + " " + trim + "%}")
 				captures = captures[:n-1]
 			}
 		}

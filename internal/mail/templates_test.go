@@ -278,6 +278,12 @@ func TestRenderIsBounded(t *testing.T) {
 		t.Fatalf("an ordinary loop: %q, %v", out, err)
 	}
 
+	// Whitespace control works as it did around the tags that get a bound.
+	trimmed := "a {% for i in (1..2) -%}  {{ i }}  {%- endfor %} {% capture c -%} x {%- endcapture -%}  {{ c }}"
+	if out, err := e.Render("reset_email", trimmed, nil); err != nil || out != "a 12 x" {
+		t.Fatalf("trimmed loop and capture: %q, %v", out, err)
+	}
+
 	// The time bound, with no time to spare.
 	e.renderTime = time.Nanosecond
 	if _, err := e.Render("reset_email", `{% for i in (1..1000) %}{{ i }}{% endfor %}`, nil); err == nil || !strings.Contains(err.Error(), "to render") {
