@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -26,7 +25,7 @@ func handleGetUniversalLogin(p *pages.Pages) http.Handler {
 // JSON string (v7), {"template": …} (v4), or text/html. 201 first, 204 after.
 func handleSetUniversalLogin(p *pages.Pages) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		data, err := readBody(w, r, maxBody)
 		if err != nil {
 			mgmtError(w, err)
 			return

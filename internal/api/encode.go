@@ -68,11 +68,23 @@ func writeOAuthError(w http.ResponseWriter, status int, code, description string
 
 // readJSON reads a bounded body and decodes it with Auth0's validation.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	data, err := readBody(w, r, maxBody)
 	if err != nil {
 		return err
 	}
 	return identity.Decode(data, v)
+}
+
+// readBody reads a body of at most limit bytes. Past the limit the error is
+// the *http.MaxBytesError mgmtError answers 413; a body that breaks off (a
+// broken chunk, a connection that ends early) is the caller's 400.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	if err != nil && !errors.As(err, &tooBig) {
+		return nil, identity.Invalid("invalid_body", "The request body could not be read: it ends early or its chunked encoding is broken.")
+	}
+	return data, err
 }
 
 // withBody is the shape of every Management write: read a JSON body of type

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -51,9 +50,13 @@ func requireScope(tokens *oauth.Server, audience string, scopes []string, next h
 
 // tokenParams reads a token request from a form or a JSON body.
 func tokenParams(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	body, err := readBody(w, r, 64<<10)
 	if err != nil {
-		return nil, errors.New("The request body is too large")
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errors.New("The request body is too large")
+		}
+		return nil, errors.New("The request body could not be read")
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/json" {

@@ -3,6 +3,7 @@ package identity
 import (
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 	"time"
 )
 
@@ -127,7 +128,11 @@ func normalizeEmail(email string) (string, error) {
 		return "", Invalid("invalid_body", "Payload validation error: 'String length must be between 1 and %d' on property email (The user's email).", maxEmailLength)
 	}
 	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Address != email || !strings.Contains(email[strings.LastIndex(email, "@")+1:], ".") && !strings.HasSuffix(email, "@localhost") {
+	at := strings.LastIndex(email, "@")
+	// RFC 5321 bounds the local part to 64 octets; U+FFFD stands for bytes
+	// that were not UTF-8 (see store.storable), never for a real address.
+	if err != nil || addr.Address != email || at > 64 || strings.ContainsRune(email, utf8.RuneError) ||
+		!strings.Contains(email[at+1:], ".") && !strings.HasSuffix(email, "@localhost") {
 		return "", Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format email: %s' on property email (The user's email).", email)
 	}
 	return email, nil

@@ -12,9 +12,11 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -330,8 +332,28 @@ func (p *prepared) raw() execer {
 	return p.pool
 }
 
+// storable returns args with each string made text both engines store:
+// PostgreSQL refuses invalid UTF-8 and the NUL character, so that a stray
+// byte in an id, a query or a form would otherwise be a server error. Both
+// become U+FFFD, as encoding/json makes invalid UTF-8: a lookup then finds
+// nothing, as for any unknown value, and no caller's text needs them.
+func storable(args []any) []any {
+	cloned := false
+	for i, a := range args {
+		s, ok := a.(string)
+		if !ok || (utf8.ValidString(s) && strings.IndexByte(s, 0) < 0) {
+			continue
+		}
+		if !cloned {
+			args, cloned = slices.Clone(args), true
+		}
+		args[i] = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	}
+	return args
+}
+
 func (p *prepared) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	ctx = p.context(ctx)
+	ctx, args = p.context(ctx), storable(args)
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -343,7 +365,7 @@ func (p *prepared) ExecContext(ctx context.Context, query string, args ...any) (
 }
 
 func (p *prepared) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	ctx = p.context(ctx)
+	ctx, args = p.context(ctx), storable(args)
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -355,7 +377,7 @@ func (p *prepared) QueryContext(ctx context.Context, query string, args ...any) 
 }
 
 func (p *prepared) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	ctx = p.context(ctx)
+	ctx, args = p.context(ctx), storable(args)
 	st, err := p.stmt(ctx, query)
 	if err != nil || st == nil {
 		// A failed prepare surfaces through Scan, as database/sql's own QueryRow does.
