@@ -65,7 +65,18 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, status int, qu
 	}
 	p.render(w, r, status, "login", view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Tenant: tenant.FriendlyName,
 		SignupOpen: p.ids.SignupAllowed(r.Context(), tenant.DefaultDirectory), PageTitle: "Log in", Texts: p.texts(r, "login"),
-		formTargets: p.returnTo(r, query)})
+		SignupURL: p.authLink("/u/signup", query), formTargets: p.returnTo(r, query)})
+}
+
+// authLink is the address of the page at path (/authorize, /u/signup)
+// carrying the authorization request in query, its parameters encoded
+// anew: the links between the login pages keep the request whole.
+func (p *Pages) authLink(path, query string) string {
+	values, _ := url.ParseQuery(query)
+	if len(values) == 0 {
+		return p.base + path
+	}
+	return p.base + path + "?" + values.Encode()
 }
 
 // returnTo is where a login or sign-up form's answer may redirect besides
@@ -235,7 +246,7 @@ func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, status int, q
 		}
 	}
 	p.render(w, r, status, "signup", view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Policy: policy, PageTitle: "Sign up",
-		formTargets: p.returnTo(r, query)})
+		LoginURL: p.authLink("/authorize", query), formTargets: p.returnTo(r, query)})
 }
 
 // SignupSubmit creates the account and logs the person in.

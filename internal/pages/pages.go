@@ -65,10 +65,13 @@ func (p *Pages) Assets() http.Handler {
 type view struct {
 	Base, CSRF, Ticket, Email, Tenant, Policy, Error, Title, Help, PageTitle string
 	Query, Action                                                            string
-	Fields                                                                   map[string]string
-	Invite, CanRequest, SignupOpen                                           bool
-	Widget                                                                   template.HTML
-	Texts                                                                    Texts
+	// SignupURL and LoginURL link the login and sign-up pages to each
+	// other, with the authorization request (see authLink).
+	SignupURL, LoginURL            string
+	Fields                         map[string]string
+	Invite, CanRequest, SignupOpen bool
+	Widget                         template.HTML
+	Texts                          Texts
 	// formTargets are where the page's forms may lead besides Usher (see
 	// headers.FormTarget): the application a login returns to, a link's
 	// result_url.
