@@ -10,12 +10,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -151,4 +153,156 @@ func TestBrowserLoginPageSignupLinks(t *testing.T) {
 	})
 }
 
-var _ = strings.Contains
+// logsOf returns the tenant log's events of the types in query (Auth0's
+// q syntax), oldest first.
+func logsOf(t *testing.T, s *testServer, tok, query string) []map[string]any {
+	t.Helper()
+	var logs []map[string]any
+	if st := s.call(t, "GET", "/api/v2/logs?q="+url.QueryEscape(query)+"&sort=date:1", tok, nil, &logs); st != http.StatusOK {
+		t.Fatalf("logs: %d", st)
+	}
+	return logs
+}
+
+// mailsTo is how many mails of the outbox go to email.
+func mailsTo(t *testing.T, s *testServer, tok, email string) int {
+	t.Helper()
+	n := 0
+	for _, m := range s.outbox(t, tok, "") {
+		if strings.Contains(m.To, email) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestBrowserForgotPassword(t *testing.T) {
+	chromiumPath(t)
+	engines(t, func(t *testing.T, dsn string) {
+		s := startServer(t, dsn, nil) // no SMTP: mail stays in the outbox
+		tok := s.token(t)
+		m := mgmtAPI{t, s, tok}
+		app := startCallbackApp(t)
+		web := s.app(t, tok, map[string]any{"name": "Acme Notes", "callbacks": []string{app.URL}})
+		m.must("POST", "/api/v2/users", map[string]any{"connection": dbConn, "email": "ana@example.com", "password": "Old-Passw0rd!", "verify_email": false}, 201, nil)
+		authorize := authorizeURL(s, web.ClientID, app.URL, "st4te")
+		c := startChromium(t)
+
+		// forgot walks from a failed login to the confirmation for email
+		// and returns what the confirmation says.
+		forgot := func(p *browserTab, email string) string {
+			t.Helper()
+			if st := p.open(authorize); st != http.StatusOK {
+				t.Fatalf("login page: %d\n%s", st, p.shown())
+			}
+			p.typeInto(`#username`, email)
+			p.typeInto(`#password`, "not-my-password")
+			if st := p.click(`button[type=submit]`); st != http.StatusUnauthorized {
+				t.Fatalf("wrong password: %d\n%s", st, p.shown())
+			}
+			p.wantShown("Wrong email or password.")
+			if st := p.clickLink("Forgot password?"); st != http.StatusOK {
+				t.Fatalf("forgot password: %d\n%s", st, p.shown())
+			}
+			p.wantShown("Forgot your password?")
+			p.wantVisible(`#email`, `button[type=submit]`)
+			if got := p.location().Path; got != "/u/reset-password/request/"+dbConn {
+				t.Fatalf("the reset-password request page is at %s", got)
+			}
+			p.typeInto(`#email`, email)
+			if st := p.click(`button[type=submit]`); st != http.StatusOK {
+				t.Fatalf("send the link: %d\n%s", st, p.shown())
+			}
+			p.wantShown("Check your email", email, "Back to log in")
+			return strings.ReplaceAll(p.shown(), email, "EMAIL")
+		}
+
+		p := c.newTab(true)
+		known := forgot(p, "ana@example.com")
+		waitFor(t, 10*time.Second, "the reset mail to ana", func() bool { return mailsTo(t, s, tok, "ana@example.com") == 1 })
+
+		// Back to the same login.
+		if st := p.clickLink("Back to log in"); st != http.StatusOK {
+			t.Fatalf("back to log in: %d\n%s", st, p.shown())
+		}
+		p.wantVisible(`#username`, `#password`)
+		p.wantAuthorizeQuery(authorize)
+
+		// An unknown email gets the same page, and no mail.
+		unknown := forgot(c.newTab(true), "nobody@example.com")
+		if unknown != known {
+			t.Fatalf("the page differs for an unknown email:\n%s\n---- for a known one:\n%s", unknown, known)
+		}
+		waitFor(t, 10*time.Second, "the failed request in the log", func() bool {
+			for _, e := range logsOf(t, s, tok, "type:fcpr") {
+				if e["user_name"] == "nobody@example.com" {
+					return true
+				}
+			}
+			return false
+		})
+		if n := mailsTo(t, s, tok, "nobody@example.com"); n != 0 {
+			t.Fatalf("%d mails to an email without an account", n)
+		}
+		if n := mailsTo(t, s, tok, "ana@example.com"); n != 1 {
+			t.Fatalf("%d mails to ana, want 1", n)
+		}
+	})
+}
+
+// TestPagesForgotPasswordGuards checks the reset-password request form's
+// guards over plain HTTP: a form without its CSRF token sends nothing, and
+// a connection that closes self-service reset shows no link and no form.
+func TestPagesForgotPasswordGuards(t *testing.T) {
+	s := startServer(t, sqliteDSN(t), nil)
+	tok := s.token(t)
+	m := mgmtAPI{t, s, tok}
+	web := s.app(t, tok, nil)
+	m.must("POST", "/api/v2/users", map[string]any{"connection": dbConn, "email": "ana@example.com", "password": "Old-Passw0rd!", "verify_email": false}, 201, nil)
+	authorize := authorizeURL(s, web.ClientID, "https://app.example.com/callback", "st4te")
+	forgot := s.URL + "/u/reset-password/request/" + dbConn
+
+	c := browser(t)
+	if st, page := get(t, c, authorize); st != 200 || !strings.Contains(page, "Forgot password?") {
+		t.Fatalf("login page: %d, want a Forgot password? link\n%s", st, page)
+	}
+	resp, err := c.PostForm(forgot, url.Values{"email": {"ana@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("the form without its CSRF token: %d, want 403", resp.StatusCode)
+	}
+	st, page := get(t, c, forgot+"?"+strings.SplitN(authorize, "?", 2)[1])
+	if st != 200 {
+		t.Fatalf("reset-password request page: %d", st)
+	}
+	resp, err = c.PostForm(forgot, url.Values{"_csrf": {csrfField.FindStringSubmatch(page)[1]}, "email": {""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `aria-invalid="true"`) {
+		t.Fatalf("an empty email: %d, want 400 with the field marked\n%s", resp.StatusCode, body)
+	}
+	if n := mailsTo(t, s, tok, "ana@example.com"); n != 0 {
+		t.Fatalf("refused forms sent %d mails", n)
+	}
+
+	var conns []map[string]any
+	m.must("GET", "/api/v2/connections?name="+dbConn, nil, 200, &conns)
+	opts := conns[0]["options"].(map[string]any)
+	opts["disable_self_service_change_password"] = true
+	m.must("PATCH", "/api/v2/connections/"+conns[0]["id"].(string), map[string]any{"options": opts}, 200, nil)
+	if st, page := get(t, c, authorize); st != 200 || strings.Contains(page, "Forgot password?") {
+		t.Fatalf("with disable_self_service_change_password the login page still offers a reset: %d", st)
+	}
+	if st, _ := get(t, c, forgot); st != http.StatusNotFound {
+		t.Fatalf("with disable_self_service_change_password the request page answers %d, want 404", st)
+	}
+	if st, _ := get(t, c, s.URL+"/u/reset-password/request/No-Such-Connection"); st != http.StatusNotFound {
+		t.Fatalf("an unknown connection's request page answers %d, want 404", st)
+	}
+}

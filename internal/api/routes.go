@@ -33,6 +33,8 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /u/login", limitPerIP(pg.LoginSubmit(), 5, 30))
 	mux.Handle("GET /u/signup", pg.SignupForm())
 	mux.Handle("POST /u/signup", limitPerIP(pg.SignupSubmit(), 1, 10))
+	mux.Handle("GET /u/reset-password/request/{connection}", pg.ForgotForm())
+	mux.Handle("POST /u/reset-password/request/{connection}", limitPerIP(pg.ForgotSubmit(), 1, 5))
 	mux.Handle("GET /v2/logout", pg.Logout())
 
 	// The dashboard: its own table of routes, for administrators only.

@@ -63,9 +63,14 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, status int, qu
 		p.fail(w, err)
 		return
 	}
-	p.render(w, r, status, "login", view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Tenant: tenant.FriendlyName,
+	v := view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Tenant: tenant.FriendlyName,
 		SignupOpen: p.ids.SignupAllowed(r.Context(), tenant.DefaultDirectory), PageTitle: "Log in", Texts: p.texts(r, "login"),
-		SignupURL: p.authLink("/u/signup", query), formTargets: p.returnTo(r, query)})
+		SignupURL: p.authLink("/u/signup", query), ForgotURL: p.forgotLink(r.Context(), tenant.DefaultDirectory, query),
+		formTargets: p.returnTo(r, query)}
+	if problem != "" {
+		v.Invalid = "password"
+	}
+	p.render(w, r, status, "login", v)
 }
 
 // authLink is the address of the page at path (/authorize, /u/signup)

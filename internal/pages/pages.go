@@ -65,9 +65,15 @@ func (p *Pages) Assets() http.Handler {
 type view struct {
 	Base, CSRF, Ticket, Email, Tenant, Policy, Error, Title, Help, PageTitle string
 	Query, Action                                                            string
-	// SignupURL and LoginURL link the login and sign-up pages to each
-	// other, with the authorization request (see authLink).
-	SignupURL, LoginURL            string
+	// SignupURL, LoginURL and ForgotURL link the login, sign-up and
+	// reset-password request pages to each other, with the authorization
+	// request (see authLink); "" leaves the link out.
+	SignupURL, LoginURL, ForgotURL string
+	// App is the name of the application the person is logging in to.
+	App string
+	// Invalid names the form field a server-side check refused: it gets
+	// the focus, aria-invalid and the error as its description.
+	Invalid                        string
 	Fields                         map[string]string
 	Invite, CanRequest, SignupOpen bool
 	Widget                         template.HTML
@@ -79,10 +85,10 @@ type view struct {
 }
 
 // T is the tenant's text for a screen's key, with ${email} and
-// ${companyName} filled in, or "" when the tenant set none.
+// ${companyName} (and ${clientName}) filled in, or "" when the tenant set none.
 func (v view) T(screen, key string) string {
 	s := v.Texts[screen][key]
-	return strings.NewReplacer("${email}", v.Email, "${companyName}", v.Tenant).Replace(s)
+	return strings.NewReplacer("${email}", v.Email, "${companyName}", v.Tenant, "${clientName}", v.App).Replace(s)
 }
 
 // session is the hosted login's session cookie of the request, or "".
