@@ -25,7 +25,8 @@ import (
 // callbackApp is an application's callback endpoint on this machine: the
 // browser lands there after a login, and the test reads what it got.
 type callbackApp struct {
-	URL string // the callback URL to register
+	URL  string // the callback URL to register
+	Base string // the application's origin
 
 	mu   sync.Mutex
 	last url.Values
@@ -35,18 +36,23 @@ func startCallbackApp(t *testing.T) *callbackApp {
 	t.Helper()
 	a := &callbackApp{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/callback" { // the browser asks for /favicon.ico too
-			http.NotFound(w, r)
-			return
-		}
-		a.mu.Lock()
-		a.last = r.URL.Query()
-		a.mu.Unlock()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, "<!doctype html><title>Acme callback</title><h1>Back at the application</h1>")
+		switch r.URL.Path {
+		case "/callback":
+			a.mu.Lock()
+			a.last = r.URL.Query()
+			a.mu.Unlock()
+			fmt.Fprintf(w, "<!doctype html><title>Acme callback</title><h1>Back at the application</h1>")
+		case "/login": // the application's login route (initiate_login_uri)
+			fmt.Fprintf(w, "<!doctype html><title>Acme</title><h1>The application's login</h1>")
+		case "/welcome": // a link's result_url
+			fmt.Fprintf(w, "<!doctype html><title>Acme</title><h1>The application's welcome</h1>")
+		default: // the browser asks for /favicon.ico too
+			http.NotFound(w, r)
+		}
 	}))
 	t.Cleanup(srv.Close)
-	a.URL = srv.URL + "/callback"
+	a.URL, a.Base = srv.URL+"/callback", srv.URL
 	return a
 }
 
@@ -305,4 +311,123 @@ func TestPagesForgotPasswordGuards(t *testing.T) {
 	if st, _ := get(t, c, s.URL+"/u/reset-password/request/No-Such-Connection"); st != http.StatusNotFound {
 		t.Fatalf("an unknown connection's request page answers %d, want 404", st)
 	}
+}
+
+func TestBrowserHomePage(t *testing.T) {
+	chromiumPath(t)
+	s := startServer(t, sqliteDSN(t), nil)
+	m := mgmtAPI{t, s, s.token(t)}
+	m.must("PATCH", "/api/v2/tenants/settings", map[string]any{"friendly_name": "Acme Corp", "support_email": "help@acme.example"}, 200, nil)
+	c := startChromium(t)
+	p := c.newTab(true)
+	if st := p.open(s.URL + "/"); st != http.StatusOK {
+		t.Fatalf("home page: %d\n%s", st, p.shown())
+	}
+	p.wantShown("Acme Corp", "Dashboard", "OpenID Connect discovery", "help@acme.example")
+	p.wantTitle("Acme Corp")
+	if st := p.clickLink("OpenID Connect discovery"); st != http.StatusOK {
+		t.Fatalf("discovery: %d", st)
+	}
+	p.wantShown(`"issuer"`, `"authorization_endpoint"`)
+
+	p = c.newTab(true)
+	p.open(s.URL + "/")
+	if st := p.clickLink("Dashboard"); st != http.StatusOK {
+		t.Fatalf("dashboard link: %d\n%s", st, p.shown())
+	}
+	p.wantVisible(`#username`, `#password`) // the administrators' login
+	p.wantShown("Usher Dashboard")
+}
+
+// TestBrowserNextStep checks that the pages at the end of a link (the
+// password set, the link already used) lead on: to the link's result_url,
+// else the application's login, else the dashboard for an
+// administrator, else the home page.
+func TestBrowserNextStep(t *testing.T) {
+	chromiumPath(t)
+	engines(t, func(t *testing.T, dsn string) {
+		s := startServer(t, dsn, nil)
+		tok := s.token(t)
+		m := mgmtAPI{t, s, tok}
+		app := startCallbackApp(t)
+		web := s.app(t, tok, map[string]any{"name": "Acme Notes", "callbacks": []string{app.URL}, "initiate_login_uri": app.Base + "/login"})
+		ticket := func(email string, extra map[string]any) string {
+			t.Helper()
+			var u user
+			m.must("POST", "/api/v2/users", map[string]any{"connection": dbConn, "email": email, "verify_email": false,
+				"app_metadata": map[string]any{"needsInvitation": true}}, 201, &u)
+			body := map[string]any{"user_id": u.UserID}
+			for k, v := range extra {
+				body[k] = v
+			}
+			var out struct{ Ticket string }
+			m.must("POST", "/api/v2/tickets/password-change", body, 201, &out)
+			return out.Ticket + "type=invite"
+		}
+		accept := func(p *browserTab, link string) {
+			t.Helper()
+			if st := p.open(link); st != http.StatusOK {
+				t.Fatalf("open the link: %d\n%s", st, p.shown())
+			}
+			p.typeInto(`#newPassword`, browserStrongPassword)
+			p.typeInto(`#confirmNewPassword`, browserStrongPassword)
+			if st := p.click(`button[type=submit]`); st != http.StatusOK {
+				t.Fatalf("set the password: %d\n%s", st, p.shown())
+			}
+			p.wantShown("You are all set")
+		}
+		c := startChromium(t)
+
+		// The application's link: on to its login, now and when the link is
+		// opened again.
+		link := ticket("ana@example.com", map[string]any{"client_id": web.ClientID})
+		p := c.newTab(true)
+		accept(p, link)
+		if st := p.clickLink("Log in to Acme Notes"); st != http.StatusOK {
+			t.Fatalf("next step: %d", st)
+		}
+		p.wantShown("The application's login")
+		p = c.newTab(true)
+		if st := p.open(link); st != http.StatusGone {
+			t.Fatalf("used link: %d", st)
+		}
+		p.wantShown("Link already used")
+		if st := p.clickLink("Log in to Acme Notes"); st != http.StatusOK {
+			t.Fatalf("next step from the used link: %d", st)
+		}
+		p.wantShown("The application's login")
+
+		// A link with a result_url: opened again, it leads there.
+		link = ticket("ben@example.com", map[string]any{"result_url": app.Base + "/welcome"})
+		p = c.newTab(true)
+		if st := p.open(link); st != http.StatusOK {
+			t.Fatalf("open the link: %d", st)
+		}
+		p.typeInto(`#newPassword`, browserStrongPassword)
+		p.typeInto(`#confirmNewPassword`, browserStrongPassword)
+		p.click(`button[type=submit]`)
+		p.wantShown("The application's welcome") // result_url right away, as before
+		p = c.newTab(true)
+		p.open(link)
+		if st := p.clickLink("Continue to the application"); st != http.StatusOK {
+			t.Fatalf("next step from the used link: %d", st)
+		}
+		p.wantShown("The application's welcome")
+
+		// An administrator's invitation leads to the dashboard.
+		p = c.newTab(true)
+		accept(p, adminInvite(t, dsn, s.URL, "root@example.com"))
+		if st := p.clickLink("Go to the dashboard"); st != http.StatusOK {
+			t.Fatalf("dashboard: %d", st)
+		}
+		p.wantVisible(`#username`, `#password`)
+
+		// Nothing known: the home page.
+		p = c.newTab(true)
+		accept(p, ticket("cy@example.com", nil))
+		if st := p.clickLink("Go to the home page"); st != http.StatusOK {
+			t.Fatalf("home: %d", st)
+		}
+		p.wantShown("OpenID Connect discovery")
+	})
 }

@@ -22,6 +22,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /dbconnections/change_password", limitPerIP(handleChangePassword(ids), 5, 50))
 
 	// Hosted pages: a GET (or HEAD) never uses a link; the form's POST does.
+	mux.Handle("GET /{$}", pg.Home())
 	mux.Handle("GET /lo/reset", pg.ResetForm())
 	mux.Handle("GET /u/reset-verify", pg.ResetForm())
 	mux.Handle("POST /lo/reset", limitPerIP(pg.ResetSubmit(), 5, 20))

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/oauth"
 )
@@ -80,14 +81,18 @@ func (p *Pages) forgotPage(w http.ResponseWriter, r *http.Request, status int, c
 }
 
 // withLogin fills in what the pages of a login know of its authorization
-// request: the way back to the login form and the application's name.
+// request in query, once checked (an unchecked one widens nothing): the
+// way back to the login form, the application's name, and its
+// redirect_uri as a place a form's answer may lead.
 func (p *Pages) withLogin(r *http.Request, v *view, query string) {
 	values, _ := url.ParseQuery(query)
 	if len(values) == 0 {
 		return
 	}
-	if client, err := p.tokens.CheckAuthorize(r.Context(), oauth.ParseAuthorize(values)); err == nil {
+	ar := oauth.ParseAuthorize(values)
+	if client, err := p.tokens.CheckAuthorize(r.Context(), ar); err == nil {
 		v.LoginURL, v.App = p.authLink("/authorize", query), client.Name
+		v.formTargets = append(v.formTargets, headers.FormTarget(ar.RedirectURI))
 	}
 }
 

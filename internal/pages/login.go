@@ -66,7 +66,8 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, status int, qu
 	v := view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Tenant: tenant.FriendlyName,
 		SignupOpen: p.ids.SignupAllowed(r.Context(), tenant.DefaultDirectory), PageTitle: "Log in", Texts: p.texts(r, "login"),
 		SignupURL: p.authLink("/u/signup", query), ForgotURL: p.forgotLink(r.Context(), tenant.DefaultDirectory, query),
-		formTargets: p.returnTo(r, query)}
+	}
+	p.withLogin(r, &v, query)
 	if problem != "" {
 		v.Invalid = "password"
 	}
@@ -82,18 +83,6 @@ func (p *Pages) authLink(path, query string) string {
 		return p.base + path
 	}
 	return p.base + path + "?" + values.Encode()
-}
-
-// returnTo is where a login or sign-up form's answer may redirect besides
-// Usher: the application of the authorization request in query, once
-// checked (an unchecked redirect_uri widens no policy).
-func (p *Pages) returnTo(r *http.Request, query string) []string {
-	values, _ := url.ParseQuery(query)
-	ar := oauth.ParseAuthorize(values)
-	if _, err := p.tokens.CheckAuthorize(r.Context(), ar); err != nil {
-		return nil
-	}
-	return []string{headers.FormTarget(ar.RedirectURI)}
 }
 
 // authForm is a login or sign-up form's POST: the authorization request it
@@ -240,7 +229,8 @@ func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, status int, q
 		return
 	}
 	if !p.ids.SignupAllowed(r.Context(), tenant.DefaultDirectory) {
-		p.render(w, r, http.StatusForbidden, "message", view{Title: "Sign-up is closed", Error: "This service takes new accounts by invitation only.", PageTitle: "Sign-up is closed"})
+		p.render(w, r, http.StatusForbidden, "message", view{Title: "Sign-up is closed", Error: "This service takes new accounts by invitation only.", PageTitle: "Sign-up is closed",
+			Next: link{p.authLink("/authorize", query), "Back to log in"}})
 		return
 	}
 	conn, _ := p.ids.Connections(r.Context())
@@ -250,8 +240,10 @@ func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, status int, q
 			policy = c.PasswordPolicy().Describe()
 		}
 	}
-	p.render(w, r, status, "signup", view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Policy: policy, PageTitle: "Sign up",
-		LoginURL: p.authLink("/authorize", query), formTargets: p.returnTo(r, query)})
+	v := view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Policy: policy, PageTitle: "Sign up", Tenant: tenant.FriendlyName,
+		LoginURL: p.authLink("/authorize", query)}
+	p.withLogin(r, &v, query)
+	p.render(w, r, status, "signup", v)
 }
 
 // SignupSubmit creates the account and logs the person in.
@@ -314,6 +306,7 @@ func (p *Pages) Logout() http.Handler {
 			http.Redirect(w, r, returnTo, http.StatusFound)
 			return
 		}
-		p.render(w, r, http.StatusOK, "message", view{Title: "Logged out", Help: "You are logged out.", PageTitle: "Logged out"})
+		p.render(w, r, http.StatusOK, "message", view{Title: "Logged out", Help: "You are logged out.", PageTitle: "Logged out",
+			Next: p.nextStep(r.Context(), q.Get("client_id"), "", nil)})
 	})
 }

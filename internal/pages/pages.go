@@ -65,6 +65,11 @@ func (p *Pages) Assets() http.Handler {
 type view struct {
 	Base, CSRF, Ticket, Email, Tenant, Policy, Error, Title, Help, PageTitle string
 	Query, Action                                                            string
+	Fields                                                                   map[string]string
+	Invite, CanRequest, SignupOpen                                           bool
+	Widget                                                                   template.HTML
+	Texts                                                                    Texts
+
 	// SignupURL, LoginURL and ForgotURL link the login, sign-up and
 	// reset-password request pages to each other, with the authorization
 	// request (see authLink); "" leaves the link out.
@@ -73,11 +78,12 @@ type view struct {
 	App string
 	// Invalid names the form field a server-side check refused: it gets
 	// the focus, aria-invalid and the error as its description.
-	Invalid                        string
-	Fields                         map[string]string
-	Invite, CanRequest, SignupOpen bool
-	Widget                         template.HTML
-	Texts                          Texts
+	Invalid string
+	// Next is the way on from a page that is done with the person (see nextStep).
+	Next link
+	// SupportEmail and SupportURL are the tenant's, for the home page.
+	SupportEmail, SupportURL string
+
 	// formTargets are where the page's forms may lead besides Usher (see
 	// headers.FormTarget): the application a login returns to, a link's
 	// result_url.
