@@ -45,6 +45,9 @@ func startCallbackApp(t *testing.T) *callbackApp {
 			fmt.Fprintf(w, "<!doctype html><title>Acme callback</title><h1>Back at the application</h1>")
 		case "/login": // the application's login route (initiate_login_uri)
 			fmt.Fprintf(w, "<!doctype html><title>Acme</title><h1>The application's login</h1>")
+		case "/logo.svg": // the tenant's logo, on a host of its own
+			w.Header().Set("Content-Type", "image/svg+xml")
+			fmt.Fprint(w, `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40"><rect width="160" height="40" fill="#8a2be2"/></svg>`)
 		case "/welcome": // a link's result_url
 			fmt.Fprintf(w, "<!doctype html><title>Acme</title><h1>The application's welcome</h1>")
 		default: // the browser asks for /favicon.ico too
@@ -429,5 +432,185 @@ func TestBrowserNextStep(t *testing.T) {
 			t.Fatalf("home: %d", st)
 		}
 		p.wantShown("OpenID Connect discovery")
+	})
+}
+
+// press clicks sel, which changes the page without leaving it.
+func (p *browserTab) press(sel string) {
+	p.t.Helper()
+	p.do("press "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// focused is the id of the element that has the keyboard focus.
+func (p *browserTab) focused() string {
+	p.t.Helper()
+	return evalIn[string](p, `document.activeElement ? document.activeElement.id : ""`)
+}
+
+// attr is the attribute name of the element sel ("" when absent).
+func (p *browserTab) attr(sel, name string) string {
+	p.t.Helper()
+	return evalIn[string](p, fmt.Sprintf(`(document.querySelector(%q) && document.querySelector(%q).getAttribute(%q)) || ""`, sel, sel, name))
+}
+
+// wantFocusOnError checks that after a refused form the field in error has
+// the focus, is marked invalid and is described by the error.
+func (p *browserTab) wantFocusOnError(field string) {
+	p.t.Helper()
+	if got := p.focused(); got != field {
+		p.t.Fatalf("after the error the focus is on %q, want #%s\n%s", got, field, p.shown())
+	}
+	if p.attr("#"+field, "aria-invalid") != "true" || !strings.Contains(p.attr("#"+field, "aria-describedby"), "error") {
+		p.t.Fatalf("#%s is not marked invalid and described by the error: aria-invalid=%q aria-describedby=%q",
+			field, p.attr("#"+field, "aria-invalid"), p.attr("#"+field, "aria-describedby"))
+	}
+	p.wantVisible("#error")
+}
+
+// wantRevealToggle checks the show-password button of the field: a real
+// button, named, pressed state told, the field shown and hidden again.
+func (p *browserTab) wantRevealToggle(field string) {
+	p.t.Helper()
+	button := fmt.Sprintf(`button.reveal[aria-controls=%q]`, field)
+	p.wantVisible(button)
+	if p.attr(button, "aria-label") != "Show password" || p.attr(button, "type") != "button" || p.attr(button, "aria-pressed") != "false" {
+		p.t.Fatalf("the show-password button of #%s: label %q type %q pressed %q", field, p.attr(button, "aria-label"), p.attr(button, "type"), p.attr(button, "aria-pressed"))
+	}
+	p.press(button)
+	if p.attr("#"+field, "type") != "text" || p.attr(button, "aria-pressed") != "true" {
+		p.t.Fatalf("after pressing Show password #%s is type %q, pressed %q", field, p.attr("#"+field, "type"), p.attr(button, "aria-pressed"))
+	}
+	p.press(button)
+	if p.attr("#"+field, "type") != "password" || p.attr(button, "aria-pressed") != "false" {
+		p.t.Fatalf("after pressing it again #%s is type %q, pressed %q", field, p.attr("#"+field, "type"), p.attr(button, "aria-pressed"))
+	}
+}
+
+// metRules lists the policy rules shown as met, in page order.
+func (p *browserTab) metRules() string {
+	p.t.Helper()
+	return evalIn[string](p, `Array.from(document.querySelectorAll('#policy [data-rule].met')).map(e => e.dataset.rule).join(",")`)
+}
+
+// count is how many times text is on screen.
+func (p *browserTab) count(text string) int { return strings.Count(p.shown(), text) }
+
+func TestBrowserPagePolish(t *testing.T) {
+	chromiumPath(t)
+	engines(t, func(t *testing.T, dsn string) {
+		s := startServer(t, dsn, nil)
+		tok := s.token(t)
+		m := mgmtAPI{t, s, tok}
+		setStrictPolicy(m)
+		app := startCallbackApp(t)
+		web := s.app(t, tok, map[string]any{"name": "Acme Notes", "callbacks": []string{app.URL}})
+		m.must("PATCH", "/api/v2/tenants/settings", map[string]any{"friendly_name": "Acme Corp"}, 200, nil)
+
+		// Auth0's branding settings: checked, kept, cleared field by field.
+		s.wantErr(t, "PATCH", "/api/v2/branding", tok, map[string]any{"colors": map[string]any{"primary": "purple; } *{display:none"}}, 400, "invalid_body")
+		s.wantErr(t, "PATCH", "/api/v2/branding", tok, map[string]any{"logo_url": "javascript:alert(1)"}, 400, "invalid_body")
+		m.must("PATCH", "/api/v2/branding", map[string]any{"favicon_url": app.Base + "/logo.svg"}, 200, nil)
+		var b map[string]any
+		m.must("PATCH", "/api/v2/branding", map[string]any{"logo_url": app.Base + "/logo.svg", "colors": map[string]any{"primary": "#8a2be2"}, "favicon_url": nil}, 200, &b)
+		m.must("GET", "/api/v2/branding", nil, 200, &b)
+		if b["logo_url"] != app.Base+"/logo.svg" || b["colors"].(map[string]any)["primary"] != "#8a2be2" || b["favicon_url"] != nil {
+			t.Fatalf("branding after PATCH: %v", b)
+		}
+		const purple = "rgb(138, 43, 226)"
+
+		c := startChromium(t)
+		p := c.newTab(true)
+		if st := p.open(authorizeURL(s, web.ClientID, app.URL, "st4te")); st != http.StatusOK {
+			t.Fatalf("login page: %d\n%s", st, p.shown())
+		}
+		p.wantShown("Log in to Acme Corp", "to continue to Acme Notes")
+		p.wantVisible(`img.logo`)
+		if !evalIn[bool](p, `document.querySelector('img.logo').complete && document.querySelector('img.logo').naturalWidth > 0`) {
+			t.Fatal("the tenant's logo did not load (the page's policy must allow its origin)")
+		}
+		if p.attr(`img.logo`, "alt") != "Acme Corp" {
+			t.Fatalf("the logo's alt text is %q", p.attr(`img.logo`, "alt"))
+		}
+		style := func(sel, prop string) string {
+			return evalIn[string](p, fmt.Sprintf(`getComputedStyle(document.querySelector(%q))[%q]`, sel, prop))
+		}
+		if got := style(`button[type=submit]`, "backgroundColor"); got != purple {
+			t.Fatalf("the button is %s, want the branding's primary colour %s", got, purple)
+		}
+		if got := style(`a[href*="reset-password"]`, "color"); got != purple {
+			t.Fatalf("the Forgot password? link is %s, want the accent %s", got, purple)
+		}
+		p.wantRevealToggle("password")
+
+		// A refused login puts the focus back on the password.
+		p.typeInto(`#username`, "ana@example.com")
+		p.typeInto(`#password`, "wrong")
+		if st := p.click(`button[type=submit]`); st != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", st)
+		}
+		p.wantFocusOnError("password")
+
+		// Sign-up: the policy once, ticking as the person types.
+		if st := p.clickLink("Sign up"); st != http.StatusOK {
+			t.Fatalf("sign-up page: %d", st)
+		}
+		p.wantShown("to continue to Acme Notes", browserPolicyText)
+		if n := p.count("At least 10 characters"); n != 1 {
+			t.Fatalf("the policy is shown %d times", n)
+		}
+		if got := p.metRules(); got != "" {
+			t.Fatalf("rules met before typing: %s", got)
+		}
+		p.typeInto(`#password`, "abc")
+		if got := p.metRules(); got != "lower" {
+			t.Fatalf("after typing abc the met rules are %q, want lower", got)
+		}
+		p.typeInto(`#password`, "D1!xyzwv")
+		if got := p.metRules(); got != "length,three,lower,upper,digit,special" {
+			t.Fatalf("after typing abcD1!xyzwv the met rules are %q", got)
+		}
+		p.wantRevealToggle("password")
+		evalIn[bool](p, `(document.querySelector('#password').value = '') === ''`)
+		p.typeInto(`#email`, "newcomer@example.com")
+		p.typeInto(`#password`, "weakweak")
+		if st := p.click(`button[type=submit]`); st != http.StatusBadRequest {
+			t.Fatalf("weak sign-up password: %d\n%s", st, p.shown())
+		}
+		p.wantShown("That password is too weak.")
+		p.wantFocusOnError("password")
+		if n := p.count("At least 10 characters"); n != 1 {
+			t.Fatalf("after the error the policy is shown %d times", n)
+		}
+
+		// The reset page names the application, shows the policy once after
+		// a weak password, and focuses the field in error.
+		var u user
+		m.must("POST", "/api/v2/users", map[string]any{"connection": dbConn, "email": "ana@example.com", "password": "Old-Passw0rd!x", "verify_email": false}, 201, &u)
+		var out struct{ Ticket string }
+		m.must("POST", "/api/v2/tickets/password-change", map[string]any{"user_id": u.UserID, "client_id": web.ClientID}, 201, &out)
+		p = c.newTab(true)
+		if st := p.open(out.Ticket + "type=reset"); st != http.StatusOK {
+			t.Fatalf("reset link: %d", st)
+		}
+		p.wantShown("Acme Notes", "Choose a new password", browserPolicyText)
+		p.wantVisible(`img.logo`)
+		p.wantRevealToggle("newPassword")
+		p.wantRevealToggle("confirmNewPassword")
+		p.typeInto(`#newPassword`, "weak")
+		p.typeInto(`#confirmNewPassword`, "weak")
+		if st := p.click(`button[type=submit]`); st != http.StatusBadRequest {
+			t.Fatalf("weak password: %d", st)
+		}
+		p.wantShown("Password is too weak.")
+		if n := p.count("At least 10 characters"); n != 1 {
+			t.Fatalf("after a weak password the policy is shown %d times:\n%s", n, p.shown())
+		}
+		p.wantFocusOnError("newPassword")
+		p.typeInto(`#newPassword`, browserStrongPassword)
+		p.typeInto(`#confirmNewPassword`, browserStrongPassword+"?")
+		if st := p.click(`button[type=submit]`); st != http.StatusBadRequest {
+			t.Fatalf("mismatched passwords: %d", st)
+		}
+		p.wantFocusOnError("confirmNewPassword")
 	})
 }

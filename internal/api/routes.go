@@ -30,6 +30,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /u/email-verification", pg.VerifyForm())
 	mux.Handle("POST /u/email-verification", limitPerIP(pg.VerifySubmit(), 5, 20))
 	mux.Handle("GET /u/assets/", pg.Assets())
+	mux.Handle("GET /u/theme.css", pg.Theme())
 	mux.Handle("GET /authorize", pg.Authorize())
 	mux.Handle("POST /u/login", limitPerIP(pg.LoginSubmit(), 5, 30))
 	mux.Handle("GET /u/signup", pg.SignupForm())
@@ -101,6 +102,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v2/branding/templates/universal-login", m(handleGetUniversalLogin(pg), "read:branding"))
 	mux.Handle("PUT /api/v2/branding/templates/universal-login", m(handleSetUniversalLogin(pg), "update:branding"))
 	mux.Handle("DELETE /api/v2/branding/templates/universal-login", m(handleDeleteUniversalLogin(pg), "delete:branding"))
+
+	mux.Handle("GET /api/v2/branding", m(handleGetBranding(pg), "read:branding"))
+	mux.Handle("PATCH /api/v2/branding", m(handleUpdateBranding(pg), "update:branding"))
 
 	mux.Handle("GET /api/v2/prompts/{prompt}/custom-text/{language}", m(handleGetCustomText(pg), "read:prompts"))
 	mux.Handle("PUT /api/v2/prompts/{prompt}/custom-text/{language}", m(handleSetCustomText(pg), "update:prompts"))

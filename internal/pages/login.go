@@ -223,6 +223,15 @@ func (p *Pages) SignupForm() http.Handler {
 }
 
 func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, status int, query, email, problem string) {
+	invalid := ""
+	if problem != "" {
+		invalid = "email"
+	}
+	p.signupForm(w, r, status, query, email, problem, invalid)
+}
+
+// signupForm is signupPage with the field in error named.
+func (p *Pages) signupForm(w http.ResponseWriter, r *http.Request, status int, query, email, problem, invalid string) {
 	tenant, err := p.ids.TenantSettings(r.Context())
 	if err != nil {
 		p.fail(w, err)
@@ -233,15 +242,10 @@ func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, status int, q
 			Next: link{p.authLink("/authorize", query), "Back to log in"}})
 		return
 	}
-	conn, _ := p.ids.Connections(r.Context())
-	policy := ""
-	for _, c := range conn {
-		if c.Name == tenant.DefaultDirectory {
-			policy = c.PasswordPolicy().Describe()
-		}
-	}
+	conn, _ := p.connection(r.Context(), tenant.DefaultDirectory)
+	policy := policyFor(conn.PasswordPolicy(), "password")
 	v := view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Policy: policy, PageTitle: "Sign up", Tenant: tenant.FriendlyName,
-		LoginURL: p.authLink("/authorize", query)}
+		LoginURL: p.authLink("/authorize", query), Invalid: invalid}
 	p.withLogin(r, &v, query)
 	p.render(w, r, status, "signup", v)
 }
@@ -265,11 +269,11 @@ func (p *Pages) SignupSubmit() http.Handler {
 			p.signupPage(w, r, http.StatusTooManyRequests, query, email, busyMessage)
 			return
 		case errors.As(err, &de):
-			msg := "We could not create this account. If you already have one, log in instead."
+			msg, field := "We could not create this account. If you already have one, log in instead.", "email"
 			if de.Code == "invalid_password" {
-				msg = "That password is too weak."
+				msg, field = "That password is too weak.", "password"
 			}
-			p.signupPage(w, r, http.StatusBadRequest, query, email, msg)
+			p.signupForm(w, r, http.StatusBadRequest, query, email, msg, field)
 			return
 		case err != nil:
 			p.fail(w, err)

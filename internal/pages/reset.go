@@ -55,6 +55,7 @@ func (p *Pages) ResetForm() http.Handler {
 		if tv.State != identity.TicketValid || tv.Ticket.Kind != identity.TicketPasswordChange {
 			v := problemView(tv.State, tv.Invite)
 			v.CSRF, v.Ticket, v.Tenant, v.PageTitle = csrf, token, tenant.FriendlyName, v.Title
+			v.App = p.appName(r.Context(), tv.Ticket.ClientID)
 			v.Next = p.nextStep(r.Context(), tv.Ticket.ClientID, tv.Ticket.ResultURL, &tv.User)
 			p.render(w, r, problemStatus(tv.State), "problem", v)
 			return
@@ -71,7 +72,7 @@ func (p *Pages) ResetForm() http.Handler {
 			return
 		}
 		p.render(w, r, http.StatusOK, "reset", view{Texts: p.resetTexts(r.Context()), CSRF: csrf, Ticket: token, Email: tv.User.Email, Tenant: tenant.FriendlyName,
-			Policy: tv.Policy.Describe(), Invite: invite, PageTitle: map[bool]string{true: "Accept your invitation", false: "Reset your password"}[invite],
+			Policy: policyFor(tv.Policy, "newPassword"), Invite: invite, App: p.appName(r.Context(), tv.Ticket.ClientID), PageTitle: map[bool]string{true: "Accept your invitation", false: "Reset your password"}[invite],
 			formTargets: []string{headers.FormTarget(tv.Ticket.ResultURL)}})
 	})
 }
@@ -122,8 +123,13 @@ func (p *Pages) ResetSubmit() http.Handler {
 			if e := r.PostFormValue("experience"); e != "" {
 				invite = e == "invite"
 			}
+			field := "newPassword"
+			if name == "PasswordMismatchError" {
+				field = "confirmNewPassword"
+			}
 			p.render(w, r, status, "reset", view{Texts: p.resetTexts(r.Context()), CSRF: p.csrfToken(w, r), Ticket: token, Email: tv.User.Email, Tenant: tenant.FriendlyName,
-				Policy: tv.Policy.Describe(), Invite: invite, Error: msg, PageTitle: "Choose a password", formTargets: []string{headers.FormTarget(tv.Ticket.ResultURL)}})
+				Policy: policyFor(tv.Policy, "newPassword"), Invite: invite, Error: msg, Invalid: field, App: p.appName(r.Context(), tv.Ticket.ClientID),
+				PageTitle: "Choose a password", formTargets: []string{headers.FormTarget(tv.Ticket.ResultURL)}})
 		}
 		if !p.checkCSRF(r) {
 			again(http.StatusForbidden, "CsrfError", "This form expired. Please enter your password again.")
@@ -142,7 +148,11 @@ func (p *Pages) ResetSubmit() http.Handler {
 			again(http.StatusTooManyRequests, "TooManyRequests", busyMessage)
 			return
 		case errors.As(err, &de) && de.Code == "password_strength_error":
-			again(http.StatusBadRequest, "PasswordStrengthError", strings.TrimPrefix(de.Message, "PasswordStrengthError: ")+". "+policyOf(p, r, token))
+			msg := strings.TrimPrefix(de.Message, "PasswordStrengthError: ") + "."
+			if jsonMode { // a classic page has no policy of its own to show
+				msg += " " + policyOf(p, r, token)
+			}
+			again(http.StatusBadRequest, "PasswordStrengthError", msg)
 			return
 		case errors.As(err, &de) && de.Kind == identity.KindInvalid:
 			if jsonMode {
@@ -182,6 +192,7 @@ func (p *Pages) ResetSubmit() http.Handler {
 		}
 		tv, _ := p.ids.InspectTicket(r.Context(), token) // used now, and still says which application sent it
 		p.render(w, r, http.StatusOK, "done", view{Texts: p.resetTexts(r.Context()), Email: res.User.Email, Invite: invite, PageTitle: "All set",
+			App:  p.appName(r.Context(), tv.Ticket.ClientID),
 			Next: p.nextStep(r.Context(), tv.Ticket.ClientID, "", &res.User)})
 	})
 }
