@@ -614,3 +614,171 @@ func TestBrowserPagePolish(t *testing.T) {
 		p.wantFocusOnError("confirmNewPassword")
 	})
 }
+
+// layoutProblems measures the page shown: the document wider than the
+// window (a sideways scroll), an element that sticks out of the window,
+// and text clipped by an element that hides its overflow. Each problem
+// names the element.
+const layoutProblems = `(() => {
+	const doc = document.documentElement, width = doc.clientWidth, problems = [];
+	const name = el => {
+		let s = el.tagName.toLowerCase();
+		if (el.id) s += '#' + el.id;
+		if (typeof el.className === 'string' && el.className.trim()) s += '.' + el.className.trim().split(/\s+/).join('.');
+		const text = (el.innerText || el.getAttribute('aria-label') || '').trim().replace(/\s+/g, ' ').slice(0, 40);
+		return text ? s + ' "' + text + '"' : s;
+	};
+	if (doc.scrollWidth > width) problems.push('the page scrolls sideways: ' + doc.scrollWidth + 'px wide in a ' + width + 'px window');
+	for (const el of document.querySelectorAll('body *')) {
+		if (!el.checkVisibility({opacityProperty: true, visibilityProperty: true})) continue;
+		const r = el.getBoundingClientRect();
+		if (r.width === 0 || r.height === 0) continue;
+		if (r.right > width + 0.5 || r.left < -0.5) problems.push(name(el) + ' sticks out of the window: ' + Math.round(r.left) + ' to ' + Math.round(r.right) + 'px');
+		if (['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName)) continue; // a field scrolls its own value
+		const cs = getComputedStyle(el);
+		const hides = ['hidden', 'clip'].includes(cs.overflowX) || ['hidden', 'clip'].includes(cs.overflowY);
+		if ((hides || cs.textOverflow === 'ellipsis') && (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1)) {
+			problems.push(name(el) + ' clips its content: ' + el.scrollWidth + 'x' + el.scrollHeight + ' in ' + el.clientWidth + 'x' + el.clientHeight);
+		}
+	}
+	return problems;
+})()`
+
+// TestBrowserPagesLayout walks every hosted page at a desktop's and a
+// phone's width, saves a screenshot of each (USHER_SCREENSHOT_DIR, else
+// the test's temporary folder) and fails on a page that scrolls sideways,
+// sticks out of the window or clips its text. Long names and addresses
+// make the text hard to fit. The layout does not depend on the database:
+// SQLite only.
+func TestBrowserPagesLayout(t *testing.T) {
+	chromiumPath(t)
+	s := startServer(t, sqliteDSN(t), nil)
+	tok := s.token(t)
+	m := mgmtAPI{t, s, tok}
+	setStrictPolicy(m)
+	app := startCallbackApp(t)
+	web := s.app(t, tok, map[string]any{"name": "Acme Notes for Distributed Editorial Teams", "callbacks": []string{app.URL},
+		"initiate_login_uri": app.Base + "/login"})
+	m.must("PATCH", "/api/v2/tenants/settings", map[string]any{"friendly_name": "Acme Corporation International Holdings",
+		"support_email": "identity-and-access-support@acme-corporation.example", "support_url": app.Base + "/support"}, 200, nil)
+	m.must("PATCH", "/api/v2/branding", map[string]any{"logo_url": app.Base + "/logo.svg", "colors": map[string]any{"primary": "#8a2be2"}}, 200, nil)
+	authorize := authorizeURL(s, web.ClientID, app.URL, "st4te")
+	newUser := func(email string, extra map[string]any) string {
+		t.Helper()
+		body := map[string]any{"connection": dbConn, "email": email, "verify_email": false}
+		for k, v := range extra {
+			body[k] = v
+		}
+		var u user
+		m.must("POST", "/api/v2/users", body, 201, &u)
+		return u.UserID
+	}
+	ticket := func(kind, userID string) string {
+		t.Helper()
+		var out struct{ Ticket string }
+		m.must("POST", "/api/v2/tickets/"+kind, map[string]any{"user_id": userID, "client_id": web.ClientID}, 201, &out)
+		return out.Ticket
+	}
+
+	c := startChromium(t)
+	for _, width := range []int{1280, 390} {
+		t.Run(fmt.Sprint(width), func(t *testing.T) {
+			long := fmt.Sprintf("maximilian.alexander.longname-%d@very-long-subdomain.example-company.com", width)
+			invitee := newUser("invited-"+long, map[string]any{"app_metadata": map[string]any{"needsInvitation": true}})
+			resetter := newUser("reset-"+long, map[string]any{"password": "Old-Passw0rd!x"})
+			verifier := newUser("verify-"+long, map[string]any{"password": "Old-Passw0rd!x"})
+			inviteLink := ticket("password-change", invitee) + "type=invite"
+			resetLink := ticket("password-change", resetter) + "type=reset"
+			verifyLink := ticket("email-verification", verifier)
+
+			tab := func() *browserTab {
+				p := c.newTab(true)
+				if width == 390 {
+					p.phone()
+				} else {
+					p.do("a desktop window", chromedp.EmulateViewport(int64(width), 900))
+				}
+				return p
+			}
+			seen := 0
+			check := func(p *browserTab, page string) {
+				t.Helper()
+				seen++
+				p.screenshot(fmt.Sprintf("%02d-%s-%d", seen, page, width))
+				for _, problem := range evalIn[[]string](p, layoutProblems) {
+					t.Errorf("%s at %dpx: %s", page, width, problem)
+				}
+			}
+			submit := func(p *browserTab, want int) {
+				t.Helper()
+				if st := p.click(`button[type=submit]`); st != want {
+					t.Fatalf("submit: %d, want %d\n%s", st, want, p.shown())
+				}
+			}
+
+			p := tab()
+			p.open(s.URL + "/")
+			check(p, "home")
+			p.open(authorize)
+			check(p, "login")
+			p.typeInto(`#username`, "reset-"+long)
+			p.typeInto(`#password`, "wrong")
+			submit(p, http.StatusUnauthorized)
+			check(p, "login-error")
+			p.clickLink("Forgot password?")
+			check(p, "forgot-password")
+			p.typeInto(`#email`, "nobody-"+long)
+			submit(p, http.StatusOK)
+			check(p, "forgot-password-sent")
+			p.clickLink("Back to log in")
+			p.clickLink("Sign up")
+			check(p, "signup")
+			p.typeInto(`#email`, "new-"+long)
+			p.typeInto(`#password`, "weakweak")
+			submit(p, http.StatusBadRequest)
+			check(p, "signup-error")
+
+			p = tab()
+			p.open(inviteLink)
+			check(p, "invite")
+			p.typeInto(`#newPassword`, "weak")
+			p.typeInto(`#confirmNewPassword`, "weak")
+			submit(p, http.StatusBadRequest)
+			check(p, "invite-error")
+			p.typeInto(`#newPassword`, browserStrongPassword)
+			p.typeInto(`#confirmNewPassword`, browserStrongPassword)
+			submit(p, http.StatusOK)
+			check(p, "invite-done")
+			p = tab()
+			p.open(inviteLink)
+			check(p, "link-used")
+
+			p = tab()
+			p.open(resetLink)
+			check(p, "reset")
+			p.typeInto(`#newPassword`, browserStrongPassword)
+			p.typeInto(`#confirmNewPassword`, browserStrongPassword)
+			submit(p, http.StatusOK)
+			check(p, "reset-done")
+
+			p = tab()
+			p.open(s.URL + "/lo/reset?ticket=not-a-ticket")
+			check(p, "link-invalid")
+			p.typeInto(`#email`, "reset-"+long)
+			submit(p, http.StatusOK)
+			check(p, "link-requested")
+
+			p = tab()
+			p.open(verifyLink)
+			check(p, "verify-email")
+			submit(p, http.StatusOK)
+			check(p, "email-verified")
+
+			p = tab()
+			p.open(s.URL + "/v2/logout")
+			check(p, "logged-out")
+			p.open(strings.Replace(authorize, url.QueryEscape(app.URL), url.QueryEscape("https://elsewhere.example/cb"), 1))
+			check(p, "authorize-error")
+		})
+	}
+}
