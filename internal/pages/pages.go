@@ -112,13 +112,15 @@ func policyFor(p identity.PasswordPolicy, field string) passwordPolicy {
 	return passwordPolicy{Level: p.Strength(), Min: p.Length(), For: field}
 }
 
-// appName is the name of the application clientID, or "".
+// appName is the name of the application clientID, or "": also for a
+// machine-to-machine client (a script that sent the link), which is no
+// application the person will use.
 func (p *Pages) appName(ctx context.Context, clientID string) string {
 	if clientID == "" {
 		return ""
 	}
 	c, err := p.ids.Client(ctx, clientID)
-	if err != nil {
+	if err != nil || c.AppType == "non_interactive" {
 		return ""
 	}
 	return c.Name
