@@ -612,6 +612,14 @@ func TestBrowserPagePolish(t *testing.T) {
 			t.Fatalf("mismatched passwords: %d", st)
 		}
 		p.wantFocusOnError("confirmNewPassword")
+
+		// A link a script sent with a machine-to-machine client names no
+		// application: the person will never use that client.
+		m.must("POST", "/api/v2/tickets/password-change", map[string]any{"user_id": u.UserID, "client_id": s.ClientID}, 201, &out)
+		p = c.newTab(true)
+		p.open(out.Ticket)
+		p.wantShown("Choose a new password", "!Usher Management API")
+		p.wantHidden(`p.app`)
 	})
 }
 
