@@ -224,6 +224,8 @@ var mgmtRoutes = []struct{ method, path, scope string }{
 	{"GET", "/api/v2/branding/templates/universal-login", "read:branding"},
 	{"PUT", "/api/v2/branding/templates/universal-login", "update:branding"},
 	{"DELETE", "/api/v2/branding/templates/universal-login", "delete:branding"},
+	{"GET", "/api/v2/branding", "read:branding"},
+	{"PATCH", "/api/v2/branding", "update:branding"},
 	{"GET", "/api/v2/prompts/reset-password/custom-text/en", "read:prompts"},
 	{"PUT", "/api/v2/prompts/reset-password/custom-text/en", "update:prompts"},
 	{"POST", "/api/v2/actions/actions", "create:actions"},

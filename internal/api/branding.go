@@ -82,3 +82,14 @@ func handleSetCustomText(p *pages.Pages) http.Handler {
 		return t, p.SetCustomText(r.Context(), r.PathValue("prompt"), r.PathValue("language"), t)
 	})
 }
+
+func handleGetBranding(p *pages.Pages) http.Handler {
+	return respond(func(r *http.Request) (any, error) { return p.Branding(r.Context()) })
+}
+
+// handleUpdateBranding sets the fields the body names; null clears one.
+func handleUpdateBranding(p *pages.Pages) http.Handler {
+	return withBody(http.StatusOK, func(r *http.Request, patch map[string]json.RawMessage) (any, error) {
+		return p.UpdateBranding(r.Context(), patch)
+	})
+}

@@ -22,6 +22,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /dbconnections/change_password", limitPerIP(handleChangePassword(ids), 5, 50))
 
 	// Hosted pages: a GET (or HEAD) never uses a link; the form's POST does.
+	mux.Handle("GET /{$}", pg.Home())
 	mux.Handle("GET /lo/reset", pg.ResetForm())
 	mux.Handle("GET /u/reset-verify", pg.ResetForm())
 	mux.Handle("POST /lo/reset", limitPerIP(pg.ResetSubmit(), 5, 20))
@@ -29,10 +30,13 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /u/email-verification", pg.VerifyForm())
 	mux.Handle("POST /u/email-verification", limitPerIP(pg.VerifySubmit(), 5, 20))
 	mux.Handle("GET /u/assets/", pg.Assets())
+	mux.Handle("GET /u/theme.css", pg.Theme())
 	mux.Handle("GET /authorize", pg.Authorize())
 	mux.Handle("POST /u/login", limitPerIP(pg.LoginSubmit(), 5, 30))
 	mux.Handle("GET /u/signup", pg.SignupForm())
 	mux.Handle("POST /u/signup", limitPerIP(pg.SignupSubmit(), 1, 10))
+	mux.Handle("GET /u/reset-password/request/{connection}", pg.ForgotForm())
+	mux.Handle("POST /u/reset-password/request/{connection}", limitPerIP(pg.ForgotSubmit(), 1, 5))
 	mux.Handle("GET /v2/logout", pg.Logout())
 
 	// The dashboard: its own table of routes, for administrators only.
@@ -98,6 +102,9 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v2/branding/templates/universal-login", m(handleGetUniversalLogin(pg), "read:branding"))
 	mux.Handle("PUT /api/v2/branding/templates/universal-login", m(handleSetUniversalLogin(pg), "update:branding"))
 	mux.Handle("DELETE /api/v2/branding/templates/universal-login", m(handleDeleteUniversalLogin(pg), "delete:branding"))
+
+	mux.Handle("GET /api/v2/branding", m(handleGetBranding(pg), "read:branding"))
+	mux.Handle("PATCH /api/v2/branding", m(handleUpdateBranding(pg), "update:branding"))
 
 	mux.Handle("GET /api/v2/prompts/{prompt}/custom-text/{language}", m(handleGetCustomText(pg), "read:prompts"))
 	mux.Handle("PUT /api/v2/prompts/{prompt}/custom-text/{language}", m(handleSetCustomText(pg), "update:prompts"))

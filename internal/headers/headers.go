@@ -19,8 +19,18 @@ import (
 // from elsewhere, never in a frame. Forms may go to Usher and to
 // formTargets (sources from FormTarget): browsers hold a form's redirect to
 // form-action as well, so a login form needs the application it returns to.
-func Page(formTargets ...string) string {
-	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+func Page(formTargets ...string) string { return PageShowing(nil, formTargets...) }
+
+// PageShowing is Page that also shows images from imageSources (sources
+// from FormTarget, such as the origin of the tenant's logo).
+func PageShowing(imageSources []string, formTargets ...string) string {
+	img := "img-src 'self' data:"
+	for _, s := range imageSources {
+		if strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") {
+			img += " " + s
+		}
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; " + img + "; connect-src 'self'; " +
 		"base-uri 'none'; object-src 'none'; " + formAction(formTargets) + "; frame-ancestors 'none'"
 }
 

@@ -90,6 +90,13 @@ func (p PasswordPolicy) Describe() string {
 	return fmt.Sprintf("At least %d characters.", n)
 }
 
+// Strength is the policy's level as Check applies it: none, low, fair,
+// good or excellent.
+func (p PasswordPolicy) Strength() string { return p.level() }
+
+// Length is the fewest characters the policy takes.
+func (p PasswordPolicy) Length() int { return p.minLength() }
+
 func (p PasswordPolicy) level() string {
 	if _, ok := policyMinLength[p.Level]; ok {
 		return p.Level

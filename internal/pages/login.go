@@ -63,21 +63,26 @@ func (p *Pages) loginPage(w http.ResponseWriter, r *http.Request, status int, qu
 		p.fail(w, err)
 		return
 	}
-	p.render(w, r, status, "login", view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Tenant: tenant.FriendlyName,
+	v := view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Tenant: tenant.FriendlyName,
 		SignupOpen: p.ids.SignupAllowed(r.Context(), tenant.DefaultDirectory), PageTitle: "Log in", Texts: p.texts(r, "login"),
-		formTargets: p.returnTo(r, query)})
+		SignupURL: p.authLink("/u/signup", query), ForgotURL: p.forgotLink(r.Context(), tenant.DefaultDirectory, query),
+	}
+	p.withLogin(r, &v, query)
+	if problem != "" {
+		v.Invalid = "password"
+	}
+	p.render(w, r, status, "login", v)
 }
 
-// returnTo is where a login or sign-up form's answer may redirect besides
-// Usher: the application of the authorization request in query, once
-// checked (an unchecked redirect_uri widens no policy).
-func (p *Pages) returnTo(r *http.Request, query string) []string {
+// authLink is the address of the page at path (/authorize, /u/signup)
+// carrying the authorization request in query, its parameters encoded
+// anew: the links between the login pages keep the request whole.
+func (p *Pages) authLink(path, query string) string {
 	values, _ := url.ParseQuery(query)
-	ar := oauth.ParseAuthorize(values)
-	if _, err := p.tokens.CheckAuthorize(r.Context(), ar); err != nil {
-		return nil
+	if len(values) == 0 {
+		return p.base + path
 	}
-	return []string{headers.FormTarget(ar.RedirectURI)}
+	return p.base + path + "?" + values.Encode()
 }
 
 // authForm is a login or sign-up form's POST: the authorization request it
@@ -218,24 +223,31 @@ func (p *Pages) SignupForm() http.Handler {
 }
 
 func (p *Pages) signupPage(w http.ResponseWriter, r *http.Request, status int, query, email, problem string) {
+	invalid := ""
+	if problem != "" {
+		invalid = "email"
+	}
+	p.signupForm(w, r, status, query, email, problem, invalid)
+}
+
+// signupForm is signupPage with the field in error named.
+func (p *Pages) signupForm(w http.ResponseWriter, r *http.Request, status int, query, email, problem, invalid string) {
 	tenant, err := p.ids.TenantSettings(r.Context())
 	if err != nil {
 		p.fail(w, err)
 		return
 	}
 	if !p.ids.SignupAllowed(r.Context(), tenant.DefaultDirectory) {
-		p.render(w, r, http.StatusForbidden, "message", view{Title: "Sign-up is closed", Error: "This service takes new accounts by invitation only.", PageTitle: "Sign-up is closed"})
+		p.render(w, r, http.StatusForbidden, "message", view{Title: "Sign-up is closed", Error: "This service takes new accounts by invitation only.", PageTitle: "Sign-up is closed",
+			Next: link{p.authLink("/authorize", query), "Back to log in"}})
 		return
 	}
-	conn, _ := p.ids.Connections(r.Context())
-	policy := ""
-	for _, c := range conn {
-		if c.Name == tenant.DefaultDirectory {
-			policy = c.PasswordPolicy().Describe()
-		}
-	}
-	p.render(w, r, status, "signup", view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Policy: policy, PageTitle: "Sign up",
-		formTargets: p.returnTo(r, query)})
+	conn, _ := p.connection(r.Context(), tenant.DefaultDirectory)
+	policy := policyFor(conn.PasswordPolicy(), "password")
+	v := view{CSRF: p.csrfToken(w, r), Query: query, Email: email, Error: problem, Policy: policy, PageTitle: "Sign up", Tenant: tenant.FriendlyName,
+		LoginURL: p.authLink("/authorize", query), Invalid: invalid}
+	p.withLogin(r, &v, query)
+	p.render(w, r, status, "signup", v)
 }
 
 // SignupSubmit creates the account and logs the person in.
@@ -257,11 +269,11 @@ func (p *Pages) SignupSubmit() http.Handler {
 			p.signupPage(w, r, http.StatusTooManyRequests, query, email, busyMessage)
 			return
 		case errors.As(err, &de):
-			msg := "We could not create this account. If you already have one, log in instead."
+			msg, field := "We could not create this account. If you already have one, log in instead.", "email"
 			if de.Code == "invalid_password" {
-				msg = "That password is too weak."
+				msg, field = "That password is too weak.", "password"
 			}
-			p.signupPage(w, r, http.StatusBadRequest, query, email, msg)
+			p.signupForm(w, r, http.StatusBadRequest, query, email, msg, field)
 			return
 		case err != nil:
 			p.fail(w, err)
@@ -298,6 +310,7 @@ func (p *Pages) Logout() http.Handler {
 			http.Redirect(w, r, returnTo, http.StatusFound)
 			return
 		}
-		p.render(w, r, http.StatusOK, "message", view{Title: "Logged out", Help: "You are logged out.", PageTitle: "Logged out"})
+		p.render(w, r, http.StatusOK, "message", view{Title: "Logged out", Help: "You are logged out.", PageTitle: "Logged out",
+			Next: p.nextStep(r.Context(), q.Get("client_id"), "", nil)})
 	})
 }

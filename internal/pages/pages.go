@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/usherid/usher/internal/cache"
 	"github.com/usherid/usher/internal/cookie"
 	"github.com/usherid/usher/internal/csrf"
 	"github.com/usherid/usher/internal/headers"
@@ -43,6 +44,8 @@ type Pages struct {
 	jar    cookie.Jar
 	guard  *csrf.Guard
 	log    *slog.Logger
+
+	brandCache *cache.TTL[struct{}, Branding]
 }
 
 // New returns the hosted pages for a tenant reached at publicURL.
@@ -50,7 +53,7 @@ func New(ids *identity.Service, tokens *oauth.Server, store Store, engine *mail.
 	jar := cookie.New(publicURL)
 	return &Pages{
 		ids: ids, tokens: tokens, store: store, engine: engine, base: publicURL, log: log,
-		jar: jar, guard: csrf.New(jar, publicURL),
+		jar: jar, guard: csrf.New(jar, publicURL), brandCache: cache.New[struct{}, Branding](brandingTTL, 1),
 		tmpl: template.Must(template.ParseFS(files, "widget.html")),
 	}
 }
@@ -63,23 +66,71 @@ func (p *Pages) Assets() http.Handler {
 
 // view is what a page template is given.
 type view struct {
-	Base, CSRF, Ticket, Email, Tenant, Policy, Error, Title, Help, PageTitle string
-	Query, Action                                                            string
-	Fields                                                                   map[string]string
-	Invite, CanRequest, SignupOpen                                           bool
-	Widget                                                                   template.HTML
-	Texts                                                                    Texts
+	Base, CSRF, Ticket, Email, Tenant, Error, Title, Help, PageTitle string
+	Query, Action                                                    string
+	Fields                                                           map[string]string
+	Invite, CanRequest, SignupOpen                                   bool
+	Widget                                                           template.HTML
+	Texts                                                            Texts
+
+	// SignupURL, LoginURL and ForgotURL link the login, sign-up and
+	// reset-password request pages to each other, with the authorization
+	// request (see authLink); "" leaves the link out.
+	SignupURL, LoginURL, ForgotURL string
+	// App is the name of the application the person is logging in to.
+	App string
+	// Invalid names the form field a server-side check refused: it gets
+	// the focus, aria-invalid and the error as its description.
+	Invalid string
+	// Next is the way on from a page that is done with the person (see nextStep).
+	Next link
+	// SupportEmail and SupportURL are the tenant's, for the home page.
+	SupportEmail, SupportURL string
+	// Policy is the password policy of the page's password field.
+	Policy passwordPolicy
+	// Logo and Favicon are the branding's (the logo falls back to the
+	// tenant's picture_url); Theme links /u/theme.css, the branding's colours.
+	Logo, Favicon string
+	Theme         bool
+
 	// formTargets are where the page's forms may lead besides Usher (see
 	// headers.FormTarget): the application a login returns to, a link's
 	// result_url.
 	formTargets []string
 }
 
+// passwordPolicy is what a page shows of a password policy: the sentence
+// of identity.PasswordPolicy.Describe, each rule in it a span that the
+// page's script ticks as the person types (usher.js).
+type passwordPolicy struct {
+	Level string // none, low, fair, good, excellent
+	Min   int
+	For   string // the id of the password field
+}
+
+func policyFor(p identity.PasswordPolicy, field string) passwordPolicy {
+	return passwordPolicy{Level: p.Strength(), Min: p.Length(), For: field}
+}
+
+// appName is the name of the application clientID, or "": also for a
+// machine-to-machine client (a script that sent the link), which is no
+// application the person will use.
+func (p *Pages) appName(ctx context.Context, clientID string) string {
+	if clientID == "" {
+		return ""
+	}
+	c, err := p.ids.Client(ctx, clientID)
+	if err != nil || c.AppType == "non_interactive" {
+		return ""
+	}
+	return c.Name
+}
+
 // T is the tenant's text for a screen's key, with ${email} and
-// ${companyName} filled in, or "" when the tenant set none.
+// ${companyName} (and ${clientName}) filled in, or "" when the tenant set none.
 func (v view) T(screen, key string) string {
 	s := v.Texts[screen][key]
-	return strings.NewReplacer("${email}", v.Email, "${companyName}", v.Tenant).Replace(s)
+	return strings.NewReplacer("${email}", v.Email, "${companyName}", v.Tenant, "${clientName}", v.App).Replace(s)
 }
 
 // session is the hosted login's session cookie of the request, or "".
@@ -108,6 +159,7 @@ const universalLoginSetting = "universal_login_template"
 // template when there is one, else inside Usher's own page.
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
 	v.Base = p.base
+	brand := p.brand(r.Context(), &v)
 	var widget, head bytes.Buffer
 	if err := p.tmpl.ExecuteTemplate(&widget, name, v); err != nil {
 		p.fail(w, err)
@@ -120,8 +172,9 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		src := widgetTag.ReplaceAllString(tpl, "{{ __usher_$1 }}")
 		out, err := p.engine.Render("universal-login", src, map[string]any{
 			"__usher_head": head.String(), "__usher_widget": widget.String(), "locale": "en",
-			"tenant": map[string]any{"friendly_name": v.Tenant},
-			"prompt": map[string]any{"name": "reset-password", "screen": map[string]any{"name": name}},
+			"tenant": map[string]any{"friendly_name": v.Tenant}, "application": map[string]any{"name": v.App},
+			"branding": brandingData(brand),
+			"prompt":   map[string]any{"name": "reset-password", "screen": map[string]any{"name": name}},
 		})
 		if err != nil {
 			p.fail(w, err)
@@ -136,10 +189,40 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		return
 	}
 	// Usher's own page: nothing inline, so the policy can be strict.
-	w.Header().Set("Content-Security-Policy", headers.Page(v.formTargets...))
+	w.Header().Set("Content-Security-Policy", headers.PageShowing([]string{headers.FormTarget(v.Logo), headers.FormTarget(v.Favicon)}, v.formTargets...))
 	v.Widget = template.HTML(widget.String())
 	w.WriteHeader(status)
 	p.tmpl.ExecuteTemplate(w, "page", v)
+}
+
+// brand fills in the tenant's name, logo and colours of a page, and
+// returns the branding (empty when unreadable: a page shows without it).
+func (p *Pages) brand(ctx context.Context, v *view) Branding {
+	b, err := p.Branding(ctx)
+	if err != nil {
+		p.log.Warn("branding unreadable; showing the page without it", "error", err.Error())
+	}
+	v.Logo, v.Favicon, v.Theme = b.LogoURL, b.FaviconURL, themeCSS(b) != ""
+	if v.Tenant == "" || v.Logo == "" {
+		if tenant, err := p.ids.TenantSettings(ctx); err == nil {
+			if v.Tenant == "" {
+				v.Tenant = tenant.FriendlyName
+			}
+			if v.Logo == "" && identity.RedirectOK(tenant.PictureURL, false) {
+				v.Logo = tenant.PictureURL
+			}
+		}
+	}
+	return b
+}
+
+// brandingData is the branding as a page template's Liquid sees it.
+func brandingData(b Branding) map[string]any {
+	colors := map[string]any{}
+	if b.Colors != nil {
+		colors["primary"], colors["page_background"] = b.Colors.Primary, b.Colors.PageBackground
+	}
+	return map[string]any{"logo_url": b.LogoURL, "favicon_url": b.FaviconURL, "colors": colors}
 }
 
 // pageHeaders are the headers of every hosted page; the policy is the

@@ -55,6 +55,8 @@ func (p *Pages) ResetForm() http.Handler {
 		if tv.State != identity.TicketValid || tv.Ticket.Kind != identity.TicketPasswordChange {
 			v := problemView(tv.State, tv.Invite)
 			v.CSRF, v.Ticket, v.Tenant, v.PageTitle = csrf, token, tenant.FriendlyName, v.Title
+			v.App = p.appName(r.Context(), tv.Ticket.ClientID)
+			v.Next = p.nextStep(r.Context(), tv.Ticket.ClientID, tv.Ticket.ResultURL, &tv.User)
 			p.render(w, r, problemStatus(tv.State), "problem", v)
 			return
 		}
@@ -70,7 +72,7 @@ func (p *Pages) ResetForm() http.Handler {
 			return
 		}
 		p.render(w, r, http.StatusOK, "reset", view{Texts: p.resetTexts(r.Context()), CSRF: csrf, Ticket: token, Email: tv.User.Email, Tenant: tenant.FriendlyName,
-			Policy: tv.Policy.Describe(), Invite: invite, PageTitle: map[bool]string{true: "Accept your invitation", false: "Reset your password"}[invite],
+			Policy: policyFor(tv.Policy, "newPassword"), Invite: invite, App: p.appName(r.Context(), tv.Ticket.ClientID), PageTitle: map[bool]string{true: "Accept your invitation", false: "Reset your password"}[invite],
 			formTargets: []string{headers.FormTarget(tv.Ticket.ResultURL)}})
 	})
 }
@@ -121,8 +123,13 @@ func (p *Pages) ResetSubmit() http.Handler {
 			if e := r.PostFormValue("experience"); e != "" {
 				invite = e == "invite"
 			}
+			field := "newPassword"
+			if name == "PasswordMismatchError" {
+				field = "confirmNewPassword"
+			}
 			p.render(w, r, status, "reset", view{Texts: p.resetTexts(r.Context()), CSRF: p.csrfToken(w, r), Ticket: token, Email: tv.User.Email, Tenant: tenant.FriendlyName,
-				Policy: tv.Policy.Describe(), Invite: invite, Error: msg, PageTitle: "Choose a password", formTargets: []string{headers.FormTarget(tv.Ticket.ResultURL)}})
+				Policy: policyFor(tv.Policy, "newPassword"), Invite: invite, Error: msg, Invalid: field, App: p.appName(r.Context(), tv.Ticket.ClientID),
+				PageTitle: "Choose a password", formTargets: []string{headers.FormTarget(tv.Ticket.ResultURL)}})
 		}
 		if !p.checkCSRF(r) {
 			again(http.StatusForbidden, "CsrfError", "This form expired. Please enter your password again.")
@@ -141,7 +148,11 @@ func (p *Pages) ResetSubmit() http.Handler {
 			again(http.StatusTooManyRequests, "TooManyRequests", busyMessage)
 			return
 		case errors.As(err, &de) && de.Code == "password_strength_error":
-			again(http.StatusBadRequest, "PasswordStrengthError", strings.TrimPrefix(de.Message, "PasswordStrengthError: ")+". "+policyOf(p, r, token))
+			msg := strings.TrimPrefix(de.Message, "PasswordStrengthError: ") + "."
+			if jsonMode { // a classic page has no policy of its own to show
+				msg += " " + policyOf(p, r, token)
+			}
+			again(http.StatusBadRequest, "PasswordStrengthError", msg)
 			return
 		case errors.As(err, &de) && de.Kind == identity.KindInvalid:
 			if jsonMode {
@@ -154,6 +165,7 @@ func (p *Pages) ResetSubmit() http.Handler {
 				v = view{Title: "Account blocked", Error: de.Message, Help: "Contact your administrator."}
 			}
 			v.CSRF, v.Ticket, v.PageTitle = p.csrfToken(w, r), token, v.Title
+			v.Next = p.nextStep(r.Context(), tv.Ticket.ClientID, tv.Ticket.ResultURL, &tv.User)
 			p.render(w, r, http.StatusBadRequest, "problem", v)
 			return
 		case err != nil:
@@ -178,7 +190,10 @@ func (p *Pages) ResetSubmit() http.Handler {
 		if e := r.PostFormValue("experience"); e != "" {
 			invite = e == "invite"
 		}
-		p.render(w, r, http.StatusOK, "done", view{Texts: p.resetTexts(r.Context()), Email: res.User.Email, Invite: invite, PageTitle: "All set"})
+		tv, _ := p.ids.InspectTicket(r.Context(), token) // used now, and still says which application sent it
+		p.render(w, r, http.StatusOK, "done", view{Texts: p.resetTexts(r.Context()), Email: res.User.Email, Invite: invite, PageTitle: "All set",
+			App:  p.appName(r.Context(), tv.Ticket.ClientID),
+			Next: p.nextStep(r.Context(), tv.Ticket.ClientID, "", &res.User)})
 	})
 }
 
@@ -200,13 +215,14 @@ func (p *Pages) RequestLink() http.Handler {
 			return
 		}
 		connection := ""
-		if tv, err := p.ids.InspectTicket(r.Context(), r.PostFormValue("ticket")); err == nil && tv.User.Connection != "" {
+		tv, err := p.ids.InspectTicket(r.Context(), r.PostFormValue("ticket"))
+		if err == nil && tv.User.Connection != "" {
 			connection = tv.User.Connection
 		} else if tenant, err := p.ids.TenantSettings(r.Context()); err == nil {
 			connection = tenant.DefaultDirectory
 		}
 		who := identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}
-		err := p.ids.RequestPasswordChange(r.Context(), identity.PasswordChangeRequest{Email: r.PostFormValue("email"), Connection: connection}, who)
+		err = p.ids.RequestPasswordChange(r.Context(), identity.PasswordChangeRequest{Email: r.PostFormValue("email"), Connection: connection}, who)
 		if errors.Is(err, identity.ErrBusy) {
 			w.Header().Set("Retry-After", "1")
 			p.render(w, r, http.StatusTooManyRequests, "problem", view{Title: "Please try again", Error: busyMessage, PageTitle: "Please try again"})
@@ -216,7 +232,7 @@ func (p *Pages) RequestLink() http.Handler {
 			p.fail(w, err)
 			return
 		}
-		p.render(w, r, http.StatusOK, "requested", view{PageTitle: "Check your mail"})
+		p.render(w, r, http.StatusOK, "requested", view{PageTitle: "Check your mail", Next: p.nextStep(r.Context(), tv.Ticket.ClientID, "", nil)})
 	})
 }
 
@@ -234,6 +250,7 @@ func (p *Pages) VerifyForm() http.Handler {
 			v := problemView(tv.State, false)
 			v.CanRequest, v.Help = false, "Log in to the application to get a new verification mail."
 			v.PageTitle = v.Title
+			v.Next = p.nextStep(r.Context(), tv.Ticket.ClientID, tv.Ticket.ResultURL, &tv.User)
 			p.render(w, r, problemStatus(tv.State), "problem", v)
 			return
 		}
@@ -250,11 +267,14 @@ func (p *Pages) VerifySubmit() http.Handler {
 			p.render(w, r, http.StatusForbidden, "problem", view{Title: "Form expired", Error: "This form expired.", Help: "Open the link from your mail again.", PageTitle: "Form expired"})
 			return
 		}
-		res, err := p.ids.VerifyEmailWithTicket(r.Context(), r.PostFormValue("ticket"), identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()})
+		token := r.PostFormValue("ticket")
+		res, err := p.ids.VerifyEmailWithTicket(r.Context(), token, identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()})
+		tv, _ := p.ids.InspectTicket(r.Context(), token) // says which application sent the link, used or not
 		var de *identity.Error
 		if errors.As(err, &de) {
 			v := problemView(identity.TicketUsed, false)
 			v.Error, v.CanRequest, v.Help, v.PageTitle = de.Message, false, "Log in to the application to get a new verification mail.", v.Title
+			v.Next = p.nextStep(r.Context(), tv.Ticket.ClientID, tv.Ticket.ResultURL, &tv.User)
 			p.render(w, r, http.StatusBadRequest, "problem", v)
 			return
 		} else if err != nil {
@@ -268,6 +288,6 @@ func (p *Pages) VerifySubmit() http.Handler {
 		if redirectResult(w, r, res.ResultURL, true, "Your email was verified. You can continue using the application.", email) {
 			return
 		}
-		p.render(w, r, http.StatusOK, "verified", view{Email: res.User.Email, PageTitle: "Email verified"})
+		p.render(w, r, http.StatusOK, "verified", view{Email: res.User.Email, PageTitle: "Email verified", Next: p.nextStep(r.Context(), tv.Ticket.ClientID, "", &res.User)})
 	})
 }
