@@ -30,6 +30,7 @@ var funcs = template.FuncMap{
 	"deref":     func(b *bool) bool { return b != nil && *b },
 	"eq1":       func(a, b string) bool { return a == b },
 	"f1":        func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	"pct":       func(f float64) string { return fmt.Sprintf("%.2f%%", f) },
 }
 
 // when writes a time for a person: UTC, to the minute; "" for none.
