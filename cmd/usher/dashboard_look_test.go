@@ -228,3 +228,56 @@ func TestBrowserDashboardLook(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserDashboardPhoneMenu: on a phone the dashboard's links fold
+// behind one menu button, a disclosure a screen reader announces; on a
+// laptop the links show and the button does not.
+func TestBrowserDashboardPhoneMenu(t *testing.T) {
+	chromiumPath(t)
+	dsn := sqliteDSN(t)
+	s := startServer(t, dsn, nil)
+	c := startChromium(t)
+	p := signedInTab(t, c, s, dsn)
+
+	p.showAt(390)
+	p.open(s.URL + "/dashboard/")
+	p.wantVisible(`.menu-button`)
+	p.wantHidden(`nav a[href$="/logs"]`, `.signout button`)
+	if got := evalIn[string](p, `[...document.querySelectorAll('.menu-button')].map(b => b.tagName + ' ' + b.type + ' ' + b.getAttribute('aria-expanded') + ' ' +
+		(document.getElementById(b.getAttribute('aria-controls')) || {}).id + ' ' + b.textContent.trim()).join(', ')`); got != "BUTTON button false menu Menu" {
+		t.Fatalf("the menu button (tag, type, aria-expanded, the menu it controls, its text): %q", got)
+	}
+	if h := evalIn[float64](p, `document.querySelector('header').getBoundingClientRect().height`); h > 64 {
+		t.Fatalf("the closed menu leaves a header %vpx high: one row is at most 64px", h)
+	}
+	p.screenshot("menu-closed-390")
+
+	p.do("open the menu", chromedp.Click(chromedp.CSS(`.menu-button`)))
+	if got := evalIn[string](p, `document.querySelector('.menu-button').getAttribute('aria-expanded')`); got != "true" {
+		t.Fatalf("after a click aria-expanded is %q", got)
+	}
+	p.wantVisible(`nav a[href$="/logs"]`, `nav a[href$="/users"]`, `.signout button`)
+	p.wantLooksRight("home with the menu open", 390)
+	p.screenshot("menu-open-390")
+
+	// Escape closes it and leaves the focus on the button.
+	p.do("press Escape", chromedp.KeyEvent("\x1b"))
+	if got := evalIn[string](p, `document.querySelector('.menu-button').getAttribute('aria-expanded') + ' ' + document.activeElement.className`); got != "false menu-button" {
+		t.Fatalf("after Escape (aria-expanded, the focus): %q", got)
+	}
+	p.wantHidden(`nav a[href$="/logs"]`)
+
+	// A link of the menu leads to its page.
+	p.do("open the menu", chromedp.Click(chromedp.CSS(`.menu-button`)))
+	if st := p.click(`nav a[href$="/logs"]`); st != http.StatusOK {
+		t.Fatalf("the menu's Logs link: %d", st)
+	}
+	p.wantShown("Logs")
+	p.wantHidden(`nav a[href$="/users"]`)
+
+	// On a laptop the links show, and no menu button.
+	p.showAt(1280)
+	p.open(s.URL + "/dashboard/")
+	p.wantHidden(`.menu-button`)
+	p.wantVisible(`nav a[href$="/logs"]`, `nav a[href$="/users"]`, `.signout button`)
+}
