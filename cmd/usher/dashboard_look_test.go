@@ -281,3 +281,55 @@ func TestBrowserDashboardPhoneMenu(t *testing.T) {
 	p.wantHidden(`.menu-button`)
 	p.wantVisible(`nav a[href$="/logs"]`, `nav a[href$="/users"]`, `.signout button`)
 }
+
+// TestBrowserDashboardRevokeLooksDangerous: Revoke, which kills a link for
+// good, looks unlike Resend (the danger colour) and asks first; saying no
+// leaves the invitation alone.
+func TestBrowserDashboardRevokeLooksDangerous(t *testing.T) {
+	chromiumPath(t)
+	dsn := sqliteDSN(t)
+	s := startServer(t, dsn, nil)
+	m := mgmtAPI{t, s, s.token(t)}
+	var inv invitation
+	m.must("POST", "/usher/v1/invitations", map[string]any{"email": "kim@example.com"}, 201, &inv)
+	c := startChromium(t)
+	p := signedInTab(t, c, s, dsn)
+	const danger = "rgb(179, 38, 30)" // --error in dashboard.css
+
+	for _, page := range []struct{ path, resend, revoke string }{
+		{"/dashboard/invitations", `form[action$="/resend"] button`, `form[action$="/revoke"] button`},
+		{"/dashboard/invitations/" + inv.ID, `form[action$="/resend"] button`, `form[action$="/revoke"] button`},
+	} {
+		p.open(s.URL + page.path)
+		p.wantVisible(page.resend, page.revoke)
+		look := func(sel string) string {
+			return evalIn[string](p, fmt.Sprintf(`(() => { const s = getComputedStyle(document.querySelector(%q)); return s.backgroundColor + ' ' + s.color; })()`, sel))
+		}
+		resend, revoke := look(page.resend), look(page.revoke)
+		if !strings.HasPrefix(revoke, danger+" ") || strings.HasPrefix(resend, danger) || resend == revoke {
+			t.Errorf("%s: Resend looks %q and Revoke %q; Revoke should have the danger background %s", page.path, resend, revoke, danger)
+		}
+		if !evalIn[bool](p, `document.querySelector('form[action$="/revoke"]').hasAttribute('data-confirm')`) {
+			t.Errorf("%s: Revoke does not ask first", page.path)
+		}
+		p.screenshot("revoke-" + strings.Trim(strings.ReplaceAll(strings.TrimPrefix(page.path, "/dashboard/"), "/", "-"), "-"))
+	}
+
+	// Saying no to the question revokes nothing; saying yes revokes.
+	evalIn[bool](p, `(window.confirm = () => false, true)`)
+	p.do("click Revoke and say no", chromedp.Click(chromedp.CSS(`form[action$="/revoke"] button`)))
+	var got invitation
+	m.must("GET", "/usher/v1/invitations/"+inv.ID, nil, 200, &got)
+	if got.Status != "pending" {
+		t.Fatalf("after saying no, the invitation is %s", got.Status)
+	}
+	evalIn[bool](p, `(window.confirm = () => true, true)`)
+	if st := p.click(`form[action$="/revoke"] button`); st != http.StatusOK {
+		t.Fatalf("revoke: %d", st)
+	}
+	p.wantShown("The invitation is revoked")
+	m.must("GET", "/usher/v1/invitations/"+inv.ID, nil, 200, &got)
+	if got.Status != "revoked" {
+		t.Fatalf("after saying yes, the invitation is %s", got.Status)
+	}
+}
