@@ -149,20 +149,59 @@ func (d *Dashboard) saveConnection() http.Handler {
 // logsData is the logs page.
 type logsData struct {
 	Type, User, From, To string
-	Events               []identity.LogEvent
+	Events               []logRow
 	Pager                pager
 	Types                []logType
 }
 
-// logType is a log event type and what it means.
-type logType struct{ Code, Meaning string }
+// logRow is a log event as the page shows it: its type in words, and what
+// happened (its description, or what its type means when it has none).
+type logRow struct {
+	identity.LogEvent
+	Name, What string
+}
 
-// logTypes are the event types Usher writes, for the filter.
+// logType is a log event type: Auth0's code, its name and what it means.
+type logType struct{ Code, Name, Meaning string }
+
+// logTypes are the event types Usher writes, with Auth0's names; the filter
+// offers them and the rows are named by them.
 var logTypes = []logType{
-	{"s", "Login"}, {"f", "Failed login"}, {"fp", "Wrong password"}, {"fu", "Unknown user"}, {"limit_wc", "Blocked: too many attempts"},
-	{"ss", "Sign-up"}, {"fs", "Failed sign-up"}, {"scpr", "Change-password mail sent"}, {"scp", "Password changed"},
-	{"fcp", "Failed password change"}, {"sv", "Email verified"}, {"sce", "Email changed"}, {"seccft", "Token for a client"},
-	{"actions_console", "Action console output"},
+	{"s", "Success Login", "Someone logged in."},
+	{"f", "Failed Login", "A login was refused."},
+	{"fp", "Failed Login (Incorrect Password)", "A login was refused: the password was wrong."},
+	{"fu", "Failed Login (Invalid Email/Username)", "A login was refused: no account has that email in the connection."},
+	{"limit_wc", "Blocked Account", "Too many failed logins to one account from one address: logins from there are refused for a while."},
+	{"ss", "Success Signup", "Someone signed up."},
+	{"fs", "Failed Signup", "A sign-up was refused."},
+	{"scpr", "Success Change Password Request", "A password-change mail (an invitation or a reset) was asked for and sent."},
+	{"fcpr", "Failed Change Password Request", "A password-change mail was asked for and not sent."},
+	{"scp", "Success Change Password", "A password was set through a link."},
+	{"fcp", "Failed Change Password", "A password could not be set through a link."},
+	{"sv", "Success Verification Email", "An email address was verified through its link."},
+	{"sce", "Success Change Email", "An account's email address was changed."},
+	{"sui", "Success Users Import", "A users import ended."},
+	{"fui", "Failed Users Import", "A users import failed."},
+	{"w", "Warning", "Something went wrong after the main step succeeded (an Action failed, for instance)."},
+	{"actions_console", "Actions Console Output", "What the Actions of a trigger wrote with console.log."},
+}
+
+// describeLog names e's type and says what happened.
+func describeLog(e identity.LogEvent) logRow {
+	row := logRow{LogEvent: e, Name: e.Type, What: e.Description}
+	for _, t := range logTypes {
+		if t.Code == e.Type {
+			row.Name = t.Name
+			if row.What == "" {
+				row.What = t.Meaning
+			}
+			return row
+		}
+	}
+	if row.What == "" {
+		row.What = "An event of type " + e.Type + "."
+	}
+	return row
 }
 
 // dateLayout is how the filter's date fields write a day (UTC).
@@ -211,7 +250,10 @@ func (d *Dashboard) logs() http.Handler {
 			d.showError(w, s, err)
 			return
 		}
-		data.Events, data.Pager = events, d.newPager("/logs", q, lq.Page, len(events), total)
+		for _, e := range events {
+			data.Events = append(data.Events, describeLog(e))
+		}
+		data.Pager = d.newPager("/logs", q, lq.Page, len(events), total)
 		status := http.StatusOK
 		if problem != "" {
 			status = http.StatusBadRequest
