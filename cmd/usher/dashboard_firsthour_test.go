@@ -78,3 +78,90 @@ func TestDashboardLogsInWords(t *testing.T) {
 		}
 	})
 }
+
+// inUseSection is the Mail page's account of the SMTP server in use.
+func inUseSection(t *testing.T, u *dashUser) string {
+	t.Helper()
+	st, page := u.get("/dashboard/mail")
+	if st != 200 {
+		t.Fatalf("the Mail page: %d\n%s", st, page)
+	}
+	m := regexp.MustCompile(`(?s)<section aria-labelledby="in-use-title" id="smtp-in-use">(.*?)</section>`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("the Mail page does not say which SMTP server is in use:\n%s", page)
+	}
+	return cellText(m[1])
+}
+
+// wantSays checks that text says each of want, and none of the "!" ones.
+func wantSays(t *testing.T, what, text string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if absent, ok := strings.CutPrefix(w, "!"); ok {
+			if strings.Contains(text, absent) {
+				t.Errorf("%s says %q, and should not: %s", what, absent, text)
+			}
+		} else if !strings.Contains(text, w) {
+			t.Errorf("%s does not say %q: %s", what, w, text)
+		}
+	}
+}
+
+// TestDashboardMailShowsTheServerInUse: the Mail page says which SMTP server
+// serve sends through (host, port, user, TLS, where it was set), never its
+// password, and says so plainly when there is none.
+func TestDashboardMailShowsTheServerInUse(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		// No SMTP at all.
+		s := startServer(t, dsn, nil)
+		admin := newAdmin(t, s, dsn, "root@example.com")
+		wantSays(t, "without SMTP, the Mail page", inUseSection(t, admin), "SMTP: not configured: mail waits in the outbox", "!Mail is sent")
+		s.stop()
+
+		// USHER_SMTP_URL, the mail waiting from before included (nothing
+		// listens there: the test reads the page, not the mail).
+		const envPassword = "env-s3cret-passw0rd"
+		port := strings.Split(freeAddr(t), ":")[1]
+		s = startServer(t, dsn, map[string]string{"USHER_SMTP_URL": "smtp://mailer:" + envPassword + "@127.0.0.1:" + port,
+			"USHER_MAIL_FROM": "Acme Accounts <accounts@acme.example>"})
+		admin = signIn(t, s, "root@example.com", adminPassword)
+		wantSays(t, "with USHER_SMTP_URL, the Mail page", inUseSection(t, admin),
+			"Mail is sent over SMTP through 127.0.0.1:"+port, "Server 127.0.0.1", "Port "+port, "Security STARTTLS when the server offers it",
+			"User name mailer", "Password set (never shown)", "Default From Acme Accounts <accounts@acme.example>", "Set by USHER_SMTP_URL or --smtp-url",
+			"!"+envPassword, "!not configured")
+
+		// A provider saved on the page takes its place.
+		const providerPassword = "provider-s3cret-passw0rd"
+		form := func(enabled bool) map[string][]string {
+			f := map[string][]string{"_csrf": {admin.csrf()}, "host": {"localhost"}, "port": {"465"}, "user": {"apikey"},
+				"password": {providerPassword}, "from": {"Acme <hello@acme.example>"}}
+			if enabled {
+				f["enabled"] = []string{"on"}
+			}
+			return f
+		}
+		if st, page := admin.post("/dashboard/mail/provider", form(true)); st != 303 {
+			t.Fatalf("save the provider: %d\n%s", st, page)
+		}
+		section := inUseSection(t, admin)
+		wantSays(t, "with a provider, the Mail page", section,
+			"Mail is sent over SMTP through localhost:465", "Security TLS from the first byte (smtps)", "User name apikey",
+			"Password set (never shown)", "Default From Acme <hello@acme.example>", "Set by the SMTP server below",
+			"!"+providerPassword, "!"+envPassword, "!127.0.0.1", "!USHER_SMTP_URL or")
+		if _, page := admin.get("/dashboard/mail"); strings.Contains(page, providerPassword) || strings.Contains(page, envPassword) {
+			t.Fatal("the Mail page shows a password")
+		}
+
+		// Turned off: mail waits, whatever USHER_SMTP_URL says.
+		if st, page := admin.post("/dashboard/mail/provider", form(false)); st != 303 {
+			t.Fatalf("turn the provider off: %d\n%s", st, page)
+		}
+		wantSays(t, "with the provider off, the Mail page", inUseSection(t, admin), "Not sending: the SMTP server below is turned off", "!Mail is sent")
+
+		// Removed: USHER_SMTP_URL again.
+		if st, page := admin.post("/dashboard/mail/provider/delete", map[string][]string{"_csrf": {admin.csrf()}}); st != 303 {
+			t.Fatalf("remove the provider: %d\n%s", st, page)
+		}
+		wantSays(t, "after removing the provider, the Mail page", inUseSection(t, admin), "through 127.0.0.1:"+port, "Set by USHER_SMTP_URL")
+	})
+}

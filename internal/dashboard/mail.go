@@ -17,10 +17,46 @@ type mailData struct {
 	Provider   mail.Provider
 	HasProvide bool
 	Delivering bool // some SMTP server is set up (the provider or USHER_SMTP_URL)
+	InUse      inUse
 	Templates  []mail.Template
 	TestTo     string
 	TestReply  string
 	TestOK     bool
+}
+
+// inUse is the SMTP server mail goes through now, as serve's delivery
+// worker finds it: never its password, only whether there is one.
+type inUse struct {
+	// By says where the server was set up: "provider" (the email provider
+	// saved on this page or through the Management API), "environment"
+	// (USHER_SMTP_URL or --smtp-url), "off" (a provider turned off), or
+	// "" (none: mail waits in the outbox).
+	By          string
+	Host        string
+	Port        int
+	User        string
+	HasPassword bool
+	ImplicitTLS bool
+	From        string
+}
+
+// mailInUse describes tr, the transport the delivery worker uses now.
+func (d *Dashboard) mailInUse(r *http.Request, tr mail.Transport, hasProvider bool, p mail.Provider) inUse {
+	u := inUse{From: d.mails.DefaultFrom(r.Context())}
+	switch smtp, ok := tr.(mail.SMTP); {
+	case tr == nil && hasProvider:
+		u.By = "off"
+	case tr == nil:
+	case !ok:
+		u.By = "environment"
+	default:
+		u.By = "environment"
+		if hasProvider && p.Enabled != nil && *p.Enabled {
+			u.By = "provider"
+		}
+		u.Host, u.Port, u.User, u.HasPassword, u.ImplicitTLS = smtp.Host, smtp.Port, smtp.User, smtp.Password != "", smtp.Implicit
+	}
+	return u
 }
 
 func (d *Dashboard) loadMail(r *http.Request) (mailData, error) {
@@ -40,6 +76,7 @@ func (d *Dashboard) loadMail(r *http.Request) (mailData, error) {
 		return data, err
 	}
 	data.Delivering = tr != nil
+	data.InUse = d.mailInUse(r, tr, data.HasProvide, data.Provider)
 	for _, name := range mail.TemplateNames {
 		t, err := d.mails.Template(r.Context(), name)
 		if err != nil {
