@@ -165,3 +165,102 @@ func TestDashboardMailShowsTheServerInUse(t *testing.T) {
 		wantSays(t, "after removing the provider, the Mail page", inUseSection(t, admin), "through 127.0.0.1:"+port, "Set by USHER_SMTP_URL")
 	})
 }
+
+// invitationLife is how long an invitation's link lives, from its
+// timestamps.
+func invitationLife(t *testing.T, m mgmtAPI, email string) time.Duration {
+	t.Helper()
+	var list struct {
+		Invitations []struct {
+			CreatedAt string `json:"created_at"`
+			ExpiresAt string `json:"expires_at"`
+		} `json:"invitations"`
+	}
+	m.must("GET", "/usher/v1/invitations?include_totals=true&email="+email, nil, 200, &list)
+	if len(list.Invitations) != 1 {
+		t.Fatalf("invitations of %s: %+v", email, list)
+	}
+	created, err1 := time.Parse(time.RFC3339, list.Invitations[0].CreatedAt)
+	expires, err2 := time.Parse(time.RFC3339, list.Invitations[0].ExpiresAt)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("invitation times: %+v", list.Invitations[0])
+	}
+	return expires.Sub(created).Round(time.Minute)
+}
+
+// TestDashboardOneLinkLifetime: how long invitation and reset links live is
+// one setting, the reset_email template's link lifetime: the invite form
+// and the Mail page say it, and the links made from the dashboard, the API
+// and resets follow it.
+func TestDashboardOneLinkLifetime(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := startServer(t, dsn, nil)
+		m := mgmtAPI{t, s, s.token(t)}
+		admin := newAdmin(t, s, dsn, "root@example.com")
+		says := func(days string) {
+			t.Helper()
+			_, page := admin.get("/dashboard/invitations")
+			if m := regexp.MustCompile(`(?s)<p class="muted" id="link-lifetime">(.*?)</p>`).FindStringSubmatch(page); m == nil ||
+				!strings.HasPrefix(cellText(m[1]), "Each link works for "+days+",") {
+				t.Errorf("the invite form does not say links last %s:\n%v", days, m)
+			}
+			_, page = admin.get("/dashboard/mail")
+			row := regexp.MustCompile(`(?s)<tr id="template-reset_email">(.*?)</tr>`).FindStringSubmatch(page)
+			if row == nil || tableCells(row[1], "Links last")[0] != days || tableCells(row[1], "Usher sends it for")[0] != "Invitations and password resets" {
+				t.Errorf("the Mail page's reset_email row does not say links last %s: %v", days, row)
+			}
+			_, page = admin.get("/dashboard/mail/templates/reset_email")
+			if !strings.Contains(page, "Its links last "+days+" (the link lifetime below).") {
+				t.Errorf("the reset_email template's page does not say links last %s", days)
+			}
+		}
+
+		// Out of the box: five days, for invitations from the dashboard
+		// and from the API alike.
+		says("5 days")
+		if st, page := admin.post("/dashboard/invitations", map[string][]string{"_csrf": {admin.csrf()}, "emails": {"ada@example.com"}}); st != 200 {
+			t.Fatalf("invite from the dashboard: %d\n%s", st, page)
+		}
+		m.must("POST", "/usher/v1/invitations", map[string]any{"email": "bob@example.com"}, 201, nil)
+		for _, email := range []string{"ada@example.com", "bob@example.com"} {
+			if life := invitationLife(t, m, email); life != 5*24*time.Hour {
+				t.Errorf("%s's link lives %v, the page says 5 days", email, life)
+			}
+		}
+
+		// Three days on the template editor: everything follows.
+		_, page := admin.get("/dashboard/mail/templates/reset_email")
+		form := map[string][]string{"_csrf": {admin.csrf()}, "lifetime": {"259200"}, "enabled": {"on"}, "include_email": {"on"}}
+		for _, field := range []string{"subject", "from", "result_url"} {
+			m := regexp.MustCompile(`id="` + field + `" name="` + field + `" value="([^"]*)"`).FindStringSubmatch(page)
+			if m != nil {
+				form[field] = []string{html.UnescapeString(m[1])}
+			}
+		}
+		form["body"] = []string{html.UnescapeString(regexp.MustCompile(`(?s)<textarea id="body"[^>]*>(.*?)</textarea>`).FindStringSubmatch(page)[1])}
+		if st, page := admin.post("/dashboard/mail/templates/reset_email", form); st != 303 {
+			t.Fatalf("save a 3-day lifetime: %d\n%s", st, page)
+		}
+		says("3 days")
+		if st, page := admin.post("/dashboard/invitations", map[string][]string{"_csrf": {admin.csrf()}, "emails": {"cy@example.com"}}); st != 200 {
+			t.Fatalf("invite from the dashboard: %d\n%s", st, page)
+		}
+		m.must("POST", "/usher/v1/invitations", map[string]any{"email": "dee@example.com"}, 201, nil)
+		for _, email := range []string{"cy@example.com", "dee@example.com"} {
+			if life := invitationLife(t, m, email); life != 3*24*time.Hour {
+				t.Errorf("%s's link lives %v, the page says 3 days", email, life)
+			}
+		}
+		// A link asked for explicitly keeps its own lifetime.
+		m.must("POST", "/usher/v1/invitations", map[string]any{"email": "eve@example.com", "ttl_sec": 3600}, 201, nil)
+		if life := invitationLife(t, m, "eve@example.com"); life != time.Hour {
+			t.Errorf("an invitation with ttl_sec 3600 lives %v", life)
+		}
+
+		// A template Usher never sends says so, and where to go instead.
+		_, page = admin.get("/dashboard/mail/templates/user_invitation")
+		if !strings.Contains(cellText(page), "Usher does not send this template") {
+			t.Error("the user_invitation template's page does not say Usher never sends it")
+		}
+	})
+}

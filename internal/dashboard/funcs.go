@@ -74,6 +74,25 @@ func roughly(d time.Duration) string {
 	return plural(int(d.Hours()/24), "day")
 }
 
+// lifetime writes how long a link lives, in the largest whole unit:
+// "5 days", "36 hours", "90 minutes".
+func lifetime(d time.Duration) string {
+	n, unit := int64(d/time.Second), "second"
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}} {
+		if d >= u.d && d%u.d == 0 {
+			n, unit = int64(d/u.d), u.name
+			break
+		}
+	}
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
 // isInvited reports whether a user is still to accept an invitation: no
 // password yet, and flagged as Auth0's recipe flags invited people.
 func isInvited(u identity.User) bool {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
@@ -18,10 +19,42 @@ type mailData struct {
 	HasProvide bool
 	Delivering bool // some SMTP server is set up (the provider or USHER_SMTP_URL)
 	InUse      inUse
-	Templates  []mail.Template
+	Templates  []templateRow
 	TestTo     string
 	TestReply  string
 	TestOK     bool
+}
+
+// templateRow is a template as the Mail page lists it: what Usher sends it
+// for, and how long the links it carries live.
+type templateRow struct {
+	mail.Template
+	SentFor, Lifetime string
+}
+
+// sentFor says what Usher mails each template for; it sends no other (the
+// others are kept so that Auth0's API and tools find them).
+var sentFor = map[string]string{
+	"reset_email":  "Invitations and password resets",
+	"verify_email": "Email verification",
+}
+
+// linkLifetime is how long the links of template t live, for a person; ""
+// for a template Usher does not send. Invitation and reset links follow one
+// setting, the one identity uses: the reset_email template's.
+func (d *Dashboard) linkLifetime(r *http.Request, t mail.Template) (string, error) {
+	switch t.Name {
+	case "reset_email":
+		life, err := d.ids.LinkLifetime(r.Context())
+		return lifetime(life), err
+	case "verify_email":
+		life := identity.DefaultLinkLifetime
+		if t.URLLifetimeInSeconds > 0 {
+			life = time.Duration(t.URLLifetimeInSeconds) * time.Second
+		}
+		return lifetime(life), nil
+	}
+	return "", nil
 }
 
 // inUse is the SMTP server mail goes through now, as serve's delivery
@@ -82,7 +115,11 @@ func (d *Dashboard) loadMail(r *http.Request) (mailData, error) {
 		if err != nil {
 			return data, err
 		}
-		data.Templates = append(data.Templates, t)
+		life, err := d.linkLifetime(r, t)
+		if err != nil {
+			return data, err
+		}
+		data.Templates = append(data.Templates, templateRow{Template: t, SentFor: sentFor[t.Name], Lifetime: life})
 	}
 	return data, nil
 }
@@ -186,6 +223,22 @@ type templateData struct {
 	Template    mail.Template
 	PreviewUser string
 	Saved       bool
+	// SentFor and Lifetime are as the Mail page lists them, for the saved template.
+	SentFor, Lifetime string
+}
+
+// editTemplate is the editor's data for t, the saved template named name
+// telling what it is sent for and how long its links live.
+func (d *Dashboard) editTemplate(r *http.Request, name string, t mail.Template, previewUser string, saved bool) (templateData, error) {
+	data := templateData{Template: t, PreviewUser: previewUser, Saved: saved, SentFor: sentFor[name]}
+	cur, err := d.mails.Template(r.Context(), name)
+	if identity.KindOf(err) == identity.KindNotFound {
+		return data, nil
+	} else if err != nil {
+		return data, err
+	}
+	data.Lifetime, err = d.linkLifetime(r, cur)
+	return data, err
 }
 
 func (d *Dashboard) template() http.Handler {
@@ -195,7 +248,12 @@ func (d *Dashboard) template() http.Handler {
 			d.showError(w, s, err)
 			return
 		}
-		d.render(w, http.StatusOK, "template", s.view("Template "+t.Name, "mail", "", templateData{Template: t, PreviewUser: s.user.Email, Saved: true}))
+		data, err := d.editTemplate(r, t.Name, t, s.user.Email, true)
+		if err != nil {
+			d.fail(w, err)
+			return
+		}
+		d.render(w, http.StatusOK, "template", s.view("Template "+t.Name, "mail", "", data))
 	})
 }
 
@@ -213,10 +271,15 @@ func (d *Dashboard) saveTemplate() http.Handler {
 		t := templateFrom(r, name)
 		if _, err := d.mails.ReplaceTemplate(r.Context(), name, t); err != nil {
 			status, msg, ok := d.problem(w, err)
-			if ok {
-				d.render(w, status, "template", s.view("Template "+name, "mail", "Not saved: "+msg,
-					templateData{Template: t, PreviewUser: r.PostFormValue("preview_user")}))
+			if !ok {
+				return
 			}
+			data, err := d.editTemplate(r, name, t, r.PostFormValue("preview_user"), false)
+			if err != nil {
+				d.fail(w, err)
+				return
+			}
+			d.render(w, status, "template", s.view("Template "+name, "mail", "Not saved: "+msg, data))
 			return
 		}
 		d.redirect(w, r, "/mail/templates/"+url.PathEscape(name), "template")
