@@ -264,3 +264,98 @@ func TestDashboardOneLinkLifetime(t *testing.T) {
 		}
 	})
 }
+
+// TestDashboardCreateApplication: an administrator makes an application on
+// the Applications page (name, kind, callbacks) and sees its client id and,
+// this once, its secret, which works; the form carries a CSRF token, and a
+// bad callback or a missing name is a 400 that makes nothing.
+func TestDashboardCreateApplication(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		s := startServer(t, dsn, nil)
+		tok := s.token(t)
+		m := mgmtAPI{t, s, tok}
+		admin := newAdmin(t, s, dsn, "root@example.com")
+		clients := func() int {
+			var cs []client
+			m.must("GET", "/api/v2/clients", nil, 200, &cs)
+			return len(cs)
+		}
+		before := clients()
+		create := func(form map[string][]string) (int, string) {
+			t.Helper()
+			if _, ok := form["_csrf"]; !ok {
+				form["_csrf"] = []string{admin.csrf()}
+			}
+			return admin.post("/dashboard/applications", form)
+		}
+
+		// Refused: no CSRF token, a bad callback, no name, an unknown kind.
+		if st, page := admin.post("/dashboard/applications", map[string][]string{"name": {"Forged"}, "app_type": {"regular_web"}}); st != 403 || !strings.Contains(page, "This form expired") {
+			t.Fatalf("without a CSRF token: %d", st)
+		}
+		for _, bad := range []struct {
+			form map[string][]string
+			says string
+		}{
+			{map[string][]string{"name": {"Billing portal"}, "app_type": {"regular_web"}, "callbacks": {"https://billing.example.com/cb\nnot a url"}}, `"not a url" is not`},
+			{map[string][]string{"name": {"Billing portal"}, "app_type": {"regular_web"}, "callbacks": {"javascript://billing.example.com/cb"}}, "callbacks"},
+			{map[string][]string{"name": {"  "}, "app_type": {"regular_web"}}, "Give the application a name."},
+			{map[string][]string{"name": {"Billing portal"}, "app_type": {"rms"}}, "Choose the kind of application."},
+		} {
+			st, page := create(bad.form)
+			if st != 400 || !strings.Contains(html.UnescapeString(page), "Not created:") || !strings.Contains(html.UnescapeString(page), bad.says) {
+				t.Errorf("%v: %d, want 400 saying %q\n%s", bad.form, st, bad.says, cellText(page))
+			}
+			if strings.TrimSpace(bad.form["name"][0]) != "" && !strings.Contains(page, `value="`+bad.form["name"][0]+`"`) {
+				t.Errorf("%v: the name typed is not kept", bad.form)
+			}
+		}
+		if n := clients(); n != before {
+			t.Fatalf("refused forms made %d clients", n-before)
+		}
+
+		// A regular web application: its id and secret, shown this once.
+		st, page := create(map[string][]string{"name": {"Billing portal"}, "app_type": {"regular_web"},
+			"callbacks": {"https://billing.example.com/callback\r\n\r\nhttps://billing.example.com/other"}})
+		if st != 200 || !strings.Contains(page, "Billing portal is created") {
+			t.Fatalf("create: %d\n%s", st, cellText(page))
+		}
+		id, secret := hiddenValue(page, "created-client-id"), hiddenValue(page, "created-client-secret")
+		if id == "" || len(secret) < 32 {
+			t.Fatalf("the page shows client id %q and secret %q", id, secret)
+		}
+		var c client
+		m.must("GET", "/api/v2/clients/"+id, nil, 200, &c)
+		if c.Name != "Billing portal" || c.AppType != "regular_web" || strings.Join(c.Callbacks, " ") != "https://billing.example.com/callback https://billing.example.com/other" ||
+			c.TokenEndpointAuthMethod != "client_secret_post" || c.ClientSecret != "" {
+			t.Fatalf("the client made: %+v", c)
+		}
+		m.must("POST", "/api/v2/client-grants", map[string]any{"client_id": id, "audience": s.URL + "/api/v2/", "scope": []string{"read:users"}}, 201, nil)
+		if s.tokenFor(t, id, secret) == "" {
+			t.Fatal("the secret shown gets no token")
+		}
+		if _, page := admin.get("/dashboard/applications"); strings.Contains(page, secret) || !strings.Contains(page, id) {
+			t.Fatal("the applications page shows the secret again, or not the new client")
+		}
+
+		// A single-page application is public: no secret to show.
+		st, page = create(map[string][]string{"name": {"Storefront"}, "app_type": {"spa"}, "callbacks": {"https://shop.example.com/"}})
+		if st != 200 || hiddenValue(page, "created-client-id") == "" || hiddenValue(page, "created-client-secret") != "" ||
+			!strings.Contains(page, "A public client") {
+			t.Fatalf("create a SPA: %d\n%s", st, cellText(page))
+		}
+		if n := clients(); n != before+2 {
+			t.Fatalf("%d clients made, want 2", n-before)
+		}
+	})
+}
+
+// hiddenValue is the value of the read-only field id of a page, "" when
+// there is none.
+func hiddenValue(page, id string) string {
+	m := regexp.MustCompile(`id="` + regexp.QuoteMeta(id) + `"[^>]*value="([^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}

@@ -16,6 +16,27 @@ type appsData struct {
 	Clients []identity.Client
 	// Edited is a client whose callbacks came back refused, with the text typed.
 	Edited, Callbacks string
+	// Created is the client just made, with its secret: shown this once,
+	// as only its hash is kept.
+	Created *identity.Client
+	Secret  string
+	New     newApp
+	Types   []appType
+}
+
+// newApp is the new-application form as typed.
+type newApp struct{ Name, Type, Callbacks string }
+
+// appType is a kind of application the form offers, as Auth0 names it.
+type appType struct{ Value, Label string }
+
+// appTypes are the application types the form offers: the four Auth0's
+// dashboard starts with.
+var appTypes = []appType{
+	{"regular_web", "Regular web application (a server keeps the secret)"},
+	{"spa", "Single-page application (runs in the browser; PKCE, no secret)"},
+	{"native", "Native or mobile app (PKCE, no secret)"},
+	{"non_interactive", "Machine to machine (a script or service; client credentials)"},
 }
 
 func (d *Dashboard) loadClients(r *http.Request) ([]identity.Client, error) {
@@ -29,7 +50,74 @@ func (d *Dashboard) applications() http.Handler {
 			d.fail(w, err)
 			return
 		}
-		d.render(w, http.StatusOK, "applications", s.view("Applications", "applications", "", appsData{Clients: cs}))
+		d.render(w, http.StatusOK, "applications", s.view("Applications", "applications", "", appsData{Clients: cs, Types: appTypes, New: newApp{Type: "regular_web"}}))
+	})
+}
+
+// callbackLines reads a text of callback URLs, one a line; problem says
+// which line is not an absolute URL.
+func callbackLines(text string) (callbacks []string, problem string) {
+	callbacks = []string{}
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if u, err := url.Parse(line); err != nil || u.Scheme == "" || u.Host == "" && u.Scheme != "urn" {
+			return nil, "Each callback must be an absolute URL, such as https://app.example.com/callback; " + strconv.Quote(line) + " is not."
+		}
+		callbacks = append(callbacks, line)
+	}
+	return callbacks, ""
+}
+
+// createApplication makes a client the way POST /api/v2/clients does, and
+// shows its id and its secret this once.
+func (d *Dashboard) createApplication() http.Handler {
+	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
+		form := newApp{Name: strings.TrimSpace(r.PostFormValue("name")), Type: r.PostFormValue("app_type"), Callbacks: r.PostFormValue("callbacks")}
+		status := http.StatusOK
+		var created *identity.Client
+		var secret string
+		callbacks, problem := callbackLines(form.Callbacks)
+		known := false
+		for _, t := range appTypes {
+			known = known || t.Value == form.Type
+		}
+		switch {
+		case problem != "":
+		case form.Name == "":
+			problem = "Give the application a name."
+		case !known:
+			problem = "Choose the kind of application."
+		default:
+			p := identity.Patch{}
+			for k, v := range map[string]any{"name": form.Name, "app_type": form.Type, "callbacks": callbacks} {
+				p[k], _ = json.Marshal(v)
+			}
+			c, sec, err := d.ids.CreateClient(r.Context(), p)
+			if err != nil {
+				var ok bool
+				if _, problem, ok = d.problem(w, err); !ok {
+					return
+				}
+				break
+			}
+			created, secret, form = &c, sec, newApp{Type: "regular_web"}
+			if c.TokenEndpointAuthMethod == "none" {
+				secret = "" // a public client proves nothing with a secret
+			}
+		}
+		if problem != "" {
+			status, problem = http.StatusBadRequest, "Not created: "+problem
+		}
+		cs, err := d.loadClients(r)
+		if err != nil {
+			d.fail(w, err)
+			return
+		}
+		d.render(w, status, "applications", s.view("Applications", "applications", problem,
+			appsData{Clients: cs, Created: created, Secret: secret, New: form, Types: appTypes}))
 	})
 }
 
@@ -38,19 +126,7 @@ func (d *Dashboard) applications() http.Handler {
 func (d *Dashboard) saveCallbacks() http.Handler {
 	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
 		id, text := r.PathValue("id"), r.PostFormValue("callbacks")
-		callbacks := []string{}
-		problem := ""
-		for _, line := range strings.Split(text, "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" {
-				continue
-			}
-			if u, err := url.Parse(line); err != nil || u.Scheme == "" || u.Host == "" && u.Scheme != "urn" {
-				problem = "Each callback must be an absolute URL, such as https://app.example.com/callback; " + strconv.Quote(line) + " is not."
-				break
-			}
-			callbacks = append(callbacks, line)
-		}
+		callbacks, problem := callbackLines(text)
 		if problem == "" {
 			raw, _ := json.Marshal(callbacks)
 			_, err := d.ids.UpdateClient(r.Context(), id, identity.Patch{"callbacks": raw})
@@ -69,7 +145,7 @@ func (d *Dashboard) saveCallbacks() http.Handler {
 			return
 		}
 		d.render(w, http.StatusBadRequest, "applications", s.view("Applications", "applications", "Not saved: "+problem,
-			appsData{Clients: cs, Edited: id, Callbacks: text}))
+			appsData{Clients: cs, Edited: id, Callbacks: text, Types: appTypes, New: newApp{Type: "regular_web"}}))
 	})
 }
 
