@@ -184,7 +184,7 @@ func lookPages(paths map[string]string) []lookPage {
 		{"import job", paths["import job"], "people-from-the-old-system.json"},
 		{"mail", "/dashboard/mail", "SMTP server"},
 		{"template", "/dashboard/mail/templates/reset_email", "Preview invitation"},
-		{"outbox", "/dashboard/mail/outbox", "queued"},
+		{"outbox", "/dashboard/mail/outbox", "Last reply"},
 		{"a mail", paths["a mail"], "Plain text"},
 		{"actions", "/dashboard/actions", "Flow: post-login"},
 		{"action", paths["action"], "Clear the invitation flag"},
@@ -212,7 +212,9 @@ func signedInTab(t *testing.T, c *chrome, s *testServer, dsn string) *browserTab
 func TestBrowserDashboardLook(t *testing.T) {
 	chromiumPath(t)
 	dsn := sqliteDSN(t)
-	s := startServer(t, dsn, nil)
+	// An SMTP server where nothing listens: the Mail page has a server in
+	// use to show, and the outbox fills with failed attempts and replies.
+	s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": "smtp://a-long-user-name-for-the-relay:secret@127.0.0.1:" + strings.Split(freeAddr(t), ":")[1]})
 	paths := lookData(t, s)
 	c := startChromium(t)
 	p := signedInTab(t, c, s, dsn)
@@ -226,6 +228,16 @@ func TestBrowserDashboardLook(t *testing.T) {
 			p.screenshot(fmt.Sprintf("%s-%d", strings.ReplaceAll(page.name, " ", "-"), width))
 			p.wantLooksRight(page.name, width)
 		}
+		// An application just made, its id and secret shown.
+		p.open(s.URL + "/dashboard/applications")
+		p.typeInto(`#app-name`, fmt.Sprintf("Reporting service of the finance department (%dpx)", width))
+		p.typeInto(`#app-callbacks`, "https://reports.finance.example.com/oauth2/callback")
+		if st := p.click(`#create-app`); st != http.StatusOK {
+			t.Fatalf("create an application: %d\n%s", st, p.shown())
+		}
+		p.wantShown("is created", "Client secret")
+		p.screenshot(fmt.Sprintf("application-created-%d", width))
+		p.wantLooksRight("application created", width)
 	}
 }
 

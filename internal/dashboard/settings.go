@@ -33,10 +33,10 @@ type appType struct{ Value, Label string }
 // appTypes are the application types the form offers: the four Auth0's
 // dashboard starts with.
 var appTypes = []appType{
-	{"regular_web", "Regular web application (a server keeps the secret)"},
-	{"spa", "Single-page application (runs in the browser; PKCE, no secret)"},
-	{"native", "Native or mobile app (PKCE, no secret)"},
-	{"non_interactive", "Machine to machine (a script or service; client credentials)"},
+	{"regular_web", "Regular web app (server-side)"},
+	{"spa", "Single-page app (in the browser)"},
+	{"native", "Native or mobile app"},
+	{"non_interactive", "Machine to machine"},
 }
 
 func (d *Dashboard) loadClients(r *http.Request) ([]identity.Client, error) {
