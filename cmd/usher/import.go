@@ -37,7 +37,7 @@ func importUsers(ctx context.Context, args []string, getenv func(string) string,
 	fs.BoolVar(&opts.Upsert, "upsert", false, "update users who exist already (matched by email) instead of skipping them")
 	fs.BoolVar(&opts.DryRun, "dry-run", false, "check every row and report, writing nothing")
 	fs.StringVar(&opts.ResultURL, "result-url", "", "with --invite: where people land after setting their password")
-	ttl := fs.Duration("ttl", 0, "with --invite: how long the links live (default 7 days), e.g. 72h")
+	ttl := fs.Duration("ttl", 0, "with --invite: how long the links live (default: the reset_email template's link lifetime, 5 days unless changed), e.g. 72h")
 	report := fs.String("errors", "", "where to write the failed rows (default FILE.errors.json)")
 	if err := parseArgs(fs, args); err != nil {
 		return err

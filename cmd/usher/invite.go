@@ -41,7 +41,7 @@ func invite(ctx context.Context, args []string, getenv func(string) string, stdi
 	}
 	where := bindTarget(fs, getenv)
 	resultURL := fs.String("result-url", "", "where people land after setting their password")
-	ttl := fs.Duration("ttl", 0, "how long the links live (default 7 days), e.g. 72h")
+	ttl := fs.Duration("ttl", 0, "how long the links live (default: the reset_email template's link lifetime, 5 days unless changed), e.g. 72h")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}

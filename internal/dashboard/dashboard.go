@@ -123,6 +123,7 @@ func (d *Dashboard) routes() []route {
 		{"POST /dashboard/actions/{id}/deploy", d.deployAction()},
 		{"POST /dashboard/flows/{trigger}", d.editFlow()},
 		{"GET /dashboard/applications", d.applications()},
+		{"POST /dashboard/applications", d.createApplication()},
 		{"POST /dashboard/applications/{id}/callbacks", d.saveCallbacks()},
 		{"GET /dashboard/connection", d.connection()},
 		{"POST /dashboard/connection/{id}", d.saveConnection()},

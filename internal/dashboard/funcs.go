@@ -30,6 +30,7 @@ var funcs = template.FuncMap{
 	"deref":     func(b *bool) bool { return b != nil && *b },
 	"eq1":       func(a, b string) bool { return a == b },
 	"f1":        func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	"pct":       func(f float64) string { return fmt.Sprintf("%.2f%%", f) },
 }
 
 // when writes a time for a person: UTC, to the minute; "" for none.
@@ -71,6 +72,25 @@ func roughly(d time.Duration) string {
 		return plural(int(d.Hours()), "hour")
 	}
 	return plural(int(d.Hours()/24), "day")
+}
+
+// lifetime writes how long a link lives, in the largest whole unit:
+// "5 days", "36 hours", "90 minutes".
+func lifetime(d time.Duration) string {
+	n, unit := int64(d/time.Second), "second"
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}} {
+		if d >= u.d && d%u.d == 0 {
+			n, unit = int64(d/u.d), u.name
+			break
+		}
+	}
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // isInvited reports whether a user is still to accept an invitation: no

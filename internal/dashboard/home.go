@@ -22,28 +22,49 @@ type homeData struct {
 	Chart          chart
 }
 
-// chart is a grouped bar chart drawn as inline SVG on the server.
+// chart is a grouped bar chart drawn as inline SVG on the server. Its
+// horizontal positions are percentages of the chart's width and its
+// vertical ones pixels, with no viewBox: the bars stretch with the screen
+// while the labels keep their size, so they stay legible on a phone and
+// never grow huge on a wide screen.
 type chart struct {
-	Width, Height, Top, Bottom int
-	Bars                       []bar
-	Ticks                      []tick
-	Labels                     []tick
+	Height int
+	Bars   []bar
+	Ticks  []tick
+	Labels []label
 }
 
-// bar is one bar of the chart.
+// bar is one bar: X and W in percent of the width, Y and H in pixels.
 type bar struct {
-	X, Y, W, H float64
+	X, W, Y, H float64
 	Class      string
 	Title      string
 }
 
-// tick is a label on an axis and, for the value axis, its grid line
-// from X1 to X2 at LineY.
+// tick is a value on the vertical scale: its grid line at Y and its label
+// just above the line, at the left edge.
 type tick struct {
-	X, Y          float64
-	Text          string
-	X1, X2, LineY float64
+	Y    float64
+	Text string
 }
+
+// label is a day under the bars: X in percent, anchored at its start, its
+// middle or its end so that it stays inside the chart.
+type label struct {
+	X      float64
+	Anchor string
+	Text   string
+}
+
+// The chart's vertical layout, in pixels: the top leaves room for the
+// highest value's label, the bottom for the days.
+const (
+	chartHeight = 220
+	chartTop    = 20
+	chartBottom = 24
+	// chartLabelGap is how many days at least lie between two day labels.
+	chartLabelGap = 5
+)
 
 func (d *Dashboard) home() http.Handler {
 	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
@@ -77,11 +98,11 @@ func (d *Dashboard) home() http.Handler {
 	})
 }
 
-// drawChart lays out three bars a day (sent, accepted, expired) with a
-// horizontal scale; the SVG scales to its container through its viewBox.
+// drawChart lays out three bars a day (sent, accepted, expired) under a
+// value scale, with a day label every week and on the last day.
 func drawChart(days []identity.InvitationDay) chart {
-	c := chart{Width: 720, Height: 240, Top: 12, Bottom: 28}
-	left, plotH := 32.0, float64(c.Height-c.Top-c.Bottom)
+	c := chart{Height: chartHeight}
+	plotH := float64(chartHeight - chartTop - chartBottom)
 	most := 1
 	for _, d := range days {
 		most = max(most, d.Sent, d.Accepted, d.Expired)
@@ -90,28 +111,35 @@ func drawChart(days []identity.InvitationDay) chart {
 	top := ((most + step - 1) / step) * step
 	scale := plotH / float64(top)
 	for v := 0; v <= top; v += step {
-		y := float64(c.Top) + plotH - float64(v)*scale
-		c.Ticks = append(c.Ticks, tick{X: left - 6, Y: y + 4, Text: fmt.Sprint(v), X1: left, X2: float64(c.Width), LineY: y})
+		c.Ticks = append(c.Ticks, tick{Y: chartTop + plotH - float64(v)*scale, Text: fmt.Sprint(v)})
 	}
 	if len(days) == 0 {
 		return c
 	}
-	slot := (float64(c.Width) - left) / float64(len(days))
+	slot := 100 / float64(len(days))
 	bw := slot / 4
 	for i, d := range days {
-		x := left + float64(i)*slot + bw/2
+		x := float64(i)*slot + bw/2
 		for j, s := range []struct {
-			n     int
-			class string
-			what  string
-		}{{d.Sent, "sent", "sent"}, {d.Accepted, "accepted", "accepted"}, {d.Expired, "expired", "expired"}} {
+			n    int
+			what string
+		}{{d.Sent, "sent"}, {d.Accepted, "accepted"}, {d.Expired, "expired"}} {
 			h := float64(s.n) * scale
-			c.Bars = append(c.Bars, bar{X: x + float64(j)*bw, Y: float64(c.Top) + plotH - h, W: bw, H: h, Class: s.class,
+			c.Bars = append(c.Bars, bar{X: x + float64(j)*bw, W: bw, Y: chartTop + plotH - h, H: h, Class: s.what,
 				Title: fmt.Sprintf("%s: %d %s", d.Day.Format("Jan 2"), s.n, s.what)})
 		}
-		if i%7 == 0 && len(days)-1-i >= 4 || i == len(days)-1 {
-			c.Labels = append(c.Labels, tick{X: x + bw*1.5, Y: float64(c.Height - 8), Text: d.Day.Format("Jan 2")})
+		last := i == len(days)-1
+		if i%7 != 0 && !last || !last && len(days)-1-i < chartLabelGap {
+			continue
 		}
+		l := label{X: x + bw*1.5, Anchor: "middle", Text: d.Day.Format("Jan 2")}
+		switch {
+		case i == 0:
+			l.X, l.Anchor = float64(i)*slot, "start"
+		case last:
+			l.X, l.Anchor = 100, "end"
+		}
+		c.Labels = append(c.Labels, l)
 	}
 	return c
 }

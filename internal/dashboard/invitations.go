@@ -19,6 +19,8 @@ type invitationsData struct {
 	// links: only now can the links be shown.
 	Results []inviteResult
 	Emails  string
+	// LinkLifetime is how long a new invitation's link lives.
+	LinkLifetime string
 }
 
 // inviteResult is what became of one email of an invite form.
@@ -34,6 +36,11 @@ func (d *Dashboard) listInvitations(r *http.Request, data *invitationsData) erro
 		Page: page, PerPage: perPage, IncludeTotals: true})
 	data.Invitations, data.Now = invs, time.Now()
 	data.Pager = d.newPager("/invitations", r.URL.Query(), page, len(invs), total)
+	if err != nil {
+		return err
+	}
+	life, err := d.ids.LinkLifetime(r.Context())
+	data.LinkLifetime = lifetime(life)
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
@@ -17,10 +18,78 @@ type mailData struct {
 	Provider   mail.Provider
 	HasProvide bool
 	Delivering bool // some SMTP server is set up (the provider or USHER_SMTP_URL)
-	Templates  []mail.Template
+	InUse      inUse
+	Templates  []templateRow
 	TestTo     string
 	TestReply  string
 	TestOK     bool
+}
+
+// templateRow is a template as the Mail page lists it: what Usher sends it
+// for, and how long the links it carries live.
+type templateRow struct {
+	mail.Template
+	SentFor, Lifetime string
+}
+
+// sentFor says what Usher mails each template for; it sends no other (the
+// others are kept so that Auth0's API and tools find them).
+var sentFor = map[string]string{
+	"reset_email":  "Invitations and password resets",
+	"verify_email": "Email verification",
+}
+
+// linkLifetime is how long the links of template t live, for a person; ""
+// for a template Usher does not send. Invitation and reset links follow one
+// setting, the one identity uses: the reset_email template's.
+func (d *Dashboard) linkLifetime(r *http.Request, t mail.Template) (string, error) {
+	switch t.Name {
+	case "reset_email":
+		life, err := d.ids.LinkLifetime(r.Context())
+		return lifetime(life), err
+	case "verify_email":
+		life := identity.DefaultLinkLifetime
+		if t.URLLifetimeInSeconds > 0 {
+			life = time.Duration(t.URLLifetimeInSeconds) * time.Second
+		}
+		return lifetime(life), nil
+	}
+	return "", nil
+}
+
+// inUse is the SMTP server mail goes through now, as serve's delivery
+// worker finds it: never its password, only whether there is one.
+type inUse struct {
+	// By says where the server was set up: "provider" (the email provider
+	// saved on this page or through the Management API), "environment"
+	// (USHER_SMTP_URL or --smtp-url), "off" (a provider turned off), or
+	// "" (none: mail waits in the outbox).
+	By          string
+	Host        string
+	Port        int
+	User        string
+	HasPassword bool
+	ImplicitTLS bool
+	From        string
+}
+
+// mailInUse describes tr, the transport the delivery worker uses now.
+func (d *Dashboard) mailInUse(r *http.Request, tr mail.Transport, hasProvider bool, p mail.Provider) inUse {
+	u := inUse{From: d.mails.DefaultFrom(r.Context())}
+	switch smtp, ok := tr.(mail.SMTP); {
+	case tr == nil && hasProvider:
+		u.By = "off"
+	case tr == nil:
+	case !ok:
+		u.By = "environment"
+	default:
+		u.By = "environment"
+		if hasProvider && p.Enabled != nil && *p.Enabled {
+			u.By = "provider"
+		}
+		u.Host, u.Port, u.User, u.HasPassword, u.ImplicitTLS = smtp.Host, smtp.Port, smtp.User, smtp.Password != "", smtp.Implicit
+	}
+	return u
 }
 
 func (d *Dashboard) loadMail(r *http.Request) (mailData, error) {
@@ -40,12 +109,17 @@ func (d *Dashboard) loadMail(r *http.Request) (mailData, error) {
 		return data, err
 	}
 	data.Delivering = tr != nil
+	data.InUse = d.mailInUse(r, tr, data.HasProvide, data.Provider)
 	for _, name := range mail.TemplateNames {
 		t, err := d.mails.Template(r.Context(), name)
 		if err != nil {
 			return data, err
 		}
-		data.Templates = append(data.Templates, t)
+		life, err := d.linkLifetime(r, t)
+		if err != nil {
+			return data, err
+		}
+		data.Templates = append(data.Templates, templateRow{Template: t, SentFor: sentFor[t.Name], Lifetime: life})
 	}
 	return data, nil
 }
@@ -149,6 +223,22 @@ type templateData struct {
 	Template    mail.Template
 	PreviewUser string
 	Saved       bool
+	// SentFor and Lifetime are as the Mail page lists them, for the saved template.
+	SentFor, Lifetime string
+}
+
+// editTemplate is the editor's data for t, the saved template named name
+// telling what it is sent for and how long its links live.
+func (d *Dashboard) editTemplate(r *http.Request, name string, t mail.Template, previewUser string, saved bool) (templateData, error) {
+	data := templateData{Template: t, PreviewUser: previewUser, Saved: saved, SentFor: sentFor[name]}
+	cur, err := d.mails.Template(r.Context(), name)
+	if identity.KindOf(err) == identity.KindNotFound {
+		return data, nil
+	} else if err != nil {
+		return data, err
+	}
+	data.Lifetime, err = d.linkLifetime(r, cur)
+	return data, err
 }
 
 func (d *Dashboard) template() http.Handler {
@@ -158,7 +248,12 @@ func (d *Dashboard) template() http.Handler {
 			d.showError(w, s, err)
 			return
 		}
-		d.render(w, http.StatusOK, "template", s.view("Template "+t.Name, "mail", "", templateData{Template: t, PreviewUser: s.user.Email, Saved: true}))
+		data, err := d.editTemplate(r, t.Name, t, s.user.Email, true)
+		if err != nil {
+			d.fail(w, err)
+			return
+		}
+		d.render(w, http.StatusOK, "template", s.view("Template "+t.Name, "mail", "", data))
 	})
 }
 
@@ -176,10 +271,15 @@ func (d *Dashboard) saveTemplate() http.Handler {
 		t := templateFrom(r, name)
 		if _, err := d.mails.ReplaceTemplate(r.Context(), name, t); err != nil {
 			status, msg, ok := d.problem(w, err)
-			if ok {
-				d.render(w, status, "template", s.view("Template "+name, "mail", "Not saved: "+msg,
-					templateData{Template: t, PreviewUser: r.PostFormValue("preview_user")}))
+			if !ok {
+				return
 			}
+			data, err := d.editTemplate(r, name, t, r.PostFormValue("preview_user"), false)
+			if err != nil {
+				d.fail(w, err)
+				return
+			}
+			d.render(w, status, "template", s.view("Template "+name, "mail", "Not saved: "+msg, data))
 			return
 		}
 		d.redirect(w, r, "/mail/templates/"+url.PathEscape(name), "template")

@@ -16,6 +16,27 @@ type appsData struct {
 	Clients []identity.Client
 	// Edited is a client whose callbacks came back refused, with the text typed.
 	Edited, Callbacks string
+	// Created is the client just made, with its secret: shown this once,
+	// as only its hash is kept.
+	Created *identity.Client
+	Secret  string
+	New     newApp
+	Types   []appType
+}
+
+// newApp is the new-application form as typed.
+type newApp struct{ Name, Type, Callbacks string }
+
+// appType is a kind of application the form offers, as Auth0 names it.
+type appType struct{ Value, Label string }
+
+// appTypes are the application types the form offers: the four Auth0's
+// dashboard starts with.
+var appTypes = []appType{
+	{"regular_web", "Regular web app (server-side)"},
+	{"spa", "Single-page app (in the browser)"},
+	{"native", "Native or mobile app"},
+	{"non_interactive", "Machine to machine"},
 }
 
 func (d *Dashboard) loadClients(r *http.Request) ([]identity.Client, error) {
@@ -29,7 +50,74 @@ func (d *Dashboard) applications() http.Handler {
 			d.fail(w, err)
 			return
 		}
-		d.render(w, http.StatusOK, "applications", s.view("Applications", "applications", "", appsData{Clients: cs}))
+		d.render(w, http.StatusOK, "applications", s.view("Applications", "applications", "", appsData{Clients: cs, Types: appTypes, New: newApp{Type: "regular_web"}}))
+	})
+}
+
+// callbackLines reads a text of callback URLs, one a line; problem says
+// which line is not an absolute URL.
+func callbackLines(text string) (callbacks []string, problem string) {
+	callbacks = []string{}
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if u, err := url.Parse(line); err != nil || u.Scheme == "" || u.Host == "" && u.Scheme != "urn" {
+			return nil, "Each callback must be an absolute URL, such as https://app.example.com/callback; " + strconv.Quote(line) + " is not."
+		}
+		callbacks = append(callbacks, line)
+	}
+	return callbacks, ""
+}
+
+// createApplication makes a client the way POST /api/v2/clients does, and
+// shows its id and its secret this once.
+func (d *Dashboard) createApplication() http.Handler {
+	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
+		form := newApp{Name: strings.TrimSpace(r.PostFormValue("name")), Type: r.PostFormValue("app_type"), Callbacks: r.PostFormValue("callbacks")}
+		status := http.StatusOK
+		var created *identity.Client
+		var secret string
+		callbacks, problem := callbackLines(form.Callbacks)
+		known := false
+		for _, t := range appTypes {
+			known = known || t.Value == form.Type
+		}
+		switch {
+		case problem != "":
+		case form.Name == "":
+			problem = "Give the application a name."
+		case !known:
+			problem = "Choose the kind of application."
+		default:
+			p := identity.Patch{}
+			for k, v := range map[string]any{"name": form.Name, "app_type": form.Type, "callbacks": callbacks} {
+				p[k], _ = json.Marshal(v)
+			}
+			c, sec, err := d.ids.CreateClient(r.Context(), p)
+			if err != nil {
+				var ok bool
+				if _, problem, ok = d.problem(w, err); !ok {
+					return
+				}
+				break
+			}
+			created, secret, form = &c, sec, newApp{Type: "regular_web"}
+			if c.TokenEndpointAuthMethod == "none" {
+				secret = "" // a public client proves nothing with a secret
+			}
+		}
+		if problem != "" {
+			status, problem = http.StatusBadRequest, "Not created: "+problem
+		}
+		cs, err := d.loadClients(r)
+		if err != nil {
+			d.fail(w, err)
+			return
+		}
+		d.render(w, status, "applications", s.view("Applications", "applications", problem,
+			appsData{Clients: cs, Created: created, Secret: secret, New: form, Types: appTypes}))
 	})
 }
 
@@ -38,19 +126,7 @@ func (d *Dashboard) applications() http.Handler {
 func (d *Dashboard) saveCallbacks() http.Handler {
 	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
 		id, text := r.PathValue("id"), r.PostFormValue("callbacks")
-		callbacks := []string{}
-		problem := ""
-		for _, line := range strings.Split(text, "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" {
-				continue
-			}
-			if u, err := url.Parse(line); err != nil || u.Scheme == "" || u.Host == "" && u.Scheme != "urn" {
-				problem = "Each callback must be an absolute URL, such as https://app.example.com/callback; " + strconv.Quote(line) + " is not."
-				break
-			}
-			callbacks = append(callbacks, line)
-		}
+		callbacks, problem := callbackLines(text)
 		if problem == "" {
 			raw, _ := json.Marshal(callbacks)
 			_, err := d.ids.UpdateClient(r.Context(), id, identity.Patch{"callbacks": raw})
@@ -69,7 +145,7 @@ func (d *Dashboard) saveCallbacks() http.Handler {
 			return
 		}
 		d.render(w, http.StatusBadRequest, "applications", s.view("Applications", "applications", "Not saved: "+problem,
-			appsData{Clients: cs, Edited: id, Callbacks: text}))
+			appsData{Clients: cs, Edited: id, Callbacks: text, Types: appTypes, New: newApp{Type: "regular_web"}}))
 	})
 }
 
@@ -149,20 +225,59 @@ func (d *Dashboard) saveConnection() http.Handler {
 // logsData is the logs page.
 type logsData struct {
 	Type, User, From, To string
-	Events               []identity.LogEvent
+	Events               []logRow
 	Pager                pager
 	Types                []logType
 }
 
-// logType is a log event type and what it means.
-type logType struct{ Code, Meaning string }
+// logRow is a log event as the page shows it: its type in words, and what
+// happened (its description, or what its type means when it has none).
+type logRow struct {
+	identity.LogEvent
+	Name, What string
+}
 
-// logTypes are the event types Usher writes, for the filter.
+// logType is a log event type: Auth0's code, its name and what it means.
+type logType struct{ Code, Name, Meaning string }
+
+// logTypes are the event types Usher writes, with Auth0's names; the filter
+// offers them and the rows are named by them.
 var logTypes = []logType{
-	{"s", "Login"}, {"f", "Failed login"}, {"fp", "Wrong password"}, {"fu", "Unknown user"}, {"limit_wc", "Blocked: too many attempts"},
-	{"ss", "Sign-up"}, {"fs", "Failed sign-up"}, {"scpr", "Change-password mail sent"}, {"scp", "Password changed"},
-	{"fcp", "Failed password change"}, {"sv", "Email verified"}, {"sce", "Email changed"}, {"seccft", "Token for a client"},
-	{"actions_console", "Action console output"},
+	{"s", "Success Login", "Someone logged in."},
+	{"f", "Failed Login", "A login was refused."},
+	{"fp", "Failed Login (Incorrect Password)", "A login was refused: the password was wrong."},
+	{"fu", "Failed Login (Invalid Email/Username)", "A login was refused: no account has that email in the connection."},
+	{"limit_wc", "Blocked Account", "Too many failed logins to one account from one address: logins from there are refused for a while."},
+	{"ss", "Success Signup", "Someone signed up."},
+	{"fs", "Failed Signup", "A sign-up was refused."},
+	{"scpr", "Success Change Password Request", "A password-change mail (an invitation or a reset) was asked for and sent."},
+	{"fcpr", "Failed Change Password Request", "A password-change mail was asked for and not sent."},
+	{"scp", "Success Change Password", "A password was set through a link."},
+	{"fcp", "Failed Change Password", "A password could not be set through a link."},
+	{"sv", "Success Verification Email", "An email address was verified through its link."},
+	{"sce", "Success Change Email", "An account's email address was changed."},
+	{"sui", "Success Users Import", "A users import ended."},
+	{"fui", "Failed Users Import", "A users import failed."},
+	{"w", "Warning", "Something went wrong after the main step succeeded (an Action failed, for instance)."},
+	{"actions_console", "Actions Console Output", "What the Actions of a trigger wrote with console.log."},
+}
+
+// describeLog names e's type and says what happened.
+func describeLog(e identity.LogEvent) logRow {
+	row := logRow{LogEvent: e, Name: e.Type, What: e.Description}
+	for _, t := range logTypes {
+		if t.Code == e.Type {
+			row.Name = t.Name
+			if row.What == "" {
+				row.What = t.Meaning
+			}
+			return row
+		}
+	}
+	if row.What == "" {
+		row.What = "An event of type " + e.Type + "."
+	}
+	return row
 }
 
 // dateLayout is how the filter's date fields write a day (UTC).
@@ -211,7 +326,10 @@ func (d *Dashboard) logs() http.Handler {
 			d.showError(w, s, err)
 			return
 		}
-		data.Events, data.Pager = events, d.newPager("/logs", q, lq.Page, len(events), total)
+		for _, e := range events {
+			data.Events = append(data.Events, describeLog(e))
+		}
+		data.Pager = d.newPager("/logs", q, lq.Page, len(events), total)
 		status := http.StatusOK
 		if problem != "" {
 			status = http.StatusBadRequest

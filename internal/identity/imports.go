@@ -80,7 +80,7 @@ func (s *Service) importJobFor(ctx context.Context, r ImportRequest) (Job, error
 	if err := checkResultURL(r.Options.ResultURL); err != nil {
 		return Job{}, err
 	}
-	if _, err := ttlOf(r.Options.TTLSec, defaultInvitationLifetime); err != nil {
+	if _, err := ttlOf(r.Options.TTLSec, defaultTicketLifetime); err != nil {
 		return Job{}, err
 	}
 	if r.Options.Format == "" {
@@ -557,7 +557,11 @@ func (run *importRun) write(ctx context.Context, b *importBatchOf) error {
 // invite adds an invitation for u, with its link and mail, to bulk.
 func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, now time.Time) error {
 	opts := run.opts
-	ttl, _ := ttlOf(opts.TTLSec, defaultInvitationLifetime)
+	lifetime, err := run.s.LinkLifetime(ctx)
+	if err != nil {
+		return err
+	}
+	ttl, _ := ttlOf(opts.TTLSec, lifetime)
 	inv := Invitation{ID: "inv_" + objectID(), UserID: u.ID, Email: u.Email, ConnectionID: run.conn.ID,
 		ResultURL: opts.ResultURL, TTL: ttl, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	token, ticketID := newTicketToken()

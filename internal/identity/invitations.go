@@ -6,9 +6,21 @@ import (
 	"time"
 )
 
-// defaultInvitationLifetime is how long an invitation link lives unless the
-// request says otherwise (Auth0's organization invitations: 7 days).
-const defaultInvitationLifetime = 7 * 24 * time.Hour
+// DefaultLinkLifetime is how long a link lives when neither the request nor
+// its template says.
+const DefaultLinkLifetime = defaultTicketLifetime
+
+// LinkLifetime is how long an invitation or password-reset link lives when
+// the request does not say: the reset_email template's link lifetime, as
+// that template mails both, else Auth0's five days. One setting, so that
+// the dashboard, the mails and the links agree.
+func (s *Service) LinkLifetime(ctx context.Context) (time.Duration, error) {
+	settings, err := s.composer.Settings(ctx, "reset_email")
+	if err != nil {
+		return 0, err
+	}
+	return orDefault(settings.URLLifetime, defaultTicketLifetime), nil
+}
 
 // InvitationRequest is the body of POST /usher/v1/invitations.
 type InvitationRequest struct {
@@ -91,7 +103,11 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 	if err != nil {
 		return Invited{}, false, Invalid("invalid_body", "The client %q does not exist.", r.ClientID)
 	}
-	ttl, err := ttlOf(r.TTLSec, defaultInvitationLifetime)
+	lifetime, err := s.LinkLifetime(ctx)
+	if err != nil {
+		return Invited{}, false, err
+	}
+	ttl, err := ttlOf(r.TTLSec, lifetime)
 	if err != nil {
 		return Invited{}, false, err
 	}

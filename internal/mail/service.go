@@ -547,6 +547,10 @@ func (s *Service) saveProvider(ctx context.Context, p Provider) error {
 	return s.store.PutSetting(ctx, providerSetting, doc)
 }
 
+// DefaultFrom is the From of mail whose template names none: the email
+// provider's default From address, else USHER_MAIL_FROM.
+func (s *Service) DefaultFrom(ctx context.Context) string { return s.defaultFromAddress(ctx) }
+
 func (s *Service) defaultFromAddress(ctx context.Context) string {
 	if p, err := s.cachedProvider(ctx); err == nil && p.DefaultFromAddress != "" {
 		return p.DefaultFromAddress

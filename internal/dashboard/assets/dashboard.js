@@ -1,5 +1,25 @@
 // Usher dashboard: small enhancements; every page works without them.
 (function () {
+  // On a phone the dashboard's links fold behind a menu button, a
+  // disclosure: aria-expanded says whether the menu (aria-controls) shows.
+  // Escape closes it and gives the focus back to the button.
+  var menuButton = document.querySelector('.menu-button[aria-controls]');
+  var menu = menuButton && document.getElementById(menuButton.getAttribute('aria-controls'));
+  if (menu) {
+    var setOpen = function (open) { menuButton.setAttribute('aria-expanded', open ? 'true' : 'false'); };
+    menuButton.hidden = false;
+    menuButton.parentElement.classList.add('has-menu');
+    menuButton.addEventListener('click', function () {
+      setOpen(menuButton.getAttribute('aria-expanded') !== 'true');
+    });
+    document.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape' && menuButton.getAttribute('aria-expanded') === 'true') {
+        setOpen(false);
+        menuButton.focus();
+      }
+    });
+  }
+
   // A form with data-confirm asks first (block, delete, revoke …).
   document.querySelectorAll('form[data-confirm]').forEach(function (form) {
     form.addEventListener('submit', function (e) {
