@@ -623,35 +623,6 @@ func TestBrowserPagePolish(t *testing.T) {
 	})
 }
 
-// layoutProblems measures the page shown: the document wider than the
-// window (a sideways scroll), an element that sticks out of the window,
-// and text clipped by an element that hides its overflow. Each problem
-// names the element.
-const layoutProblems = `(() => {
-	const doc = document.documentElement, width = doc.clientWidth, problems = [];
-	const name = el => {
-		let s = el.tagName.toLowerCase();
-		if (el.id) s += '#' + el.id;
-		if (typeof el.className === 'string' && el.className.trim()) s += '.' + el.className.trim().split(/\s+/).join('.');
-		const text = (el.innerText || el.getAttribute('aria-label') || '').trim().replace(/\s+/g, ' ').slice(0, 40);
-		return text ? s + ' "' + text + '"' : s;
-	};
-	if (doc.scrollWidth > width) problems.push('the page scrolls sideways: ' + doc.scrollWidth + 'px wide in a ' + width + 'px window');
-	for (const el of document.querySelectorAll('body *')) {
-		if (!el.checkVisibility({opacityProperty: true, visibilityProperty: true})) continue;
-		const r = el.getBoundingClientRect();
-		if (r.width === 0 || r.height === 0) continue;
-		if (r.right > width + 0.5 || r.left < -0.5) problems.push(name(el) + ' sticks out of the window: ' + Math.round(r.left) + ' to ' + Math.round(r.right) + 'px');
-		if (['INPUT', 'TEXTAREA', 'SELECT'].includes(el.tagName)) continue; // a field scrolls its own value
-		const cs = getComputedStyle(el);
-		const hides = ['hidden', 'clip'].includes(cs.overflowX) || ['hidden', 'clip'].includes(cs.overflowY);
-		if ((hides || cs.textOverflow === 'ellipsis') && (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1)) {
-			problems.push(name(el) + ' clips its content: ' + el.scrollWidth + 'x' + el.scrollHeight + ' in ' + el.clientWidth + 'x' + el.clientHeight);
-		}
-	}
-	return problems;
-})()`
-
 // TestBrowserPagesLayout walks every hosted page at a desktop's and a
 // phone's width, saves a screenshot of each (USHER_SCREENSHOT_DIR, else
 // the test's temporary folder) and fails on a page that scrolls sideways,
@@ -713,9 +684,7 @@ func TestBrowserPagesLayout(t *testing.T) {
 				t.Helper()
 				seen++
 				p.screenshot(fmt.Sprintf("%02d-%s-%d", seen, page, width))
-				for _, problem := range evalIn[[]string](p, layoutProblems) {
-					t.Errorf("%s at %dpx: %s", page, width, problem)
-				}
+				p.wantLooksRight(page, width)
 			}
 			submit := func(p *browserTab, want int) {
 				t.Helper()
