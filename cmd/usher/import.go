@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -22,14 +21,22 @@ import (
 	"github.com/usherid/usher/internal/identity"
 )
 
+var importCommand = command{name: "import",
+	usage: "import [--db DSN | --url URL --client-id ID --client-secret SECRET] [--connection NAME] [--invite] [--upsert] [--dry-run] FILE",
+	about: `Imports users from FILE: Auth0's bulk-import JSON (.json, an array of user
+objects) or CSV (.csv) with a header row naming the same fields, where an
+app_metadata or user_metadata cell holds JSON in double quotes with its own
+quotes doubled ("{""team"":""core""}") and app_metadata.KEY columns set one
+key. Users who exist already are skipped, or updated with --upsert; --invite
+invites everyone imported without a password; --dry-run checks every row and
+writes nothing. It ends with a summary and the failed rows, all of them with
+their lines and reasons in FILE.errors.json. The same file with the same
+options is the same import: run the command again after a crash or Ctrl-C and
+it goes on where it stopped.`}
+
 func importUsers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: usher import [--db DSN | --url URL --client-id ID --client-secret SECRET] [--connection NAME] [--invite] [--upsert] [--dry-run] FILE")
-		fmt.Fprintln(stderr, "FILE is Auth0's bulk-import JSON (.json) or CSV with a header row naming the same fields (.csv).")
-		fs.PrintDefaults()
-	}
+	c := importCommand
+	fs := c.flags()
 	where := bindTarget(fs, getenv)
 	connection := fs.String("connection", "Username-Password-Authentication", "the database connection to import into")
 	opts := identity.ImportOptions{SkipExisting: true}
@@ -39,11 +46,11 @@ func importUsers(ctx context.Context, args []string, getenv func(string) string,
 	fs.StringVar(&opts.ResultURL, "result-url", "", "with --invite: where people land after setting their password")
 	ttl := fs.Duration("ttl", 0, "with --invite: how long the links live (default 7 days), e.g. 72h")
 	report := fs.String("errors", "", "where to write the failed rows (default FILE.errors.json)")
-	if err := parseArgs(fs, args); err != nil {
+	if err := c.parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError{"import: name one users file"}
+		return c.usageErr("name one users file")
 	}
 	path := fs.Arg(0)
 	opts.TTLSec = int(ttl.Seconds())
@@ -51,9 +58,12 @@ func importUsers(ctx context.Context, args []string, getenv func(string) string,
 	if *report == "" {
 		*report = path + ".errors.json"
 	}
-	remote, err := where.remote("import")
+	remote, err := where.remote(c, fs)
 	if err != nil {
 		return err
+	}
+	if opts.Invite && !opts.DryRun {
+		where.warnNoPublicURL(remote, stderr)
 	}
 	f, err := os.Open(path)
 	if err != nil {
