@@ -11,39 +11,40 @@ import (
 	"github.com/usherid/usher/internal/identity"
 )
 
-const adminUsage = `usage: usher admin invite [--db DSN | --url URL --client-id ID --client-secret SECRET] EMAIL
-
-Invites EMAIL like anyone else and grants them usher:admin, which lets them
-into the dashboard. Someone with an account keeps it and gets the permission.
-The acceptance link is printed (it is also mailed when SMTP is set up).
-`
+var adminInviteCommand = command{name: "admin invite",
+	usage: "admin invite [--db DSN --public-url URL | --url URL --client-id ID --client-secret SECRET] EMAIL",
+	about: `Makes EMAIL a dashboard administrator: invites them like anyone else and
+grants them usher:admin, which lets them into the dashboard. Someone invited
+before gets a new link; someone with an account keeps it and gets the
+permission. The acceptance link is printed (the first administrator is usually
+the person at this terminal, often before any SMTP server is set up) and also
+mailed when one is. With --db the server's public URL must be given
+(--public-url or USHER_PUBLIC_URL), since the link starts with it.`}
 
 // admin is `usher admin SUBCOMMAND`.
 func admin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c := adminInviteCommand
 	if len(args) == 0 || args[0] != "invite" {
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-			fmt.Fprint(stdout, adminUsage)
+			c.help(stdout, adminInviteFlags(c, getenv), getenv)
 			return nil
 		}
-		fmt.Fprint(stderr, adminUsage)
-		return usageError{"admin: the subcommand is invite"}
+		return usageError{"admin: the subcommand is invite (see usher admin invite --help)"}
 	}
-	fs := flag.NewFlagSet("admin invite", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, adminUsage)
-		fs.PrintDefaults()
-	}
+	fs := c.flags()
 	tg := bindTarget(fs, getenv)
-	if err := parseArgs(fs, args[1:]); err != nil {
+	if err := c.parse(fs, args[1:], getenv, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError{"admin invite: name one email"}
+		return c.usageErr("name one email")
 	}
-	remote, err := tg.remote("admin invite")
+	remote, err := tg.remote(c, fs)
 	if err != nil {
 		return err
+	}
+	if !remote && *tg.publicURL == "" {
+		return c.usageErr("with --db, say where the server is reached with --public-url URL (or USHER_PUBLIC_URL): the acceptance link starts with it")
 	}
 	email := fs.Arg(0)
 	var res adminResult
@@ -61,6 +62,13 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	fmt.Fprintf(stdout, "Invited %s as an administrator. The acceptance link (shown once):\n  %s\nOnce they have chosen a password they sign in at %s/dashboard/\n", res.email, res.link, res.base)
 	return nil
+}
+
+// adminInviteFlags is the flag set of admin invite, for its help.
+func adminInviteFlags(c command, getenv func(string) string) *flag.FlagSet {
+	fs := c.flags()
+	bindTarget(fs, getenv)
+	return fs
 }
 
 // adminResult is what became of an administrator's invitation.

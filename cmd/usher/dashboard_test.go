@@ -833,7 +833,7 @@ func TestAdminInviteCommand(t *testing.T) {
 	}
 	// Someone with an account keeps it and gets the permission, on the database too.
 	s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "old@example.com", "password": adminPassword, "verify_email": false}, nil)
-	for _, args := range [][]string{{"invite", "old@example.com"}, {"invite", "--url", "", "--db", dsn, "old@example.com"}} {
+	for _, args := range [][]string{{"invite", "old@example.com"}, {"invite", "--url", "", "--db", dsn, "--public-url", s.URL, "old@example.com"}} {
 		out, err = admin(args...)
 		if err != nil || !strings.Contains(out, "old@example.com has an account and is now an administrator") {
 			t.Fatalf("admin %v: %v\n%s", args, err, out)

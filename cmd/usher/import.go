@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -14,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -22,14 +22,22 @@ import (
 	"github.com/usherid/usher/internal/identity"
 )
 
+var importCommand = command{name: "import",
+	usage: "import [--db DSN | --url URL --client-id ID --client-secret SECRET] [--connection NAME] [--invite] [--upsert] [--dry-run] FILE",
+	about: `Imports users from FILE: Auth0's bulk-import JSON (.json, an array of user
+objects) or CSV (.csv) with a header row naming the same fields, where an
+app_metadata or user_metadata cell holds JSON in double quotes with its own
+quotes doubled ("{""team"":""core""}") and app_metadata.KEY columns set one
+key. Users who exist already are skipped, or updated with --upsert; --invite
+invites everyone imported without a password; --dry-run checks every row and
+writes nothing. It ends with a summary and the failed rows, all of them with
+their lines and reasons in FILE.errors.json. The same file with the same
+options is the same import: run the command again after a crash or Ctrl-C and
+it goes on where it stopped.`}
+
 func importUsers(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: usher import [--db DSN | --url URL --client-id ID --client-secret SECRET] [--connection NAME] [--invite] [--upsert] [--dry-run] FILE")
-		fmt.Fprintln(stderr, "FILE is Auth0's bulk-import JSON (.json) or CSV with a header row naming the same fields (.csv).")
-		fs.PrintDefaults()
-	}
+	c := importCommand
+	fs := c.flags()
 	where := bindTarget(fs, getenv)
 	connection := fs.String("connection", "Username-Password-Authentication", "the database connection to import into")
 	opts := identity.ImportOptions{SkipExisting: true}
@@ -39,11 +47,11 @@ func importUsers(ctx context.Context, args []string, getenv func(string) string,
 	fs.StringVar(&opts.ResultURL, "result-url", "", "with --invite: where people land after setting their password")
 	ttl := fs.Duration("ttl", 0, "with --invite: how long the links live (default: the reset_email template's link lifetime, 5 days unless changed), e.g. 72h")
 	report := fs.String("errors", "", "where to write the failed rows (default FILE.errors.json)")
-	if err := parseArgs(fs, args); err != nil {
+	if err := c.parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usageError{"import: name one users file"}
+		return c.usageErr("name one users file")
 	}
 	path := fs.Arg(0)
 	opts.TTLSec = int(ttl.Seconds())
@@ -51,9 +59,12 @@ func importUsers(ctx context.Context, args []string, getenv func(string) string,
 	if *report == "" {
 		*report = path + ".errors.json"
 	}
-	remote, err := where.remote("import")
+	remote, err := where.remote(c, fs)
 	if err != nil {
 		return err
+	}
+	if opts.Invite && !opts.DryRun {
+		where.warnNoPublicURL(remote, stderr)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -76,18 +87,13 @@ func importUsers(ctx context.Context, args []string, getenv func(string) string,
 		bar.Finish()
 	}
 	if job.ID != "" || opts.DryRun {
-		sum, verb := job.Summary, "created"
-		if opts.DryRun {
-			verb = "dry run, nothing written: would create"
-		}
-		fmt.Fprintf(stdout, "%s %d, updated %d, invited %d, skipped %d (already have an account), failed %d, of %d rows\n",
-			verb, sum.Inserted, sum.Updated, sum.Invited, sum.Skipped, sum.Failed, sum.Total)
+		fmt.Fprintln(stdout, summaryLine(job.Summary, opts.DryRun))
 	}
 	if len(failed) > 0 {
 		if werr := writeReport(*report, failed); werr != nil {
 			return errors.Join(err, werr)
 		}
-		fmt.Fprintf(stderr, "%d rows failed; they are listed with their lines and reasons in %s\n", len(failed), *report)
+		reportFailures(stderr, failed, opts.Format, *report)
 	}
 	switch {
 	case ctx.Err() != nil:
@@ -97,9 +103,76 @@ func importUsers(ctx context.Context, args []string, getenv func(string) string,
 	case job.Status == identity.JobFailed:
 		return fmt.Errorf("import: %s", job.StatusDetails)
 	case len(failed) > 0:
+		if len(failed) == 1 {
+			return errors.New("import: 1 row failed")
+		}
 		return fmt.Errorf("import: %d rows failed", len(failed))
 	}
 	return nil
+}
+
+// summaryLine is the import's last line: what it did, or for a dry run
+// what it would do, all of it in the same tense.
+func summaryLine(sum identity.JobSummary, dryRun bool) string {
+	if dryRun {
+		return fmt.Sprintf("dry run, nothing written: would create %d, update %d, invite %d, skip %d (already have an account), fail %d, of %d rows",
+			sum.Inserted, sum.Updated, sum.Invited, sum.Skipped, sum.Failed, sum.Total)
+	}
+	return fmt.Sprintf("created %d, updated %d, invited %d, skipped %d (already have an account), failed %d, of %d rows",
+		sum.Inserted, sum.Updated, sum.Invited, sum.Skipped, sum.Failed, sum.Total)
+}
+
+// shownFailures is how many failed rows the terminal shows; the report
+// file holds them all.
+const shownFailures = 5
+
+// reportFailures tells on the terminal what went wrong with the rows: how
+// many failed for each reason, the first few of them with where they are,
+// and the file that lists them all.
+func reportFailures(w io.Writer, failed []identity.JobError, format, report string) {
+	counts := map[string]int{}
+	var codes []string
+	for _, f := range failed {
+		for _, e := range f.Errors {
+			if counts[e.Code] == 0 {
+				codes = append(codes, e.Code)
+			}
+			counts[e.Code]++
+		}
+	}
+	byCode := make([]string, len(codes))
+	for i, code := range codes {
+		byCode[i] = fmt.Sprintf("%s %d", code, counts[code])
+	}
+	rows := "rows"
+	if len(failed) == 1 {
+		rows = "row"
+	}
+	fmt.Fprintf(w, "%d %s failed (%s):\n", len(failed), rows, strings.Join(byCode, ", "))
+	for i, f := range failed {
+		if i == shownFailures {
+			fmt.Fprintf(w, "  … and %d more\n", len(failed)-shownFailures)
+			break
+		}
+		for _, e := range f.Errors {
+			where := fmt.Sprintf("line %d", f.Line)
+			if e.Path != "" {
+				where += ", " + e.Path
+			}
+			fmt.Fprintf(w, "  %s: %s %s%s\n", where, e.Code, e.Message, csvHint(format, e))
+		}
+	}
+	fmt.Fprintf(w, "Every failed row is listed with its line and reasons in %s\n", report)
+}
+
+// csvHint says how to write a metadata cell of a CSV file when the row
+// failed because the cell was not JSON.
+func csvHint(format string, e identity.FieldError) string {
+	top, _, _ := strings.Cut(e.Path, ".")
+	if format != "csv" || e.Code != "INVALID_TYPE" || (top != "app_metadata" && top != "user_metadata") {
+		return ""
+	}
+	return ` (in CSV, the ` + top + ` cell must hold a JSON object in double quotes, its own quotes doubled: "{""team"":""core""}")`
 }
 
 // importKey names this import of this file: the same file with the same

@@ -39,7 +39,7 @@ func TestImportCommand(t *testing.T) {
 
 	// A dry run writes nothing and reports the bad row by line.
 	out, errOut, err := cli(remote, "import", "--invite", "--dry-run", csvFile)
-	if err == nil || !strings.Contains(out, "dry run, nothing written: would create 2, updated 0, invited 2, skipped 1 (already have an account), failed 1, of 4 rows") {
+	if err == nil || !strings.Contains(out, "dry run, nothing written: would create 2, update 0, invite 2, skip 1 (already have an account), fail 1, of 4 rows") {
 		t.Fatalf("dry run: %q %q %v", out, errOut, err)
 	}
 	if s.outboxTotal(t, m.tok, "") != 0 {

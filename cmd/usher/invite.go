@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,17 +31,23 @@ const (
 // inviter invites one email; key makes a repeated run return the earlier invitation.
 type inviter func(ctx context.Context, email, key string) (inviteOutcome, error)
 
+var inviteCommand = command{name: "invite",
+	usage: "invite [--db DSN | --url URL --client-id ID --client-secret SECRET] [--result-url URL] [--ttl DURATION] EMAIL... (or - to read emails from standard input)",
+	about: `Invites people: for each email, an account without a password, a link to
+choose one, and the invitation mail. With --url it talks to a running server;
+with --db it writes to the database and a running server delivers the mail
+(give --public-url so that the links point at it). Each email's invitation is
+keyed by the email, so running the same command again after a crash or Ctrl-C
+invites nobody twice. It ends with a summary: invited, already invited,
+skipped (they have an account), failed.`}
+
 func invite(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("invite", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: usher invite [--db DSN | --url URL --client-id ID --client-secret SECRET] [--result-url URL] [--ttl DURATION] EMAIL... (or - to read emails from standard input)")
-		fs.PrintDefaults()
-	}
+	c := inviteCommand
+	fs := c.flags()
 	where := bindTarget(fs, getenv)
 	resultURL := fs.String("result-url", "", "where people land after setting their password")
 	ttl := fs.Duration("ttl", 0, "how long the links live (default: the reset_email template's link lifetime, 5 days unless changed), e.g. 72h")
-	if err := parseArgs(fs, args); err != nil {
+	if err := c.parse(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	emails, err := readEmails(fs.Args(), stdin)
@@ -50,13 +55,14 @@ func invite(ctx context.Context, args []string, getenv func(string) string, stdi
 		return err
 	}
 	if len(emails) == 0 {
-		return usageError{"invite: name at least one email"}
+		return c.usageErr("name at least one email")
 	}
 	req := identity.InvitationRequest{ResultURL: *resultURL, TTLSec: int(ttl.Seconds())}
-	remote, err := where.remote("invite")
+	remote, err := where.remote(c, fs)
 	if err != nil {
 		return err
 	}
+	where.warnNoPublicURL(remote, stderr)
 	var inv inviter
 	if remote {
 		inv, err = remoteInviter(ctx, where, req)

@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,31 +31,61 @@ import (
 	"github.com/usherid/usher/internal/store"
 )
 
+var serveCommand = command{name: "serve", usage: "serve [flags]",
+	about: `Runs the server: the Management and Authentication APIs, the hosted login
+and password pages, the dashboard at /dashboard/ and the outbox worker that
+delivers mail. It migrates the database and creates the tenant's defaults
+first. On the first start it creates a Management API client and prints its
+credentials once; with no SMTP server configured, mail waits in the outbox,
+readable in the dashboard. Every flag has an environment variable, named in
+its description; a flag wins over its variable.`}
+
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	c := serveCommand
+	fs := c.flags()
 	cfg := config.BindServe(fs, getenv)
-	if err := parseFlags(fs, args); err != nil {
+	if err := c.parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if err := cfg.Finish(); err != nil {
-		return usageError{err.Error()}
+		return c.usageErr("%v", err)
 	}
 	log := newLogger(cfg.LogFormat, stderr)
+
+	// Everything that can be checked without touching the database is
+	// checked first, and the address is taken before anything is created:
+	// a start that fails here leaves no trace, and the bootstrap client's
+	// secret is only ever made by a start that goes on to print it.
+	var envSMTP *mail.SMTP
+	if cfg.SMTPURL != "" {
+		smtp, err := mail.ParseSMTPURL(cfg.SMTPURL)
+		if err != nil {
+			return c.usageErr("%v", err)
+		}
+		envSMTP = &smtp
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("--tls-cert %s and --tls-key %s: %w", cfg.TLSCertFile, cfg.TLSKeyFile, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("listen on %s: the address is in use (is another usher serve running?); stop that program or choose another address with --addr", cfg.Addr)
+		}
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
 
 	db, box, err := openSealed(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	var envSMTP *mail.SMTP
-	if cfg.SMTPURL != "" {
-		smtp, err := mail.ParseSMTPURL(cfg.SMTPURL)
-		if err != nil {
-			return usageError{err.Error()}
-		}
-		envSMTP = &smtp
-	}
 	var worker *mail.Worker
 	var jobs *identity.JobRunner
 	svc := newServices(db, box, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() },
@@ -67,10 +100,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		worker.Clock = clock
 	}
 	ids, mails, acts, engine := svc.ids, svc.mails, svc.acts, svc.engine
-	boot, err := ids.Bootstrap(ctx, identity.Bootstrap{ClientID: cfg.BootstrapClientID, ClientSecret: cfg.BootstrapClientSecret})
-	if err != nil {
-		return err
-	}
 	keys, err := oauth.NewKeys(ctx, db, issuerHost(cfg.PublicURL), nil)
 	if err != nil {
 		return err
@@ -97,28 +126,42 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Metrics:    reg,
 		Ready:      db.Ping,
 	})
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{
 		Handler:           handler,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	mailTo, err := mailDestination(ctx, mails)
+	if err != nil {
+		return err
+	}
+	// The last step before serving: nothing after it can fail, so a
+	// secret made here is always printed.
+	boot, err := ids.Bootstrap(ctx, identity.Bootstrap{ClientID: cfg.BootstrapClientID, ClientSecret: cfg.BootstrapClientSecret})
+	if err != nil {
+		return err
+	}
 	scheme := "http"
-	if cfg.TLSCertFile != "" {
+	if tlsConfig != nil {
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "Usher is listening on %s://%s (public URL %s, database %s)\n", scheme, ln.Addr(), cfg.PublicURL, db.Engine())
-	fmt.Fprintf(stdout, "Dashboard: %s/dashboard/ (make an administrator with: usher admin invite EMAIL)\n", cfg.PublicURL)
-	if boot.ClientSecret != "" {
+	fmt.Fprintf(stdout, "Dashboard: %s/dashboard/ (make an administrator with: usher admin invite --db %s --public-url %s EMAIL)\n",
+		cfg.PublicURL, shellWord(store.Redact(cfg.DB)), cfg.PublicURL)
+	fmt.Fprintf(stdout, "Mail: %s\n", mailTo)
+	switch {
+	case boot.ClientSecret != "":
 		fmt.Fprintf(stdout, "Created the Management API client (shown once, keep the secret safe):\n  client_id:     %s\n  client_secret: %s\n  audience:      %s\n",
 			boot.ClientID, boot.ClientSecret, cfg.ManagementAudience())
+	case cfg.BootstrapClientSecret == "":
+		// The secret was shown when the client was made, and only its hash
+		// is kept: say how to get a new one rather than nothing.
+		fmt.Fprintf(stdout, "Management API client %s: its secret was shown once, when it was made; for a new one run: usher clients rotate-secret --db %s (or set USHER_BOOTSTRAP_CLIENT_ID and USHER_BOOTSTRAP_CLIENT_SECRET)\n",
+			boot.ClientID, shellWord(store.Redact(cfg.DB)))
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", string(db.Engine()),
 		"mail_rate_per_minute", cfg.MailRate)
@@ -137,8 +180,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	errc := make(chan error, 1)
 	go func() {
-		if cfg.TLSCertFile != "" {
-			errc <- srv.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate is in srv.TLSConfig
 		} else {
 			errc <- srv.Serve(ln)
 		}
@@ -211,11 +254,16 @@ func registerPasswordHashing(reg *prometheus.Registry, ids *identity.Service) {
 	)
 }
 
+var migrateCommand = command{name: "migrate", usage: "migrate [--db DSN]",
+	about: `Applies the database migrations this version of Usher needs and exits.
+"usher serve" does the same at every start; run this before starting several
+instances of a new version at once, or to prepare a database ahead of time.`}
+
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	c := migrateCommand
+	fs := c.flags()
 	dsn := config.BindDB(fs, getenv)
-	if err := parseFlags(fs, args); err != nil {
+	if err := c.parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	db, err := store.Open(ctx, *dsn)
@@ -260,4 +308,38 @@ func newServices(db *store.DB, box *secretbox.Box, publicURL, mailFrom string, e
 			return identity.TriggerOutcome{AppMetadata: out.AppMetadata, UserMetadata: out.UserMetadata, Denied: out.Denied}, err
 		}})
 	return s
+}
+
+// mailDestination says where mail goes, for the lines printed at start: the
+// SMTP server in use (the email provider's, which wins, or USHER_SMTP_URL's),
+// or the outbox, where mail waits when there is none.
+func mailDestination(ctx context.Context, mails *mail.Service) (string, error) {
+	tr, err := mails.Transport(ctx)
+	if err != nil {
+		return "", fmt.Errorf("email provider: %w", err)
+	}
+	if s, ok := tr.(mail.SMTP); ok {
+		from := "USHER_SMTP_URL"
+		if p, err := mails.EmailProvider(ctx); err == nil && p.Name != "" {
+			from = "the email provider set in the dashboard or the API"
+		}
+		return fmt.Sprintf("sent through the SMTP server %s (%s)", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), from), nil
+	}
+	mailbox, err := mails.Mailbox(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !mailbox {
+		return "the email provider is disabled: mail waits in the outbox (dashboard → Outbox)", nil
+	}
+	return "no SMTP configured: mail waits in the outbox (dashboard → Outbox)", nil
+}
+
+// shellWord is s as one word of a shell command line: as it is when that is
+// safe, else in single quotes.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

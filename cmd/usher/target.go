@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/actions"
+	"github.com/usherid/usher/internal/config"
+	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/store"
 )
 
@@ -34,19 +37,35 @@ func bindTarget(fs *flag.FlagSet, getenv func(string) string) *target {
 	}
 }
 
-// remote tells whether the command talks to a server; it is a usage error
-// to name neither or to leave out the credentials.
-func (t *target) remote(cmd string) (bool, error) {
+// remote tells whether the command talks to a server. A flag wins over
+// the other target's environment variable; naming both on the command line,
+// or both in the environment, naming neither, or leaving out the
+// credentials are usage errors.
+func (t *target) remote(c command, fs *flag.FlagSet) (bool, error) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *t.dsn != "" && *t.base != "" {
+		switch {
+		case set["db"] && set["url"]:
+			return false, c.usageErr("--db and --url both name a target: work on the database (--db) or talk to a server (--url), not both")
+		case set["db"]:
+			*t.base = ""
+		case set["url"]:
+			*t.dsn = ""
+		default:
+			return false, c.usageErr("USHER_DB and USHER_URL are both set: say which to use with --db DSN or --url URL")
+		}
+	}
 	switch {
 	case *t.base != "":
 		if *t.clientID == "" || *t.clientSecret == "" {
-			return false, usageError{cmd + ": --url needs --client-id and --client-secret (or USHER_CLIENT_ID and USHER_CLIENT_SECRET)"}
+			return false, c.usageErr("--url needs --client-id and --client-secret (or USHER_CLIENT_ID and USHER_CLIENT_SECRET)")
 		}
 		return true, nil
 	case *t.dsn != "":
 		return false, nil
 	}
-	return false, usageError{cmd + ": say where: --db DSN or --url URL"}
+	return false, c.usageErr("say where: --db DSN (the database) or --url URL (a running server)")
 }
 
 // open opens the database of --db, which a server must have migrated, and
@@ -60,21 +79,43 @@ func (t *target) open(ctx context.Context, cmd string) (*services, func(), error
 		db.Close()
 		return nil, nil, fmt.Errorf("%s: the database at %s is not migrated; run usher migrate or usher serve first", cmd, store.Redact(*t.dsn))
 	}
-	publicURL, mailFrom := t.publicBase(), *t.mailFrom
-	if mailFrom == "" {
-		mailFrom = "Usher <no-reply@" + strings.Split(strings.TrimPrefix(strings.TrimPrefix(publicURL, "https://"), "http://"), ":")[0] + ">"
-	}
 	// No secret key: these commands never read a secret, and the email
 	// provider's From address, which mail needs, is not one.
-	return newServices(db, nil, publicURL, mailFrom, nil, nil, nil, actions.Options{}), func() { db.Close() }, nil
+	mailFrom := *t.mailFrom
+	if mailFrom == "" {
+		mailFrom = config.DefaultMailFrom(t.publicBase())
+	}
+	svc := newServices(db, nil, t.publicBase(), mailFrom, nil, nil, nil, actions.Options{})
+	// usher migrate makes the tables; the tenant (its settings, its
+	// connection) is made by the first start of the server.
+	if _, err := svc.ids.TenantSettings(ctx); err != nil {
+		db.Close()
+		if errors.Is(err, identity.ErrNotFound) {
+			return nil, nil, fmt.Errorf("%s: the database at %s has no tenant yet; start usher serve on it once first", cmd, store.Redact(*t.dsn))
+		}
+		return nil, nil, err
+	}
+	return svc, func() { db.Close() }, nil
 }
+
+// defaultPublicURL is where links point when working on the database
+// without --public-url: the server's default address.
+const defaultPublicURL = "http://127.0.0.1:8080"
 
 // publicBase is the public URL links start with when working on the database.
 func (t *target) publicBase() string {
 	if *t.publicURL == "" {
-		return "http://127.0.0.1:8080"
+		return defaultPublicURL
 	}
 	return strings.TrimSuffix(*t.publicURL, "/")
+}
+
+// warnNoPublicURL says, on a command working on the database that makes
+// links, that they point at the default address for want of --public-url.
+func (t *target) warnNoPublicURL(remote bool, stderr io.Writer) {
+	if !remote && *t.publicURL == "" {
+		fmt.Fprintf(stderr, "warning: no --public-url (or USHER_PUBLIC_URL): links point at %s; give the server's public URL if it is elsewhere\n", defaultPublicURL)
+	}
 }
 
 // apiClient calls a running server's Management API with a token it got

@@ -49,11 +49,12 @@ func BindServe(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.PublicURL, "public-url", getenv("USHER_PUBLIC_URL"), "external base URL: issuer, links in emails, audiences (USHER_PUBLIC_URL; default http(s)://ADDR)")
 	fs.StringVar(&c.DB, "db", envOr(getenv, "USHER_DB", DefaultDB), "database: sqlite:PATH or a postgres:// URL (USHER_DB)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", getenv("USHER_SMTP_URL"), "smtp://user:pass@host:port or smtps://… (USHER_SMTP_URL); none: mail stays in the outbox")
-	fs.StringVar(&c.MailFrom, "mail-from", getenv("USHER_MAIL_FROM"), "default From address (USHER_MAIL_FROM; default Usher <no-reply@HOST>)")
-	fs.StringVar(&c.mailRate, "mail-rate", envOr(getenv, "USHER_MAIL_RATE", "0"), "at most this many mails a minute, every instance on the database together; 0: no cap (USHER_MAIL_RATE)")
+	fs.StringVar(&c.MailFrom, "mail-from", getenv("USHER_MAIL_FROM"), "default From address; one without a name is shown under the tenant's friendly name (USHER_MAIL_FROM; default: FRIENDLY_NAME <no-reply@HOST>)")
+	c.mailRate, c.actionMemory = envOr(getenv, "USHER_MAIL_RATE", "0"), envOr(getenv, "USHER_ACTION_MEMORY_MB", "128")
+	fs.Var(numberText{&c.mailRate}, "mail-rate", "at most this many mails a minute, every instance on the database together; 0: no cap (USHER_MAIL_RATE)")
 	fs.StringVar(&c.TLSCertFile, "tls-cert", getenv("USHER_TLS_CERT_FILE"), "serve HTTPS with this certificate (USHER_TLS_CERT_FILE)")
 	fs.StringVar(&c.TLSKeyFile, "tls-key", getenv("USHER_TLS_KEY_FILE"), "and this key (USHER_TLS_KEY_FILE)")
-	fs.StringVar(&c.actionMemory, "action-memory-mb", envOr(getenv, "USHER_ACTION_MEMORY_MB", "128"), "megabytes of memory one Action run may use; past it the run fails (USHER_ACTION_MEMORY_MB)")
+	fs.Var(numberText{&c.actionMemory}, "action-memory-mb", "megabytes of memory one Action run may use; past it the run fails (USHER_ACTION_MEMORY_MB)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "USHER_LOG_FORMAT", "text"), "text or json (USHER_LOG_FORMAT)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", "", "file holding the key that encrypts secrets at rest: 32 bytes in base64 or hex (or USHER_SECRET_KEY holding the key itself; default: made beside a SQLite database as PATH.key; required on PostgreSQL)")
 	c.SecretKey = getenv("USHER_SECRET_KEY")
@@ -101,9 +102,21 @@ func (c *Config) Finish() error {
 	}
 	c.ActionMemoryMB = mb
 	if c.MailFrom == "" {
-		c.MailFrom = "Usher <no-reply@" + u.Hostname() + ">"
+		// Mail shows it under the tenant's friendly name ("Usher" until
+		// it is changed): see mail.NamedFrom.
+		c.MailFrom = DefaultMailFrom(c.PublicURL)
 	}
 	return nil
+}
+
+// DefaultMailFrom is the From address of mail when none is configured:
+// no-reply at the public URL's host.
+func DefaultMailFrom(publicURL string) string {
+	host := "localhost"
+	if u, err := url.Parse(publicURL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	return "no-reply@" + host
 }
 
 // Issuer is the iss of every token: the public URL with a trailing slash.
@@ -111,6 +124,23 @@ func (c *Config) Issuer() string { return c.PublicURL + "/" }
 
 // ManagementAudience is the Management API's audience.
 func (c *Config) ManagementAudience() string { return c.PublicURL + "/api/v2/" }
+
+// numberText is a whole-number flag kept as text until Finish reads it, so
+// that a bad value from the environment is reported like a bad flag; its
+// help names it a number.
+type numberText struct{ p *string }
+
+func (n numberText) String() string {
+	if n.p == nil {
+		return ""
+	}
+	return *n.p
+}
+
+func (n numberText) Set(s string) error { *n.p = s; return nil }
+
+// Type is the type the help shows for the flag.
+func (numberText) Type() string { return "int" }
 
 func envOr(getenv func(string) string, name, def string) string {
 	if v := getenv(name); v != "" {

@@ -164,6 +164,8 @@ func csvRows(count *countingReader) (*RowReader, error) {
 		return nil, Invalid("invalid_body", "Users file must not be empty.")
 	} else if errors.Is(err, errRecordTooLarge) {
 		return nil, Invalid("invalid_body", "The users file's header is longer than %d bytes.", MaxImportRecordBytes)
+	} else if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
+		return nil, csvError(pe, len(header), len(header))
 	} else if err != nil {
 		return nil, Invalid("invalid_body", "The users file is not valid CSV: %v.", err)
 	}
@@ -190,7 +192,7 @@ func csvRows(count *countingReader) (*RowReader, error) {
 			// the record broke before its first field ended.
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return ImportRow{}, Invalid("invalid_body", "The users file is not valid CSV at line %d: %v.", pe.StartLine, clip(pe.Err.Error()))
+				return ImportRow{}, csvError(pe, len(header), len(rec))
 			}
 			return ImportRow{}, Invalid("invalid_body", "The users file is not valid CSV after line %d: %v.", count.lineAt(count.n-1)-1, err)
 		}
@@ -202,6 +204,21 @@ func csvRows(count *countingReader) (*RowReader, error) {
 		return ImportRow{Line: int64(line), Raw: raw}, nil
 	}
 	return &RowReader{next: next, count: count}, nil
+}
+
+// csvQuoting is how a CSV cell holding quotes, commas or JSON is written.
+const csvQuoting = `a cell holding quotes, commas or JSON goes in double quotes, its own quotes doubled, e.g. "{""team"":""core""}"`
+
+// csvError says where a CSV file breaks (line and column) and, for the
+// usual mistakes, how to write the cell.
+func csvError(pe *csv.ParseError, headerCells, cells int) error {
+	switch {
+	case errors.Is(pe.Err, csv.ErrFieldCount):
+		return Invalid("invalid_body", "The users file is not valid CSV at line %d: it has %d cells where the header has %d; %s.", pe.StartLine, cells, headerCells, csvQuoting)
+	case errors.Is(pe.Err, csv.ErrBareQuote), errors.Is(pe.Err, csv.ErrQuote):
+		return Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v; %s.", pe.Line, pe.Column, clip(pe.Err.Error()), csvQuoting)
+	}
+	return Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v.", pe.Line, pe.Column, clip(pe.Err.Error()))
 }
 
 // csvRecord turns a CSV row into the JSON object Auth0's format would hold.

@@ -427,7 +427,7 @@ func (run *importRun) prepare(ctx context.Context, first int64, rows []ImportRow
 			return nil, err
 		}
 		if line, dup := run.seen[u.Email]; dup {
-			fail(p, FieldError{Code: "DUPLICATED_USER", Message: fmt.Sprintf("The user already exist in this file (line %d)", line), Path: "email"})
+			fail(p, FieldError{Code: "DUPLICATED_USER", Message: fmt.Sprintf("The user already exists in this file (line %d)", line), Path: "email"})
 			continue
 		}
 		run.seen[u.Email] = row.Line
@@ -468,7 +468,7 @@ func (run *importRun) plan(ctx context.Context, valid []pendingUser) (importPlan
 			continue
 		default:
 			p.failed = append(p.failed, JobError{Line: v.row.Line, Row: v.index, User: v.row.Raw,
-				Errors: []FieldError{{Code: "DUPLICATED_USER", Message: "The user already exist and upsert parameter is false", Path: "email"}}})
+				Errors: []FieldError{{Code: "DUPLICATED_USER", Message: "The user already exists and upsert parameter is false", Path: "email"}}})
 			continue
 		}
 		if invite {
@@ -568,7 +568,7 @@ func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, now 
 	inv.TicketID = ticketID
 	inv.Events = []InvitationEvent{{At: now, Type: "created"}}
 	if !opts.DryRun {
-		m, err := run.s.compose(ctx, "reset_email", u, run.s.ticketLink(TicketPasswordChange, token), nil, run.conn.Name, now)
+		m, err := run.s.compose(ctx, "reset_email", u, linkMail{url: run.s.ticketLink(TicketPasswordChange, token), expires: inv.ExpiresAt}, nil, run.conn.Name, now)
 		if err != nil {
 			return err
 		}

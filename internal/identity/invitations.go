@@ -157,7 +157,8 @@ func (s *Service) invitationLink(ctx context.Context, inv Invitation, u User, cl
 	if !send {
 		return token, ticketID, nil, nil
 	}
-	mail, err := s.compose(ctx, "reset_email", u, s.ticketLink(TicketPasswordChange, token), client, connection, now)
+	link := linkMail{url: s.ticketLink(TicketPasswordChange, token), expires: inv.ExpiresAt, inviter: inv.InviterName}
+	mail, err := s.compose(ctx, "reset_email", u, link, client, connection, now)
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -229,11 +230,12 @@ func (s *Service) ResendInvitation(ctx context.Context, id string) (Invited, err
 		return Invited{}, err
 	}
 	client, _ := s.optionalClient(ctx, inv.ClientID)
+	inv.ExpiresAt = now.Add(inv.TTL) // the new link's, which its mail tells
 	token, ticketID, m, err := s.invitationLink(ctx, inv, u, client, u.Connection, true, now)
 	if err != nil {
 		return Invited{}, err
 	}
-	inv.TicketID, inv.ExpiresAt = ticketID, now.Add(inv.TTL)
+	inv.TicketID = ticketID
 	err = s.store.Atomic(ctx, func(st Store) error {
 		if err := st.UpdateInvitation(ctx, inv); err != nil {
 			return err

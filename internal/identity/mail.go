@@ -42,6 +42,11 @@ type MailData struct {
 	Client     *Client
 	Connection string
 	Tenant     TenantSettings
+	// Inviter is who invited the person, as the invitation records it
+	// ("" when unknown or not an invitation).
+	Inviter string
+	// LinkExpires is when URL stops working (zero when there is no link).
+	LinkExpires time.Time
 }
 
 // Composer renders a tenant's email template into a Mail ready for the outbox.

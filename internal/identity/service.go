@@ -190,6 +190,16 @@ const (
 	settingBootstrapClient = "bootstrap_client_id"
 )
 
+// BootstrapClientID returns the id of the Management API client made at the
+// first start (or named by USHER_BOOTSTRAP_CLIENT_ID at the last one).
+func (s *Service) BootstrapClientID(ctx context.Context) (string, error) {
+	id, err := s.store.Setting(ctx, settingBootstrapClient)
+	if errors.Is(err, ErrNotFound) {
+		return "", NotFound("inexistent_client", "There is no Management API client yet: start usher serve once to make it.")
+	}
+	return id, err
+}
+
 // Bootstrap creates the tenant's defaults on first start (settings, the
 // database connection) and makes sure the bootstrap client exists and holds
 // every Management API scope. It is safe to run at every start and from

@@ -298,7 +298,7 @@ func (s *Service) sendPasswordChange(ctx context.Context, c passwordChange) erro
 	token, id := newTicketToken()
 	spec := ticketSpec{kind: TicketPasswordChange, clientID: r.ClientID, resultURL: settings.ResultURL, purpose: purposeOf(u),
 		ttl: orDefault(settings.URLLifetime, defaultTicketLifetime), includeEmail: settings.IncludeEmail}
-	m, err := s.compose(ctx, "reset_email", u, s.ticketLink(spec.kind, token), client, conn.Name, now)
+	m, err := s.compose(ctx, "reset_email", u, linkMail{url: s.ticketLink(spec.kind, token), expires: now.Add(spec.ttl)}, client, conn.Name, now)
 	if err != nil {
 		return err
 	}
@@ -349,13 +349,22 @@ func (s *Service) userInConnection(ctx context.Context, email, connectionID stri
 	return User{}, errNoUser
 }
 
+// linkMail is a mail carrying a link: where it points, until when it
+// works, and who sent it when it is an invitation.
+type linkMail struct {
+	url     string
+	expires time.Time
+	inviter string
+}
+
 // compose renders template for u into a Mail with a fresh id.
-func (s *Service) compose(ctx context.Context, template string, u User, link string, client *Client, connection string, now time.Time) (Mail, error) {
+func (s *Service) compose(ctx context.Context, template string, u User, link linkMail, client *Client, connection string, now time.Time) (Mail, error) {
 	tenant, err := s.tenant(ctx)
 	if err != nil {
 		return Mail{}, err
 	}
-	m, _, err := s.composer.Compose(ctx, template, MailData{User: u, URL: link, Client: client, Connection: connection, Tenant: tenant})
+	m, _, err := s.composer.Compose(ctx, template, MailData{User: u, URL: link.url, Client: client, Connection: connection, Tenant: tenant,
+		Inviter: link.inviter, LinkExpires: link.expires})
 	if err != nil {
 		return Mail{}, err
 	}

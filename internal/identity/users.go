@@ -124,7 +124,7 @@ func (s *Service) prepareVerification(ctx context.Context, u User, connection st
 	token, id := newTicketToken()
 	v := &verification{id: id, spec: ticketSpec{kind: TicketEmailVerification, resultURL: settings.ResultURL,
 		ttl: orDefault(settings.URLLifetime, defaultTicketLifetime), includeEmail: settings.IncludeEmail}}
-	if v.mail, err = s.compose(ctx, "verify_email", u, s.ticketLink(TicketEmailVerification, token), nil, connection, now); err != nil {
+	if v.mail, err = s.compose(ctx, "verify_email", u, linkMail{url: s.ticketLink(TicketEmailVerification, token), expires: now.Add(v.spec.ttl)}, nil, connection, now); err != nil {
 		return nil, err
 	}
 	return v, nil

@@ -49,19 +49,45 @@ func layout(inner string) string {
 </body></html>`
 }
 
+// Pieces of the default texts. They test "x and x != \"\"" (see layout),
+// and read only variables Auth0 has, or Usher's own (inviter,
+// link_expires_at) in a way that reads well where those are missing, so
+// that they render sensibly in Auth0 as well.
+const (
+	// greeting names the person when their name is known: a database
+	// user's name is their email until someone sets it, which is no name.
+	greeting = `{% if user.name and user.name != "" and user.name != user.email %}Hello {{ user.name }},` +
+		`{% elsif user.given_name and user.given_name != "" %}Hello {{ user.given_name }},{% else %}Hello,{% endif %}`
+	// invitedBy names who invited, or the tenant when the invitation
+	// does not say.
+	invitedBy = `{% if inviter.name and inviter.name != "" %}{{ inviter.name }} invited you to an account at {{ friendly_name }}.` +
+		`{% else %}{{ friendly_name }} invited you to an account.{% endif %}`
+)
+
+// button is a link as a button, the time it works until, and the plain
+// address under it for mail readers that show no button.
+func button(href, label string) string {
+	return `<p><a href="` + href + `" style="display:inline-block;background:#2455c3;color:#fff;padding:10px 18px;border-radius:4px;text-decoration:none;">` + label + `</a></p>
+{% if link_expires_at and link_expires_at != "" %}<p>This link works until {{ link_expires_at }}.</p>
+{% endif %}<p style="color:#666;font-size:13px;">If the button does not work, copy this address into your browser:<br>` + href + `</p>`
+}
+
 // DefaultTemplate returns the text a tenant starts with for name.
 func DefaultTemplate(name string) Template {
 	t := Template{Name: name, Syntax: "liquid", Enabled: true, IncludeEmailInRedirect: true}
 	switch name {
 	case "reset_email", "change_password", "password_reset":
-		t.Subject = `{% if user.app_metadata.needsInvitation %}You are invited to {{ friendly_name }}{% else %}Reset your {{ friendly_name }} password{% endif %}`
+		t.Subject = `{% if user.app_metadata.needsInvitation %}{% if inviter.name and inviter.name != "" %}{{ inviter.name }} invited you to {{ friendly_name }}` +
+			`{% else %}You are invited to {{ friendly_name }}{% endif %}{% else %}Reset your {{ friendly_name }} password{% endif %}`
 		t.URLLifetimeInSeconds = fiveDays
-		t.Body = layout(`{% if user.app_metadata.needsInvitation %}<h1>You are invited</h1>
-<p>Hello{% if user.given_name and user.given_name != "" %} {{ user.given_name }}{% endif %}, an account at {{ friendly_name }} is waiting for you. Choose a password to start.</p>
-<p><a href="{{ url }}type=invite" style="display:inline-block;background:#2455c3;color:#fff;padding:10px 18px;border-radius:4px;text-decoration:none;">Accept the invitation</a></p>
+		t.Body = layout(`{% if user.app_metadata.needsInvitation %}<h1>You are invited to {{ friendly_name }}</h1>
+<p>` + greeting + `</p>
+<p>` + invitedBy + ` Choose a password to start.</p>
+` + button(`{{ url }}type=invite`, "Accept the invitation") + `
 {% else %}<h1>Reset your password</h1>
+<p>` + greeting + `</p>
 <p>Someone asked to reset the password of {{ user.email }} at {{ friendly_name }}. If it was you, choose a new password:</p>
-<p><a href="{{ url }}type=reset" style="display:inline-block;background:#2455c3;color:#fff;padding:10px 18px;border-radius:4px;text-decoration:none;">Choose a new password</a></p>
+` + button(`{{ url }}type=reset`, "Choose a new password") + `
 <p>If it was not you, ignore this mail: your password stays as it is.</p>{% endif %}`)
 	case "verify_email":
 		t.Subject = `Verify your email for {{ friendly_name }}`

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -292,6 +293,12 @@ func Vars(d identity.MailData) map[string]any {
 		"support_email":    d.Tenant.SupportEmail,
 		"support_url":      d.Tenant.SupportURL,
 		"request_language": "en",
+		// Usher's own, beside Auth0's: who invited (Auth0's name for it in
+		// invitation mail) and until when the link works. A template
+		// written for Auth0 never names them; one that does reads them as
+		// empty where they are unknown.
+		"inviter":         map[string]any{"name": d.Inviter},
+		"link_expires_at": ExpiryText(d.LinkExpires),
 	}
 	if c := d.Client; c != nil {
 		app := map[string]any{"name": c.Name, "clientID": c.ClientID, "client_id": c.ClientID}
@@ -360,9 +367,38 @@ func (s *Service) render(ctx context.Context, t Template, d identity.MailData) (
 	if m.From, err = s.engine.Render(name, from, vars); err != nil {
 		return m, err
 	}
+	if t.From == "" {
+		m.From = NamedFrom(m.From, d.Tenant.FriendlyName)
+	}
 	m.To, m.Text = d.User.Email, TextOf(m.HTML)
 	m.Subject = strings.TrimSpace(m.Subject)
 	return m, nil
+}
+
+// ExpiryText is when a link stops working, as a mail says it: a date and
+// time in UTC that reads the same to everyone ("" for no time).
+func ExpiryText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("Monday 2 January 2006, 15:04 UTC")
+}
+
+// NamedFrom gives a default From that is only an address (USHER_MAIL_FROM
+// or the provider's default_from_address) the tenant's name, so that mail
+// shows who it is from; a From with a name, or one that is not an address,
+// is left as it is.
+func NamedFrom(from, name string) string {
+	name = strings.Join(strings.FieldsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }), " ")
+	name = strings.TrimSpace(name)
+	a, err := netmail.ParseAddress(from)
+	if err != nil || a.Name != "" || name == "" {
+		return from
+	}
+	if strings.Trim(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 !#$%&'*+-/=?^_`{|}~") != "" {
+		name = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
+	}
+	return name + " <" + a.Address + ">"
 }
 
 // SendTest sends a short mail to to through the email provider now, not
@@ -378,7 +414,7 @@ func (s *Service) SendTest(ctx context.Context, to, messageDomain string) (Resul
 	}
 	html := "<p>This is a test mail from Usher. If you can read it, mail gets through.</p>"
 	m := identity.Mail{ID: "test", MessageID: fmt.Sprintf("test-%d@%s", time.Now().UnixNano(), messageDomain), Template: "test",
-		To: to, From: s.defaultFromAddress(ctx), Subject: "Usher test mail", HTML: html, Text: TextOf(html)}
+		To: to, From: NamedFrom(s.defaultFromAddress(ctx), "Usher"), Subject: "Usher test mail", HTML: html, Text: TextOf(html)}
 	return tr.Send(ctx, []identity.Mail{m})[0], nil
 }
 

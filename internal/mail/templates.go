@@ -301,5 +301,7 @@ func SampleVars() map[string]any {
 		"support_email":    "support@example.com",
 		"support_url":      "https://example.com/support",
 		"request_language": "en",
+		"inviter":          map[string]any{"name": "Grace Hopper"},
+		"link_expires_at":  "Monday 9 March 2026, 14:05 UTC",
 	}
 }

@@ -119,13 +119,25 @@ func TestDefaultFooterOnlyWhenSupportIsSet(t *testing.T) {
 		})
 	}
 
-	// The invitation greets by given name only when there is one.
-	for given, want := range map[any]string{"Ada": "Hello Ada, an account", "": "Hello, an account", nil: "Hello, an account"} {
+	// The invitation greets by name when there is one (a database user's
+	// name is their email until set, which is no name), else by given name,
+	// else without a name.
+	for _, tc := range []struct {
+		name, given any
+		want        string
+	}{
+		{"Ada Lovelace", "Ada", "<p>Hello Ada Lovelace,</p>"},
+		{"ada@example.com", "Ada", "<p>Hello Ada,</p>"},
+		{"", "Ada", "<p>Hello Ada,</p>"},
+		{"ada@example.com", "", "<p>Hello,</p>"},
+		{nil, nil, "<p>Hello,</p>"},
+	} {
 		vars := SampleVars()
-		vars["user"].(map[string]any)["given_name"] = given
+		user := vars["user"].(map[string]any)
+		user["name"], user["given_name"] = tc.name, tc.given
 		out, err := e.Render("reset_email", DefaultTemplate("reset_email").Body, vars)
-		if err != nil || !strings.Contains(out, want) {
-			t.Errorf("given_name %q: %v; want %q in\n%s", given, err, want, out)
+		if err != nil || !strings.Contains(out, tc.want) || strings.Contains(out, "Hello ,") {
+			t.Errorf("name %q, given_name %q: %v; want %q in\n%s", tc.name, tc.given, err, tc.want, out)
 		}
 	}
 }
