@@ -97,7 +97,7 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 	}
 	now := s.now().UTC()
 	inv := Invitation{ID: "inv_" + objectID(), UserID: u.ID, Email: u.Email, ConnectionID: conn.ID, ClientID: r.ClientID,
-		ResultURL: r.ResultURL, TTL: ttl, IdempotencyKey: idempotencyKey, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+		ResultURL: r.ResultURL, TTL: ttl, IdempotencyKey: idempotencyKey, Source: InvitationByUsher, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if r.Inviter != nil {
 		inv.InviterName = r.Inviter.Name
 	}
