@@ -95,6 +95,7 @@ func (d *Dashboard) routes() []route {
 		{"POST /dashboard/users/{id}/delete", d.deleteUser()},
 		{"POST /dashboard/users/{id}/admin", d.setAdmin(true)},
 		{"POST /dashboard/users/{id}/unadmin", d.setAdmin(false)},
+		{"POST /dashboard/users/{id}/password-mail", d.sendPasswordMail()},
 		{"GET /dashboard/invitations", d.invitations()},
 		{"POST /dashboard/invitations", d.invite()},
 		{"GET /dashboard/invitations/{id}", d.invitation()},
@@ -276,4 +277,6 @@ var notes = map[string]string{
 	"template": "Template saved.", "retried": "The mail is queued to be sent again now.",
 	"action": "Action saved.", "deployed": "Action deployed: logins run this version now.", "flow": "Flow saved.",
 	"callbacks": "Callbacks saved.", "connection": "Connection saved.",
+	"invitation-mailed": "An invitation mail is on its way; any older link of theirs no longer works.",
+	"reset-mailed":      "A mail to choose a new password is on its way; any older link of theirs no longer works.",
 }

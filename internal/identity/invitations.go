@@ -260,3 +260,9 @@ func (s *Service) RevokeInvitation(ctx context.Context, id string) (Invitation, 
 	}
 	return s.store.Invitation(ctx, id)
 }
+
+// LatestInvitations returns, by user id, the newest invitation of each of
+// the users who have one: what a list of people shows beside each.
+func (s *Service) LatestInvitations(ctx context.Context, userIDs []string) (map[string]Invitation, error) {
+	return s.store.LatestInvitations(ctx, userIDs)
+}
