@@ -119,6 +119,7 @@ func (d *Dashboard) routes() []route {
 		{"POST /dashboard/mail/outbox/{id}/retry", d.retryMail()},
 		{"GET /dashboard/actions", d.actionList()},
 		{"POST /dashboard/actions", d.createAction()},
+		{"POST /dashboard/actions/templates", d.useTemplate()},
 		{"GET /dashboard/actions/{id}", d.action()},
 		{"POST /dashboard/actions/{id}", d.saveAction()},
 		{"POST /dashboard/actions/{id}/deploy", d.deployAction()},
@@ -279,4 +280,5 @@ var notes = map[string]string{
 	"callbacks": "Callbacks saved.", "connection": "Connection saved.",
 	"invitation-mailed": "An invitation mail is on its way; any older link of theirs no longer works.",
 	"reset-mailed":      "A mail to choose a new password is on its way; any older link of theirs no longer works.",
+	"action-template":   "The action is set up: created, deployed and in its trigger's flow.",
 }
