@@ -92,5 +92,11 @@ func TestInvitationAcceptedClearsTheFlag(t *testing.T) {
 			t.Fatalf("import: %d %+v", st, job)
 		}
 		acceptThenForget(t, m, sink, "imported@example.com")
+
+		// Through `usher invite`, on the database the server serves.
+		if out, errOut, err := cli(nil, "invite", "--db", dsn, "--public-url", s.URL, "cli@example.com"); err != nil {
+			t.Fatalf("usher invite: %v\n%s%s", err, out, errOut)
+		}
+		acceptThenForget(t, m, sink, "cli@example.com")
 	})
 }
