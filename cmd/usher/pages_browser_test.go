@@ -173,8 +173,8 @@ func logsOf(t *testing.T, s *testServer, tok, query string) []map[string]any {
 	return logs
 }
 
-// mailsTo is how many mails of the outbox go to email.
-func mailsTo(t *testing.T, s *testServer, tok, email string) int {
+// outboxCountTo is how many mails of the outbox go to email.
+func outboxCountTo(t *testing.T, s *testServer, tok, email string) int {
 	t.Helper()
 	n := 0
 	for _, m := range s.outbox(t, tok, "") {
@@ -228,7 +228,7 @@ func TestBrowserForgotPassword(t *testing.T) {
 
 		p := c.newTab(true)
 		known := forgot(p, "ana@example.com")
-		waitFor(t, 10*time.Second, "the reset mail to ana", func() bool { return mailsTo(t, s, tok, "ana@example.com") == 1 })
+		waitFor(t, 10*time.Second, "the reset mail to ana", func() bool { return outboxCountTo(t, s, tok, "ana@example.com") == 1 })
 
 		// Back to the same login.
 		if st := p.clickLink("Back to log in"); st != http.StatusOK {
@@ -250,10 +250,10 @@ func TestBrowserForgotPassword(t *testing.T) {
 			}
 			return false
 		})
-		if n := mailsTo(t, s, tok, "nobody@example.com"); n != 0 {
+		if n := outboxCountTo(t, s, tok, "nobody@example.com"); n != 0 {
 			t.Fatalf("%d mails to an email without an account", n)
 		}
-		if n := mailsTo(t, s, tok, "ana@example.com"); n != 1 {
+		if n := outboxCountTo(t, s, tok, "ana@example.com"); n != 1 {
 			t.Fatalf("%d mails to ana, want 1", n)
 		}
 	})
@@ -296,7 +296,7 @@ func TestPagesForgotPasswordGuards(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `aria-invalid="true"`) {
 		t.Fatalf("an empty email: %d, want 400 with the field marked\n%s", resp.StatusCode, body)
 	}
-	if n := mailsTo(t, s, tok, "ana@example.com"); n != 0 {
+	if n := outboxCountTo(t, s, tok, "ana@example.com"); n != 0 {
 		t.Fatalf("refused forms sent %d mails", n)
 	}
 

@@ -17,6 +17,7 @@ type invitationJSON struct {
 	ConnectionID  string             `json:"connection_id"`
 	ClientID      string             `json:"client_id,omitempty"`
 	Inviter       *identity.Inviter  `json:"inviter,omitempty"`
+	Source        string             `json:"source"` // usher, or password_change: Auth0's recipe
 	ResultURL     string             `json:"result_url,omitempty"`
 	CreatedAt     string             `json:"created_at"`
 	ExpiresAt     string             `json:"expires_at"`
@@ -35,7 +36,7 @@ type invitationStepJS struct {
 
 func toInvitationJSON(inv identity.Invitation, link string, now time.Time) invitationJSON {
 	j := invitationJSON{ID: inv.ID, Email: inv.Email, UserID: inv.UserID, Status: inv.Status(now), InvitationURL: link,
-		ConnectionID: inv.ConnectionID, ClientID: inv.ClientID, ResultURL: inv.ResultURL,
+		ConnectionID: inv.ConnectionID, ClientID: inv.ClientID, ResultURL: inv.ResultURL, Source: inv.Source,
 		CreatedAt: formatTime(inv.CreatedAt), ExpiresAt: formatTime(inv.ExpiresAt), AcceptedAt: formatTime(inv.AcceptedAt), RevokedAt: formatTime(inv.RevokedAt)}
 	if inv.InviterName != "" {
 		j.Inviter = &identity.Inviter{Name: inv.InviterName}

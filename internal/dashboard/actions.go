@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,12 +22,34 @@ type flow struct {
 
 // actionsData is the actions page.
 type actionsData struct {
-	Actions  []actions.Action
-	Flows    []flow
-	Triggers []string
-	NewName  string
-	NewCode  string
-	Trigger  string
+	Actions   []actions.Action
+	Flows     []flow
+	Triggers  []string
+	NewName   string
+	NewCode   string
+	Trigger   string
+	Templates []templateState
+}
+
+// actionTemplate is an action the page sets up in one click: created,
+// deployed and bound at the end of its trigger's flow.
+type actionTemplate struct {
+	ID, Name, Trigger, Code, About string
+}
+
+// actionTemplates are the actions offered in one click.
+var actionTemplates = []actionTemplate{{
+	ID: "clear-needs-invitation", Name: "Clear needsInvitation at first login", Trigger: actions.PostLogin, Code: starterCode,
+	About: "Auth0's invitation recipe: when someone invited by flagging app_metadata.needsInvitation (then change_password or a " +
+		"password-change ticket) first logs in, the flag is set to false, so that their next forgot-password mail is a reset, " +
+		"not a new invitation. Invitations Usher makes lower the flag themselves when accepted.",
+}}
+
+// templateState is a template and, when its action exists, how far it is set up.
+type templateState struct {
+	actionTemplate
+	Action          *actions.Action
+	Deployed, Bound bool
 }
 
 // starterCode is what a new post-login action starts with: Auth0's
@@ -56,6 +80,18 @@ func (d *Dashboard) loadActions(r *http.Request) (actionsData, error) {
 			}
 		}
 		data.Flows = append(data.Flows, f)
+		for _, tpl := range actionTemplates {
+			if tpl.Trigger != t.ID {
+				continue
+			}
+			st := templateState{actionTemplate: tpl}
+			if i := slices.IndexFunc(all, func(a actions.Action) bool { return a.Name == tpl.Name }); i >= 0 {
+				st.Action = &all[i]
+				st.Deployed = all[i].Deployed != nil
+				st.Bound = slices.ContainsFunc(bs, func(b actions.Binding) bool { return b.ActionID == all[i].ID })
+			}
+			data.Templates = append(data.Templates, st)
+		}
 	}
 	return data, nil
 }
@@ -234,4 +270,76 @@ func (d *Dashboard) editFlow() http.Handler {
 		}
 		d.redirect(w, r, "/actions", "flow")
 	})
+}
+
+// useTemplate sets up a template's action: created and deployed unless it
+// exists (an action of that name), bound to its trigger unless it is. A
+// second click changes nothing; an existing action's code is left as it is.
+func (d *Dashboard) useTemplate() http.Handler {
+	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
+		i := slices.IndexFunc(actionTemplates, func(t actionTemplate) bool { return t.ID == r.PostFormValue("template") })
+		if i < 0 {
+			d.render(w, http.StatusBadRequest, "error", s.view("Cannot do that", "actions", "There is no such action template.", nil))
+			return
+		}
+		if err := d.setUp(r, actionTemplates[i]); err != nil {
+			d.showError(w, s, err)
+			return
+		}
+		d.redirect(w, r, "/actions", "action-template")
+	})
+}
+
+func (d *Dashboard) setUp(r *http.Request, tpl actionTemplate) error {
+	ctx := r.Context()
+	byName := func() ([]actions.Action, error) { return d.acts.Actions(ctx, actions.Filter{Name: tpl.Name}) }
+	found, err := byName()
+	if err != nil {
+		return err
+	}
+	var a actions.Action
+	if len(found) > 0 {
+		a = found[0]
+	} else {
+		a, err = d.acts.CreateAction(ctx, actions.ActionInput{Name: tpl.Name, Code: tpl.Code, SupportedTriggers: []actions.TriggerInput{{ID: tpl.Trigger}}})
+		var de *identity.Error
+		if errors.As(err, &de) && de.Kind == identity.KindConflict {
+			// Another click made it a moment ago.
+			if found, err = byName(); err == nil && len(found) == 0 {
+				err = de
+			}
+			if err == nil {
+				a = found[0]
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if a.Trigger.ID != tpl.Trigger {
+		return identity.Conflict("action_conflict", fmt.Sprintf("An action named %q exists already for the %s trigger: rename it first.", tpl.Name, a.Trigger.ID))
+	}
+	if a.Deployed == nil {
+		if _, err := d.acts.Deploy(ctx, a.ID); err != nil {
+			return err
+		}
+	}
+	bs, err := d.acts.Bindings(ctx, tpl.Trigger)
+	if err != nil || slices.ContainsFunc(bs, func(b actions.Binding) bool { return b.ActionID == a.ID }) {
+		return err
+	}
+	in := actions.BindingsUpdate{Bindings: []actions.BindingInput{}}
+	for _, b := range bs {
+		in.Bindings = append(in.Bindings, actions.BindingInput{Ref: &actions.BindingRef{Type: "action_id", Value: b.ActionID}})
+	}
+	in.Bindings = append(in.Bindings, actions.BindingInput{Ref: &actions.BindingRef{Type: "action_id", Value: a.ID}})
+	_, err = d.acts.UpdateBindings(ctx, tpl.Trigger, in)
+	if errors.Is(err, identity.ErrDuplicate) {
+		// Another click rewrote the flow at the same moment: it is done
+		// when that click bound the action.
+		if bs, rerr := d.acts.Bindings(ctx, tpl.Trigger); rerr == nil && slices.ContainsFunc(bs, func(b actions.Binding) bool { return b.ActionID == a.ID }) {
+			return nil
+		}
+	}
+	return err
 }

@@ -95,6 +95,7 @@ func (d *Dashboard) routes() []route {
 		{"POST /dashboard/users/{id}/delete", d.deleteUser()},
 		{"POST /dashboard/users/{id}/admin", d.setAdmin(true)},
 		{"POST /dashboard/users/{id}/unadmin", d.setAdmin(false)},
+		{"POST /dashboard/users/{id}/password-mail", d.sendPasswordMail()},
 		{"GET /dashboard/invitations", d.invitations()},
 		{"POST /dashboard/invitations", d.invite()},
 		{"GET /dashboard/invitations/{id}", d.invitation()},
@@ -118,6 +119,7 @@ func (d *Dashboard) routes() []route {
 		{"POST /dashboard/mail/outbox/{id}/retry", d.retryMail()},
 		{"GET /dashboard/actions", d.actionList()},
 		{"POST /dashboard/actions", d.createAction()},
+		{"POST /dashboard/actions/templates", d.useTemplate()},
 		{"GET /dashboard/actions/{id}", d.action()},
 		{"POST /dashboard/actions/{id}", d.saveAction()},
 		{"POST /dashboard/actions/{id}/deploy", d.deployAction()},
@@ -277,4 +279,7 @@ var notes = map[string]string{
 	"template": "Template saved.", "retried": "The mail is queued to be sent again now.",
 	"action": "Action saved.", "deployed": "Action deployed: logins run this version now.", "flow": "Flow saved.",
 	"callbacks": "Callbacks saved.", "connection": "Connection saved.",
+	"invitation-mailed": "An invitation mail is on its way; any older link of theirs no longer works.",
+	"reset-mailed":      "A mail to choose a new password is on its way; any older link of theirs no longer works.",
+	"action-template":   "The action is set up: created, deployed and in its trigger's flow.",
 }

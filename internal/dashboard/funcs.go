@@ -17,7 +17,7 @@ var funcs = template.FuncMap{
 	"path":    url.PathEscape,
 	"json":    prettyJSON,
 	"join":    strings.Join,
-	"invited": isInvited,
+	"display": displayName,
 	"status":  func(inv identity.Invitation, now time.Time) string { return inv.Status(now) },
 	"canResend": func(inv identity.Invitation, now time.Time) bool {
 		s := inv.Status(now)
@@ -93,9 +93,16 @@ func lifetime(d time.Duration) string {
 	return fmt.Sprintf("%d %ss", n, unit)
 }
 
-// isInvited reports whether a user is still to accept an invitation: no
-// password yet, and flagged as Auth0's recipe flags invited people.
-func isInvited(u identity.User) bool {
-	v, _ := u.AppMetadata["needsInvitation"].(bool)
-	return v && u.PasswordHash == ""
+// displayName is the name to show for u: the name, or else the given and
+// family names (an import may bring only those, and a user made without a
+// name is named after their email, as Auth0 names them).
+func displayName(u identity.User) string {
+	p := u.Profile
+	if p.Name != "" && p.Name != u.Email {
+		return p.Name
+	}
+	if full := strings.TrimSpace(p.GivenName + " " + p.FamilyName); full != "" {
+		return full
+	}
+	return p.Name
 }

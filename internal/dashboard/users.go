@@ -60,8 +60,74 @@ func (d *Dashboard) newPager(path string, q url.Values, page, shown, total int) 
 // usersData is the users page.
 type usersData struct {
 	Query string
-	Users []identity.User
+	Users []person
 	Pager pager
+}
+
+// person is a user as a list or a page shows them: with their state, which
+// takes in their newest invitation.
+type person struct {
+	identity.User
+	State personState
+}
+
+// personState is a person's state: a badge, a sentence that says more on
+// their page, and what the page's mail button does for them ("" for no button).
+type personState struct {
+	Label, Class, Detail, Mail string
+}
+
+// stateOf says where u stands. Someone flagged app_metadata.needsInvitation,
+// or whose invitation is still open, is invited, never active, whether or
+// not they have a password (Auth0's recipe gives invited people a random one).
+func stateOf(u identity.User, latest *identity.Invitation, now time.Time) personState {
+	flagged, _ := u.AppMetadata["needsInvitation"].(bool)
+	open := latest != nil && latest.Open()
+	st := personState{Label: "invited", Class: "pending", Mail: "Mail an invitation"}
+	switch {
+	case u.Blocked:
+		return personState{Label: "blocked", Class: "bad", Detail: "They cannot log in."}
+	case open && latest.Status(now) == identity.InvitationExpired:
+		st.Label, st.Class, st.Mail = "invitation expired", "expired", "Resend the invitation"
+		st.Detail = "The invitation expired " + when(latest.ExpiresAt) + " unaccepted."
+	case open:
+		st.Mail = "Resend the invitation"
+		st.Detail = "The invitation is pending; its link expires " + when(latest.ExpiresAt) + "."
+	case flagged && latest != nil && latest.Status(now) == identity.InvitationAccepted:
+		st.Detail = "The invitation was accepted " + when(latest.AcceptedAt) +
+			"; app_metadata.needsInvitation stays true until a post-login Action lowers it at their first login."
+	case flagged && latest != nil:
+		st.Detail = "Flagged app_metadata.needsInvitation; the last invitation was revoked " + when(latest.RevokedAt) + "."
+	case flagged:
+		st.Detail = "Flagged app_metadata.needsInvitation; no invitation was sent yet."
+	case u.PasswordHash == "":
+		return personState{Label: "no password", Detail: "They have no password yet.", Mail: "Mail a link to choose a password"}
+	default:
+		return personState{Label: "active", Class: "good", Mail: "Mail a password reset link"}
+	}
+	return st
+}
+
+// people pairs users with their states.
+func (d *Dashboard) people(r *http.Request, users []identity.User) ([]person, error) {
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	latest, err := d.ids.LatestInvitations(r.Context(), ids)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	out := make([]person, len(users))
+	for i, u := range users {
+		var inv *identity.Invitation
+		if l, ok := latest[u.ID]; ok {
+			inv = &l
+		}
+		out[i] = person{User: u, State: stateOf(u, inv, now)}
+	}
+	return out, nil
 }
 
 // userFilter reads the search box: Auth0's query syntax when it has a
@@ -96,7 +162,11 @@ func (d *Dashboard) users() http.Handler {
 			d.showError(w, s, err)
 			return
 		}
-		data.Users, data.Pager = users, d.newPager("/users", r.URL.Query(), page, len(users), total)
+		if data.Users, err = d.people(r, users); err != nil {
+			d.showError(w, s, err)
+			return
+		}
+		data.Pager = d.newPager("/users", r.URL.Query(), page, len(users), total)
 		d.render(w, http.StatusOK, "users", s.view("People", "users", "", data))
 	})
 }
@@ -104,6 +174,7 @@ func (d *Dashboard) users() http.Handler {
 // userData is a person's page.
 type userData struct {
 	User                      identity.User
+	State                     personState
 	Admin, Self               bool
 	Invitations               []identity.Invitation
 	AppMetadata, UserMetadata string
@@ -131,7 +202,15 @@ func (d *Dashboard) loadUser(r *http.Request, s *session, id string) (userData, 
 		return data, err
 	}
 	data.Invitations, _, err = d.ids.Invitations(r.Context(), identity.InvitationQuery{Email: u.Email, PerPage: 20})
-	return data, err
+	if err != nil {
+		return data, err
+	}
+	ps, err := d.people(r, []identity.User{u})
+	if err != nil {
+		return data, err
+	}
+	data.State = ps[0].State
+	return data, nil
 }
 
 func (d *Dashboard) user() http.Handler {
@@ -293,5 +372,23 @@ func (d *Dashboard) setAdmin(admin bool) http.Handler {
 			return
 		}
 		d.redirect(w, r, "/users/"+url.PathEscape(id), map[bool]string{true: "admin", false: "unadmin"}[admin])
+	})
+}
+
+// sendPasswordMail mails the person a link to choose a password: their open
+// invitation's, renewed, or a reset mail.
+func (d *Dashboard) sendPasswordMail() http.Handler {
+	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
+		id := r.PathValue("id")
+		sent, err := d.ids.SendPasswordMail(r.Context(), id, identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()})
+		if err != nil {
+			d.showError(w, s, err)
+			return
+		}
+		note := "reset-mailed"
+		if sent == identity.PurposeInvite {
+			note = "invitation-mailed"
+		}
+		d.redirect(w, r, "/users/"+url.PathEscape(id), note)
 	})
 }

@@ -563,7 +563,7 @@ func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, now 
 	}
 	ttl, _ := ttlOf(opts.TTLSec, lifetime)
 	inv := Invitation{ID: "inv_" + objectID(), UserID: u.ID, Email: u.Email, ConnectionID: run.conn.ID,
-		ResultURL: opts.ResultURL, TTL: ttl, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+		ResultURL: opts.ResultURL, TTL: ttl, Source: InvitationByUsher, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	token, ticketID := newTicketToken()
 	inv.TicketID = ticketID
 	inv.Events = []InvitationEvent{{At: now, Type: "created"}}

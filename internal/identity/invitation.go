@@ -12,6 +12,19 @@ const (
 	InvitationRevoked  = "revoked"
 )
 
+// Who made an invitation, which decides who lowers the person's
+// app_metadata.needsInvitation once it is accepted.
+const (
+	// InvitationByUsher is an invitation Usher made (its invitations API,
+	// an import with invite, the dashboard, the commands): Usher raised the
+	// flag, so setting the password through its link lowers it.
+	InvitationByUsher = "usher"
+	// InvitationByPasswordChange is Auth0's recipe: a password-change link
+	// sent to someone flagged needsInvitation. The caller raised the flag;
+	// their post-login Action lowers it, as on Auth0.
+	InvitationByPasswordChange = "password_change"
+)
+
 // Invitation is a first-class invitation: who was invited, through which
 // link, and what happened to it. It stays after acceptance.
 type Invitation struct {
@@ -25,6 +38,7 @@ type Invitation struct {
 	TTL            time.Duration
 	TicketID       string
 	IdempotencyKey string
+	Source         string // InvitationByUsher or InvitationByPasswordChange
 	CreatedAt      time.Time
 	ExpiresAt      time.Time
 	AcceptedAt     time.Time
@@ -53,6 +67,12 @@ func (i Invitation) Status(now time.Time) string {
 		return InvitationExpired
 	}
 	return InvitationPending
+}
+
+// Open reports whether the invitation can still be accepted once its link
+// is renewed: neither accepted nor revoked, expired or not.
+func (i Invitation) Open() bool {
+	return i.AcceptedAt.IsZero() && i.RevokedAt.IsZero()
 }
 
 // InvitationQuery selects a page of invitations, newest first.

@@ -113,7 +113,7 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 	}
 	now := s.now().UTC()
 	inv := Invitation{ID: "inv_" + objectID(), UserID: u.ID, Email: u.Email, ConnectionID: conn.ID, ClientID: r.ClientID,
-		ResultURL: r.ResultURL, TTL: ttl, IdempotencyKey: idempotencyKey, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+		ResultURL: r.ResultURL, TTL: ttl, IdempotencyKey: idempotencyKey, Source: InvitationByUsher, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if r.Inviter != nil {
 		inv.InviterName = r.Inviter.Name
 	}
@@ -277,4 +277,10 @@ func (s *Service) RevokeInvitation(ctx context.Context, id string) (Invitation, 
 		return inv, err
 	}
 	return s.store.Invitation(ctx, id)
+}
+
+// LatestInvitations returns, by user id, the newest invitation of each of
+// the users who have one: what a list of people shows beside each.
+func (s *Service) LatestInvitations(ctx context.Context, userIDs []string) (map[string]Invitation, error) {
+	return s.store.LatestInvitations(ctx, userIDs)
 }

@@ -64,8 +64,8 @@ func ticketError(state TicketState) error {
 // SetPasswordWithTicket uses a password-change link: it checks the password
 // against the connection's policy, sets it, marks the email verified (the
 // person proved they read the mailbox), uses the link, revokes the user's
-// other open links and ends every login made with the old password, all at
-// once.
+// other open links, ends every login made with the old password and
+// accepts the invitation the link belongs to, all at once.
 func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password string, who Requester) (Redeemed, error) {
 	v, err := s.InspectTicket(ctx, token)
 	if err != nil {
@@ -104,6 +104,16 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 			return err
 		}
 		u.PasswordHash, u.LastPasswordReset, u.EmailVerified, u.UpdatedAt = hash, now, true, now
+		inv, err := st.AcceptInvitation(ctx, v.Ticket.ID, now)
+		switch {
+		case err == nil && inv.Source == InvitationByUsher && needsInvitation(u):
+			// Usher raised the flag with its invitation and lowers it on
+			// acceptance, as Auth0's recipe Action does at the first login:
+			// the person's next "forgot password" is then a reset.
+			u.AppMetadata = mergeMetadata(u.AppMetadata, map[string]any{"needsInvitation": false})
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return err
+		}
 		if err := st.UpdateUser(ctx, u); err != nil {
 			return err
 		}
@@ -112,9 +122,6 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 		}
 		// Whoever knew the old password is logged out with it, as in Auth0.
 		if err := st.RevokeLogins(ctx, u.ID); err != nil {
-			return err
-		}
-		if err := st.AcceptInvitation(ctx, v.Ticket.ID, now); err != nil {
 			return err
 		}
 		// A new password lifts brute-force blocks, as Auth0's unblock mail does.

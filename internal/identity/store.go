@@ -72,8 +72,16 @@ type Store interface {
 	Invitations(ctx context.Context, q InvitationQuery) ([]Invitation, int, error)
 	// UpdateInvitation saves the ticket, expiry and revocation of an invitation.
 	UpdateInvitation(ctx context.Context, inv Invitation) error
-	// AcceptInvitation marks accepted the open invitation whose link is ticketID.
-	AcceptInvitation(ctx context.Context, ticketID string, now time.Time) error
+	// AcceptInvitation marks accepted the open invitation whose link is
+	// ticketID and returns it; ErrNotFound when the link is no open
+	// invitation's.
+	AcceptInvitation(ctx context.Context, ticketID string, now time.Time) (Invitation, error)
+	// OpenInvitation returns the user's newest invitation that is neither
+	// accepted nor revoked (it may have expired); ErrNotFound when none is.
+	OpenInvitation(ctx context.Context, userID string) (Invitation, error)
+	// LatestInvitations returns, by user id, the newest invitation of each
+	// of the users who have one.
+	LatestInvitations(ctx context.Context, userIDs []string) (map[string]Invitation, error)
 	// AddInvitationEvents adds to an invitation's history.
 	AddInvitationEvents(ctx context.Context, invitationID string, events ...InvitationEvent) error
 

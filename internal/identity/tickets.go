@@ -145,10 +145,52 @@ func (s *Service) issueLink(ctx context.Context, u User, spec ticketSpec, ttlSec
 	spec.ttl = ttl
 	token, id := newTicketToken()
 	now := s.now().UTC()
-	if err := s.store.Atomic(ctx, func(st Store) error { return s.newTicket(ctx, st, u, spec, id, now) }); err != nil {
+	err = s.store.Atomic(ctx, func(st Store) error {
+		if err := s.newTicket(ctx, st, u, spec, id, now); err != nil {
+			return err
+		}
+		return s.noteInvitation(ctx, st, u, spec.ticket(u, id, now), "")
+	})
+	if err != nil {
 		return "", err
 	}
 	return s.ticketLink(spec.kind, token), nil
+}
+
+// noteInvitation counts a password-change link t sent to someone flagged
+// app_metadata.needsInvitation (Auth0's way to invite) among the
+// invitations, through st: the link renews the person's open invitation
+// (newTicket revoked its old link), or, when they have none, makes one of
+// Auth0's recipe, whose acceptance leaves the flag to the tenant's Action.
+// mailID is the mail that carries the link, "" when the caller sends it.
+func (s *Service) noteInvitation(ctx context.Context, st Store, u User, t Ticket, mailID string) error {
+	if t.Kind != TicketPasswordChange || !needsInvitation(u) {
+		return nil
+	}
+	event := "resent"
+	inv, err := st.OpenInvitation(ctx, u.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		inv = Invitation{ID: "inv_" + objectID(), UserID: u.ID, Email: u.Email, ConnectionID: u.ConnectionID, ClientID: t.ClientID,
+			ResultURL: t.ResultURL, TTL: t.ExpiresAt.Sub(t.CreatedAt), TicketID: t.ID, Source: InvitationByPasswordChange,
+			CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
+		if err := st.CreateInvitation(ctx, inv); err != nil {
+			return err
+		}
+		event = "created"
+	case err != nil:
+		return err
+	default:
+		inv.TicketID, inv.ExpiresAt = t.ID, t.ExpiresAt
+		if err := st.UpdateInvitation(ctx, inv); err != nil {
+			return err
+		}
+	}
+	events := []InvitationEvent{{At: t.CreatedAt, Type: event}}
+	if mailID != "" {
+		events = append(events, InvitationEvent{At: t.CreatedAt, Type: "sent", MailID: mailID})
+	}
+	return st.AddInvitationEvents(ctx, inv.ID, events...)
 }
 
 func (s *Service) ticketUser(ctx context.Context, userID, email, connectionID string) (User, error) {
@@ -287,18 +329,31 @@ func (s *Service) sendPasswordChange(ctx context.Context, c passwordChange) erro
 		return s.log(ctx, s.store, event, now)
 	}
 	event.UserID = u.ID
+	err = s.mailPasswordChange(ctx, u, conn.Name, client, r.ClientID, event, now)
+	if errors.Is(err, errResetDisabled) {
+		event.Type, event.Description = "fcpr", "The reset_email template is disabled."
+		return s.log(ctx, s.store, event, now)
+	}
+	return err
+}
+
+var errResetDisabled = Invalid("template_disabled", "The reset_email template is disabled: enable it to send password-change mails.")
+
+// mailPasswordChange writes a new password-change link for u, its
+// reset_email mail (an invitation when u is flagged needsInvitation) and
+// event in one transaction; errResetDisabled when the template is off.
+func (s *Service) mailPasswordChange(ctx context.Context, u User, connection string, client *Client, clientID string, event LogEvent, now time.Time) error {
 	settings, err := s.composer.Settings(ctx, "reset_email")
 	if err != nil {
 		return err
 	}
 	if !settings.Enabled {
-		event.Type, event.Description = "fcpr", "The reset_email template is disabled."
-		return s.log(ctx, s.store, event, now)
+		return errResetDisabled
 	}
 	token, id := newTicketToken()
-	spec := ticketSpec{kind: TicketPasswordChange, clientID: r.ClientID, resultURL: settings.ResultURL, purpose: purposeOf(u),
+	spec := ticketSpec{kind: TicketPasswordChange, clientID: clientID, resultURL: settings.ResultURL, purpose: purposeOf(u),
 		ttl: orDefault(settings.URLLifetime, defaultTicketLifetime), includeEmail: settings.IncludeEmail}
-	m, err := s.compose(ctx, "reset_email", u, linkMail{url: s.ticketLink(spec.kind, token), expires: now.Add(spec.ttl)}, client, conn.Name, now)
+	m, err := s.compose(ctx, "reset_email", u, linkMail{url: s.ticketLink(spec.kind, token), expires: now.Add(spec.ttl)}, client, connection, now)
 	if err != nil {
 		return err
 	}
@@ -309,6 +364,9 @@ func (s *Service) sendPasswordChange(ctx context.Context, c passwordChange) erro
 		if err := st.EnqueueMail(ctx, m); err != nil {
 			return err
 		}
+		if err := s.noteInvitation(ctx, st, u, spec.ticket(u, id, now), m.ID); err != nil {
+			return err
+		}
 		return s.log(ctx, st, event, now)
 	})
 	if err != nil {
@@ -316,6 +374,41 @@ func (s *Service) sendPasswordChange(ctx context.Context, c passwordChange) erro
 	}
 	s.mailQueued()
 	return nil
+}
+
+// SendPasswordMail mails u the link to set a password, as an administrator
+// asks from the dashboard: a new link for their open invitation when they
+// have one (its old link stops working), else the reset_email mail that
+// change_password sends, which invites them when they are flagged
+// needsInvitation. It returns PurposeInvite or PurposeReset: what the mail is.
+func (s *Service) SendPasswordMail(ctx context.Context, userID string, who Requester) (string, error) {
+	u, err := s.User(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	if u.Blocked {
+		return "", Invalid("user_blocked", "This account is blocked: unblock it before mailing a link.")
+	}
+	inv, err := s.store.OpenInvitation(ctx, u.ID)
+	switch {
+	case err == nil:
+		if _, err := s.ResendInvitation(ctx, inv.ID); err != nil {
+			return "", err
+		}
+		return PurposeInvite, nil
+	case !errors.Is(err, ErrNotFound):
+		return "", err
+	}
+	now := s.now().UTC()
+	event := LogEvent{Type: "scpr", Description: "Password-change mail sent by an administrator", UserID: u.ID, UserName: u.Email,
+		Connection: u.Connection, IP: who.IP, UserAgent: who.UserAgent}
+	if err := s.mailPasswordChange(ctx, u, u.Connection, nil, "", event, now); err != nil {
+		return "", err
+	}
+	if needsInvitation(u) {
+		return PurposeInvite, nil
+	}
+	return PurposeReset, nil
 }
 
 func orDefault(d, fallback time.Duration) time.Duration {

@@ -28,7 +28,7 @@ var (
 	mailsTable = table{"mails", []string{"id", "message_id", "template", "user_id", "to_addr", "from_addr", "subject",
 		"html_body", "text_body", "ticket", "status", "next_attempt", "created_at"}}
 	invitationsTable = table{"invitations", []string{"id", "user_id", "email", "connection_id", "client_id", "inviter_name",
-		"result_url", "ttl_ms", "ticket_id", "idempotency_key", "created_at", "expires_at"}}
+		"result_url", "ttl_ms", "ticket_id", "idempotency_key", "source", "created_at", "expires_at"}}
 	invitationEventsTable = table{"invitation_events", []string{"invitation_id", "at", "type", "mail_id"}}
 	jobErrorsTable        = table{"job_errors", []string{"job_id", "row_no", "line", "record", "errors"}}
 )
@@ -101,7 +101,15 @@ func mailRow(m identity.Mail) []any {
 
 func invitationRow(inv identity.Invitation) []any {
 	return []any{inv.ID, inv.UserID, inv.Email, inv.ConnectionID, inv.ClientID, inv.InviterName, inv.ResultURL,
-		inv.TTL.Milliseconds(), inv.TicketID, nullString(inv.IdempotencyKey), millis(inv.CreatedAt), millis(inv.ExpiresAt)}
+		inv.TTL.Milliseconds(), inv.TicketID, nullString(inv.IdempotencyKey), sourceOf(inv), millis(inv.CreatedAt), millis(inv.ExpiresAt)}
+}
+
+// sourceOf is who made inv; one that does not say is Usher's.
+func sourceOf(inv identity.Invitation) string {
+	if inv.Source == "" {
+		return identity.InvitationByUsher
+	}
+	return inv.Source
 }
 
 func userRow(u identity.User) ([]any, error) {

@@ -11,14 +11,14 @@ import (
 )
 
 const invitationColumns = `id, user_id, email, connection_id, client_id, inviter_name, result_url, ttl_ms, ticket_id,
-	COALESCE(idempotency_key, ''), created_at, expires_at, accepted_at, revoked_at`
+	COALESCE(idempotency_key, ''), source, created_at, expires_at, accepted_at, revoked_at`
 
 func scanInvitation(row rowScanner) (identity.Invitation, error) {
 	var inv identity.Invitation
 	var ttl, created, expires int64
 	var accepted, revoked sql.NullInt64
 	err := row.Scan(&inv.ID, &inv.UserID, &inv.Email, &inv.ConnectionID, &inv.ClientID, &inv.InviterName, &inv.ResultURL,
-		&ttl, &inv.TicketID, &inv.IdempotencyKey, &created, &expires, &accepted, &revoked)
+		&ttl, &inv.TicketID, &inv.IdempotencyKey, &inv.Source, &created, &expires, &accepted, &revoked)
 	inv.TTL = time.Duration(ttl) * time.Millisecond
 	inv.CreatedAt, inv.ExpiresAt = fromMillis(created), fromMillis(expires)
 	inv.AcceptedAt, inv.RevokedAt = fromNullMillis(accepted), fromNullMillis(revoked)
@@ -95,16 +95,40 @@ func (q *queries) UpdateInvitation(ctx context.Context, inv identity.Invitation)
 		WHERE id = $5`, inv.TicketID, millis(inv.ExpiresAt), nullMillis(inv.RevokedAt), inv.TTL.Milliseconds(), inv.ID))
 }
 
-func (q *queries) AcceptInvitation(ctx context.Context, ticketID string, now time.Time) error {
-	var id string
-	err := q.w.QueryRowContext(ctx, `UPDATE invitations SET accepted_at = $1 WHERE ticket_id = $2 AND accepted_at IS NULL
-		AND revoked_at IS NULL RETURNING id`, millis(now), ticketID).Scan(&id)
-	if err == sql.ErrNoRows {
-		return nil // a link that was not an invitation
-	} else if err != nil {
-		return translate(err)
+func (q *queries) AcceptInvitation(ctx context.Context, ticketID string, now time.Time) (identity.Invitation, error) {
+	inv, err := scanInvitation(q.w.QueryRowContext(ctx, `UPDATE invitations SET accepted_at = $1 WHERE ticket_id = $2 AND accepted_at IS NULL
+		AND revoked_at IS NULL RETURNING `+invitationColumns, millis(now), ticketID))
+	if err != nil {
+		return inv, err // ErrNotFound: a link that was not an open invitation's
 	}
-	return q.AddInvitationEvents(ctx, id, identity.InvitationEvent{At: now, Type: "accepted"})
+	return inv, q.AddInvitationEvents(ctx, inv.ID, identity.InvitationEvent{At: now, Type: "accepted"})
+}
+
+func (q *queries) OpenInvitation(ctx context.Context, userID string) (identity.Invitation, error) {
+	return scanInvitation(q.r.QueryRowContext(ctx, `SELECT `+invitationColumns+` FROM invitations
+		WHERE user_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`, userID))
+}
+
+func (q *queries) LatestInvitations(ctx context.Context, userIDs []string) (map[string]identity.Invitation, error) {
+	out := map[string]identity.Invitation{}
+	for len(userIDs) > 0 {
+		n := min(len(userIDs), 500)
+		args := make([]any, n)
+		marks := make([]string, n)
+		for i, id := range userIDs[:n] {
+			args[i], marks[i] = id, "$"+strconv.Itoa(i+1)
+		}
+		invs, err := list(ctx, q.r, scanInvitation, `SELECT `+invitationColumns+` FROM invitations
+			WHERE user_id IN (`+strings.Join(marks, ", ")+`) ORDER BY created_at, id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, inv := range invs {
+			out[inv.UserID] = inv // the newest comes last
+		}
+		userIDs = userIDs[n:]
+	}
+	return out, nil
 }
 
 func (q *queries) AddInvitationEvents(ctx context.Context, invitationID string, events ...identity.InvitationEvent) error {

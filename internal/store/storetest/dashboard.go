@@ -81,7 +81,7 @@ func testInvitationStats(t *testing.T, f *fixture) {
 			t.Fatal(err)
 		}
 		if !accepted.IsZero() {
-			if err := f.db.AcceptInvitation(f.ctx, inv.TicketID, accepted); err != nil {
+			if _, err := f.db.AcceptInvitation(f.ctx, inv.TicketID, accepted); err != nil {
 				t.Fatal(err)
 			}
 		}

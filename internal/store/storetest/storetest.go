@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"UsersByEmails", testUsersByEmails},
 		{"Permissions", testPermissions},
 		{"InvitationStats", testInvitationStats},
+		{"InvitationsByPerson", testInvitationsByPerson},
 		{"RevokeLogins", testRevokeLogins},
 	}
 	for _, tc := range tests {
