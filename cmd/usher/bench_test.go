@@ -106,10 +106,7 @@ func benchPosts(b *testing.B, s *testServer, path string, want int, unit string,
 //
 //	go test ./cmd/usher -run '^$' -bench Startup -benchtime 10x
 func BenchmarkStartup(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "usher")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildUsher(b)
 	var total time.Duration
 	var rssTotal float64
 	for i := 0; i < b.N; i++ {

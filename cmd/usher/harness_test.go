@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -285,6 +286,17 @@ func decodeBody(t testing.TB, resp *http.Response, out any) {
 func decodeSegment(seg string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(seg)
 	return string(b), err
+}
+
+// buildUsher builds the usher binary into a folder of the test's and
+// returns its path.
+func buildUsher(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "usher")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // openDatabase opens the database behind dsn directly, as someone holding

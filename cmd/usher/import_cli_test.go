@@ -92,10 +92,7 @@ func TestImportResumesAfterSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "usher")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildUsher(t)
 	engines(t, func(t *testing.T, dsn string) {
 		startServer(t, dsn, nil).stop() // the first start makes the tenant's connection
 		const n = 40000

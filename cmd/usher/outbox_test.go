@@ -212,10 +212,7 @@ func TestOutboxSurvivesAKilledProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "usher")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildUsher(t)
 	sink := mailtest.Start(t)
 	sink.Delay(2 * time.Second)
 	dbFile := filepath.Join(t.TempDir(), "usher.db")

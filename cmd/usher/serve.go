@@ -157,6 +157,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case boot.ClientSecret != "":
 		fmt.Fprintf(stdout, "Created the Management API client (shown once, keep the secret safe):\n  client_id:     %s\n  client_secret: %s\n  audience:      %s\n",
 			boot.ClientID, boot.ClientSecret, cfg.ManagementAudience())
+		// The README's tour starts by pasting this line into a shell.
+		fmt.Fprintf(stdout, "  in a shell:    export USHER=%s CLIENT_ID=%s CLIENT_SECRET=%s\n", shellWord(cfg.PublicURL), boot.ClientID, shellWord(boot.ClientSecret))
 	case cfg.BootstrapClientSecret == "":
 		// The secret was shown when the client was made, and only its hash
 		// is kept: say how to get a new one rather than nothing.
