@@ -3,8 +3,8 @@ package identity
 import (
 	"net/mail"
 	"strings"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 )
 
 // User is a person with an account in a database connection.
