@@ -72,10 +72,7 @@ func rotateSecret(ctx context.Context, args []string, getenv func(string) string
 		if err != nil {
 			return err
 		}
-		var out struct {
-			ClientID     string `json:"client_id"`
-			ClientSecret string `json:"client_secret"`
-		}
+		var out clientAnswer
 		if _, err := api.do(ctx, "POST", "/api/v2/clients/"+url.PathEscape(id)+"/rotate-secret", nil, nil, &out); err != nil {
 			return fmt.Errorf("%s %s: %w", c.name, id, err)
 		}
@@ -133,11 +130,7 @@ func createClient(ctx context.Context, args []string, getenv func(string) string
 		if err != nil {
 			return err
 		}
-		var out struct {
-			ClientID     string `json:"client_id"`
-			ClientSecret string `json:"client_secret"`
-			Message      string `json:"message"`
-		}
+		var out clientAnswer
 		status, err := api.call(ctx, "POST", "/api/v2/clients", body, &out)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
@@ -175,4 +168,12 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// clientAnswer is what the Management API answers about a client whose
+// secret it shows: creation and rotation.
+type clientAnswer struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	Message      string `json:"message"`
 }
