@@ -16,6 +16,7 @@ import (
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/mail/mailtest"
+	"github.com/usherid/usher/internal/outbox"
 	"github.com/usherid/usher/internal/store"
 )
 
@@ -202,7 +203,7 @@ func (c *countingStore) RecordAttempts(ctx context.Context, attempts []mail.Atte
 		return err
 	}
 	for _, a := range attempts {
-		if a.Status != identity.MailSent {
+		if a.Status != outbox.Sent {
 			c.other.Add(1)
 		} else if c.sent.Add(1) == c.want {
 			close(c.done)
@@ -214,7 +215,7 @@ func (c *countingStore) RecordAttempts(ctx context.Context, attempts []mail.Atte
 // queueMails writes n mails to the outbox as the service would: the default
 // reset_email, rendered, with its own Message-ID, and its own link token
 // kept apart from its texts (mail.HideTicket), to be put back when it is sent.
-func queueMails(tb testing.TB, db *store.DB, n int) []identity.Mail {
+func queueMails(tb testing.TB, db *store.DB, n int) []outbox.Mail {
 	tb.Helper()
 	ctx := context.Background()
 	tpl := mail.DefaultTemplate("reset_email")
@@ -231,9 +232,9 @@ func queueMails(tb testing.TB, db *store.DB, n int) []identity.Mail {
 		tb.Fatal(err)
 	}
 	created := time.Now().Add(-time.Second)
-	mails := make([]identity.Mail, n)
+	mails := make([]outbox.Mail, n)
 	for i := range mails {
-		mails[i] = identity.Mail{
+		mails[i] = outbox.Mail{
 			ID: fmt.Sprintf("mail_bench%08d", i), MessageID: fmt.Sprintf("bench%08d@usher.test", i), Template: tpl.Name,
 			To: fmt.Sprintf("person%d@example.com", i), From: "Usher <no-reply@usher.test>", Subject: strings.TrimSpace(subject),
 			HTML: html, Text: mail.TextOf(html), CreatedAt: created,

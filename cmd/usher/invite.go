@@ -15,6 +15,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -140,7 +141,7 @@ func localInviter(ctx context.Context, where *target, req identity.InvitationReq
 		r := req
 		r.Email = email
 		_, created, err := svc.ids.CreateInvitation(ctx, r, key)
-		var de *identity.Error
+		var de *errs.Error
 		switch {
 		case errors.As(err, &de) && de.Code == "user_exists":
 			return hasAccount, nil

@@ -15,7 +15,7 @@ import (
 
 	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/config"
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/store"
 )
 
@@ -90,7 +90,7 @@ func (t *target) open(ctx context.Context, cmd string) (*services, func(), error
 	// connection) is made by the first start of the server.
 	if _, err := svc.ids.TenantSettings(ctx); err != nil {
 		db.Close()
-		if errors.Is(err, identity.ErrNotFound) {
+		if errors.Is(err, errs.ErrNotFound) {
 			return nil, nil, fmt.Errorf("%s: the database at %s has no tenant yet; start usher serve on it once first", cmd, store.Redact(*t.dsn))
 		}
 		return nil, nil, err

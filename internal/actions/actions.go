@@ -121,7 +121,7 @@ const StatusBuilt = "built"
 // Store keeps actions, their versions and secrets, and the bindings.
 type Store interface {
 	// CreateAction stores a new action with its secrets; a taken name is
-	// identity.ErrDuplicate.
+	// errs.ErrDuplicate.
 	CreateAction(ctx context.Context, a Action) error
 	// UpdateAction replaces an action's draft and its secrets.
 	UpdateAction(ctx context.Context, a Action) error

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/actions"
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/store"
 )
 
@@ -460,7 +460,7 @@ func TestBuild(t *testing.T) {
 				}
 				return
 			}
-			if identity.KindOf(err) != identity.KindInvalid || !strings.Contains(err.Error(), tc.want) {
+			if errs.KindOf(err) != errs.KindInvalid || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("CreateAction: %v, want a 400 containing %q", err, tc.want)
 			}
 		})
@@ -479,13 +479,13 @@ func TestActionLifecycle(t *testing.T) {
 	if a.Trigger.Version != "v3" || a.Runtime != "node22" || a.AllChangesDeployed || a.Deployed != nil {
 		t.Fatalf("created: %+v", a)
 	}
-	if _, err := s.CreateAction(ctx, actions.ActionInput{Name: "gate", SupportedTriggers: []actions.TriggerInput{{ID: "post-login"}}}); identity.KindOf(err) != identity.KindConflict {
+	if _, err := s.CreateAction(ctx, actions.ActionInput{Name: "gate", SupportedTriggers: []actions.TriggerInput{{ID: "post-login"}}}); errs.KindOf(err) != errs.KindConflict {
 		t.Fatalf("a second action named gate: %v", err)
 	}
 
 	// Binding needs a deployed action.
 	bind := actions.BindingsUpdate{Bindings: []actions.BindingInput{{Ref: &actions.BindingRef{Type: "action_name", Value: "gate"}}}}
-	if _, err := s.UpdateBindings(ctx, actions.PostLogin, bind); identity.KindOf(err) != identity.KindInvalid {
+	if _, err := s.UpdateBindings(ctx, actions.PostLogin, bind); errs.KindOf(err) != errs.KindInvalid {
 		t.Fatalf("binding an undeployed action: %v", err)
 	}
 	v, err := s.Deploy(ctx, a.ID)
@@ -496,7 +496,7 @@ func TestActionLifecycle(t *testing.T) {
 	if err != nil || len(bs) != 1 || bs[0].DisplayName != "gate" || bs[0].Action.ID != a.ID {
 		t.Fatalf("UpdateBindings: %+v, %v", bs, err)
 	}
-	if _, err := s.UpdateBindings(ctx, actions.PostChangePassword, bind); identity.KindOf(err) != identity.KindInvalid {
+	if _, err := s.UpdateBindings(ctx, actions.PostChangePassword, bind); errs.KindOf(err) != errs.KindInvalid {
 		t.Fatalf("binding to another trigger: %v", err)
 	}
 	// Binding the same action again keeps the binding's id.
@@ -516,11 +516,11 @@ func TestActionLifecycle(t *testing.T) {
 		t.Fatalf("code change: %+v, %v", u, err)
 	}
 	broken := "exports.onExecutePostLogin = ("
-	if _, err := s.UpdateAction(ctx, a.ID, actions.ActionPatch{Code: &broken}); identity.KindOf(err) != identity.KindInvalid {
+	if _, err := s.UpdateAction(ctx, a.ID, actions.ActionPatch{Code: &broken}); errs.KindOf(err) != errs.KindInvalid {
 		t.Fatalf("broken code: %v", err)
 	}
 
-	if err := s.DeleteAction(ctx, a.ID, false); identity.KindOf(err) != identity.KindConflict {
+	if err := s.DeleteAction(ctx, a.ID, false); errs.KindOf(err) != errs.KindConflict {
 		t.Fatalf("delete a bound action: %v", err)
 	}
 	if err := s.DeleteAction(ctx, a.ID, true); err != nil {
@@ -529,10 +529,10 @@ func TestActionLifecycle(t *testing.T) {
 	if bs, err := s.Bindings(ctx, actions.PostLogin); err != nil || len(bs) != 0 {
 		t.Fatalf("bindings after the delete: %+v, %v", bs, err)
 	}
-	if _, err := s.Action(ctx, a.ID); identity.KindOf(err) != identity.KindNotFound {
+	if _, err := s.Action(ctx, a.ID); errs.KindOf(err) != errs.KindNotFound {
 		t.Fatalf("deleted action: %v", err)
 	}
-	if err := s.DeleteAction(ctx, a.ID, false); identity.KindOf(err) != identity.KindNotFound {
+	if err := s.DeleteAction(ctx, a.ID, false); errs.KindOf(err) != errs.KindNotFound {
 		t.Fatalf("delete again: %v", err)
 	}
 	if o, err := s.Run(ctx, actions.PostLogin, loginEvent(map[string]any{"needsInvitation": true})); err != nil || o.AppMetadata != nil {

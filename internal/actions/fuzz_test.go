@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/actions"
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 )
 
 // FuzzBuild builds arbitrary code as an action: the build must never panic,
@@ -37,7 +37,7 @@ func FuzzBuild(f *testing.F) {
 			for _, a := range list {
 				s.DeleteAction(ctx, a.ID, true)
 			}
-		case identity.KindOf(err) == identity.KindInvalid:
+		case errs.KindOf(err) == errs.KindInvalid:
 		case errors.Is(err, context.DeadlineExceeded):
 			t.Fatalf("the build ran past its context: %v", err)
 		default:

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/actions"
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 )
 
 // Budgets of the attack tests: small, so that an attack that got through
@@ -89,7 +89,7 @@ func TestAttacksStopCleanly(t *testing.T) {
 			runtime.GC()
 			_, err = s.CreateAction(t.Context(), actions.ActionInput{Name: "top-level", SupportedTriggers: []actions.TriggerInput{{ID: actions.PostLogin}},
 				Code: a.code + "\n" + workflowAction})
-			if identity.KindOf(err) != identity.KindInvalid {
+			if errs.KindOf(err) != errs.KindInvalid {
 				t.Errorf("build: %v, want a 400", err)
 			}
 			checkAttack(t, "build", err, a.want)
@@ -227,7 +227,7 @@ func TestBuildRefusesBigInt(t *testing.T) {
 	s := newService(t, actions.Options{})
 	_, err := s.CreateAction(t.Context(), actions.ActionInput{Name: "big", SupportedTriggers: []actions.TriggerInput{{ID: actions.PostLogin}},
 		Code: workflowAction + "\nconst x = 2n ** 10000000000n;"})
-	if identity.KindOf(err) != identity.KindInvalid || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "BigInt") {
+	if errs.KindOf(err) != errs.KindInvalid || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "BigInt") {
 		t.Fatalf("CreateAction: %v, want a 400 naming line 2 and BigInt", err)
 	}
 }

@@ -15,8 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dop251/goja"
-
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 )
 
 // Limits of the runtime.
@@ -77,22 +76,22 @@ const (
 // names the line; so is a BigInt literal (see noBigInt).
 func compile(code string) (prg *goja.Program, err error) {
 	if len(code) > MaxCodeSize {
-		return nil, identity.Invalid("invalid_body", "Payload validation error: 'String is too long (%d bytes), maximum %d' on property code.", len(code), MaxCodeSize)
+		return nil, errs.Invalid("invalid_body", "Payload validation error: 'String is too long (%d bytes), maximum %d' on property code.", len(code), MaxCodeSize)
 	}
 	defer func() {
 		if x := recover(); x != nil {
-			prg, err = nil, identity.Invalid("invalid_body", "The action's code does not compile.")
+			prg, err = nil, errs.Invalid("invalid_body", "The action's code does not compile.")
 		}
 	}()
 	tree, err := goja.Parse(moduleFile, modulePrefix+code+moduleSuffix)
 	if err == nil {
 		if line := bigIntLine(tree); line > 0 {
-			return nil, identity.Invalid("invalid_body", "The action's code does not compile: line %d: Usher runs Actions without BigInt.", line)
+			return nil, errs.Invalid("invalid_body", "The action's code does not compile: line %d: Usher runs Actions without BigInt.", line)
 		}
 		prg, err = goja.CompileAST(tree, false)
 	}
 	if err != nil {
-		return nil, identity.Invalid("invalid_body", "The action's code does not compile: %s", syntaxMessage(err))
+		return nil, errs.Invalid("invalid_body", "The action's code does not compile: %s", syntaxMessage(err))
 	}
 	return prg, nil
 }
@@ -666,10 +665,10 @@ func check(ctx context.Context, prg *goja.Program, trigger, code string, timeout
 				return err
 			}
 		}
-		return identity.Invalid("invalid_body", "The action's code fails when loaded: %s", re.Message)
+		return errs.Invalid("invalid_body", "The action's code fails when loaded: %s", re.Message)
 	}
 	if !exported {
-		return identity.Invalid("invalid_body", "The action's code does not export %s, the function the %s trigger calls (exports.%s = async (event, api) => { … }).", name, trigger, name)
+		return errs.Invalid("invalid_body", "The action's code does not export %s, the function the %s trigger calls (exports.%s = async (event, api) => { … }).", name, trigger, name)
 	}
 	return nil
 }

@@ -13,8 +13,7 @@ import (
 
 	"github.com/dlclark/regexp2/v2"
 	"github.com/dop251/goja"
-
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 )
 
 // Options configure a Service.
@@ -153,18 +152,18 @@ type Filter struct {
 }
 
 var (
-	errNoAction  = identity.NotFound("inexistent_action", "The action does not exist.")
-	errNoVersion = identity.NotFound("inexistent_action_version", "The action version does not exist.")
-	errNoTrigger = identity.NotFound("inexistent_trigger", "The trigger does not exist.")
+	errNoAction  = errs.NotFound("inexistent_action", "The action does not exist.")
+	errNoVersion = errs.NotFound("inexistent_action_version", "The action version does not exist.")
+	errNoTrigger = errs.NotFound("inexistent_trigger", "The trigger does not exist.")
 )
 
 func missing(property string) error {
-	return identity.Invalid("invalid_body", "Payload validation error: 'Missing required property: %s'.", property)
+	return errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: %s'.", property)
 }
 
 // notFound names a missing action instead of the store's bare error.
 func notFound(err, named error) error {
-	if errors.Is(err, identity.ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return named
 	}
 	return err
@@ -190,7 +189,7 @@ func (s *Service) CreateAction(ctx context.Context, in ActionInput) (Action, err
 	if err := s.prepare(ctx, &a, in.Modules, now); err != nil {
 		return Action{}, err
 	}
-	if err := s.store.CreateAction(ctx, a); errors.Is(err, identity.ErrDuplicate) {
+	if err := s.store.CreateAction(ctx, a); errors.Is(err, errs.ErrDuplicate) {
 		return Action{}, duplicateName(a.Name)
 	} else if err != nil {
 		return Action{}, fmt.Errorf("create action: %w", err)
@@ -204,7 +203,7 @@ func (s *Service) CreateAction(ctx context.Context, in ActionInput) (Action, err
 }
 
 func duplicateName(name string) error {
-	return identity.Conflict("action_conflict", fmt.Sprintf("An action named %q already exists.", name))
+	return errs.Conflict("action_conflict", fmt.Sprintf("An action named %q already exists.", name))
 }
 
 // prepare checks a draft's runtime, dependencies and modules, and builds its code.
@@ -213,20 +212,20 @@ func (s *Service) prepare(ctx context.Context, a *Action, modules []json.RawMess
 		a.Runtime = defaultRuntime
 	}
 	if !slices.Contains(runtimes, a.Runtime) {
-		return identity.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property runtime (one of %s).", a.Runtime, strings.Join(runtimes, ", "))
+		return errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property runtime (one of %s).", a.Runtime, strings.Join(runtimes, ", "))
 	}
 	if len(a.Dependencies) > 0 {
 		names := make([]string, len(a.Dependencies))
 		for i, d := range a.Dependencies {
 			names[i] = d.Name
 		}
-		return identity.Invalid("invalid_body", "Usher does not install npm dependencies (%s): Actions run with the JavaScript language alone.", strings.Join(names, ", "))
+		return errs.Invalid("invalid_body", "Usher does not install npm dependencies (%s): Actions run with the JavaScript language alone.", strings.Join(names, ", "))
 	}
 	if a.Dependencies == nil {
 		a.Dependencies = []Dependency{}
 	}
 	if len(modules) > 0 {
-		return identity.Invalid("invalid_body", "Usher does not support Actions modules.")
+		return errs.Invalid("invalid_body", "Usher does not support Actions modules.")
 	}
 	if _, err := s.build(ctx, a.Trigger.ID, a.Code); err != nil {
 		return err
@@ -243,7 +242,7 @@ func (s *Service) build(ctx context.Context, trigger, code string) (*goja.Progra
 	}
 	release, err := s.acquire(ctx)
 	if errors.Is(err, ErrBusy) {
-		return nil, identity.Invalid("too_many_requests", "Too many Actions are running at once; try again in a moment.")
+		return nil, errs.Invalid("too_many_requests", "Too many Actions are running at once; try again in a moment.")
 	} else if err != nil {
 		return nil, err
 	}
@@ -255,18 +254,18 @@ func (s *Service) build(ctx context.Context, trigger, code string) (*goja.Progra
 // in a version it accepts (the current one when none is given).
 func checkTriggers(ts []TriggerInput) (TriggerRef, error) {
 	if len(ts) != 1 {
-		return TriggerRef{}, identity.Invalid("invalid_body", "Payload validation error: 'supported_triggers must hold exactly one trigger, it holds %d'.", len(ts))
+		return TriggerRef{}, errs.Invalid("invalid_body", "Payload validation error: 'supported_triggers must hold exactly one trigger, it holds %d'.", len(ts))
 	}
 	t := TriggerRef{ID: ts[0].ID, Version: ts[0].Version}
 	spec, ok := triggerSpecs[t.ID]
 	if !ok {
-		return t, identity.Invalid("invalid_body", "Usher does not run the %q trigger; it runs %s, %s and %s.", t.ID, PostLogin, PostChangePassword, PreUserRegistration)
+		return t, errs.Invalid("invalid_body", "Usher does not run the %q trigger; it runs %s, %s and %s.", t.ID, PostLogin, PostChangePassword, PreUserRegistration)
 	}
 	if t.Version == "" {
 		t.Version = spec.current
 	}
 	if !slices.Contains(spec.accepted, t.Version) {
-		return t, identity.Invalid("invalid_body", "Version %q of the %s trigger is not supported (one of %s).", t.Version, t.ID, strings.Join(spec.accepted, ", "))
+		return t, errs.Invalid("invalid_body", "Version %q of the %s trigger is not supported (one of %s).", t.Version, t.ID, strings.Join(spec.accepted, ", "))
 	}
 	return t, nil
 }
@@ -281,7 +280,7 @@ func mergeSecrets(old []Secret, in []SecretInput, now time.Time) ([]Secret, erro
 			return nil, missing("secrets.name")
 		}
 		if seen[si.Name] {
-			return nil, identity.Invalid("invalid_body", "The secret %q is given twice.", si.Name)
+			return nil, errs.Invalid("invalid_body", "The secret %q is given twice.", si.Name)
 		}
 		seen[si.Name] = true
 		if si.Value != nil {
@@ -290,7 +289,7 @@ func mergeSecrets(old []Secret, in []SecretInput, now time.Time) ([]Secret, erro
 		}
 		i := slices.IndexFunc(old, func(s Secret) bool { return s.Name == si.Name })
 		if i < 0 {
-			return nil, identity.Invalid("invalid_body", "Payload validation error: 'Missing required property: value' on secret %q.", si.Name)
+			return nil, errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: value' on secret %q.", si.Name)
 		}
 		out = append(out, old[i])
 	}
@@ -376,9 +375,9 @@ func (s *Service) UpdateAction(ctx context.Context, id string, p ActionPatch) (A
 	a.Deployed = nil
 	err = s.store.UpdateAction(ctx, a)
 	switch {
-	case errors.Is(err, identity.ErrDuplicate):
+	case errors.Is(err, errs.ErrDuplicate):
 		return Action{}, duplicateName(a.Name)
-	case errors.Is(err, identity.ErrNotFound):
+	case errors.Is(err, errs.ErrNotFound):
 		return Action{}, errNoAction
 	case err != nil:
 		return Action{}, fmt.Errorf("update action: %w", err)
@@ -391,7 +390,7 @@ func (s *Service) UpdateAction(ctx context.Context, id string, p ActionPatch) (A
 func (s *Service) DeleteAction(ctx context.Context, id string, force bool) error {
 	err := s.store.DeleteAction(ctx, id, force)
 	if errors.Is(err, ErrBound) {
-		return identity.Conflict("action_bound", "The action is bound to a trigger: remove its bindings first, or delete it with force=true.")
+		return errs.Conflict("action_bound", "The action is bound to a trigger: remove its bindings first, or delete it with force=true.")
 	}
 	return notFound(err, errNoAction)
 }
@@ -524,24 +523,24 @@ func (s *Service) UpdateBindings(ctx context.Context, triggerID string, in Bindi
 		case "binding_id":
 			i := slices.IndexFunc(old, func(b Binding) bool { return b.ID == bi.Ref.Value })
 			if i < 0 {
-				return nil, identity.NotFound("inexistent_binding", "The binding does not exist.")
+				return nil, errs.NotFound("inexistent_binding", "The binding does not exist.")
 			}
 			prev = &old[i]
 			a, err = s.Action(ctx, prev.ActionID)
 		default:
-			return nil, identity.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property bindings.ref.type (action_id, action_name or binding_id).", bi.Ref.Type)
+			return nil, errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property bindings.ref.type (action_id, action_name or binding_id).", bi.Ref.Type)
 		}
 		if err != nil {
 			return nil, err
 		}
 		if a.Trigger.ID != triggerID {
-			return nil, identity.Invalid("invalid_body", "The action %q supports the %s trigger, not %s.", a.Name, a.Trigger.ID, triggerID)
+			return nil, errs.Invalid("invalid_body", "The action %q supports the %s trigger, not %s.", a.Name, a.Trigger.ID, triggerID)
 		}
 		if a.Deployed == nil {
-			return nil, identity.Invalid("invalid_body", "The action %q has not been deployed: deploy it before binding it to a trigger.", a.Name)
+			return nil, errs.Invalid("invalid_body", "The action %q has not been deployed: deploy it before binding it to a trigger.", a.Name)
 		}
 		if bound[a.ID] {
-			return nil, identity.Invalid("invalid_body", "The action %q is bound twice: a trigger runs an action once.", a.Name)
+			return nil, errs.Invalid("invalid_body", "The action %q is bound twice: a trigger runs an action once.", a.Name)
 		}
 		bound[a.ID] = true
 		if prev == nil {

@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"github.com/usherid/usher/internal/actions"
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 )
 
 // secretJSON is a secret as the API shows it: never its value.
@@ -128,7 +128,7 @@ func boolQuery(r *http.Request, name string) (bool, error) {
 	case "true":
 		return true, nil
 	}
-	return false, identity.Invalid("invalid_query_string", "Query validation error: '%s must be true or false' on property %s.", name, name)
+	return false, errs.Invalid("invalid_query_string", "Query validation error: '%s must be true or false' on property %s.", name, name)
 }
 
 // pageOf is Auth0's paged list of actions, versions or bindings: {total, page, per_page, key}.

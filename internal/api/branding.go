@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/pages"
 )
@@ -14,8 +15,8 @@ import (
 func handleGetUniversalLogin(p *pages.Pages) http.Handler {
 	return respond(func(r *http.Request) (any, error) {
 		tpl, err := p.UniversalLogin(r.Context())
-		if errors.Is(err, identity.ErrNotFound) {
-			return nil, identity.NotFound("inexistent_template", "Template does not exist.")
+		if errors.Is(err, errs.ErrNotFound) {
+			return nil, errs.NotFound("inexistent_template", "Template does not exist.")
 		}
 		return map[string]string{"body": tpl}, err
 	})

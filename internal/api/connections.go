@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -70,7 +71,7 @@ func handleListConnections(ids *identity.Service) http.Handler {
 func handleUpdateConnection(ids *identity.Service) http.Handler {
 	return withBody(http.StatusOK, func(r *http.Request, p identity.Patch) (any, error) {
 		if _, ok := p["options"]; ok && !claimsFrom(r.Context()).HasAnyScope("update:connections_options") {
-			return nil, identity.Denied("insufficient_scope", "Insufficient scope, expected any of: update:connections_options")
+			return nil, errs.Denied("insufficient_scope", "Insufficient scope, expected any of: update:connections_options")
 		}
 		c, err := ids.UpdateConnection(r.Context(), r.PathValue("id"), p)
 		return showConnection(r)(c), err

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -36,16 +37,16 @@ func writeMgmtError(w http.ResponseWriter, status int, code, message string) {
 // mgmtError maps a domain error to its status once; anything else is a 500
 // whose detail goes to the log, never to the client.
 func mgmtError(w http.ResponseWriter, err error) {
-	var de *identity.Error
+	var de *errs.Error
 	if errors.As(err, &de) {
-		status := map[identity.Kind]int{
-			identity.KindInvalid:  http.StatusBadRequest,
-			identity.KindNotFound: http.StatusNotFound,
-			identity.KindConflict: http.StatusConflict,
-			identity.KindDenied:   http.StatusForbidden,
-			identity.KindBusy:     http.StatusTooManyRequests,
+		status := map[errs.Kind]int{
+			errs.KindInvalid:  http.StatusBadRequest,
+			errs.KindNotFound: http.StatusNotFound,
+			errs.KindConflict: http.StatusConflict,
+			errs.KindDenied:   http.StatusForbidden,
+			errs.KindBusy:     http.StatusTooManyRequests,
 		}[de.Kind]
-		if de.Kind == identity.KindBusy {
+		if de.Kind == errs.KindBusy {
 			w.Header().Set("Retry-After", "1")
 		}
 		writeMgmtError(w, status, de.Code, de.Message)
@@ -82,7 +83,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	if err != nil && !errors.As(err, &tooBig) {
-		return nil, identity.Invalid("invalid_body", "The request body could not be read: it ends early or its chunked encoding is broken.")
+		return nil, errs.Invalid("invalid_body", "The request body could not be read: it ends early or its chunked encoding is broken.")
 	}
 	return data, err
 }
@@ -189,12 +190,12 @@ func readPaging(r *http.Request, defaultPerPage int) (paging, error) {
 	var err error
 	if v := q.Get("page"); v != "" {
 		if p.Page, err = strconv.Atoi(v); err != nil || p.Page < 0 || p.Page > maxPage {
-			return p, identity.Invalid("invalid_query_string", "Query validation error: 'page must be an integer from 0 to %d' on property page.", maxPage)
+			return p, errs.Invalid("invalid_query_string", "Query validation error: 'page must be an integer from 0 to %d' on property page.", maxPage)
 		}
 	}
 	if v := q.Get("per_page"); v != "" {
 		if p.PerPage, err = strconv.Atoi(v); err != nil || p.PerPage < 0 || p.PerPage > 100 {
-			return p, identity.Invalid("invalid_query_string", "Query validation error: 'per_page must be an integer from 0 to 100' on property per_page.")
+			return p, errs.Invalid("invalid_query_string", "Query validation error: 'per_page must be an integer from 0 to 100' on property per_page.")
 		}
 	}
 	return p, nil
@@ -217,7 +218,7 @@ func checkpoint[T any](r *http.Request, items []T, id func(T) string) (page []T,
 	take := 50
 	if v := q.Get("take"); v != "" {
 		if take, err = strconv.Atoi(v); err != nil || take < 1 || take > 100 {
-			return nil, "", true, identity.Invalid("invalid_query_string", "Query validation error: 'take must be an integer from 1 to 100' on property take.")
+			return nil, "", true, errs.Invalid("invalid_query_string", "Query validation error: 'take must be an integer from 1 to 100' on property take.")
 		}
 	}
 	start := 0
@@ -230,7 +231,7 @@ func checkpoint[T any](r *http.Request, items []T, id func(T) string) (page []T,
 			}
 		}
 		if start < 0 {
-			return nil, "", true, identity.Invalid("invalid_query_string", "Query validation error: 'from is not a valid checkpoint' on property from.")
+			return nil, "", true, errs.Invalid("invalid_query_string", "Query validation error: 'from is not a valid checkpoint' on property from.")
 		}
 	}
 	end := min(start+take, len(items))

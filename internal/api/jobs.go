@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -54,7 +55,7 @@ var importParts = map[string]func(r *identity.ImportRequest, v string) error{
 	"ttl_sec": func(r *identity.ImportRequest, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return identity.Invalid("invalid_body", "ttl_sec must be a number of seconds.")
+			return errs.Invalid("invalid_body", "ttl_sec must be a number of seconds.")
 		}
 		r.Options.TTLSec = n
 		return nil
@@ -65,7 +66,7 @@ func boolPart(name string, field func(*identity.ImportRequest) *bool) func(*iden
 	return func(r *identity.ImportRequest, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return identity.Invalid("invalid_body", "%s must be true or false.", name)
+			return errs.Invalid("invalid_body", "%s must be true or false.", name)
 		}
 		*field(r) = b
 		return nil
@@ -87,7 +88,7 @@ func handleImportUsers(ids *identity.Service) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, identity.MaxImportBytes)
 		mr, err := r.MultipartReader()
 		if err != nil {
-			mgmtError(w, identity.Invalid("invalid_body", "Must provide 'users' file as multipart part."))
+			mgmtError(w, errs.Invalid("invalid_body", "Must provide 'users' file as multipart part."))
 			return
 		}
 		req := identity.ImportRequest{IdempotencyKey: key}
@@ -104,7 +105,7 @@ func handleImportUsers(ids *identity.Service) http.Handler {
 			if err == io.EOF {
 				break
 			} else if err != nil {
-				fail(identity.Invalid("invalid_body", "The multipart body is malformed: %v.", err))
+				fail(errs.Invalid("invalid_body", "The multipart body is malformed: %v.", err))
 				return
 			}
 			name := part.FormName()
@@ -128,12 +129,12 @@ func handleImportUsers(ids *identity.Service) http.Handler {
 					return
 				}
 			default:
-				fail(identity.Invalid("invalid_body", "Unknown multipart part %q.", name))
+				fail(errs.Invalid("invalid_body", "Unknown multipart part %q.", name))
 				return
 			}
 		}
 		if upload == "" {
-			fail(identity.Invalid("invalid_body", "Must provide 'users' file as multipart part."))
+			fail(errs.Invalid("invalid_body", "Must provide 'users' file as multipart part."))
 			return
 		}
 		job, err := ids.FinishImport(ctx, upload, size, req)

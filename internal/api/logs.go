@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -25,7 +26,7 @@ func parseLogSearch(s string) (identity.LogQuery, error) {
 		field, value, ok := strings.Cut(tok, ":")
 		value = strings.Trim(value, `"()`)
 		if !ok || value == "" {
-			return q, identity.Invalid("invalid_query_string", "Query validation error: expected field:value, got %q", tok)
+			return q, errs.Invalid("invalid_query_string", "Query validation error: expected field:value, got %q", tok)
 		}
 		switch field {
 		case "type":
@@ -33,7 +34,7 @@ func parseLogSearch(s string) (identity.LogQuery, error) {
 		case "user_id":
 			q.UserID = value
 		default:
-			return q, identity.Invalid("invalid_query_string", "Query validation error: Usher's log search supports type and user_id, not %q", field)
+			return q, errs.Invalid("invalid_query_string", "Query validation error: Usher's log search supports type and user_id, not %q", field)
 		}
 	}
 	return q, nil

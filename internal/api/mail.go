@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
+	"github.com/usherid/usher/internal/outbox"
 )
 
 func handleCreateEmailTemplate(ms *mail.Service) http.Handler {
@@ -105,11 +105,11 @@ type attemptJSON struct {
 	Reply  string `json:"reply"`
 }
 
-func toMailJSON(m identity.Mail) mailJSON {
+func toMailJSON(m outbox.Mail) mailJSON {
 	j := mailJSON{ID: m.ID, MessageID: m.MessageID, Template: m.Template, UserID: m.UserID, To: m.To, From: m.From,
 		Subject: m.Subject, Status: m.Status, Attempts: m.Attempts, LastReply: m.LastReply,
 		CreatedAt: formatTime(m.CreatedAt), SentAt: formatTime(m.SentAt)}
-	if m.Status == identity.MailQueued || m.Status == identity.MailFailed {
+	if m.Status == outbox.Queued || m.Status == outbox.Failed {
 		j.NextAttempt = formatTime(m.NextAttempt)
 	}
 	return j
@@ -127,7 +127,7 @@ func handleListOutbox(ms *mail.Service) http.Handler {
 			return nil, err
 		}
 		return map[string]any{"start": pg.Page * pg.PerPage, "limit": pg.PerPage, "total": total,
-			"mails": toAny(mails, func(m identity.Mail) any { return toMailJSON(m) })}, nil
+			"mails": toAny(mails, func(m outbox.Mail) any { return toMailJSON(m) })}, nil
 	})
 }
 

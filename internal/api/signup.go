@@ -5,14 +5,15 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
 // dbError writes the /dbconnections error shape Auth0's SDKs read:
 // {name, code, description, statusCode}.
 func dbError(w http.ResponseWriter, err error) {
-	var de *identity.Error
-	if !errors.As(err, &de) || de.Kind == identity.KindBusy {
+	var de *errs.Error
+	if !errors.As(err, &de) || de.Kind == errs.KindBusy {
 		authError(w, err)
 		return
 	}

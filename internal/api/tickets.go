@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -57,16 +58,16 @@ func handleChangePassword(ids *identity.Service) http.Handler {
 
 // authError maps an error to the Authentication API's {error, error_description}.
 func authError(w http.ResponseWriter, err error) {
-	var de *identity.Error
+	var de *errs.Error
 	var tooBig *http.MaxBytesError
 	switch {
-	case errors.As(err, &de) && de.Kind == identity.KindInvalid:
+	case errors.As(err, &de) && de.Kind == errs.KindInvalid:
 		code := de.Code
 		if code == "invalid_body" {
 			code = "invalid_request"
 		}
 		writeOAuthError(w, http.StatusBadRequest, code, de.Message)
-	case errors.As(err, &de) && de.Kind == identity.KindBusy:
+	case errors.As(err, &de) && de.Kind == errs.KindBusy:
 		w.Header().Set("Retry-After", "1")
 		writeOAuthError(w, http.StatusTooManyRequests, de.Code, de.Message)
 	case errors.As(err, &tooBig):

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -82,7 +83,7 @@ func handleUpdateUser(ids *identity.Service) http.Handler {
 	return withBody(http.StatusOK, func(r *http.Request, p identity.UserPatch) (any, error) {
 		// update:users_app_metadata alone may change metadata and nothing else.
 		if !claimsFrom(r.Context()).HasAnyScope("update:users") && !p.OnlyMetadata() {
-			return nil, identity.Denied("insufficient_scope", "Insufficient scope, expected any of: update:users")
+			return nil, errs.Denied("insufficient_scope", "Insufficient scope, expected any of: update:users")
 		}
 		u, err := ids.UpdateUser(r.Context(), r.PathValue("id"), p)
 		return toUserJSON(u), err
@@ -110,7 +111,7 @@ func handleListUsers(ids *identity.Service) http.Handler {
 		if s := q.Get("sort"); s != "" {
 			field, dir, _ := strings.Cut(s, ":")
 			if dir != "1" && dir != "-1" {
-				return nil, identity.Invalid("invalid_query_string", "Query validation error: 'sort must be field:1 or field:-1' on property sort.")
+				return nil, errs.Invalid("invalid_query_string", "Query validation error: 'sort must be field:1 or field:-1' on property sort.")
 			}
 			uq.SortField, uq.SortDesc = field, dir == "-1"
 		}
@@ -130,7 +131,7 @@ func handleUsersByEmail(ids *identity.Service) http.Handler {
 	return respond(func(r *http.Request) (any, error) {
 		email := r.URL.Query().Get("email")
 		if email == "" {
-			return nil, identity.Invalid("invalid_query_string", "Query validation error: 'Missing required property: email'.")
+			return nil, errs.Invalid("invalid_query_string", "Query validation error: 'Missing required property: email'.")
 		}
 		users, err := ids.UsersByEmail(r.Context(), email)
 		return selection(r).applyAll(toAny(users, toUserJSON)), err

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/usherid/usher/internal/actions"
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -302,8 +303,8 @@ func (d *Dashboard) setUp(r *http.Request, tpl actionTemplate) error {
 		a = found[0]
 	} else {
 		a, err = d.acts.CreateAction(ctx, actions.ActionInput{Name: tpl.Name, Code: tpl.Code, SupportedTriggers: []actions.TriggerInput{{ID: tpl.Trigger}}})
-		var de *identity.Error
-		if errors.As(err, &de) && de.Kind == identity.KindConflict {
+		var de *errs.Error
+		if errors.As(err, &de) && de.Kind == errs.KindConflict {
 			// Another click made it a moment ago.
 			if found, err = byName(); err == nil && len(found) == 0 {
 				err = de
@@ -317,7 +318,7 @@ func (d *Dashboard) setUp(r *http.Request, tpl actionTemplate) error {
 		}
 	}
 	if a.Trigger.ID != tpl.Trigger {
-		return identity.Conflict("action_conflict", fmt.Sprintf("An action named %q exists already for the %s trigger: rename it first.", tpl.Name, a.Trigger.ID))
+		return errs.Conflict("action_conflict", fmt.Sprintf("An action named %q exists already for the %s trigger: rename it first.", tpl.Name, a.Trigger.ID))
 	}
 	if a.Deployed == nil {
 		if _, err := d.acts.Deploy(ctx, a.ID); err != nil {
@@ -334,7 +335,7 @@ func (d *Dashboard) setUp(r *http.Request, tpl actionTemplate) error {
 	}
 	in.Bindings = append(in.Bindings, actions.BindingInput{Ref: &actions.BindingRef{Type: "action_id", Value: a.ID}})
 	_, err = d.acts.UpdateBindings(ctx, tpl.Trigger, in)
-	if errors.Is(err, identity.ErrDuplicate) {
+	if errors.Is(err, errs.ErrDuplicate) {
 		// Another click rewrote the flow at the same moment: it is done
 		// when that click bound the action.
 		if bs, rerr := d.acts.Bindings(ctx, tpl.Trigger); rerr == nil && slices.ContainsFunc(bs, func(b actions.Binding) bool { return b.ActionID == a.ID }) {

@@ -19,6 +19,7 @@ import (
 	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/cookie"
 	"github.com/usherid/usher/internal/csrf"
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
@@ -229,11 +230,11 @@ func (d *Dashboard) fail(w http.ResponseWriter, err error) {
 // problem maps a domain error to a status and a sentence for the page; ok
 // is false for an error that is not the person's to fix (it was answered).
 func (d *Dashboard) problem(w http.ResponseWriter, err error) (int, string, bool) {
-	var de *identity.Error
+	var de *errs.Error
 	var te *mail.Error
 	switch {
 	case errors.As(err, &de):
-		status := map[identity.Kind]int{identity.KindInvalid: 400, identity.KindNotFound: 404, identity.KindConflict: 409, identity.KindDenied: 403}[de.Kind]
+		status := map[errs.Kind]int{errs.KindInvalid: 400, errs.KindNotFound: 404, errs.KindConflict: 409, errs.KindDenied: 403}[de.Kind]
 		return status, de.Message, true
 	case errors.As(err, &te):
 		return http.StatusBadRequest, te.Error(), true

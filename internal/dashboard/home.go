@@ -6,6 +6,7 @@ import (
 
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
+	"github.com/usherid/usher/internal/outbox"
 )
 
 // chartDays is how many days the home page's chart covers.
@@ -90,7 +91,7 @@ func (d *Dashboard) home() http.Handler {
 			d.fail(w, err)
 			return
 		}
-		if _, h.DeadMails, err = d.mails.Outbox(ctx, mail.Query{Status: identity.MailDead}); err != nil {
+		if _, h.DeadMails, err = d.mails.Outbox(ctx, mail.Query{Status: outbox.Dead}); err != nil {
 			d.fail(w, err)
 			return
 		}

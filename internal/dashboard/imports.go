@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -205,7 +206,7 @@ type jobData struct {
 func (d *Dashboard) importJob(r *http.Request) (identity.Job, error) {
 	job, err := d.ids.Job(r.Context(), r.PathValue("id"))
 	if err == nil && job.Type != identity.JobUsersImport {
-		return identity.Job{}, identity.NotFound("inexistent_job", "There is no such import.")
+		return identity.Job{}, errs.NotFound("inexistent_job", "There is no such import.")
 	}
 	return job, err
 }

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
+	"github.com/usherid/usher/internal/outbox"
 )
 
 // mailData is the mail settings page.
@@ -101,7 +103,7 @@ func (d *Dashboard) loadMail(r *http.Request) (mailData, error) {
 		if p.Credentials != nil {
 			p.Credentials.SMTPPass = "" // never shown
 		}
-	case identity.KindOf(err) != identity.KindNotFound:
+	case errs.KindOf(err) != errs.KindNotFound:
 		return data, err
 	}
 	tr, err := d.mails.Transport(r.Context())
@@ -151,7 +153,7 @@ func (d *Dashboard) saveProvider() http.Handler {
 				p.Credentials.SMTPPass = cur.Credentials.SMTPPass
 			}
 			_, err = d.mails.UpdateEmailProvider(r.Context(), p)
-		case identity.KindOf(err) == identity.KindNotFound:
+		case errs.KindOf(err) == errs.KindNotFound:
 			_, err = d.mails.CreateEmailProvider(r.Context(), p)
 		}
 		if err != nil {
@@ -232,7 +234,7 @@ type templateData struct {
 func (d *Dashboard) editTemplate(r *http.Request, name string, t mail.Template, previewUser string, saved bool) (templateData, error) {
 	data := templateData{Template: t, PreviewUser: previewUser, Saved: saved, SentFor: sentFor[name]}
 	cur, err := d.mails.Template(r.Context(), name)
-	if identity.KindOf(err) == identity.KindNotFound {
+	if errs.KindOf(err) == errs.KindNotFound {
 		return data, nil
 	} else if err != nil {
 		return data, err
@@ -372,7 +374,7 @@ func (d *Dashboard) previewUser(r *http.Request, email string) (identity.User, e
 // outboxData is the outbox page.
 type outboxData struct {
 	Status, To string
-	Mails      []identity.Mail
+	Mails      []outbox.Mail
 	Pager      pager
 	Delivering bool
 	Mailbox    bool // no SMTP server is set up at all: pending mail shows its link
@@ -404,7 +406,7 @@ func (d *Dashboard) outbox() http.Handler {
 
 // outboxMailData is one mail of the outbox.
 type outboxMailData struct {
-	Mail     identity.Mail
+	Mail     outbox.Mail
 	Attempts []mail.Attempt
 	// HiddenLink: the mail's link shows as mail.HiddenTicket. A pending
 	// mail's link is only in the copy sent; a sent or dead mail's is gone,

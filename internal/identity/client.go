@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // Client is an application that asks Usher for tokens.
@@ -66,23 +68,23 @@ func hashSecret(secret string) string {
 func (c *Client) normalize() error {
 	c.Name = strings.TrimSpace(c.Name)
 	if c.Name == "" {
-		return Invalid("invalid_body", "Payload validation error: 'Missing required property: name'.")
+		return errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: name'.")
 	}
 	if strings.ContainsAny(c.Name, "<>") {
-		return Invalid("invalid_body", "Payload validation error: 'String does not match pattern ^[^<>]+$' on property name.")
+		return errs.Invalid("invalid_body", "Payload validation error: 'String does not match pattern ^[^<>]+$' on property name.")
 	}
 	if len(c.Description) > 140 {
-		return Invalid("invalid_body", "Payload validation error: 'String is too long (%d chars), maximum 140' on property description.", len(c.Description))
+		return errs.Invalid("invalid_body", "Payload validation error: 'String is too long (%d chars), maximum 140' on property description.", len(c.Description))
 	}
 	if c.AppType != "" && !contains(appTypes, c.AppType) {
-		return Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property app_type.", c.AppType)
+		return errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property app_type.", c.AppType)
 	}
 	if c.GrantTypes == nil {
 		c.GrantTypes = defaultGrantTypes(c.AppType)
 	}
 	for _, g := range c.GrantTypes {
 		if !contains(grantTypes, g) {
-			return Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property grant_types.", g)
+			return errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property grant_types.", g)
 		}
 	}
 	switch c.TokenEndpointAuthMethod {
@@ -93,19 +95,19 @@ func (c *Client) normalize() error {
 		}
 	case "none", "client_secret_post", "client_secret_basic":
 	default:
-		return Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property token_endpoint_auth_method.", c.TokenEndpointAuthMethod)
+		return errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property token_endpoint_auth_method.", c.TokenEndpointAuthMethod)
 	}
 	if c.JWTConfiguration.Alg == "" {
 		c.JWTConfiguration.Alg = "RS256"
 	}
 	if c.JWTConfiguration.Alg != "RS256" {
-		return Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property jwt_configuration.alg (Usher signs with RS256).", c.JWTConfiguration.Alg)
+		return errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property jwt_configuration.alg (Usher signs with RS256).", c.JWTConfiguration.Alg)
 	}
 	if c.JWTConfiguration.LifetimeInSeconds == 0 {
 		c.JWTConfiguration.LifetimeInSeconds = 36000
 	}
 	if len(c.ClientMetadata) > 10 {
-		return Invalid("invalid_body", "Payload validation error: 'Too many properties (%d), maximum 10' on property client_metadata.", len(c.ClientMetadata))
+		return errs.Invalid("invalid_body", "Payload validation error: 'Too many properties (%d), maximum 10' on property client_metadata.", len(c.ClientMetadata))
 	}
 	// Usher sends browsers to these: only http(s), or a native app's own scheme.
 	native := c.AppType == "native"

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"sort"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
-var errNoClient = NotFound("inexistent_client", "The client does not exist.")
+var errNoClient = errs.NotFound("inexistent_client", "The client does not exist.")
 
 // CreateClient makes a client from the properties in p and returns it with
 // its secret, which is stored only as a hash and never shown again.
@@ -30,7 +32,7 @@ func (s *Service) CreateClient(ctx context.Context, p Patch) (Client, string, er
 // Client returns the client with id.
 func (s *Service) Client(ctx context.Context, id string) (Client, error) {
 	c, err := s.store.Client(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return Client{}, errNoClient
 	}
 	return c, err
@@ -48,7 +50,7 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p Patch) (Client,
 	var out Client
 	err := s.store.Atomic(ctx, func(st Store) error {
 		c, err := st.Client(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, errs.ErrNotFound) {
 			return errNoClient
 		} else if err != nil {
 			return err
@@ -73,7 +75,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string) (Client, st
 	var out Client
 	err := s.store.Atomic(ctx, func(st Store) error {
 		c, err := st.Client(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, errs.ErrNotFound) {
 			return errNoClient
 		} else if err != nil {
 			return err
@@ -87,7 +89,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string) (Client, st
 
 // DeleteClient removes a client and its grants.
 func (s *Service) DeleteClient(ctx context.Context, id string) error {
-	if err := s.store.DeleteClient(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := s.store.DeleteClient(ctx, id); err != nil && !errors.Is(err, errs.ErrNotFound) {
 		return err
 	}
 	return nil
@@ -96,7 +98,7 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 // AuthenticateClient returns the client when secret is its secret.
 func (s *Service) AuthenticateClient(ctx context.Context, id, secret string) (Client, bool, error) {
 	c, err := s.store.Client(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return Client{}, false, nil
 	} else if err != nil {
 		return Client{}, false, err
@@ -117,27 +119,27 @@ type NewClientGrant struct {
 func (s *Service) CreateClientGrant(ctx context.Context, in NewClientGrant) (ClientGrant, error) {
 	switch {
 	case in.ClientID == "":
-		return ClientGrant{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: client_id'.")
+		return ClientGrant{}, errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: client_id'.")
 	case in.Audience == "":
-		return ClientGrant{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: audience'.")
+		return ClientGrant{}, errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: audience'.")
 	case in.Scope == nil:
-		return ClientGrant{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: scope'.")
+		return ClientGrant{}, errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: scope'.")
 	}
 	aud := s.CanonicalAudience(in.Audience)
 	if aud != s.mgmtAudience {
-		return ClientGrant{}, NotFound("inexistent_resource_server", "No resource server found for audience "+in.Audience)
+		return ClientGrant{}, errs.NotFound("inexistent_resource_server", "No resource server found for audience "+in.Audience)
 	}
 	if err := checkScopes(in.Scope); err != nil {
 		return ClientGrant{}, err
 	}
-	if _, err := s.store.Client(ctx, in.ClientID); errors.Is(err, ErrNotFound) {
-		return ClientGrant{}, NotFound("inexistent_client", "No client found with id "+in.ClientID)
+	if _, err := s.store.Client(ctx, in.ClientID); errors.Is(err, errs.ErrNotFound) {
+		return ClientGrant{}, errs.NotFound("inexistent_client", "No client found with id "+in.ClientID)
 	} else if err != nil {
 		return ClientGrant{}, err
 	}
 	g := ClientGrant{ID: NewGrantID(), ClientID: in.ClientID, Audience: aud, Scope: in.Scope, CreatedAt: s.now().UTC()}
-	if err := s.store.CreateClientGrant(ctx, g); errors.Is(err, ErrDuplicate) {
-		return ClientGrant{}, Conflict("client_grant_conflict", "A client grant for this client and audience already exists.")
+	if err := s.store.CreateClientGrant(ctx, g); errors.Is(err, errs.ErrDuplicate) {
+		return ClientGrant{}, errs.Conflict("client_grant_conflict", "A client grant for this client and audience already exists.")
 	} else if err != nil {
 		return ClientGrant{}, err
 	}
@@ -147,7 +149,7 @@ func (s *Service) CreateClientGrant(ctx context.Context, in NewClientGrant) (Cli
 func checkScopes(scopes []string) error {
 	for _, sc := range scopes {
 		if !IsManagementScope(sc) {
-			return Invalid("invalid_body", "Scope %q is not defined by the Management API.", sc)
+			return errs.Invalid("invalid_body", "Scope %q is not defined by the Management API.", sc)
 		}
 	}
 	return nil
@@ -187,8 +189,8 @@ func (s *Service) UpdateClientGrant(ctx context.Context, id string, p ClientGran
 	var out ClientGrant
 	err := s.store.Atomic(ctx, func(st Store) error {
 		g, err := st.ClientGrant(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			return NotFound("inexistent_client_grant", "The client grant does not exist.")
+		if errors.Is(err, errs.ErrNotFound) {
+			return errs.NotFound("inexistent_client_grant", "The client grant does not exist.")
 		} else if err != nil {
 			return err
 		}
@@ -203,7 +205,7 @@ func (s *Service) UpdateClientGrant(ctx context.Context, id string, p ClientGran
 
 // DeleteClientGrant removes a grant; tokens already issued stay valid until they expire.
 func (s *Service) DeleteClientGrant(ctx context.Context, id string) error {
-	if err := s.store.DeleteClientGrant(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := s.store.DeleteClientGrant(ctx, id); err != nil && !errors.Is(err, errs.ErrNotFound) {
 		return err
 	}
 	return nil

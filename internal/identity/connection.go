@@ -2,6 +2,8 @@ package identity
 
 import (
 	"time"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // DefaultConnection is the database connection every tenant starts with.
@@ -68,25 +70,25 @@ func validateConnectionOptions(o map[string]any) error {
 	for _, name := range []string{"disable_signup", "brute_force_protection", "requires_username", "disable_self_service_change_password"} {
 		if v, ok := o[name]; ok && v != nil {
 			if _, ok := v.(bool); !ok {
-				return Invalid("invalid_body", "Payload validation error: 'Expected type boolean' on property options.%s.", name)
+				return errs.Invalid("invalid_body", "Payload validation error: 'Expected type boolean' on property options.%s.", name)
 			}
 		}
 	}
 	if v, ok := o["passwordPolicy"]; ok && v != nil {
 		s, _ := v.(string)
 		if _, known := policyMinLength[s]; !known {
-			return Invalid("invalid_body", "Payload validation error: 'No enum match for: %v' on property options.passwordPolicy (allowed: none, low, fair, good, excellent).", v)
+			return errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %v' on property options.passwordPolicy (allowed: none, low, fair, good, excellent).", v)
 		}
 	}
 	if v, ok := o["password_complexity_options"]; ok && v != nil {
 		pco, ok := v.(map[string]any)
 		if !ok {
-			return Invalid("invalid_body", "Payload validation error: 'Expected type object' on property options.password_complexity_options.")
+			return errs.Invalid("invalid_body", "Payload validation error: 'Expected type object' on property options.password_complexity_options.")
 		}
 		if n, ok := pco["min_length"]; ok {
 			f, isNum := n.(float64)
 			if !isNum || f != float64(int(f)) || f < 1 || f > 128 {
-				return Invalid("invalid_body", "Payload validation error: 'min_length must be an integer from 1 to 128' on property options.password_complexity_options.min_length.")
+				return errs.Invalid("invalid_body", "Payload validation error: 'min_length must be an integer from 1 to 128' on property options.password_complexity_options.min_length.")
 			}
 		}
 	}

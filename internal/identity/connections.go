@@ -5,21 +5,23 @@ import (
 	"errors"
 	"regexp"
 	"sort"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
-var errNoConnection = NotFound("inexistent_connection", "The connection does not exist.")
+var errNoConnection = errs.NotFound("inexistent_connection", "The connection does not exist.")
 
 var connectionName = regexp.MustCompile(`^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$`)
 
 func (c *Connection) normalize() error {
 	if c.Name == "" {
-		return Invalid("invalid_body", "Payload validation error: 'Missing required property: name'.")
+		return errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: name'.")
 	}
 	if len(c.Name) > 128 || !connectionName.MatchString(c.Name) {
-		return Invalid("invalid_body", "Payload validation error: 'String does not match pattern ^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$' on property name.")
+		return errs.Invalid("invalid_body", "Payload validation error: 'String does not match pattern ^[a-zA-Z0-9](-[a-zA-Z0-9]|[a-zA-Z0-9])*$' on property name.")
 	}
 	if c.Strategy != "auth0" {
-		return Invalid("invalid_body", "Usher supports database connections only (strategy \"auth0\").")
+		return errs.Invalid("invalid_body", "Usher supports database connections only (strategy \"auth0\").")
 	}
 	if c.Options == nil {
 		c.Options = map[string]any{}
@@ -48,8 +50,8 @@ func (s *Service) CreateConnection(ctx context.Context, p Patch) (Connection, er
 	}
 	c.ID, c.CreatedAt = NewConnectionID(), s.now().UTC()
 	defer s.conns.forget()
-	if err := s.store.CreateConnection(ctx, c); errors.Is(err, ErrDuplicate) {
-		return Connection{}, Conflict("connection_conflict", "A connection with the same name already exists")
+	if err := s.store.CreateConnection(ctx, c); errors.Is(err, errs.ErrDuplicate) {
+		return Connection{}, errs.Conflict("connection_conflict", "A connection with the same name already exists")
 	} else if err != nil {
 		return Connection{}, err
 	}
@@ -59,7 +61,7 @@ func (s *Service) CreateConnection(ctx context.Context, p Patch) (Connection, er
 // Connection returns the connection with id.
 func (s *Service) Connection(ctx context.Context, id string) (Connection, error) {
 	c, err := s.store.Connection(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return Connection{}, errNoConnection
 	}
 	return c, err
@@ -79,7 +81,7 @@ func (s *Service) UpdateConnection(ctx context.Context, id string, p Patch) (Con
 	defer s.conns.forget()
 	err := s.store.Atomic(ctx, func(st Store) error {
 		c, err := st.Connection(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, errs.ErrNotFound) {
 			return errNoConnection
 		} else if err != nil {
 			return err
@@ -101,7 +103,7 @@ func (s *Service) UpdateConnection(ctx context.Context, id string, p Patch) (Con
 // DeleteConnection removes a connection and, as in Auth0, every user in it.
 func (s *Service) DeleteConnection(ctx context.Context, id string) error {
 	defer s.conns.forget()
-	if err := s.store.DeleteConnection(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := s.store.DeleteConnection(ctx, id); err != nil && !errors.Is(err, errs.ErrNotFound) {
 		return err
 	}
 	return nil

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // The seed corpora live in testdata/fuzz/FuzzXxx/; a crash the fuzzer finds
@@ -30,7 +32,7 @@ func FuzzRowReaderCSV(f *testing.F) {
 func readAllRows(t *testing.T, file []byte, format string) {
 	r, err := NewRowReader(bytes.NewReader(file), format)
 	if err != nil {
-		if KindOf(err) != KindInvalid {
+		if errs.KindOf(err) != errs.KindInvalid {
 			t.Fatalf("NewRowReader: %v is not a domain error", err)
 		}
 		return
@@ -42,7 +44,7 @@ func readAllRows(t *testing.T, file []byte, format string) {
 			return
 		}
 		if err != nil {
-			if KindOf(err) != KindInvalid {
+			if errs.KindOf(err) != errs.KindInvalid {
 				t.Fatalf("row %d: %v is not a domain error", i, err)
 			}
 			return
@@ -79,7 +81,7 @@ func FuzzParseUserSearch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, q string) {
 		filter, err := ParseUserSearch(q)
 		if err != nil {
-			if KindOf(err) != KindInvalid {
+			if errs.KindOf(err) != errs.KindInvalid {
 				t.Fatalf("%q: %v is not a domain error", q, err)
 			}
 			return
@@ -120,7 +122,7 @@ func FuzzCheckMetadata(f *testing.F) {
 			return
 		}
 		if err := CheckMetadata(a, u); err != nil {
-			if KindOf(err) != KindInvalid {
+			if errs.KindOf(err) != errs.KindInvalid {
 				t.Fatalf("%v is not a domain error", err)
 			}
 			return

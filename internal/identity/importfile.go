@@ -9,6 +9,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // ImportRow is one record of a users file, as given, with where it starts.
@@ -41,7 +43,7 @@ func NewRowReader(src io.Reader, format string) (*RowReader, error) {
 	case "csv":
 		return csvRows(count)
 	}
-	return nil, Invalid("invalid_body", "The file format must be json or csv.")
+	return nil, errs.Invalid("invalid_body", "The file format must be json or csv.")
 }
 
 // MaxImportRecordBytes bounds one record of a users file (with the space
@@ -106,10 +108,10 @@ func jsonRows(count *countingReader) (*RowReader, error) {
 	count.allowFrom(0)
 	tok, err := dec.Token()
 	if err == io.EOF {
-		return nil, Invalid("invalid_body", "Users file must not be empty.")
+		return nil, errs.Invalid("invalid_body", "Users file must not be empty.")
 	}
 	if d, ok := tok.(json.Delim); err != nil || !ok || d != '[' {
-		return nil, Invalid("invalid_body", "The users file must be a JSON array of user objects.")
+		return nil, errs.Invalid("invalid_body", "The users file must be a JSON array of user objects.")
 	}
 	ended := false
 	next := func() (ImportRow, error) {
@@ -136,13 +138,13 @@ func fileError(count *countingReader, offset int64, err error) error {
 	var se *json.SyntaxError
 	switch {
 	case errors.Is(err, errRecordTooLarge):
-		return Invalid("invalid_body", "The users file has a record longer than %d bytes, at line %d.", MaxImportRecordBytes, count.lineAt(offset))
+		return errs.Invalid("invalid_body", "The users file has a record longer than %d bytes, at line %d.", MaxImportRecordBytes, count.lineAt(offset))
 	case errors.As(err, &se):
 		offset = se.Offset
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return Invalid("invalid_body", "The users file ends inside a record, at line %d.", count.lineAt(count.n-1))
+		return errs.Invalid("invalid_body", "The users file ends inside a record, at line %d.", count.lineAt(count.n-1))
 	}
-	return Invalid("invalid_body", "The users file is not valid JSON at line %d: %v.", count.lineAt(offset), err)
+	return errs.Invalid("invalid_body", "The users file is not valid JSON at line %d: %v.", count.lineAt(offset), err)
 }
 
 // csvColumns are the fields a CSV header may name, with how a cell becomes
@@ -161,13 +163,13 @@ func csvRows(count *countingReader) (*RowReader, error) {
 	count.allowFrom(0)
 	header, err := cr.Read()
 	if err == io.EOF {
-		return nil, Invalid("invalid_body", "Users file must not be empty.")
+		return nil, errs.Invalid("invalid_body", "Users file must not be empty.")
 	} else if errors.Is(err, errRecordTooLarge) {
-		return nil, Invalid("invalid_body", "The users file's header is longer than %d bytes.", MaxImportRecordBytes)
+		return nil, errs.Invalid("invalid_body", "The users file's header is longer than %d bytes.", MaxImportRecordBytes)
 	} else if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
 		return nil, csvError(pe, len(header), len(header))
 	} else if err != nil {
-		return nil, Invalid("invalid_body", "The users file is not valid CSV: %v.", err)
+		return nil, errs.Invalid("invalid_body", "The users file is not valid CSV: %v.", err)
 	}
 	header = append([]string(nil), header...)
 	for i, h := range header {
@@ -175,7 +177,7 @@ func csvRows(count *countingReader) (*RowReader, error) {
 		header[i] = h
 		top, _, nested := strings.Cut(h, ".")
 		if _, ok := csvColumns[h]; !ok && !(nested && (top == "app_metadata" || top == "user_metadata")) {
-			return nil, Invalid("invalid_body", "The CSV header names an unknown column %q; the columns are Auth0's bulk-import fields (email, email_verified, name, password_hash, app_metadata, ...) and app_metadata.KEY or user_metadata.KEY.", h)
+			return nil, errs.Invalid("invalid_body", "The CSV header names an unknown column %q; the columns are Auth0's bulk-import fields (email, email_verified, name, password_hash, app_metadata, ...) and app_metadata.KEY or user_metadata.KEY.", h)
 		}
 	}
 	next := func() (ImportRow, error) {
@@ -185,7 +187,7 @@ func csvRows(count *countingReader) (*RowReader, error) {
 			return ImportRow{}, io.EOF
 		}
 		if errors.Is(err, errRecordTooLarge) {
-			return ImportRow{}, Invalid("invalid_body", "The users file has a record longer than %d bytes, after line %d.", MaxImportRecordBytes, count.lineAt(count.n-1)-1)
+			return ImportRow{}, errs.Invalid("invalid_body", "The users file has a record longer than %d bytes, after line %d.", MaxImportRecordBytes, count.lineAt(count.n-1)-1)
 		}
 		if err != nil {
 			// FieldPos is not for a record that failed: it panics when
@@ -194,7 +196,7 @@ func csvRows(count *countingReader) (*RowReader, error) {
 			if errors.As(err, &pe) {
 				return ImportRow{}, csvError(pe, len(header), len(rec))
 			}
-			return ImportRow{}, Invalid("invalid_body", "The users file is not valid CSV after line %d: %v.", count.lineAt(count.n-1)-1, err)
+			return ImportRow{}, errs.Invalid("invalid_body", "The users file is not valid CSV after line %d: %v.", count.lineAt(count.n-1)-1, err)
 		}
 		line, _ := cr.FieldPos(0)
 		raw, err := csvRecord(header, rec)
@@ -214,11 +216,11 @@ const csvQuoting = `a cell holding quotes, commas or JSON goes in double quotes,
 func csvError(pe *csv.ParseError, headerCells, cells int) error {
 	switch {
 	case errors.Is(pe.Err, csv.ErrFieldCount):
-		return Invalid("invalid_body", "The users file is not valid CSV at line %d: it has %d cells where the header has %d; %s.", pe.StartLine, cells, headerCells, csvQuoting)
+		return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d: it has %d cells where the header has %d; %s.", pe.StartLine, cells, headerCells, csvQuoting)
 	case errors.Is(pe.Err, csv.ErrBareQuote), errors.Is(pe.Err, csv.ErrQuote):
-		return Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v; %s.", pe.Line, pe.Column, clip(pe.Err.Error()), csvQuoting)
+		return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v; %s.", pe.Line, pe.Column, clip(pe.Err.Error()), csvQuoting)
 	}
-	return Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v.", pe.Line, pe.Column, clip(pe.Err.Error()))
+	return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v.", pe.Line, pe.Column, clip(pe.Err.Error()))
 }
 
 // csvRecord turns a CSV row into the JSON object Auth0's format would hold.

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // importBatch is how many rows land per transaction: large enough that a
@@ -64,18 +66,18 @@ func (s *Service) importJobFor(ctx context.Context, r ImportRequest) (Job, error
 	case r.Connection != "":
 		conn, err = s.store.ConnectionByName(ctx, r.Connection)
 	default:
-		return Job{}, Invalid("invalid_body", "Must provide 'connection_id' as multipart part.")
+		return Job{}, errs.Invalid("invalid_body", "Must provide 'connection_id' as multipart part.")
 	}
-	if errors.Is(err, ErrNotFound) {
-		return Job{}, Invalid("invalid_body", "The connection does not exist.")
+	if errors.Is(err, errs.ErrNotFound) {
+		return Job{}, errs.Invalid("invalid_body", "The connection does not exist.")
 	} else if err != nil {
 		return Job{}, err
 	}
 	if conn.Strategy != "auth0" {
-		return Job{}, Invalid("invalid_body", "Connection must be a database connection.")
+		return Job{}, errs.Invalid("invalid_body", "Connection must be a database connection.")
 	}
 	if len(r.ExternalID) > 255 {
-		return Job{}, Invalid("invalid_body", "external_id must be at most 255 characters.")
+		return Job{}, errs.Invalid("invalid_body", "external_id must be at most 255 characters.")
 	}
 	if err := checkResultURL(r.Options.ResultURL); err != nil {
 		return Job{}, err
@@ -87,7 +89,7 @@ func (s *Service) importJobFor(ctx context.Context, r ImportRequest) (Job, error
 		r.Options.Format = "json"
 	}
 	if r.Options.Format != "json" && r.Options.Format != "csv" {
-		return Job{}, Invalid("invalid_body", "The file format must be json or csv.")
+		return Job{}, errs.Invalid("invalid_body", "The file format must be json or csv.")
 	}
 	now := s.now().UTC()
 	return Job{ID: "job_" + randomAlnum(16), Type: JobUsersImport, Status: JobPending, ConnectionID: conn.ID, Connection: conn.Name,
@@ -136,7 +138,7 @@ func (s *Service) UploadImport(ctx context.Context, file io.Reader) (string, int
 		}
 	}
 	if size == 0 {
-		return "", 0, errors.Join(Invalid("invalid_body", "Users file must not be empty."), s.store.DeleteJob(ctx, job.ID))
+		return "", 0, errors.Join(errs.Invalid("invalid_body", "Users file must not be empty."), s.store.DeleteJob(ctx, job.ID))
 	}
 	return job.ID, size, nil
 }
@@ -162,7 +164,7 @@ func (s *Service) FinishImport(ctx context.Context, uploadID string, size int64,
 		return Job{}, errors.Join(err, s.store.DeleteJob(ctx, uploadID))
 	}
 	job.ID, job.StoredFile, job.FileBytes = uploadID, true, size
-	if err := s.store.SaveJob(ctx, job); errors.Is(err, ErrDuplicate) {
+	if err := s.store.SaveJob(ctx, job); errors.Is(err, errs.ErrDuplicate) {
 		// A retry with the same Idempotency-Key raced this one: answer with its job.
 		s.store.DeleteJob(ctx, uploadID)
 		return s.store.JobByIdempotencyKey(ctx, r.IdempotencyKey)
@@ -181,8 +183,8 @@ func (s *Service) JobByIdempotencyKey(ctx context.Context, key string) (Job, err
 // Job returns a job.
 func (s *Service) Job(ctx context.Context, id string) (Job, error) {
 	j, err := s.store.Job(ctx, id)
-	if errors.Is(err, ErrNotFound) || (err == nil && j.Status == JobUploading) {
-		return Job{}, NotFound("inexistent_job", "Job not found.")
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && j.Status == JobUploading) {
+		return Job{}, errs.NotFound("inexistent_job", "Job not found.")
 	}
 	return j, err
 }
@@ -215,7 +217,7 @@ func (s *Service) RunPendingImport(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	job, err := s.store.ClaimJob(ctx, now, now.Add(jobLease))
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return false, nil
 	} else if err != nil {
 		return false, err
@@ -239,7 +241,7 @@ type chunkReader struct {
 func (c *chunkReader) Read(p []byte) (int, error) {
 	for len(c.left) == 0 {
 		b, err := c.st.JobChunk(c.ctx, c.job, c.seq)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, errs.ErrNotFound) {
 			return 0, io.EOF
 		} else if err != nil {
 			return 0, err
@@ -265,7 +267,7 @@ func (s *Service) ImportFile(ctx context.Context, r ImportRequest, file io.Reade
 		return s.runImport(ctx, job, file, false, progress)
 	}
 	var prev Job
-	err = ErrNotFound
+	err = errs.ErrNotFound
 	if r.IdempotencyKey != "" {
 		prev, err = s.store.JobByIdempotencyKey(ctx, r.IdempotencyKey)
 	}
@@ -274,11 +276,11 @@ func (s *Service) ImportFile(ctx context.Context, r ImportRequest, file io.Reade
 		return prev, nil
 	case err == nil:
 		job = prev // resume
-	case !errors.Is(err, ErrNotFound):
+	case !errors.Is(err, errs.ErrNotFound):
 		return Job{}, err
 	default:
-		if err := s.store.CreateJob(ctx, job); errors.Is(err, ErrDuplicate) {
-			return Job{}, Conflict("import_running", "This import started a moment ago elsewhere; run the command again to follow it.")
+		if err := s.store.CreateJob(ctx, job); errors.Is(err, errs.ErrDuplicate) {
+			return Job{}, errs.Conflict("import_running", "This import started a moment ago elsewhere; run the command again to follow it.")
 		} else if err != nil {
 			return Job{}, err
 		}
@@ -365,7 +367,7 @@ func (run *importRun) read(ctx context.Context, rows *RowReader, out chan<- *imp
 			if index <= run.skip {
 				// Done by an earlier run: only remember its email, so a
 				// later duplicate of it is still caught.
-				if rec, errs := decodeRecord(row.Raw); len(errs) == 0 {
+				if rec, problems := decodeRecord(row.Raw); len(problems) == 0 {
 					email, _ := normalizeEmail(rec.Email)
 					if _, dup := run.seen[email]; !dup {
 						run.seen[email] = row.Line
@@ -408,18 +410,18 @@ type pendingUser struct {
 func (run *importRun) prepare(ctx context.Context, first int64, rows []ImportRow, offset int64) (*importBatchOf, error) {
 	s := run.s
 	b := &importBatchOf{first: first, count: int64(len(rows)), offset: offset}
-	fail := func(p pendingUser, errs ...FieldError) {
-		b.failed = append(b.failed, JobError{Line: p.row.Line, Row: p.index, User: p.row.Raw, Errors: errs})
+	fail := func(p pendingUser, problems ...FieldError) {
+		b.failed = append(b.failed, JobError{Line: p.row.Line, Row: p.index, User: p.row.Raw, Errors: problems})
 	}
 	for i, row := range rows {
 		p := pendingUser{row: row, index: first + int64(i)}
-		rec, errs := decodeRecord(row.Raw)
-		if len(errs) > 0 {
-			fail(p, errs...)
+		rec, problems := decodeRecord(row.Raw)
+		if len(problems) > 0 {
+			fail(p, problems...)
 			continue
 		}
 		u, _, err := s.newUser(ctx, rec.newUser(run.conn.Name))
-		var de *Error
+		var de *errs.Error
 		if errors.As(err, &de) {
 			fail(p, FieldError{Code: "FORMAT", Message: de.Message})
 			continue
@@ -492,7 +494,7 @@ func (run *importRun) plan(ctx context.Context, valid []pendingUser) (importPlan
 func (run *importRun) commit(ctx context.Context, b *importBatchOf) error {
 	for attempt := 0; ; attempt++ {
 		err := run.write(ctx, b)
-		if !errors.Is(err, ErrDuplicate) || attempt == 2 {
+		if !errors.Is(err, errs.ErrDuplicate) || attempt == 2 {
 			return err
 		}
 		// Someone else created one of these users meanwhile: plan again.
@@ -638,7 +640,7 @@ func (run *importRun) end(ctx context.Context, err error) (Job, error) {
 	now := s.now().UTC()
 	job.Status, job.UpdatedAt, job.LeaseUntil = JobCompleted, now, time.Time{}
 	job.BytesDone = job.FileBytes
-	var de *Error
+	var de *errs.Error
 	switch {
 	case errors.As(err, &de):
 		job.Status, job.StatusDetails = JobFailed, de.Message
@@ -690,10 +692,10 @@ type VerifyIdentity struct {
 // that is complete once the mail waits in the outbox.
 func (s *Service) VerificationEmailJob(ctx context.Context, r VerificationEmailRequest) (Job, error) {
 	if r.UserID == "" {
-		return Job{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: user_id'.")
+		return Job{}, errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: user_id'.")
 	}
 	if r.Identity != nil && r.Identity.Provider != "auth0" {
-		return Job{}, Invalid("invalid_body", "Only database identities (provider auth0) can be verified.")
+		return Job{}, errs.Invalid("invalid_body", "Only database identities (provider auth0) can be verified.")
 	}
 	u, err := s.User(ctx, r.UserID)
 	if err != nil {
@@ -708,7 +710,7 @@ func (s *Service) VerificationEmailJob(ctx context.Context, r VerificationEmailR
 		return Job{}, err
 	}
 	if verify == nil {
-		return Job{}, Invalid("invalid_body", "The verify_email template is disabled.")
+		return Job{}, errs.Invalid("invalid_body", "The verify_email template is disabled.")
 	}
 	job := Job{ID: "job_" + randomAlnum(16), Type: JobVerificationEmail, Status: JobCompleted, ConnectionID: u.ConnectionID,
 		Connection: u.Connection, CreatedAt: now, UpdatedAt: now, Summary: JobSummary{Total: 1}}

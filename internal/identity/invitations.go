@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/usherid/usher/internal/errs"
+	"github.com/usherid/usher/internal/outbox"
 )
 
 // DefaultLinkLifetime is how long a link lives when neither the request nor
@@ -60,7 +63,7 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 	if idempotencyKey != "" {
 		if inv, err := s.store.InvitationByIdempotencyKey(ctx, idempotencyKey); err == nil {
 			return Invited{Invitation: inv}, false, nil
-		} else if !errors.Is(err, ErrNotFound) {
+		} else if !errors.Is(err, errs.ErrNotFound) {
 			return Invited{}, false, err
 		}
 	}
@@ -101,7 +104,7 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 	}
 	client, err := s.optionalClient(ctx, r.ClientID)
 	if err != nil {
-		return Invited{}, false, Invalid("invalid_body", "The client %q does not exist.", r.ClientID)
+		return Invited{}, false, errs.Invalid("invalid_body", "The client %q does not exist.", r.ClientID)
 	}
 	lifetime, err := s.LinkLifetime(ctx)
 	if err != nil {
@@ -125,7 +128,7 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 	inv.TicketID = ticketID
 	err = s.store.Atomic(ctx, func(st Store) error {
 		if existing.ID == "" {
-			if err := st.CreateUser(ctx, u); errors.Is(err, ErrDuplicate) {
+			if err := st.CreateUser(ctx, u); errors.Is(err, errs.ErrDuplicate) {
 				return errUserExists
 			} else if err != nil {
 				return err
@@ -133,8 +136,8 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 		} else if err := st.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		if err := st.CreateInvitation(ctx, inv); errors.Is(err, ErrDuplicate) {
-			return Conflict("idempotency_conflict", "An invitation with this Idempotency-Key is being created.")
+		if err := st.CreateInvitation(ctx, inv); errors.Is(err, errs.ErrDuplicate) {
+			return errs.Conflict("idempotency_conflict", "An invitation with this Idempotency-Key is being created.")
 		} else if err != nil {
 			return err
 		}
@@ -145,14 +148,14 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 	}
 	inv.Events = []InvitationEvent{{At: now, Type: "created"}}
 	if m != nil {
-		inv.Events = append(inv.Events, InvitationEvent{At: now, Type: "sent", MailID: m.ID, MailStatus: MailQueued})
+		inv.Events = append(inv.Events, InvitationEvent{At: now, Type: "sent", MailID: m.ID, MailStatus: outbox.Queued})
 		s.mailQueued()
 	}
 	return Invited{Invitation: inv, Link: s.ticketLink(TicketPasswordChange, token)}, true, nil
 }
 
 // invitationLink makes a new link for inv and, when send, renders its mail.
-func (s *Service) invitationLink(ctx context.Context, inv Invitation, u User, client *Client, connection string, send bool, now time.Time) (token, ticketID string, m *Mail, err error) {
+func (s *Service) invitationLink(ctx context.Context, inv Invitation, u User, client *Client, connection string, send bool, now time.Time) (token, ticketID string, m *outbox.Mail, err error) {
 	token, ticketID = newTicketToken()
 	if !send {
 		return token, ticketID, nil, nil
@@ -167,7 +170,7 @@ func (s *Service) invitationLink(ctx context.Context, inv Invitation, u User, cl
 
 // storeInvitationLink writes an invitation's new link (revoking the old
 // ones), its mail and its history, through st.
-func (s *Service) storeInvitationLink(ctx context.Context, st Store, inv Invitation, u User, ticketID string, m *Mail, event string, now time.Time) error {
+func (s *Service) storeInvitationLink(ctx context.Context, st Store, inv Invitation, u User, ticketID string, m *outbox.Mail, event string, now time.Time) error {
 	if err := s.newTicket(ctx, st, u, inv.linkSpec(now), ticketID, now); err != nil {
 		return err
 	}
@@ -187,14 +190,14 @@ func (inv Invitation) linkSpec(now time.Time) ticketSpec {
 }
 
 var (
-	errNoInvitation = NotFound("inexistent_invitation", "The invitation does not exist.")
-	errUserExists   = Conflict("user_exists", "This email already has an account; send reinvite: true to invite them again.")
+	errNoInvitation = errs.NotFound("inexistent_invitation", "The invitation does not exist.")
+	errUserExists   = errs.Conflict("user_exists", "This email already has an account; send reinvite: true to invite them again.")
 )
 
 // Invitation returns an invitation with its history.
 func (s *Service) Invitation(ctx context.Context, id string) (Invitation, error) {
 	inv, err := s.store.Invitation(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return inv, errNoInvitation
 	}
 	return inv, err
@@ -205,7 +208,7 @@ func (s *Service) Invitations(ctx context.Context, q InvitationQuery) ([]Invitat
 	switch q.Status {
 	case "", InvitationPending, InvitationAccepted, InvitationExpired, InvitationRevoked:
 	default:
-		return nil, 0, Invalid("invalid_query_string", "status must be pending, accepted, expired or revoked")
+		return nil, 0, errs.Invalid("invalid_query_string", "status must be pending, accepted, expired or revoked")
 	}
 	q.Now = s.now()
 	return s.store.Invitations(ctx, q)
@@ -221,9 +224,9 @@ func (s *Service) ResendInvitation(ctx context.Context, id string) (Invited, err
 	now := s.now().UTC()
 	switch inv.Status(now) {
 	case InvitationAccepted:
-		return Invited{}, Conflict("invitation_accepted", "The invitation was accepted already.")
+		return Invited{}, errs.Conflict("invitation_accepted", "The invitation was accepted already.")
 	case InvitationRevoked:
-		return Invited{}, Conflict("invitation_revoked", "The invitation was revoked; create a new one.")
+		return Invited{}, errs.Conflict("invitation_revoked", "The invitation was revoked; create a new one.")
 	}
 	u, err := s.store.User(ctx, inv.UserID)
 	if err != nil {
@@ -258,7 +261,7 @@ func (s *Service) RevokeInvitation(ctx context.Context, id string) (Invitation, 
 	}
 	now := s.now().UTC()
 	if inv.Status(now) == InvitationAccepted {
-		return inv, Conflict("invitation_accepted", "The invitation was accepted already.")
+		return inv, errs.Conflict("invitation_accepted", "The invitation was accepted already.")
 	}
 	if !inv.RevokedAt.IsZero() {
 		return inv, nil

@@ -3,6 +3,8 @@ package identity
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/usherid/usher/internal/outbox"
 )
 
 // Job types, as Auth0 names them.
@@ -121,5 +123,5 @@ type BulkInsert struct {
 	Users       []User
 	Invitations []Invitation // with their events
 	Tickets     []Ticket
-	Mails       []Mail
+	Mails       []outbox.Mail
 }

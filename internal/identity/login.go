@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // maxFailedLogins is how many wrong passwords for one user from one address
@@ -20,9 +22,9 @@ type LoginBlock struct {
 
 // Login errors, each with the OAuth error Auth0 answers with.
 var (
-	ErrWrongCredentials = Denied("invalid_grant", "Wrong email or password.")
-	ErrUserBlocked      = Denied("unauthorized", "user is blocked")
-	ErrTooManyAttempts  = Denied("too_many_attempts", "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.")
+	ErrWrongCredentials = errs.Denied("invalid_grant", "Wrong email or password.")
+	ErrUserBlocked      = errs.Denied("unauthorized", "user is blocked")
+	ErrTooManyAttempts  = errs.Denied("too_many_attempts", "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.")
 )
 
 // Credentials are a password login: a connection, an email and a password.
@@ -54,8 +56,8 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (User, Connec
 		c.Connection = tenant.DefaultDirectory
 	}
 	conn, err := s.conns.get(ctx, s.store, c.Connection, s.now())
-	if errors.Is(err, ErrNotFound) {
-		return User{}, Connection{}, Invalid("invalid_request", "The connection %q does not exist.", c.Connection)
+	if errors.Is(err, errs.ErrNotFound) {
+		return User{}, Connection{}, errs.Invalid("invalid_request", "The connection %q does not exist.", c.Connection)
 	} else if err != nil {
 		return User{}, Connection{}, err
 	}

@@ -3,37 +3,9 @@ package identity
 import (
 	"context"
 	"time"
-)
 
-// Mail statuses in the outbox.
-const (
-	MailQueued  = "queued"  // waiting for its first or next attempt
-	MailSending = "sending" // claimed by a worker; reclaimed if the lease runs out
-	MailSent    = "sent"
-	MailFailed  = "failed" // the last attempt failed; another is scheduled
-	MailDead    = "dead"   // given up: permanently refused or out of time
+	"github.com/usherid/usher/internal/outbox"
 )
-
-// Mail is a message Usher owes someone, written to the outbox in the same
-// transaction as the change that caused it.
-type Mail struct {
-	ID          string
-	MessageID   string // stable across attempts, so a receiver can drop a duplicate
-	Template    string
-	UserID      string
-	To          string
-	From        string
-	Subject     string
-	HTML        string
-	Text        string
-	Ticket      string // the link's token while the mail is pending; the stored texts hold mail.HiddenTicket in its place
-	Status      string
-	Attempts    int
-	LastReply   string
-	NextAttempt time.Time
-	CreatedAt   time.Time
-	SentAt      time.Time
-}
 
 // MailData is what a template is rendered with.
 type MailData struct {
@@ -54,5 +26,5 @@ type MailData struct {
 type Composer interface {
 	// Settings returns the template's link settings (lifetime, result URL).
 	Settings(ctx context.Context, template string) (MailSettings, error)
-	Compose(ctx context.Context, template string, d MailData) (m Mail, ok bool, err error)
+	Compose(ctx context.Context, template string, d MailData) (m outbox.Mail, ok bool, err error)
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // Bounds on user metadata. Auth0 documents a 10 KB limit on a serialized
@@ -29,7 +31,7 @@ const (
 // MaxMetadataDepth and more than MaxMetadataBytes.
 func CheckMetadata(app, user map[string]any) error {
 	if fe := metadataProblem(app, user); fe != nil {
-		return Invalid("invalid_body", "Payload validation error: '%s' on property %s.", fe.Message, fe.Path)
+		return errs.Invalid("invalid_body", "Payload validation error: '%s' on property %s.", fe.Message, fe.Path)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 func TestCheckMetadata(t *testing.T) {
@@ -50,7 +52,7 @@ func TestCheckMetadata(t *testing.T) {
 		case c.code != "" && (fe == nil || fe.Code != c.code):
 			t.Errorf("%s: %+v, want %s", c.name, fe, c.code)
 		}
-		if err := CheckMetadata(c.app, c.user); (err == nil) != (c.code == "") || err != nil && KindOf(err) != KindInvalid {
+		if err := CheckMetadata(c.app, c.user); (err == nil) != (c.code == "") || err != nil && errs.KindOf(err) != errs.KindInvalid {
 			t.Errorf("%s: CheckMetadata %v", c.name, err)
 		}
 	}

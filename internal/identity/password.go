@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/usherid/usher/internal/errs"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/semaphore"
@@ -33,9 +34,9 @@ const maxPasswordBytes = 128
 
 // Check returns an Auth0-style PasswordStrengthError when pw breaks the policy.
 func (p PasswordPolicy) Check(pw string) error {
-	weak := Invalid("password_strength_error", "PasswordStrengthError: Password is too weak")
+	weak := errs.Invalid("password_strength_error", "PasswordStrengthError: Password is too weak")
 	if len(pw) > maxPasswordBytes {
-		return Invalid("password_strength_error", "PasswordStrengthError: Password is too long (at most %d bytes)", maxPasswordBytes)
+		return errs.Invalid("password_strength_error", "PasswordStrengthError: Password is too long (at most %d bytes)", maxPasswordBytes)
 	}
 	if len([]rune(pw)) < p.minLength() {
 		return weak
@@ -198,7 +199,7 @@ func checkArgon2id(hash, pw string) bool {
 // ErrBusy is the answer when the server already hashes as many passwords
 // as it has room for and the queue is full: the caller may try again in a
 // moment (the HTTP edge answers 429 with Retry-After).
-var ErrBusy error = &Error{Kind: KindBusy, Code: "too_many_requests", Message: "Too many requests. Try again in a moment."}
+var ErrBusy error = &errs.Error{Kind: errs.KindBusy, Code: "too_many_requests", Message: "Too many requests. Try again in a moment."}
 
 // PasswordLimits bound the password hashing one server does at once. An
 // argon2id hash holds 19 MiB and a core for tens of milliseconds: unbounded,

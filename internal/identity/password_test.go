@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -108,7 +109,7 @@ func TestPasswordsRefuseWhenEverySlotAndTheQueueAreTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := noQueue.Check(t.Context(), h, "Correct-Horse-9"); !errors.Is(err, ErrBusy) || KindOf(err) != KindBusy {
+	if _, err := noQueue.Check(t.Context(), h, "Correct-Horse-9"); !errors.Is(err, ErrBusy) || errs.KindOf(err) != errs.KindBusy {
 		t.Fatalf("check with the only slot taken and no queue: %v, want ErrBusy", err)
 	}
 	if _, err := noQueue.Hash(t.Context(), "Correct-Horse-9"); !errors.Is(err, ErrBusy) {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"reflect"
 	"strings"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // Decode reads one JSON value from data into v the way Auth0 validates
@@ -23,7 +25,7 @@ func Decode(data []byte, v any) error {
 	}
 	// Anything after the value, even a stray "]" or "}", is an error.
 	if _, err := dec.Token(); err != io.EOF {
-		return Invalid("invalid_body", "Invalid request payload JSON format")
+		return errs.Invalid("invalid_body", "Invalid request payload JSON format")
 	}
 	if hasNUL(data) {
 		return errNUL
@@ -31,7 +33,7 @@ func Decode(data []byte, v any) error {
 	return nil
 }
 
-var errNUL = Invalid("invalid_body", "Payload validation error: 'Strings may not contain the NUL character (\\u0000)'.")
+var errNUL = errs.Invalid("invalid_body", "Payload validation error: 'Strings may not contain the NUL character (\\u0000)'.")
 
 // hasNUL reports whether valid JSON text holds a \u0000 escape in a string
 // (a raw NUL byte is not valid JSON, so the escape is the only way in).
@@ -75,20 +77,20 @@ func payloadError(err error) error {
 			msg = fmt.Sprintf("Number %s is out of range or not of type %s", clip(literal), want)
 		}
 		if typeErr.Field == "" {
-			return Invalid("invalid_body", "Payload validation error: '%s'.", msg)
+			return errs.Invalid("invalid_body", "Payload validation error: '%s'.", msg)
 		}
-		return Invalid("invalid_body", "Payload validation error: '%s' on property %s.", msg, clip(typeErr.Field))
+		return errs.Invalid("invalid_body", "Payload validation error: '%s' on property %s.", msg, clip(typeErr.Field))
 	case errors.As(err, &syntaxErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return Invalid("invalid_body", "Invalid request payload JSON format")
+		return errs.Invalid("invalid_body", "Invalid request payload JSON format")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return Invalid("invalid_body", "Payload validation error: 'Additional properties not allowed: %s'.", clip(name))
+		return errs.Invalid("invalid_body", "Payload validation error: 'Additional properties not allowed: %s'.", clip(name))
 	}
-	var de *Error
+	var de *errs.Error
 	if errors.As(err, &de) {
 		return err
 	}
-	return Invalid("invalid_body", "Invalid request payload JSON format")
+	return errs.Invalid("invalid_body", "Invalid request payload JSON format")
 }
 
 func jsonKind(t reflect.Type) string {
@@ -137,7 +139,7 @@ func (p Patch) apply(dst any, readonly ...string) error {
 	known := jsonNames(reflect.TypeOf(dst).Elem())
 	for k := range p {
 		if !known[k] || contains(readonly, k) {
-			return Invalid("invalid_body", "Payload validation error: 'Additional properties not allowed: %s'.", k)
+			return errs.Invalid("invalid_body", "Payload validation error: 'Additional properties not allowed: %s'.", k)
 		}
 	}
 	cur, err := json.Marshal(dst)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // userPermissions are the permissions Usher lets a user hold, on the
@@ -20,13 +22,13 @@ const managementAPI = "usher:management-api"
 // Management API as the store does.
 func (s *Service) checkPermissions(ps []Permission) ([]Permission, error) {
 	if len(ps) == 0 {
-		return nil, Invalid("invalid_body", "Payload validation error: 'Array is too short (0), minimum 1' on property permissions.")
+		return nil, errs.Invalid("invalid_body", "Payload validation error: 'Array is too short (0), minimum 1' on property permissions.")
 	}
 	out := make([]Permission, len(ps))
 	for i, p := range ps {
 		p.ResourceServerIdentifier = s.CanonicalAudience(p.ResourceServerIdentifier)
 		if p.ResourceServerIdentifier != s.mgmtAudience || !contains(userPermissions, p.PermissionName) {
-			return nil, Invalid("invalid_body", "Permission %q of resource server %q does not exist: Usher knows %s on %s.",
+			return nil, errs.Invalid("invalid_body", "Permission %q of resource server %q does not exist: Usher knows %s on %s.",
 				p.PermissionName, p.ResourceServerIdentifier, AdminPermission, s.mgmtAudience)
 		}
 		p.ResourceServerIdentifier = managementAPI
@@ -104,7 +106,7 @@ type AdminInvited struct {
 // it. Each way they hold usher:admin afterwards.
 func (s *Service) InviteAdministrator(ctx context.Context, email string) (AdminInvited, error) {
 	invited, _, err := s.CreateInvitation(ctx, InvitationRequest{Email: email}, "")
-	var de *Error
+	var de *errs.Error
 	if errors.As(err, &de) && de.Code == "user_exists" {
 		return s.reinviteAdministrator(ctx, email)
 	}
@@ -172,12 +174,12 @@ func (s *Service) DashboardClient(ctx context.Context) (Client, error) {
 	var out Client
 	err := s.store.Atomic(ctx, func(st Store) error {
 		id, err := st.Setting(ctx, settingDashboardClient)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		if err != nil && !errors.Is(err, errs.ErrNotFound) {
 			return err
 		}
 		c, err := st.Client(ctx, id)
 		switch {
-		case id == "" || errors.Is(err, ErrNotFound):
+		case id == "" || errors.Is(err, errs.ErrNotFound):
 			c = Client{ClientID: NewClientID(), Name: "Usher Dashboard", AppType: "regular_web", IsFirstParty: true, OIDCConformant: true,
 				Callbacks: []string{callback}, AllowedLogoutURLs: []string{signedOut}, GrantTypes: []string{"authorization_code"},
 				TokenEndpointAuthMethod: "none", CreatedAt: s.now().UTC()}

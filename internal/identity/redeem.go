@@ -3,6 +3,8 @@ package identity
 import (
 	"context"
 	"errors"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // TicketView is what the hosted page shows for a link, without using it.
@@ -19,14 +21,14 @@ type TicketView struct {
 // (or a mail scanner fetching it) never uses it.
 func (s *Service) InspectTicket(ctx context.Context, token string) (TicketView, error) {
 	t, err := s.store.Ticket(ctx, TicketID(token))
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return TicketView{State: TicketUnknown}, nil
 	} else if err != nil {
 		return TicketView{}, err
 	}
 	v := TicketView{Ticket: t, State: t.State(s.now())}
 	v.User, err = s.store.User(ctx, t.UserID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return TicketView{State: TicketUnknown}, nil
 	} else if err != nil {
 		return TicketView{}, err
@@ -52,13 +54,13 @@ type Redeemed struct {
 func ticketError(state TicketState) error {
 	switch state {
 	case TicketExpired:
-		return Invalid("expired_ticket", "This link has expired.")
+		return errs.Invalid("expired_ticket", "This link has expired.")
 	case TicketUsed:
-		return Invalid("used_ticket", "This link was already used.")
+		return errs.Invalid("used_ticket", "This link was already used.")
 	case TicketRevoked:
-		return Invalid("revoked_ticket", "This link was replaced by a newer one.")
+		return errs.Invalid("revoked_ticket", "This link was replaced by a newer one.")
 	}
-	return Invalid("invalid_ticket", "This link is not valid.")
+	return errs.Invalid("invalid_ticket", "This link is not valid.")
 }
 
 // SetPasswordWithTicket uses a password-change link: it checks the password
@@ -83,7 +85,7 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 		return fail(ticketError(v.State))
 	}
 	if v.User.Blocked {
-		return fail(Invalid("user_blocked", "This account is blocked."))
+		return fail(errs.Invalid("user_blocked", "This account is blocked."))
 	}
 	if err := v.Policy.Check(password); err != nil {
 		return Redeemed{}, err
@@ -94,7 +96,7 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 	}
 	var out Redeemed
 	err = s.store.Atomic(ctx, func(st Store) error {
-		if err := st.UseTicket(ctx, v.Ticket.ID, now); errors.Is(err, ErrNotFound) {
+		if err := st.UseTicket(ctx, v.Ticket.ID, now); errors.Is(err, errs.ErrNotFound) {
 			return ticketError(TicketUsed) // someone else used it a moment ago
 		} else if err != nil {
 			return err
@@ -111,7 +113,7 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 			// acceptance, as Auth0's recipe Action does at the first login:
 			// the person's next "forgot password" is then a reset.
 			u.AppMetadata = mergeMetadata(u.AppMetadata, map[string]any{"needsInvitation": false})
-		case err != nil && !errors.Is(err, ErrNotFound):
+		case err != nil && !errors.Is(err, errs.ErrNotFound):
 			return err
 		}
 		if err := st.UpdateUser(ctx, u); err != nil {
@@ -132,7 +134,7 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 		return s.log(ctx, st, LogEvent{Type: "scp", Description: "Password changed through a link", UserID: u.ID, UserName: u.Email,
 			Connection: u.Connection, ClientID: v.Ticket.ClientID, IP: who.IP, UserAgent: who.UserAgent}, now)
 	})
-	if KindOf(err) == KindInvalid {
+	if errs.KindOf(err) == errs.KindInvalid {
 		return fail(err)
 	}
 	if err == nil {
@@ -166,7 +168,7 @@ func (s *Service) VerifyEmailWithTicket(ctx context.Context, token string, who R
 	}
 	var out Redeemed
 	err = s.store.Atomic(ctx, func(st Store) error {
-		if err := st.UseTicket(ctx, v.Ticket.ID, now); errors.Is(err, ErrNotFound) {
+		if err := st.UseTicket(ctx, v.Ticket.ID, now); errors.Is(err, errs.ErrNotFound) {
 			return ticketError(TicketUsed)
 		} else if err != nil {
 			return err

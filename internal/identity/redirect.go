@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // codeSchemes are URL schemes a browser runs as code or reads locally:
@@ -41,7 +43,7 @@ func checkRedirect(property, raw string, native bool) error {
 	if raw == "" || RedirectOK(raw, native) {
 		return nil
 	}
-	return Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format absolute-uri (http or https): %s' on property %s.", raw, property)
+	return errs.Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format absolute-uri (http or https): %s' on property %s.", raw, property)
 }
 
 // checkRedirects checks every URL of a list, naming the one that fails by
@@ -49,7 +51,7 @@ func checkRedirect(property, raw string, native bool) error {
 func checkRedirects(property string, list []string, native bool) error {
 	for i, raw := range list {
 		if raw == "" {
-			return Invalid("invalid_body", "Payload validation error: 'an empty URL' on property %s[%d].", property, i)
+			return errs.Invalid("invalid_body", "Payload validation error: 'an empty URL' on property %s[%d].", property, i)
 		}
 		if err := checkRedirect(property+"["+strconv.Itoa(i)+"]", raw, native); err != nil {
 			return err

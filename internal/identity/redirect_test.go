@@ -3,6 +3,8 @@ package identity
 import (
 	"strings"
 	"testing"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 func TestRedirectOK(t *testing.T) {
@@ -50,7 +52,7 @@ func TestClientRedirectsNameTheProperty(t *testing.T) {
 		{Client{Name: "a", AppType: "native", Callbacks: []string{"javascript://x/%0a"}}, "on property callbacks[0]"},
 	} {
 		err := tc.c.normalize()
-		if KindOf(err) != KindInvalid || !strings.Contains(err.Error(), tc.want) {
+		if errs.KindOf(err) != errs.KindInvalid || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want a 400 %s", tc.c, err, tc.want)
 		}
 	}

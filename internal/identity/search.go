@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // Bounds on a users search (the q parameter). Auth0 documents none beyond
@@ -139,5 +141,5 @@ func splitSearch(q string) ([]string, error) {
 }
 
 func badQuery(format string, args ...any) error {
-	return Invalid("invalid_query_string", "Query validation error: "+format, args...)
+	return errs.Invalid("invalid_query_string", "Query validation error: "+format, args...)
 }

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 func TestParseUserSearch(t *testing.T) {
@@ -30,7 +32,7 @@ func TestParseUserSearch(t *testing.T) {
 	} {
 		f, err := ParseUserSearch(tc.q)
 		if tc.bad {
-			if KindOf(err) != KindInvalid {
+			if errs.KindOf(err) != errs.KindInvalid {
 				t.Errorf("%q: got %v, want an invalid query", tc.q, err)
 			}
 			continue
@@ -49,7 +51,7 @@ func TestParseUserSearchBounds(t *testing.T) {
 		"name:" + strings.Repeat("a", MaxSearchLength),
 		"name:a\x00", "name:\xff", `name:"\x00"`, `name:"\xff"`, "name:a\tb",
 	} {
-		if _, err := ParseUserSearch(q); KindOf(err) != KindInvalid {
+		if _, err := ParseUserSearch(q); errs.KindOf(err) != errs.KindInvalid {
 			t.Errorf("%.40q: %v, want an invalid query", q, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/cache"
+	"github.com/usherid/usher/internal/errs"
 )
 
 // Service holds the identity rules: it validates what callers ask for and
@@ -135,8 +136,8 @@ func (s *Service) UpdateTenantSettings(ctx context.Context, p Patch) (TenantSett
 			return err
 		}
 		if cur.DefaultDirectory != "" {
-			if _, err := st.ConnectionByName(ctx, cur.DefaultDirectory); errors.Is(err, ErrNotFound) {
-				return Invalid("invalid_body", "The connection %q set as default_directory does not exist.", cur.DefaultDirectory)
+			if _, err := st.ConnectionByName(ctx, cur.DefaultDirectory); errors.Is(err, errs.ErrNotFound) {
+				return errs.Invalid("invalid_body", "The connection %q set as default_directory does not exist.", cur.DefaultDirectory)
 			}
 		}
 		out = cur
@@ -168,7 +169,7 @@ func (s *Service) checkPages(t TenantSettings) error {
 			continue
 		}
 		if err := s.checkLiquid(p.property, p.html); err != nil {
-			return Invalid("invalid_template", "%s.html is not valid Liquid: %v", p.property, err)
+			return errs.Invalid("invalid_template", "%s.html is not valid Liquid: %v", p.property, err)
 		}
 	}
 	return nil
@@ -194,8 +195,8 @@ const (
 // first start (or named by USHER_BOOTSTRAP_CLIENT_ID at the last one).
 func (s *Service) BootstrapClientID(ctx context.Context) (string, error) {
 	id, err := s.store.Setting(ctx, settingBootstrapClient)
-	if errors.Is(err, ErrNotFound) {
-		return "", NotFound("inexistent_client", "There is no Management API client yet: start usher serve once to make it.")
+	if errors.Is(err, errs.ErrNotFound) {
+		return "", errs.NotFound("inexistent_client", "There is no Management API client yet: start usher serve once to make it.")
 	}
 	return id, err
 }
@@ -209,7 +210,7 @@ func (s *Service) Bootstrap(ctx context.Context, b Bootstrap) (BootstrapResult, 
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		res, err = s.bootstrapOnce(ctx, b)
-		if !errors.Is(err, ErrDuplicate) {
+		if !errors.Is(err, errs.ErrDuplicate) {
 			break
 		}
 		// Another instance bootstrapped at the same moment: read what it made.
@@ -226,7 +227,7 @@ func (s *Service) bootstrapOnce(ctx context.Context, b Bootstrap) (BootstrapResu
 	defer s.conns.forget()
 	err := s.store.Atomic(ctx, func(st Store) error {
 		now := s.now()
-		if _, err := st.Setting(ctx, settingInitialized); errors.Is(err, ErrNotFound) {
+		if _, err := st.Setting(ctx, settingInitialized); errors.Is(err, errs.ErrNotFound) {
 			if err := st.SaveTenantSettings(ctx, DefaultTenantSettings()); err != nil {
 				return err
 			}
@@ -245,7 +246,7 @@ func (s *Service) bootstrapOnce(ctx context.Context, b Bootstrap) (BootstrapResu
 		id, secret := b.ClientID, b.ClientSecret
 		if id == "" {
 			stored, err := st.Setting(ctx, settingBootstrapClient)
-			if err != nil && !errors.Is(err, ErrNotFound) {
+			if err != nil && !errors.Is(err, errs.ErrNotFound) {
 				return err
 			}
 			if _, cerr := st.Client(ctx, stored); stored != "" && cerr == nil {
@@ -258,7 +259,7 @@ func (s *Service) bootstrapOnce(ctx context.Context, b Bootstrap) (BootstrapResu
 		res.ClientID = id
 		c, err := st.Client(ctx, id)
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, errs.ErrNotFound):
 			c = Client{ClientID: id, Name: "Usher Management API (bootstrap)", AppType: "non_interactive", IsFirstParty: true, OIDCConformant: true, CreatedAt: now}
 			c.normalize()
 			c.SecretHash = hashSecret(secret)

@@ -3,6 +3,8 @@ package identity
 import (
 	"context"
 	"errors"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // SignupRequest is the body of POST /dbconnections/signup.
@@ -21,7 +23,7 @@ type SignupRequest struct {
 }
 
 // ErrSignupDisabled is the answer when the connection takes no public sign-ups.
-var ErrSignupDisabled = Denied("operation_not_allowed", "Public signup is disabled")
+var ErrSignupDisabled = errs.Denied("operation_not_allowed", "Public signup is disabled")
 
 // SignupAllowed reports whether a connection takes public sign-ups.
 func (s *Service) SignupAllowed(ctx context.Context, connection string) bool {
@@ -39,21 +41,21 @@ func (s *Service) Signup(ctx context.Context, r SignupRequest, who Requester) (U
 		return User{}, errors.Join(err, s.log(ctx, s.store, event, now))
 	}
 	if r.Connection == "" {
-		return User{}, Invalid("invalid_request", "Missing required parameter: connection")
+		return User{}, errs.Invalid("invalid_request", "Missing required parameter: connection")
 	}
 	if !s.SignupAllowed(ctx, r.Connection) {
 		return fail(ErrSignupDisabled)
 	}
 	if r.Password == "" {
-		return User{}, Invalid("invalid_password", "Missing required parameter: password")
+		return User{}, errs.Invalid("invalid_password", "Missing required parameter: password")
 	}
 	if len(r.UserMetadata) > 10 {
-		return User{}, Invalid("invalid_request", "user_metadata takes at most 10 properties")
+		return User{}, errs.Invalid("invalid_request", "user_metadata takes at most 10 properties")
 	}
 	meta := map[string]any{}
 	for k, v := range r.UserMetadata {
 		if len(v) > 500 {
-			return User{}, Invalid("invalid_request", "user_metadata values are at most 500 characters")
+			return User{}, errs.Invalid("invalid_request", "user_metadata values are at most 500 characters")
 		}
 		meta[k] = v
 	}
@@ -66,9 +68,9 @@ func (s *Service) Signup(ctx context.Context, r SignupRequest, who Requester) (U
 	})
 	switch {
 	case err != nil:
-		return fail(Invalid("invalid_signup", "The sign-up was stopped by a pre-user-registration action: %v", err))
+		return fail(errs.Invalid("invalid_signup", "The sign-up was stopped by a pre-user-registration action: %v", err))
 	case outcome.Denied != "":
-		return fail(Invalid("invalid_signup", "%s", outcome.Denied))
+		return fail(errs.Invalid("invalid_signup", "%s", outcome.Denied))
 	}
 	app := map[string]any{}
 	if len(outcome.UserMetadata) > 0 { // an empty change would clear everything
@@ -80,12 +82,12 @@ func (s *Service) Signup(ctx context.Context, r SignupRequest, who Requester) (U
 	u, err := s.CreateUser(ctx, NewUser{Connection: r.Connection, Email: r.Email, Password: r.Password, Username: r.Username,
 		GivenName: r.GivenName, FamilyName: r.FamilyName, Name: r.Name, Nickname: r.Nickname, Picture: r.Picture,
 		UserMetadata: meta, AppMetadata: app})
-	var de *Error
+	var de *errs.Error
 	switch {
-	case errors.As(err, &de) && de.Kind == KindConflict:
-		return fail(Invalid("invalid_signup", "Invalid sign up"))
+	case errors.As(err, &de) && de.Kind == errs.KindConflict:
+		return fail(errs.Invalid("invalid_signup", "Invalid sign up"))
 	case errors.As(err, &de) && de.Code == "password_strength_error":
-		return fail(Invalid("invalid_password", "PasswordStrengthError: Password is too weak"))
+		return fail(errs.Invalid("invalid_password", "PasswordStrengthError: Password is too weak"))
 	case err != nil:
 		return User{}, err
 	}

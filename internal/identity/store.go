@@ -3,6 +3,8 @@ package identity
 import (
 	"context"
 	"time"
+
+	"github.com/usherid/usher/internal/outbox"
 )
 
 // Store is the persistence the identity service needs. A store returns
@@ -47,7 +49,7 @@ type Store interface {
 	// RevokeTickets revokes the user's open tickets of kind ("" for every kind).
 	RevokeTickets(ctx context.Context, userID, kind string, now time.Time) error
 
-	EnqueueMail(ctx context.Context, m Mail) error
+	EnqueueMail(ctx context.Context, m outbox.Mail) error
 
 	// ReserveLoginAttempt counts one more login attempt of a user from an
 	// address before its password is checked, atomically, and returns the

@@ -1,5 +1,7 @@
 package identity
 
+import "github.com/usherid/usher/internal/errs"
+
 // TenantSettings are the tenant-wide settings of /api/v2/tenants/settings.
 type TenantSettings struct {
 	FriendlyName          string              `json:"friendly_name,omitempty"`
@@ -54,14 +56,14 @@ func DefaultTenantSettings() TenantSettings {
 
 func (s *TenantSettings) validate() error {
 	if s.SessionLifetime < 1 || s.SessionLifetime > 8760 {
-		return Invalid("invalid_body", "Payload validation error: 'session_lifetime must be between 1 and 8760 hours' on property session_lifetime.")
+		return errs.Invalid("invalid_body", "Payload validation error: 'session_lifetime must be between 1 and 8760 hours' on property session_lifetime.")
 	}
 	if s.IdleSessionLifetime < 1 || s.IdleSessionLifetime > s.SessionLifetime {
-		return Invalid("invalid_body", "Payload validation error: 'idle_session_lifetime must be between 1 hour and session_lifetime' on property idle_session_lifetime.")
+		return errs.Invalid("invalid_body", "Payload validation error: 'idle_session_lifetime must be between 1 hour and session_lifetime' on property idle_session_lifetime.")
 	}
 	if s.SupportEmail != "" {
 		if _, err := normalizeEmail(s.SupportEmail); err != nil {
-			return Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format email: %s' on property support_email.", s.SupportEmail)
+			return errs.Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format email: %s' on property support_email.", s.SupportEmail)
 		}
 	}
 	if err := checkRedirects("allowed_logout_urls", s.AllowedLogoutURLs, false); err != nil {

@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/usherid/usher/internal/errs"
+	"github.com/usherid/usher/internal/outbox"
 )
 
 // MailSettings are the parts of an email template that shape its link.
@@ -80,7 +83,7 @@ func checkResultURL(raw string) error {
 func ttlOf(sec int, fallback time.Duration) (time.Duration, error) {
 	switch {
 	case sec < 0 || time.Duration(sec)*time.Second > maxTicketLifetime:
-		return 0, Invalid("invalid_body", "Payload validation error: 'ttl_sec must be from 0 to %d' on property ttl_sec.", int(maxTicketLifetime.Seconds()))
+		return 0, errs.Invalid("invalid_body", "Payload validation error: 'ttl_sec must be from 0 to %d' on property ttl_sec.", int(maxTicketLifetime.Seconds()))
 	case sec == 0:
 		return fallback, nil
 	}
@@ -119,7 +122,7 @@ func (s *Service) PasswordChangeTicket(ctx context.Context, r PasswordChangeTick
 // EmailVerificationTicket makes an email-verification link for a user.
 func (s *Service) EmailVerificationTicket(ctx context.Context, r EmailVerificationTicketRequest) (string, error) {
 	if r.UserID == "" {
-		return "", Invalid("invalid_body", "Payload validation error: 'Missing required property: user_id'.")
+		return "", errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: user_id'.")
 	}
 	u, err := s.User(ctx, r.UserID)
 	if err != nil {
@@ -170,7 +173,7 @@ func (s *Service) noteInvitation(ctx context.Context, st Store, u User, t Ticket
 	event := "resent"
 	inv, err := st.OpenInvitation(ctx, u.ID)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, errs.ErrNotFound):
 		inv = Invitation{ID: "inv_" + objectID(), UserID: u.ID, Email: u.Email, ConnectionID: u.ConnectionID, ClientID: t.ClientID,
 			ResultURL: t.ResultURL, TTL: t.ExpiresAt.Sub(t.CreatedAt), TicketID: t.ID, Source: InvitationByPasswordChange,
 			CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
@@ -198,7 +201,7 @@ func (s *Service) ticketUser(ctx context.Context, userID, email, connectionID st
 		return s.User(ctx, userID)
 	}
 	if email == "" || connectionID == "" {
-		return User{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: user_id (or email and connection_id)'.")
+		return User{}, errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: user_id (or email and connection_id)'.")
 	}
 	return s.userInConnection(ctx, email, connectionID)
 }
@@ -207,8 +210,8 @@ func (s *Service) checkClient(ctx context.Context, clientID string) error {
 	if clientID == "" {
 		return nil
 	}
-	if _, err := s.store.Client(ctx, clientID); errors.Is(err, ErrNotFound) {
-		return Invalid("invalid_body", "The client %q does not exist.", clientID)
+	if _, err := s.store.Client(ctx, clientID); errors.Is(err, errs.ErrNotFound) {
+		return errs.Invalid("invalid_body", "The client %q does not exist.", clientID)
 	} else if err != nil {
 		return err
 	}
@@ -250,14 +253,14 @@ type passwordChange struct {
 // nothing is sent.
 func (s *Service) RequestPasswordChange(ctx context.Context, r PasswordChangeRequest, who Requester) error {
 	if r.Email == "" {
-		return Invalid("invalid_request", "Missing required parameter: email")
+		return errs.Invalid("invalid_request", "Missing required parameter: email")
 	}
 	if r.Connection == "" {
-		return Invalid("invalid_request", "Missing required parameter: connection")
+		return errs.Invalid("invalid_request", "Missing required parameter: connection")
 	}
 	conn, err := s.conns.get(ctx, s.store, r.Connection, s.now())
-	if errors.Is(err, ErrNotFound) {
-		return Invalid("invalid_request", "The connection does not exist.")
+	if errors.Is(err, errs.ErrNotFound) {
+		return errs.Invalid("invalid_request", "The connection does not exist.")
 	} else if err != nil {
 		return err
 	}
@@ -337,7 +340,7 @@ func (s *Service) sendPasswordChange(ctx context.Context, c passwordChange) erro
 	return err
 }
 
-var errResetDisabled = Invalid("template_disabled", "The reset_email template is disabled: enable it to send password-change mails.")
+var errResetDisabled = errs.Invalid("template_disabled", "The reset_email template is disabled: enable it to send password-change mails.")
 
 // mailPasswordChange writes a new password-change link for u, its
 // reset_email mail (an invitation when u is flagged needsInvitation) and
@@ -387,7 +390,7 @@ func (s *Service) SendPasswordMail(ctx context.Context, userID string, who Reque
 		return "", err
 	}
 	if u.Blocked {
-		return "", Invalid("user_blocked", "This account is blocked: unblock it before mailing a link.")
+		return "", errs.Invalid("user_blocked", "This account is blocked: unblock it before mailing a link.")
 	}
 	inv, err := s.store.OpenInvitation(ctx, u.ID)
 	switch {
@@ -396,7 +399,7 @@ func (s *Service) SendPasswordMail(ctx context.Context, userID string, who Reque
 			return "", err
 		}
 		return PurposeInvite, nil
-	case !errors.Is(err, ErrNotFound):
+	case !errors.Is(err, errs.ErrNotFound):
 		return "", err
 	}
 	now := s.now().UTC()
@@ -423,8 +426,8 @@ func (s *Service) optionalClient(ctx context.Context, id string) (*Client, error
 		return nil, nil
 	}
 	c, err := s.store.Client(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, Invalid("invalid_request", "Unknown client.")
+	if errors.Is(err, errs.ErrNotFound) {
+		return nil, errs.Invalid("invalid_request", "Unknown client.")
 	}
 	return &c, err
 }
@@ -451,15 +454,15 @@ type linkMail struct {
 }
 
 // compose renders template for u into a Mail with a fresh id.
-func (s *Service) compose(ctx context.Context, template string, u User, link linkMail, client *Client, connection string, now time.Time) (Mail, error) {
+func (s *Service) compose(ctx context.Context, template string, u User, link linkMail, client *Client, connection string, now time.Time) (outbox.Mail, error) {
 	tenant, err := s.tenant(ctx)
 	if err != nil {
-		return Mail{}, err
+		return outbox.Mail{}, err
 	}
 	m, _, err := s.composer.Compose(ctx, template, MailData{User: u, URL: link.url, Client: client, Connection: connection, Tenant: tenant,
 		Inviter: link.inviter, LinkExpires: link.expires})
 	if err != nil {
-		return Mail{}, err
+		return outbox.Mail{}, err
 	}
 	m.ID, m.UserID, m.Template, m.CreatedAt = "mail_"+objectID(), u.ID, template, now
 	m.MessageID = randomAlnum(24) + "@" + s.mailDomain()

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/usherid/usher/internal/errs"
 )
 
 // User is a person with an account in a database connection.
@@ -125,7 +127,7 @@ const maxEmailLength = 254
 func normalizeEmail(email string) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if len(email) > maxEmailLength {
-		return "", Invalid("invalid_body", "Payload validation error: 'String length must be between 1 and %d' on property email (The user's email).", maxEmailLength)
+		return "", errs.Invalid("invalid_body", "Payload validation error: 'String length must be between 1 and %d' on property email (The user's email).", maxEmailLength)
 	}
 	addr, err := mail.ParseAddress(email)
 	at := strings.LastIndex(email, "@")
@@ -133,7 +135,7 @@ func normalizeEmail(email string) (string, error) {
 	// that were not UTF-8 (see store.storable), never for a real address.
 	if err != nil || addr.Address != email || at > 64 || strings.ContainsRune(email, utf8.RuneError) ||
 		!strings.Contains(email[at+1:], ".") && !strings.HasSuffix(email, "@localhost") {
-		return "", Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format email: %s' on property email (The user's email).", email)
+		return "", errs.Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format email: %s' on property email (The user's email).", email)
 	}
 	return email, nil
 }
@@ -141,7 +143,7 @@ func normalizeEmail(email string) (string, error) {
 func checkLength(property, v string, min, max int) error {
 	n := len([]rune(v))
 	if n < min || n > max {
-		return Invalid("invalid_body", "Payload validation error: 'String length must be between %d and %d' on property %s.", min, max, property)
+		return errs.Invalid("invalid_body", "Payload validation error: 'String length must be between %d and %d' on property %s.", min, max, property)
 	}
 	return nil
 }

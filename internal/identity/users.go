@@ -6,24 +6,27 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/usherid/usher/internal/errs"
+	"github.com/usherid/usher/internal/outbox"
 )
 
-var errNoUser = NotFound("inexistent_user", "The user does not exist.")
+var errNoUser = errs.NotFound("inexistent_user", "The user does not exist.")
 
 // newUser validates in against its connection's rules and returns the user
 // to store, its password hashed.
 func (s *Service) newUser(ctx context.Context, in NewUser) (User, Connection, error) {
 	if in.Connection == "" {
-		return User{}, Connection{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: connection'.")
+		return User{}, Connection{}, errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: connection'.")
 	}
 	conn, err := s.conns.get(ctx, s.store, in.Connection, s.now())
-	if errors.Is(err, ErrNotFound) {
-		return User{}, Connection{}, Invalid("inexistent_connection", "The connection does not exist.")
+	if errors.Is(err, errs.ErrNotFound) {
+		return User{}, Connection{}, errs.Invalid("inexistent_connection", "The connection does not exist.")
 	} else if err != nil {
 		return User{}, Connection{}, err
 	}
 	if in.Email == "" {
-		return User{}, Connection{}, Invalid("invalid_body", "Payload validation error: 'Missing required property: email'.")
+		return User{}, Connection{}, errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: email'.")
 	}
 	email, err := normalizeEmail(in.Email)
 	if err != nil {
@@ -48,7 +51,7 @@ func (s *Service) newUser(ctx context.Context, in NewUser) (User, Connection, er
 	id := NewUserID()
 	if in.UserID != "" {
 		if len(in.UserID) > 255 || strings.IndexFunc(in.UserID, unicode.IsSpace) >= 0 {
-			return User{}, Connection{}, Invalid("invalid_body", "Payload validation error: 'user_id must be 1 to 255 characters without white space' on property user_id.")
+			return User{}, Connection{}, errs.Invalid("invalid_body", "Payload validation error: 'user_id must be 1 to 255 characters without white space' on property user_id.")
 		}
 		id = "auth0|" + strings.TrimPrefix(in.UserID, "auth0|")
 	}
@@ -86,8 +89,8 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
 		}
 	}
 	create := func(st Store) error {
-		if err := st.CreateUser(ctx, u); errors.Is(err, ErrDuplicate) {
-			return Conflict("auth0_idp_error", "The user already exists.")
+		if err := st.CreateUser(ctx, u); errors.Is(err, errs.ErrDuplicate) {
+			return errs.Conflict("auth0_idp_error", "The user already exists.")
 		} else if err != nil {
 			return err
 		}
@@ -111,7 +114,7 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
 type verification struct {
 	id   string
 	spec ticketSpec
-	mail Mail
+	mail outbox.Mail
 }
 
 // prepareVerification renders the verify_email mail for u, or returns nil
@@ -144,12 +147,12 @@ func (v *verification) store(ctx context.Context, s *Service, st Store, u User, 
 func checkUsername(conn Connection, username string, creating bool) error {
 	if username == "" {
 		if creating && conn.RequiresUsername() {
-			return Invalid("invalid_body", "Payload validation error: 'Missing required property: username'.")
+			return errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: username'.")
 		}
 		return nil
 	}
 	if !conn.RequiresUsername() {
-		return Invalid("invalid_body", "Cannot set username for connection without requires_username")
+		return errs.Invalid("invalid_body", "Cannot set username for connection without requires_username")
 	}
 	return checkLength("username", username, 1, 128)
 }
@@ -164,7 +167,7 @@ func orEmpty(m map[string]any) map[string]any {
 // User returns the user with id.
 func (s *Service) User(ctx context.Context, id string) (User, error) {
 	u, err := s.store.User(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return User{}, errNoUser
 	}
 	return u, err
@@ -182,7 +185,7 @@ func (s *Service) UsersByEmail(ctx context.Context, email string) ([]User, error
 
 // DeleteUser removes a user; removing a user who is not there is not an error.
 func (s *Service) DeleteUser(ctx context.Context, id string) error {
-	if err := s.store.DeleteUser(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := s.store.DeleteUser(ctx, id); err != nil && !errors.Is(err, errs.ErrNotFound) {
 		return err
 	}
 	return nil
@@ -193,9 +196,9 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User, error) {
 	switch {
 	case p.Password.Set && (p.Email.Set || p.EmailVerified.Set):
-		return User{}, Invalid("invalid_body", "Cannot update password and email or email_verified simultaneously")
+		return User{}, errs.Invalid("invalid_body", "Cannot update password and email or email_verified simultaneously")
 	case p.Username.Set && (p.Email.Set || p.EmailVerified.Set || p.Password.Set):
-		return User{}, Invalid("invalid_body", "Cannot update username and email, email_verified or password simultaneously")
+		return User{}, errs.Invalid("invalid_body", "Cannot update username and email, email_verified or password simultaneously")
 	}
 	if err := CheckMetadata(p.AppMetadata.V, p.UserMetadata.V); err != nil {
 		return User{}, err
@@ -212,7 +215,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 	var out User
 	err := s.store.Atomic(ctx, func(st Store) error {
 		u, err := st.User(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, errs.ErrNotFound) {
 			return errNoUser
 		} else if err != nil {
 			return err
@@ -222,7 +225,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 			return err
 		}
 		if p.Connection.Set && p.Connection.V != conn.Name {
-			return Invalid("invalid_body", "The user does not belong to connection %q.", p.Connection.V)
+			return errs.Invalid("invalid_body", "The user does not belong to connection %q.", p.Connection.V)
 		}
 		now := s.now().UTC()
 		oldEmail := u.Email
@@ -230,8 +233,8 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 			return err
 		}
 		u.UpdatedAt = now
-		if err := st.UpdateUser(ctx, u); errors.Is(err, ErrDuplicate) {
-			return Conflict("auth0_idp_error", "The specified new email already exists")
+		if err := st.UpdateUser(ctx, u); errors.Is(err, errs.ErrDuplicate) {
+			return errs.Conflict("auth0_idp_error", "The specified new email already exists")
 		} else if err != nil {
 			return err
 		}
@@ -256,7 +259,7 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 // hashes it.
 func (s *Service) hashNewPassword(ctx context.Context, id, pw string) (string, error) {
 	u, err := s.store.User(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return "", errNoUser
 	} else if err != nil {
 		return "", err
@@ -275,7 +278,7 @@ func (s *Service) hashNewPassword(ctx context.Context, id, pw string) (string, e
 func applyUserPatch(u *User, conn Connection, p UserPatch, hash string, now time.Time) error {
 	if p.Email.Set {
 		if p.Email.Null {
-			return Invalid("invalid_body", "Payload validation error: 'Expected type string but found type null' on property email.")
+			return errs.Invalid("invalid_body", "Payload validation error: 'Expected type string but found type null' on property email.")
 		}
 		email, err := normalizeEmail(p.Email.V)
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/outbox"
 )
 
 // OutboxStore is the part of the database the delivery worker uses.
@@ -17,11 +17,11 @@ type OutboxStore interface {
 	// ClaimMails leases up to limit mails that are due (queued, failed and
 	// due, or sending with a lapsed lease) to this worker until now+lease.
 	// On PostgreSQL concurrent claims skip each other's rows.
-	ClaimMails(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]identity.Mail, error)
+	ClaimMails(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]outbox.Mail, error)
 	// ClaimMailsCapped is ClaimMails under a cap shared by every worker on
 	// the database: it claims no more than the cap's window has room for,
 	// counts what it claimed, and reports where the window stands.
-	ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Duration, limit int, cap Rate) ([]identity.Mail, RateWindow, error)
+	ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Duration, limit int, cap Rate) ([]outbox.Mail, RateWindow, error)
 	// DueMails counts the mails a claim at now could take.
 	DueMails(ctx context.Context, now time.Time) (int, error)
 	// RecordAttempt stores an attempt's outcome: the new status, the reply,
@@ -31,7 +31,7 @@ type OutboxStore interface {
 
 // HiddenTicket stands in a stored mail where its link's ticket token was.
 // A link is as good as a password, and only hashes of tickets may rest in
-// the database: the token itself is kept apart (identity.Mail.Ticket) while
+// the database: the token itself is kept apart (outbox.Mail.Ticket) while
 // the mail is pending, put back when it is sent, and dropped once the mail
 // is sent or given up. What remains shows, wherever the mail is read, as a
 // link that says it is hidden.
@@ -39,7 +39,7 @@ const HiddenTicket = "[link hidden]"
 
 // HideTicket takes token out of m's subject, sender and bodies, leaving
 // HiddenTicket in its place, and keeps it in m.Ticket, if it was there.
-func HideTicket(m identity.Mail, token string) identity.Mail {
+func HideTicket(m outbox.Mail, token string) outbox.Mail {
 	if token == "" {
 		return m
 	}
@@ -56,7 +56,7 @@ func HideTicket(m identity.Mail, token string) identity.Mail {
 }
 
 // WithTicket is m as it is sent: its ticket back where HiddenTicket stands.
-func WithTicket(m identity.Mail) identity.Mail {
+func WithTicket(m outbox.Mail) outbox.Mail {
 	if m.Ticket == "" {
 		return m
 	}
@@ -67,7 +67,7 @@ func WithTicket(m identity.Mail) identity.Mail {
 }
 
 // HidesLink reports whether m carries a link whose ticket is hidden.
-func HidesLink(m identity.Mail) bool {
+func HidesLink(m outbox.Mail) bool {
 	for _, s := range []string{m.Subject, m.From, m.HTML, m.Text} {
 		if strings.Contains(s, HiddenTicket) {
 			return true
@@ -119,7 +119,7 @@ func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d
 
 // Transport delivers a batch of mails and reports a result for each.
 type Transport interface {
-	Send(ctx context.Context, mails []identity.Mail) []Result
+	Send(ctx context.Context, mails []outbox.Mail) []Result
 }
 
 // Worker delivers the outbox: it claims due mails in batches, sends each
@@ -223,7 +223,7 @@ func (w *Worker) deliverOnce(ctx context.Context) (int, time.Time, error) {
 	rec := w.record(ctx, mails)
 	// What is sent carries its link; the stored copy does not. index maps
 	// a mail sent to its place in the batch claimed.
-	send, index := make([]identity.Mail, 0, len(mails)), make([]int, 0, len(mails))
+	send, index := make([]outbox.Mail, 0, len(mails)), make([]int, 0, len(mails))
 	for i, m := range mails {
 		if m.Ticket == "" && HidesLink(m) {
 			rec.add(i, Result{Err: errLinkGone, Reply: errLinkGone.Error()})
@@ -258,7 +258,7 @@ func (w *Worker) deliverOnce(ctx context.Context) (int, time.Time, error) {
 // claim leases a batch of due mails, as many as the rate cap leaves room
 // for. reopens is when the cap's window ends, if this claim used it up (or
 // found it used up), and zero otherwise.
-func (w *Worker) claim(ctx context.Context, now time.Time) (mails []identity.Mail, reopens time.Time, err error) {
+func (w *Worker) claim(ctx context.Context, now time.Time) (mails []outbox.Mail, reopens time.Time, err error) {
 	if w.Rate.Max <= 0 {
 		// Without a cap the claim stays one statement: delivery as fast as before.
 		mails, err = w.Store.ClaimMails(ctx, now, w.Lease, w.Batch)
@@ -305,7 +305,7 @@ var errNoResult = errors.New("the transport gave no result for this mail")
 // sent rather than after the whole batch: a worker that dies mid-batch then
 // leaves at most the mails it had not yet recorded to be sent again.
 type eachSender interface {
-	SendEach(ctx context.Context, mails []identity.Mail, done func(i int, r Result))
+	SendEach(ctx context.Context, mails []outbox.Mail, done func(i int, r Result))
 }
 
 // AttemptRecord is one delivery attempt to store: RecordAttempt's arguments.
@@ -329,7 +329,7 @@ type batchRecorder interface {
 type recorder struct {
 	w       *Worker
 	ctx     context.Context
-	mails   []identity.Mail
+	mails   []outbox.Mail
 	results chan indexed
 	done    chan error
 }
@@ -340,7 +340,7 @@ type indexed struct {
 	t time.Time
 }
 
-func (w *Worker) record(ctx context.Context, mails []identity.Mail) *recorder {
+func (w *Worker) record(ctx context.Context, mails []outbox.Mail) *recorder {
 	// Records use a context of their own: a delivered mail must be marked
 	// sent even when shutdown began during the send.
 	r := &recorder{w: w, ctx: context.WithoutCancel(ctx), mails: mails,
@@ -388,7 +388,7 @@ func (r *recorder) store(batch []indexed) error {
 		m := r.mails[b.i]
 		status, next := r.w.outcome(m, b.r, b.t)
 		attempts[j] = AttemptRecord{ID: m.ID, At: b.t, Status: status, Reply: b.r.Reply, Next: next}
-		if status != identity.MailSent {
+		if status != outbox.Sent {
 			r.w.Log.Warn("mail not delivered", "mail", m.ID, "template", m.Template, "status", status, "reply", b.r.Reply)
 		}
 	}
@@ -413,18 +413,18 @@ func (r *recorder) store(batch []indexed) error {
 }
 
 // outcome decides a mail's status after an attempt, and when to retry.
-func (w *Worker) outcome(m identity.Mail, r Result, now time.Time) (string, time.Time) {
+func (w *Worker) outcome(m outbox.Mail, r Result, now time.Time) (string, time.Time) {
 	switch {
 	case r.Err == nil:
-		return identity.MailSent, time.Time{}
+		return outbox.Sent, time.Time{}
 	case !r.Temp || now.Sub(m.CreatedAt) >= w.GiveUpAfter:
-		return identity.MailDead, time.Time{}
+		return outbox.Dead, time.Time{}
 	}
 	backoff := Backoff
 	if w.Backoff != nil {
 		backoff = w.Backoff
 	}
-	return identity.MailFailed, now.Add(backoff(m.Attempts + 1))
+	return outbox.Failed, now.Add(backoff(m.Attempts + 1))
 }
 
 // Backoff is the wait before the next attempt after attempt n (from 1):

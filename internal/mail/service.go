@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/cache"
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/outbox"
 	"github.com/usherid/usher/internal/secretbox"
 )
 
@@ -23,8 +25,8 @@ type Store interface {
 	PutSetting(ctx context.Context, name, value string) error
 	CompareAndPutSetting(ctx context.Context, name, old, value string) (bool, error)
 
-	Mails(ctx context.Context, q Query) ([]identity.Mail, int, error)
-	Mail(ctx context.Context, id string) (identity.Mail, error)
+	Mails(ctx context.Context, q Query) ([]outbox.Mail, int, error)
+	Mail(ctx context.Context, id string) (outbox.Mail, error)
 	MailAttempts(ctx context.Context, id string) ([]Attempt, error)
 	RetryMail(ctx context.Context, id string, now time.Time) error
 }
@@ -44,7 +46,7 @@ type Attempt struct {
 
 // Outbox returns a page of the outbox and how many mails match, as
 // OutboxMail shows each.
-func (s *Service) Outbox(ctx context.Context, q Query) ([]identity.Mail, int, error) {
+func (s *Service) Outbox(ctx context.Context, q Query) ([]outbox.Mail, int, error) {
 	mails, total, err := s.store.Mails(ctx, q)
 	if err != nil {
 		return nil, 0, err
@@ -60,10 +62,10 @@ func (s *Service) Outbox(ctx context.Context, q Query) ([]identity.Mail, int, er
 // OutboxMail returns one mail with every attempt to deliver it. Its link
 // shows only in the development mailbox (see Mailbox), while the mail is
 // pending; everywhere else it reads HiddenTicket.
-func (s *Service) OutboxMail(ctx context.Context, id string) (identity.Mail, []Attempt, error) {
+func (s *Service) OutboxMail(ctx context.Context, id string) (outbox.Mail, []Attempt, error) {
 	m, err := s.store.Mail(ctx, id)
-	if errors.Is(err, identity.ErrNotFound) {
-		return m, nil, identity.NotFound("inexistent_mail", "The mail does not exist.")
+	if errors.Is(err, errs.ErrNotFound) {
+		return m, nil, errs.NotFound("inexistent_mail", "The mail does not exist.")
 	} else if err != nil {
 		return m, nil, err
 	}
@@ -76,13 +78,13 @@ func (s *Service) OutboxMail(ctx context.Context, id string) (identity.Mail, []A
 
 // shown is m as it may be shown: with its link in the development mailbox,
 // and never with its ticket apart.
-func (s *Service) shown(ctx context.Context, m identity.Mail) (identity.Mail, error) {
+func (s *Service) shown(ctx context.Context, m outbox.Mail) (outbox.Mail, error) {
 	if m.Ticket == "" {
 		return m, nil
 	}
 	mailbox, err := s.Mailbox(ctx)
 	if err != nil {
-		return identity.Mail{}, err
+		return outbox.Mail{}, err
 	}
 	if mailbox {
 		m = WithTicket(m)
@@ -104,7 +106,7 @@ func (s *Service) Mailbox(ctx context.Context) (bool, error) {
 	switch {
 	case err == nil:
 		return false, nil
-	case identity.KindOf(err) == identity.KindNotFound:
+	case errs.KindOf(err) == errs.KindNotFound:
 		return true, nil
 	}
 	return false, err
@@ -114,13 +116,13 @@ func (s *Service) Mailbox(ctx context.Context) (bool, error) {
 // link was dropped when it was given up cannot go again: its link is gone.
 func (s *Service) RetryMail(ctx context.Context, id string) error {
 	err := s.store.RetryMail(ctx, id, time.Now())
-	if !errors.Is(err, identity.ErrNotFound) {
+	if !errors.Is(err, errs.ErrNotFound) {
 		return err
 	}
-	if m, err := s.store.Mail(ctx, id); err == nil && m.Status == identity.MailDead && m.Ticket == "" && HidesLink(m) {
-		return identity.Invalid("not_retryable", "The link in this mail was removed when it was given up: send a new link instead (resend the invitation, or ask for a new password-change mail).")
+	if m, err := s.store.Mail(ctx, id); err == nil && m.Status == outbox.Dead && m.Ticket == "" && HidesLink(m) {
+		return errs.Invalid("not_retryable", "The link in this mail was removed when it was given up: send a new link instead (resend the invitation, or ask for a new password-change mail).")
 	}
-	return identity.Invalid("not_retryable", "Only a failed or dead mail can be retried.")
+	return errs.Invalid("not_retryable", "Only a failed or dead mail can be retried.")
 }
 
 // Service manages email templates and the email provider, and renders mail.
@@ -150,7 +152,7 @@ func NewService(store Store, engine *Engine, defaultFrom string, envSMTP *SMTP, 
 		templates: cache.New[string, Template](settingsTTL, len(TemplateNames)), provider: cache.New[struct{}, string](settingsTTL, 1)}
 }
 
-var errNoTemplate = identity.NotFound("inexistent_template", "Template not found.")
+var errNoTemplate = errs.NotFound("inexistent_template", "Template not found.")
 
 // Template returns the tenant's template, or its default text when the
 // tenant never changed it.
@@ -159,7 +161,7 @@ func (s *Service) Template(ctx context.Context, name string) (Template, error) {
 		return Template{}, errNoTemplate
 	}
 	t, err := s.store.EmailTemplate(ctx, name)
-	if errors.Is(err, identity.ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return DefaultTemplate(name), nil
 	}
 	return t, err
@@ -187,11 +189,11 @@ type TemplatePatch struct {
 // tenant already set is a conflict; one still at its default is replaced.
 func (s *Service) CreateTemplate(ctx context.Context, t Template) (Template, error) {
 	if !IsTemplateName(t.Name) {
-		return Template{}, identity.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property template.", t.Name)
+		return Template{}, errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property template.", t.Name)
 	}
 	if _, err := s.store.EmailTemplate(ctx, t.Name); err == nil {
-		return Template{}, identity.Conflict("template_conflict", "Template ("+t.Name+") already exists.")
-	} else if !errors.Is(err, identity.ErrNotFound) {
+		return Template{}, errs.Conflict("template_conflict", "Template ("+t.Name+") already exists.")
+	} else if !errors.Is(err, errs.ErrNotFound) {
 		return Template{}, err
 	}
 	return t, s.save(ctx, t)
@@ -203,7 +205,7 @@ func (s *Service) ReplaceTemplate(ctx context.Context, name string, t Template) 
 		return Template{}, errNoTemplate
 	}
 	if t.Name != "" && t.Name != name {
-		return Template{}, identity.Invalid("invalid_body", "The template property provided in payload must match template in the URL.")
+		return Template{}, errs.Invalid("invalid_body", "The template property provided in payload must match template in the URL.")
 	}
 	t.Name = name
 	return t, s.save(ctx, t)
@@ -216,7 +218,7 @@ func (s *Service) UpdateTemplate(ctx context.Context, name string, p TemplatePat
 		return Template{}, err
 	}
 	if p.Template != nil && *p.Template != name {
-		return Template{}, identity.Invalid("invalid_body", "The template property provided in payload must match template in the URL.")
+		return Template{}, errs.Invalid("invalid_body", "The template property provided in payload must match template in the URL.")
 	}
 	set := func(dst *string, v *string) {
 		if v != nil {
@@ -248,18 +250,18 @@ func (s *Service) save(ctx context.Context, t Template) error {
 	}
 	switch {
 	case t.Syntax != "liquid":
-		return identity.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property syntax (allowed: liquid).", t.Syntax)
+		return errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property syntax (allowed: liquid).", t.Syntax)
 	case strings.TrimSpace(t.Body) == "":
-		return identity.Invalid("invalid_body", "Payload validation error: 'Missing required property: body'.")
+		return errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: body'.")
 	case t.URLLifetimeInSeconds < 0:
-		return identity.Invalid("invalid_body", "Payload validation error: 'urlLifetimeInSeconds must be at least 0'.")
+		return errs.Invalid("invalid_body", "Payload validation error: 'urlLifetimeInSeconds must be at least 0'.")
 	}
 	if err := identity.CheckRedirect("resultUrl", t.ResultURL); err != nil {
 		return err
 	}
 	for _, part := range []struct{ name, src string }{{"body", t.Body}, {"subject", t.Subject}, {"from", t.From}} {
 		if err := s.engine.Check(t.Name, part.src); err != nil {
-			return identity.Invalid("invalid_template", "The %s of %s is not valid Liquid: %v", part.name, t.Name, err)
+			return errs.Invalid("invalid_template", "The %s of %s is not valid Liquid: %v", part.name, t.Name, err)
 		}
 	}
 	defer s.templates.Forget()
@@ -315,10 +317,10 @@ func Vars(d identity.MailData) map[string]any {
 // Compose renders a template for d, ready for the outbox: the token of
 // d.URL's ticket is kept apart (HideTicket). ok is false when the template
 // is disabled.
-func (s *Service) Compose(ctx context.Context, name string, d identity.MailData) (identity.Mail, bool, error) {
+func (s *Service) Compose(ctx context.Context, name string, d identity.MailData) (outbox.Mail, bool, error) {
 	t, err := s.cachedTemplate(ctx, name)
 	if err != nil || !t.Enabled {
-		return identity.Mail{}, false, err
+		return outbox.Mail{}, false, err
 	}
 	m, err := s.render(ctx, t, d)
 	if err != nil {
@@ -344,13 +346,13 @@ func ticketOf(link string) string {
 
 // Preview renders t as it would be sent for d, whether or not t is saved
 // or enabled: the dashboard shows a template while it is being edited.
-func (s *Service) Preview(ctx context.Context, t Template, d identity.MailData) (identity.Mail, error) {
+func (s *Service) Preview(ctx context.Context, t Template, d identity.MailData) (outbox.Mail, error) {
 	return s.render(ctx, t, d)
 }
 
-func (s *Service) render(ctx context.Context, t Template, d identity.MailData) (identity.Mail, error) {
+func (s *Service) render(ctx context.Context, t Template, d identity.MailData) (outbox.Mail, error) {
 	name, vars := t.Name, Vars(d)
-	var m identity.Mail
+	var m outbox.Mail
 	var err error
 	// Only the body is HTML: the subject and From are headers, where an
 	// escaped "&amp;" would show as such.
@@ -410,12 +412,12 @@ func (s *Service) SendTest(ctx context.Context, to, messageDomain string) (Resul
 		return Result{}, err
 	}
 	if tr == nil {
-		return Result{}, identity.Invalid("no_email_provider", "No email provider is set up (nor USHER_SMTP_URL): mail waits in the outbox.")
+		return Result{}, errs.Invalid("no_email_provider", "No email provider is set up (nor USHER_SMTP_URL): mail waits in the outbox.")
 	}
 	html := "<p>This is a test mail from Usher. If you can read it, mail gets through.</p>"
-	m := identity.Mail{ID: "test", MessageID: fmt.Sprintf("test-%d@%s", time.Now().UnixNano(), messageDomain), Template: "test",
+	m := outbox.Mail{ID: "test", MessageID: fmt.Sprintf("test-%d@%s", time.Now().UnixNano(), messageDomain), Template: "test",
 		To: to, From: NamedFrom(s.defaultFromAddress(ctx), "Usher"), Subject: "Usher test mail", HTML: html, Text: TextOf(html)}
-	return tr.Send(ctx, []identity.Mail{m})[0], nil
+	return tr.Send(ctx, []outbox.Mail{m})[0], nil
 }
 
 // Provider is the tenant's email provider (/api/v2/emails/provider).
@@ -470,7 +472,7 @@ func (s *Service) openPassword(p *Provider) error {
 func (s *Service) SealPassword(ctx context.Context) (bool, error) {
 	doc, err := s.store.Setting(ctx, providerSetting)
 	p, perr := parseProvider(doc, err)
-	if identity.KindOf(perr) == identity.KindNotFound {
+	if errs.KindOf(perr) == errs.KindNotFound {
 		return false, nil
 	} else if perr != nil {
 		return false, perr
@@ -506,7 +508,7 @@ func (s *Service) sealed(p Provider) (string, error) {
 func (s *Service) cachedProvider(ctx context.Context) (Provider, error) {
 	doc, err := s.provider.Get(struct{}{}, time.Now(), func() (string, error) {
 		doc, err := s.store.Setting(ctx, providerSetting)
-		if errors.Is(err, identity.ErrNotFound) {
+		if errors.Is(err, errs.ErrNotFound) {
 			return "null", nil
 		}
 		return doc, err
@@ -516,8 +518,8 @@ func (s *Service) cachedProvider(ctx context.Context) (Provider, error) {
 
 // parseProvider reads the provider's stored document.
 func parseProvider(doc string, err error) (Provider, error) {
-	if errors.Is(err, identity.ErrNotFound) || doc == "null" {
-		return Provider{}, identity.NotFound("inexistent_email_provider", "Email provider has not been configured.")
+	if errors.Is(err, errs.ErrNotFound) || doc == "null" {
+		return Provider{}, errs.NotFound("inexistent_email_provider", "Email provider has not been configured.")
 	} else if err != nil {
 		return Provider{}, err
 	}
@@ -528,7 +530,7 @@ func parseProvider(doc string, err error) (Provider, error) {
 // CreateEmailProvider configures the provider; a second one is a conflict.
 func (s *Service) CreateEmailProvider(ctx context.Context, p Provider) (Provider, error) {
 	if _, err := s.EmailProvider(ctx); err == nil {
-		return Provider{}, identity.Conflict("email_provider_conflict", "Email provider is already configured.")
+		return Provider{}, errs.Conflict("email_provider_conflict", "Email provider is already configured.")
 	}
 	if p.Enabled == nil {
 		on := true
@@ -569,11 +571,11 @@ func (s *Service) DeleteEmailProvider(ctx context.Context) error {
 
 func (s *Service) saveProvider(ctx context.Context, p Provider) error {
 	if p.Name != "smtp" {
-		return identity.Invalid("invalid_body", "Usher delivers mail over SMTP: the provider name must be \"smtp\", not %q.", p.Name)
+		return errs.Invalid("invalid_body", "Usher delivers mail over SMTP: the provider name must be \"smtp\", not %q.", p.Name)
 	}
 	c := p.Credentials
 	if c == nil || c.SMTPHost == "" || c.SMTPPort <= 0 || c.SMTPPort > 65535 {
-		return identity.Invalid("invalid_body", "Payload validation error: 'credentials need smtp_host and smtp_port (and smtp_user, smtp_pass for servers that ask)'.")
+		return errs.Invalid("invalid_body", "Payload validation error: 'credentials need smtp_host and smtp_port (and smtp_user, smtp_pass for servers that ask)'.")
 	}
 	doc, err := s.sealed(p)
 	if err != nil {
@@ -598,7 +600,7 @@ func (s *Service) defaultFromAddress(ctx context.Context) string {
 // when it is enabled, else USHER_SMTP_URL, else nil (mail waits in the outbox).
 func (s *Service) Transport(ctx context.Context) (Transport, error) {
 	p, err := s.cachedProvider(ctx)
-	if err != nil && identity.KindOf(err) != identity.KindNotFound {
+	if err != nil && errs.KindOf(err) != errs.KindNotFound {
 		return nil, err
 	}
 	if err == nil && p.Name != "" {

@@ -11,10 +11,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/usherid/usher/internal/outbox"
 	gomail "github.com/wneessen/go-mail"
 	gosmtp "github.com/wneessen/go-mail/smtp"
-
-	"github.com/usherid/usher/internal/identity"
 )
 
 // SMTP is where mail goes: an smtp:// (STARTTLS when offered) or smtps://
@@ -61,7 +60,7 @@ type Result struct {
 // Send delivers mails over one SMTP connection and reports a result for each.
 // A failure to connect fails every mail temporarily; so does a mail SendEach
 // did not get to.
-func (s SMTP) Send(ctx context.Context, mails []identity.Mail) []Result {
+func (s SMTP) Send(ctx context.Context, mails []outbox.Mail) []Result {
 	results := make([]Result, len(mails))
 	for i := range results {
 		results[i] = Result{Err: errNotTried, Temp: true, Reply: errNotTried.Error()}
@@ -84,7 +83,7 @@ var errNotTried = errors.New("not tried: the batch ran out of time")
 //
 // When the server offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go out in
 // one write, so a mail costs two round trips: the envelope, then the message.
-func (s SMTP) SendEach(ctx context.Context, mails []identity.Mail, done func(i int, r Result)) {
+func (s SMTP) SendEach(ctx context.Context, mails []outbox.Mail, done func(i int, r Result)) {
 	todo := make([]envelope, 0, len(mails))
 	for i, m := range mails {
 		e, err := prepare(m)
@@ -341,7 +340,7 @@ type envelope struct {
 	rcpts []string
 }
 
-func prepare(m identity.Mail) (envelope, error) {
+func prepare(m outbox.Mail) (envelope, error) {
 	msg, err := buildMsg(m)
 	if err != nil {
 		return envelope{}, err
@@ -357,7 +356,7 @@ func prepare(m identity.Mail) (envelope, error) {
 	return envelope{msg: msg, from: from, rcpts: rcpts}, nil
 }
 
-func buildMsg(m identity.Mail) (*gomail.Msg, error) {
+func buildMsg(m outbox.Mail) (*gomail.Msg, error) {
 	msg := gomail.NewMsg()
 	if err := msg.From(m.From); err != nil {
 		return nil, fmt.Errorf("from %q: %w", m.From, err)

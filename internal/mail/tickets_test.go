@@ -9,6 +9,7 @@ import (
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/mail/mailtest"
+	"github.com/usherid/usher/internal/outbox"
 )
 
 // token is a ticket token of the real shape: 43 characters of base64url.
@@ -53,7 +54,7 @@ func TestWorkerSendsTheLinkKeepsNone(t *testing.T) {
 		tok := token(i)
 		link := "https://id.example.com/lo/reset?ticket=" + tok + "#type=invite"
 		html := `<p><a href="` + link + `">Accept</a></p>`
-		m := mail.HideTicket(identity.Mail{ID: fmt.Sprintf("mail_t%d", i), MessageID: fmt.Sprintf("t%d.%d@usher.test", i, time.Now().UnixNano()),
+		m := mail.HideTicket(outbox.Mail{ID: fmt.Sprintf("mail_t%d", i), MessageID: fmt.Sprintf("t%d.%d@usher.test", i, time.Now().UnixNano()),
 			Template: "reset_email", To: fmt.Sprintf("p%d@example.com", i), From: "Usher <no-reply@usher.test>", Subject: "Invited",
 			HTML: html, Text: mail.TextOf(html), CreatedAt: time.Now()}, tok)
 		if err := db.EnqueueMail(t.Context(), m); err != nil {
@@ -62,9 +63,9 @@ func TestWorkerSendsTheLinkKeepsNone(t *testing.T) {
 		want = append(want, link)
 	}
 	startWorker(t, db, transportTo(t, sink.Addr), nil)
-	eventually(t, "a failed attempt of each", all(t, db, 3, identity.MailFailed))
+	eventually(t, "a failed attempt of each", all(t, db, 3, outbox.Failed))
 	sink.Refuse(false)
-	eventually(t, "every mail sent", all(t, db, 3, identity.MailSent))
+	eventually(t, "every mail sent", all(t, db, 3, outbox.Sent))
 	got := strings.Builder{}
 	for _, msg := range sink.Messages() {
 		got.WriteString(msg.HTML + msg.Text)
@@ -89,14 +90,14 @@ func TestWorkerSendsNoDeadLink(t *testing.T) {
 	db := openStore(t)
 	sink := mailtest.Start(t)
 	html := `<p><a href="https://id.example.com/lo/reset?ticket=` + mail.HiddenTicket + `#">Accept</a></p>`
-	if err := db.EnqueueMail(t.Context(), identity.Mail{ID: "mail_gone", MessageID: "gone@usher.test", Template: "reset_email",
+	if err := db.EnqueueMail(t.Context(), outbox.Mail{ID: "mail_gone", MessageID: "gone@usher.test", Template: "reset_email",
 		To: "p@example.com", From: "Usher <no-reply@usher.test>", Subject: "Invited", HTML: html, Text: mail.TextOf(html), CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	queue(t, db, 2, time.Now()) // mails without a hidden link go as ever
 	startWorker(t, db, transportTo(t, sink.Addr), nil)
-	eventually(t, "the linkless mail given up", func() bool { return statuses(t, db)["mail_gone"].Status == identity.MailDead })
-	eventually(t, "the others sent", all(t, db, 2, identity.MailSent))
+	eventually(t, "the linkless mail given up", func() bool { return statuses(t, db)["mail_gone"].Status == outbox.Dead })
+	eventually(t, "the others sent", all(t, db, 2, outbox.Sent))
 	if m := statuses(t, db)["mail_gone"]; !strings.Contains(m.LastReply, "link") {
 		t.Errorf("the reply does not say why: %q", m.LastReply)
 	}

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/mail/mailtest"
+	"github.com/usherid/usher/internal/outbox"
 	"github.com/usherid/usher/internal/store"
 )
 
@@ -40,12 +40,12 @@ func openStore(t *testing.T) *store.DB {
 }
 
 // queue writes n mails to the outbox, created at created.
-func queue(t *testing.T, db *store.DB, n int, created time.Time) []identity.Mail {
+func queue(t *testing.T, db *store.DB, n int, created time.Time) []outbox.Mail {
 	t.Helper()
-	mails := make([]identity.Mail, n)
+	mails := make([]outbox.Mail, n)
 	for i := range mails {
 		html := fmt.Sprintf(`<h1>Bienvenue, Zoë</h1><p>Your link: <a href="https://id.example.com/lo/reset?ticket=T%d#type=invite">accept the invitation</a></p>`, i)
-		m := identity.Mail{
+		m := outbox.Mail{
 			ID: fmt.Sprintf("mail_w%03d", i), MessageID: fmt.Sprintf("w%03d.%d@usher.test", i, time.Now().UnixNano()),
 			Template: "reset_email", UserID: fmt.Sprintf("auth0|%03d", i), To: fmt.Sprintf("person%d@example.com", i),
 			From: "Usher <no-reply@usher.test>", Subject: fmt.Sprintf("You are invited to Übung %d", i),
@@ -104,13 +104,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // statuses returns every mail of the outbox by id.
-func statuses(t *testing.T, db *store.DB) map[string]identity.Mail {
+func statuses(t *testing.T, db *store.DB) map[string]outbox.Mail {
 	t.Helper()
 	mails, _, err := db.Mails(t.Context(), mail.Query{PerPage: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]identity.Mail{}
+	out := map[string]outbox.Mail{}
 	for _, m := range mails {
 		out[m.ID] = m
 	}
@@ -146,7 +146,7 @@ func TestWorkerDeliversMultipartWithStoredMessageID(t *testing.T) {
 	startWorker(t, db, transportTo(t, sink.Addr), nil)
 
 	got := sink.Wait(t, 3, 20*time.Second)
-	eventually(t, "all 3 mails recorded as sent", all(t, db, 3, identity.MailSent))
+	eventually(t, "all 3 mails recorded as sent", all(t, db, 3, outbox.Sent))
 	if len(sink.Messages()) != 3 {
 		t.Fatalf("the sink has %d mails; want 3", len(sink.Messages()))
 	}
@@ -174,7 +174,7 @@ func TestWorkerDeliversMultipartWithStoredMessageID(t *testing.T) {
 			t.Errorf("stored %s: %+v, %v", m.ID, stored, err)
 		}
 		attempts, err := db.MailAttempts(t.Context(), m.ID)
-		if err != nil || len(attempts) != 1 || attempts[0].Status != identity.MailSent {
+		if err != nil || len(attempts) != 1 || attempts[0].Status != outbox.Sent {
 			t.Errorf("attempts of %s: %+v, %v", m.ID, attempts, err)
 		}
 	}
@@ -211,11 +211,11 @@ func TestWorkerRetriesThroughAnOutageAndDeliversEachMailOnce(t *testing.T) {
 			t.Fatalf("attempts of %s: %+v, %v", m.ID, attempts, err)
 		}
 		for _, a := range attempts {
-			if a.Status != identity.MailFailed || !strings.Contains(a.Reply, "connect to "+sink.Addr) {
+			if a.Status != outbox.Failed || !strings.Contains(a.Reply, "connect to "+sink.Addr) {
 				t.Errorf("attempt of %s during the outage: %+v; want failed, naming the server", m.ID, a)
 			}
 		}
-		if got, _ := db.Mail(t.Context(), m.ID); got.Status == identity.MailDead {
+		if got, _ := db.Mail(t.Context(), m.ID); got.Status == outbox.Dead {
 			t.Errorf("%s went dead during a temporary outage", m.ID)
 		}
 	}
@@ -226,7 +226,7 @@ func TestWorkerRetriesThroughAnOutageAndDeliversEachMailOnce(t *testing.T) {
 	mu.Unlock()
 
 	sink.Restart(t)
-	eventually(t, "all 5 mails sent after the server came back", all(t, db, 5, identity.MailSent))
+	eventually(t, "all 5 mails sent after the server came back", all(t, db, 5, outbox.Sent))
 	counts := byMessageID(sink.Messages())
 	for _, m := range mails {
 		if counts[m.MessageID] != 1 {
@@ -238,7 +238,7 @@ func TestWorkerRetriesThroughAnOutageAndDeliversEachMailOnce(t *testing.T) {
 	}
 	for _, m := range statuses(t, db) {
 		attempts, _ := db.MailAttempts(t.Context(), m.ID)
-		if len(attempts) != m.Attempts || attempts[len(attempts)-1].Status != identity.MailSent {
+		if len(attempts) != m.Attempts || attempts[len(attempts)-1].Status != outbox.Sent {
 			t.Errorf("%s: %d attempts counted, %d kept, last %+v", m.ID, m.Attempts, len(attempts), attempts[len(attempts)-1])
 		}
 	}
@@ -250,11 +250,11 @@ func TestWorkerPermanentRefusalIsDead(t *testing.T) {
 	sink.Reject(true)
 	mails := queue(t, db, 2, time.Now())
 	startWorker(t, db, transportTo(t, sink.Addr), nil)
-	eventually(t, "both mails dead", all(t, db, 2, identity.MailDead))
+	eventually(t, "both mails dead", all(t, db, 2, outbox.Dead))
 	for _, m := range mails {
 		got, _ := db.Mail(t.Context(), m.ID)
 		attempts, _ := db.MailAttempts(t.Context(), m.ID)
-		if got.Attempts != 1 || !strings.Contains(got.LastReply, "550") || len(attempts) != 1 || attempts[0].Status != identity.MailDead {
+		if got.Attempts != 1 || !strings.Contains(got.LastReply, "550") || len(attempts) != 1 || attempts[0].Status != outbox.Dead {
 			t.Errorf("%s: attempts %d, reply %q, history %+v; want one dead attempt with the 550", m.ID, got.Attempts, got.LastReply, attempts)
 		}
 	}
@@ -269,7 +269,7 @@ func TestWorkerGivesUpOnOldMail(t *testing.T) {
 	sink.Refuse(true) // 451: temporary
 	old := queue(t, db, 1, time.Now().Add(-2*time.Hour))[0]
 	startWorker(t, db, transportTo(t, sink.Addr), func(w *mail.Worker) { w.GiveUpAfter = time.Hour })
-	eventually(t, "the old mail dead", all(t, db, 1, identity.MailDead))
+	eventually(t, "the old mail dead", all(t, db, 1, outbox.Dead))
 	if got, _ := db.Mail(t.Context(), old.ID); got.Attempts != 1 || !strings.Contains(got.LastReply, "451") {
 		t.Errorf("old mail: attempts %d, reply %q; want 1 attempt, the 451", got.Attempts, got.LastReply)
 	}
@@ -279,14 +279,14 @@ func TestWorkerBadAddressFailsOnlyItsMail(t *testing.T) {
 	db := openStore(t)
 	sink := mailtest.Start(t)
 	good := queue(t, db, 2, time.Now())
-	bad := identity.Mail{ID: "mail_bad", MessageID: "bad@usher.test", Template: "reset_email", To: "not an address",
+	bad := outbox.Mail{ID: "mail_bad", MessageID: "bad@usher.test", Template: "reset_email", To: "not an address",
 		From: "Usher <no-reply@usher.test>", Subject: "x", HTML: "<p>x</p>", Text: "x", CreatedAt: time.Now()}
 	if err := db.EnqueueMail(t.Context(), bad); err != nil {
 		t.Fatal(err)
 	}
 	startWorker(t, db, transportTo(t, sink.Addr), nil)
-	eventually(t, "the good mails sent", all(t, db, 2, identity.MailSent))
-	eventually(t, "the bad one dead", all(t, db, 1, identity.MailDead))
+	eventually(t, "the good mails sent", all(t, db, 2, outbox.Sent))
+	eventually(t, "the bad one dead", all(t, db, 1, outbox.Dead))
 	if got := byMessageID(sink.Messages()); len(got) != 2 || got[good[0].MessageID] != 1 || got[good[1].MessageID] != 1 {
 		t.Errorf("arrived %v; want each good mail once", got)
 	}
@@ -304,7 +304,7 @@ func TestWorkerWithoutTransportLeavesMailQueued(t *testing.T) {
 	for _, m := range mails {
 		got, err := db.Mail(t.Context(), m.ID)
 		attempts, _ := db.MailAttempts(t.Context(), m.ID)
-		if err != nil || got.Status != identity.MailQueued || got.Attempts != 0 || len(attempts) != 0 {
+		if err != nil || got.Status != outbox.Queued || got.Attempts != 0 || len(attempts) != 0 {
 			t.Errorf("%s without a transport: status %s, attempts %d, history %d, %v; want queued and untouched",
 				m.ID, got.Status, got.Attempts, len(attempts), err)
 		}
@@ -323,7 +323,7 @@ func TestWorkerConnectionLostAfterAMail(t *testing.T) {
 			srv := startFakeServer(t, pipelining, 1)
 			mails := queue(t, db, 3, time.Now())
 			startWorker(t, db, transportTo(t, srv.addr), nil)
-			eventually(t, "all 3 mails sent", all(t, db, 3, identity.MailSent))
+			eventually(t, "all 3 mails sent", all(t, db, 3, outbox.Sent))
 			got := srv.received()
 			for _, m := range mails {
 				if got[m.MessageID] != 1 {
@@ -349,8 +349,8 @@ func TestWorkerRefusedRecipientSparesTheRest(t *testing.T) {
 				t.Fatal(err)
 			}
 			startWorker(t, db, transportTo(t, srv.addr), func(w *mail.Worker) { w.Batch = 10 })
-			eventually(t, "3 mails sent", all(t, db, 3, identity.MailSent))
-			eventually(t, "the refused one dead", all(t, db, 1, identity.MailDead))
+			eventually(t, "3 mails sent", all(t, db, 3, outbox.Sent))
+			eventually(t, "the refused one dead", all(t, db, 1, outbox.Dead))
 			if got, _ := db.Mail(t.Context(), refused.ID); !strings.HasPrefix(got.LastReply, "550") {
 				t.Errorf("refused mail's reply %q; want the 550", got.LastReply)
 			}
@@ -382,8 +382,8 @@ func TestWorkerResetsAfterARefusedMessage(t *testing.T) {
 			srv.failFirst = true
 			mails := queue(t, db, 3, time.Now())
 			startWorker(t, db, transportTo(t, srv.addr), func(w *mail.Worker) { w.Batch = 10 })
-			eventually(t, "all 3 mails sent", all(t, db, 3, identity.MailSent))
-			if _, dead, _ := db.Mails(t.Context(), mail.Query{Status: identity.MailDead, PerPage: 1}); dead != 0 {
+			eventually(t, "all 3 mails sent", all(t, db, 3, outbox.Sent))
+			if _, dead, _ := db.Mails(t.Context(), mail.Query{Status: outbox.Dead, PerPage: 1}); dead != 0 {
 				t.Errorf("%d mails dead", dead)
 			}
 			got := srv.received()
@@ -405,20 +405,20 @@ func TestWorkerCommandErrorIsNotARefusal(t *testing.T) {
 	srv.rsetFirst = true
 	queue(t, db, 3, time.Now())
 	startWorker(t, db, transportTo(t, srv.addr), func(w *mail.Worker) { w.Batch = 10 })
-	eventually(t, "2 mails sent", all(t, db, 2, identity.MailSent))
+	eventually(t, "2 mails sent", all(t, db, 2, outbox.Sent))
 	eventually(t, "the first mail tried twice", func() bool {
 		for _, m := range statuses(t, db) {
-			if m.Status != identity.MailSent && m.Attempts >= 2 {
+			if m.Status != outbox.Sent && m.Attempts >= 2 {
 				return true
 			}
 		}
 		return false
 	})
 	for id, m := range statuses(t, db) {
-		if m.Status == identity.MailDead {
+		if m.Status == outbox.Dead {
 			t.Errorf("%s dead after %q", id, m.LastReply)
 		}
-		if m.Status != identity.MailSent && !strings.HasPrefix(m.LastReply, "503") {
+		if m.Status != outbox.Sent && !strings.HasPrefix(m.LastReply, "503") {
 			t.Errorf("%s: last reply %q, want the 503", id, m.LastReply)
 		}
 	}
@@ -542,7 +542,7 @@ type claimCounter struct {
 	capped atomic.Int64
 }
 
-func (c *claimCounter) ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Duration, limit int, rate mail.Rate) ([]identity.Mail, mail.RateWindow, error) {
+func (c *claimCounter) ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Duration, limit int, rate mail.Rate) ([]outbox.Mail, mail.RateWindow, error) {
 	c.capped.Add(1)
 	return c.DB.ClaimMailsCapped(ctx, now, lease, limit, rate)
 }
@@ -563,7 +563,7 @@ func TestWorkerRateCapWaitsForTheNextWindow(t *testing.T) {
 	held := func(waits int64, sent int) func() bool {
 		return func() bool {
 			n, err := w.Held(t.Context())
-			return err == nil && n > 0 && w.RateStatus().Waits == waits && all(t, db, sent, identity.MailSent)()
+			return err == nil && n > 0 && w.RateStatus().Waits == waits && all(t, db, sent, outbox.Sent)()
 		}
 	}
 
@@ -589,7 +589,7 @@ func TestWorkerRateCapWaitsForTheNextWindow(t *testing.T) {
 	}
 	for _, m := range mails[3:] {
 		got, _ := db.Mail(t.Context(), m.ID)
-		if got.Status != identity.MailQueued || got.Attempts != 0 {
+		if got.Status != outbox.Queued || got.Attempts != 0 {
 			t.Errorf("held %s: status %s, %d attempts; want queued, untried", m.ID, got.Status, got.Attempts)
 		}
 	}
@@ -600,7 +600,7 @@ func TestWorkerRateCapWaitsForTheNextWindow(t *testing.T) {
 		t.Fatalf("%d mails arrived by the second window; want 6", n)
 	}
 	clock.Advance(time.Minute)
-	eventually(t, "all 7 sent", all(t, db, 7, identity.MailSent))
+	eventually(t, "all 7 sent", all(t, db, 7, outbox.Sent))
 	counts := byMessageID(sink.Messages())
 	for _, m := range mails {
 		if counts[m.MessageID] != 1 {

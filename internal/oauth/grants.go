@@ -80,7 +80,7 @@ type Store interface {
 	CreateGrant(ctx context.Context, g Grant) error
 	Grant(ctx context.Context, id string) (Grant, error)
 	// UseGrant marks an unused, unexpired grant used at now; otherwise
-	// identity.ErrNotFound, so that a code is exchanged once.
+	// errs.ErrNotFound, so that a code is exchanged once.
 	UseGrant(ctx context.Context, id string, now time.Time) error
 	CreateSession(ctx context.Context, s Session) error
 	Session(ctx context.Context, id string) (Session, error)

@@ -23,10 +23,9 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/usherid/usher/internal/errs"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
-
-	"github.com/usherid/usher/internal/identity"
 )
 
 // KeyRole is where a signing key stands in its rotation.
@@ -62,7 +61,7 @@ var ErrKeysChanged = errors.New("the signing keys changed meanwhile")
 type KeyStore interface {
 	// SigningKeys returns every key, revoked ones included, oldest first.
 	SigningKeys(ctx context.Context) ([]StoredKey, error)
-	// AddSigningKey stores a new key; identity.ErrDuplicate when its kid,
+	// AddSigningKey stores a new key; errs.ErrDuplicate when its kid,
 	// or the role current or next, is taken.
 	AddSigningKey(ctx context.Context, k StoredKey) error
 	// RotateSigningKeys makes current previous, next current and adds
@@ -165,7 +164,7 @@ func (k *Keys) ensure(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := k.store.AddSigningKey(ctx, nk); err != nil && !errors.Is(err, identity.ErrDuplicate) {
+		if err := k.store.AddSigningKey(ctx, nk); err != nil && !errors.Is(err, errs.ErrDuplicate) {
 			return fmt.Errorf("store signing key: %w", err)
 		}
 	}
@@ -340,7 +339,7 @@ func (k *Keys) Get(ctx context.Context, kid string) (SigningKey, error) {
 			return sk, nil
 		}
 	}
-	return SigningKey{}, identity.NotFound("inexistent_key", "The signing key does not exist.")
+	return SigningKey{}, errs.NotFound("inexistent_key", "The signing key does not exist.")
 }
 
 // Rotate makes the next key current (it signs from now on), keeps the
@@ -369,7 +368,7 @@ func (k *Keys) Rotate(ctx context.Context) (SigningKey, error) {
 	}
 	if err := k.store.RotateSigningKeys(ctx, current.KID, next.KID, nk, k.now()); err != nil {
 		if errors.Is(err, ErrKeysChanged) {
-			return SigningKey{}, identity.Conflict("signing_keys_changed", "The signing keys were rotated or revoked meanwhile; try again.")
+			return SigningKey{}, errs.Conflict("signing_keys_changed", "The signing keys were rotated or revoked meanwhile; try again.")
 		}
 		return SigningKey{}, fmt.Errorf("rotate signing keys: %w", err)
 	}
@@ -392,13 +391,13 @@ func (k *Keys) Revoke(ctx context.Context, kid string) (SigningKey, error) {
 	}
 	switch {
 	case sk.Current || sk.Next:
-		return SigningKey{}, identity.Invalid("invalid_key_state", "Only a previously used signing key can be revoked: rotate the keys first.")
+		return SigningKey{}, errs.Invalid("invalid_key_state", "Only a previously used signing key can be revoked: rotate the keys first.")
 	case sk.Revoked:
-		return SigningKey{}, identity.Conflict("key_already_revoked", "The signing key is already revoked.")
+		return SigningKey{}, errs.Conflict("key_already_revoked", "The signing key is already revoked.")
 	}
 	if err := k.store.RevokeSigningKey(ctx, kid, k.now()); err != nil {
 		if errors.Is(err, ErrKeysChanged) {
-			return SigningKey{}, identity.Conflict("signing_keys_changed", "The signing keys were rotated or revoked meanwhile; try again.")
+			return SigningKey{}, errs.Conflict("signing_keys_changed", "The signing keys were rotated or revoked meanwhile; try again.")
 		}
 		return SigningKey{}, fmt.Errorf("revoke signing key: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/oauth"
 )
 
@@ -38,7 +38,7 @@ func (m *memKeys) AddSigningKey(_ context.Context, k oauth.StoredKey) error {
 func (m *memKeys) add(k oauth.StoredKey) error {
 	for _, o := range m.keys {
 		if o.KID == k.KID || (o.Role == k.Role && (k.Role == oauth.RoleCurrent || k.Role == oauth.RoleNext)) {
-			return identity.ErrDuplicate
+			return errs.ErrDuplicate
 		}
 	}
 	m.keys = append(m.keys, k)
@@ -171,17 +171,17 @@ func TestKeysRotateAcrossInstances(t *testing.T) {
 		t.Fatalf("B publishes %v; want current, next, previous", kids)
 	}
 
-	if _, err := a.Revoke(ctx, before[1].KID); identity.KindOf(err) != identity.KindInvalid {
+	if _, err := a.Revoke(ctx, before[1].KID); errs.KindOf(err) != errs.KindInvalid {
 		t.Fatalf("revoking the current key: %v", err)
 	}
-	if _, err := a.Revoke(ctx, "nope"); identity.KindOf(err) != identity.KindNotFound {
+	if _, err := a.Revoke(ctx, "nope"); errs.KindOf(err) != errs.KindNotFound {
 		t.Fatalf("revoking an unknown key: %v", err)
 	}
 	revoked, err := a.Revoke(ctx, before[0].KID)
 	if err != nil || !revoked.Revoked || revoked.RevokedAt == "" || revoked.Cert != before[0].Cert {
 		t.Fatalf("revoke: %+v, %v", revoked, err)
 	}
-	if _, err := a.Revoke(ctx, before[0].KID); identity.KindOf(err) != identity.KindConflict {
+	if _, err := a.Revoke(ctx, before[0].KID); errs.KindOf(err) != errs.KindConflict {
 		t.Fatalf("revoking twice: %v", err)
 	}
 	if slices.Contains(published(a, ctx), before[0].KID) {
@@ -203,15 +203,15 @@ func TestKeysConcurrentRotations(t *testing.T) {
 	store := &memKeys{}
 	a, _ := oauth.NewKeys(ctx, store, "x", nil)
 	b, _ := oauth.NewKeys(ctx, store, "x", nil)
-	errs := make(chan error, 2)
+	results := make(chan error, 2)
 	for _, k := range []*oauth.Keys{a, b} {
-		go func() { _, err := k.Rotate(ctx); errs <- err }()
+		go func() { _, err := k.Rotate(ctx); results <- err }()
 	}
-	e1, e2 := <-errs, <-errs
+	e1, e2 := <-results, <-results
 	failed := 0
 	for _, err := range []error{e1, e2} {
 		if err != nil {
-			if identity.KindOf(err) != identity.KindConflict {
+			if errs.KindOf(err) != errs.KindConflict {
 				t.Fatalf("rotation: %v", err)
 			}
 			failed++

@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/usherid/usher/internal/actions"
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -61,7 +62,7 @@ func (s *Server) client(ctx context.Context, id, secret, grant string) (identity
 		return identity.Client{}, &Error{401, "invalid_client", "Client authentication is required"}
 	}
 	c, err := s.ids.Client(ctx, id)
-	if identity.KindOf(err) == identity.KindNotFound {
+	if errs.KindOf(err) == errs.KindNotFound {
 		return c, &Error{401, "invalid_client", "Unknown client."}
 	} else if err != nil {
 		return c, err
@@ -98,7 +99,7 @@ func (s *Server) PasswordGrant(ctx context.Context, l Login, grant, realm, usern
 
 // loginError maps a domain login error to Auth0's token-endpoint answer.
 func loginError(err error) error {
-	var de *identity.Error
+	var de *errs.Error
 	if !errors.As(err, &de) {
 		return err
 	}
@@ -150,7 +151,7 @@ func (s *Server) completeLogin(ctx context.Context, client identity.Client, u id
 		return loggedIn{}, &Error{403, "access_denied", "The login was stopped by a post-login action: " + err.Error()}
 	}
 	saved, err := s.ids.RecordLogin(ctx, u.ID, client.ClientID, identity.LoginChanges{AppMetadata: outcome.AppMetadata, UserMetadata: outcome.UserMetadata}, l.Who)
-	if de := (*identity.Error)(nil); errors.As(err, &de) && de.Kind == identity.KindInvalid {
+	if de := (*errs.Error)(nil); errors.As(err, &de) && de.Kind == errs.KindInvalid {
 		// The Actions asked for metadata Usher refuses to store (too deep,
 		// too large, a reserved key): the login fails as a deny would.
 		if lerr := s.ids.LogFailedLogin(ctx, u, client.ClientID, err.Error(), l.Who); lerr != nil {
@@ -317,7 +318,7 @@ func (s *Server) ExchangeCode(ctx context.Context, l Login, code, verifier strin
 	}
 	bad := &Error{403, "invalid_grant", "Invalid authorization code"}
 	g, err := s.store.Grant(ctx, hashToken(code))
-	if errors.Is(err, identity.ErrNotFound) || (err == nil && (g.Kind != GrantCode || g.ClientID != client.ClientID)) {
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && (g.Kind != GrantCode || g.ClientID != client.ClientID)) {
 		return TokenResponse{}, bad
 	} else if err != nil {
 		return TokenResponse{}, err
@@ -328,7 +329,7 @@ func (s *Server) ExchangeCode(ctx context.Context, l Login, code, verifier strin
 	if err := checkPKCE(g.Details, verifier, client); err != nil {
 		return TokenResponse{}, err
 	}
-	if err := s.store.UseGrant(ctx, g.ID, s.now()); errors.Is(err, identity.ErrNotFound) {
+	if err := s.store.UseGrant(ctx, g.ID, s.now()); errors.Is(err, errs.ErrNotFound) {
 		return TokenResponse{}, bad // used already, or expired
 	} else if err != nil {
 		return TokenResponse{}, err
@@ -345,7 +346,7 @@ func (s *Server) ExchangeCode(ctx context.Context, l Login, code, verifier strin
 // be blocked.
 func (s *Server) grantUser(ctx context.Context, g Grant, bad *Error) (identity.User, error) {
 	u, err := s.ids.User(ctx, g.UserID)
-	if identity.KindOf(err) == identity.KindNotFound {
+	if errs.KindOf(err) == errs.KindNotFound {
 		return u, bad
 	} else if err != nil {
 		return u, err
@@ -385,7 +386,7 @@ func (s *Server) Refresh(ctx context.Context, l Login, token string) (TokenRespo
 	}
 	bad := &Error{403, "invalid_grant", "Unknown or invalid refresh token."}
 	g, err := s.store.Grant(ctx, hashToken(token))
-	if errors.Is(err, identity.ErrNotFound) || (err == nil && (g.Kind != GrantRefresh || g.ClientID != client.ClientID || !s.now().Before(g.ExpiresAt) || !g.UsedAt.IsZero())) {
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && (g.Kind != GrantRefresh || g.ClientID != client.ClientID || !s.now().Before(g.ExpiresAt) || !g.UsedAt.IsZero())) {
 		return TokenResponse{}, bad
 	} else if err != nil {
 		return TokenResponse{}, err
@@ -428,7 +429,7 @@ func (s *Server) UserInfo(ctx context.Context, raw string) (map[string]any, erro
 		return nil, &Error{401, "invalid_token", err.Error()}
 	}
 	u, err := s.ids.User(ctx, c.Subject)
-	if identity.KindOf(err) == identity.KindNotFound {
+	if errs.KindOf(err) == errs.KindNotFound {
 		return nil, &Error{401, "invalid_token", "The user no longer exists."}
 	} else if err != nil {
 		return nil, err

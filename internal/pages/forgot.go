@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/oauth"
@@ -128,7 +129,7 @@ func (p *Pages) ForgotSubmit() http.Handler {
 			w.Header().Set("Retry-After", "1")
 			p.forgotPage(w, r, http.StatusTooManyRequests, connection, query, email, busyMessage)
 			return
-		case identity.KindOf(err) == identity.KindInvalid:
+		case errs.KindOf(err) == errs.KindInvalid:
 			p.forgotPage(w, r, http.StatusBadRequest, connection, query, email, "Enter the email address of your account.")
 			return
 		case err != nil:

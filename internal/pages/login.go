@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/oauth"
@@ -130,7 +131,7 @@ func (p *Pages) LoginSubmit() http.Handler {
 		}
 		client, tenant, ar, query, email := f.client, f.tenant, f.ar, f.query, f.email
 		u, err := p.tokens.Authenticate(r.Context(), client, tenant.DefaultDirectory, email, r.PostFormValue("password"), who(r))
-		var de *identity.Error
+		var de *errs.Error
 		switch {
 		case errors.Is(err, identity.ErrTooManyAttempts):
 			p.loginPage(w, r, http.StatusTooManyRequests, query, email, "Too many failed attempts: this account is blocked from here. Reset your password, or ask your administrator, to unblock it.")
@@ -259,7 +260,7 @@ func (p *Pages) SignupSubmit() http.Handler {
 		}
 		client, tenant, ar, query, email := f.client, f.tenant, f.ar, f.query, f.email
 		u, err := p.ids.Signup(r.Context(), identity.SignupRequest{ClientID: client.ClientID, Email: email, Password: r.PostFormValue("password"), Connection: tenant.DefaultDirectory}, who(r))
-		var de *identity.Error
+		var de *errs.Error
 		switch {
 		case errors.Is(err, identity.ErrSignupDisabled):
 			p.signupPage(w, r, http.StatusForbidden, query, email, "")

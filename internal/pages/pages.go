@@ -18,6 +18,7 @@ import (
 	"github.com/usherid/usher/internal/cache"
 	"github.com/usherid/usher/internal/cookie"
 	"github.com/usherid/usher/internal/csrf"
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
@@ -184,7 +185,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		w.WriteHeader(status)
 		w.Write([]byte(out))
 		return
-	} else if !errors.Is(err, identity.ErrNotFound) {
+	} else if !errors.Is(err, errs.ErrNotFound) {
 		p.fail(w, err)
 		return
 	}

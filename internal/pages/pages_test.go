@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -56,7 +57,7 @@ func TestBrandingFields(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%s=%s: error %v, want ok=%v", tc.field, tc.value, err, tc.ok)
 		}
-		if err != nil && identity.KindOf(err) != identity.KindInvalid {
+		if err != nil && errs.KindOf(err) != errs.KindInvalid {
 			t.Errorf("%s=%s: %v is not a 400", tc.field, tc.value, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
 )
@@ -141,7 +142,7 @@ func (p *Pages) ResetSubmit() http.Handler {
 		}
 		who := identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}
 		res, err := p.ids.SetPasswordWithTicket(r.Context(), token, pw, who)
-		var de *identity.Error
+		var de *errs.Error
 		switch {
 		case errors.Is(err, identity.ErrBusy):
 			w.Header().Set("Retry-After", "1")
@@ -154,7 +155,7 @@ func (p *Pages) ResetSubmit() http.Handler {
 			}
 			again(http.StatusBadRequest, "PasswordStrengthError", msg)
 			return
-		case errors.As(err, &de) && de.Kind == identity.KindInvalid:
+		case errors.As(err, &de) && de.Kind == errs.KindInvalid:
 			if jsonMode {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"name": "TicketError", "message": de.Message})
 				return
@@ -228,7 +229,7 @@ func (p *Pages) RequestLink() http.Handler {
 			p.render(w, r, http.StatusTooManyRequests, "problem", view{Title: "Please try again", Error: busyMessage, PageTitle: "Please try again"})
 			return
 		}
-		if err != nil && identity.KindOf(err) != identity.KindInvalid {
+		if err != nil && errs.KindOf(err) != errs.KindInvalid {
 			p.fail(w, err)
 			return
 		}
@@ -270,7 +271,7 @@ func (p *Pages) VerifySubmit() http.Handler {
 		token := r.PostFormValue("ticket")
 		res, err := p.ids.VerifyEmailWithTicket(r.Context(), token, identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()})
 		tv, _ := p.ids.InspectTicket(r.Context(), token) // says which application sent the link, used or not
-		var de *identity.Error
+		var de *errs.Error
 		if errors.As(err, &de) {
 			v := problemView(identity.TicketUsed, false)
 			v.Error, v.CanRequest, v.Help, v.PageTitle = de.Message, false, "Log in to the application to get a new verification mail.", v.Title

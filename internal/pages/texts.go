@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"regexp"
 
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 )
 
 // Texts are a prompt's custom texts, by screen then key, as Auth0's
@@ -21,7 +21,7 @@ var promptName = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 
 func textSetting(prompt, language string) (string, error) {
 	if !promptName.MatchString(prompt) || !promptName.MatchString(language) {
-		return "", identity.Invalid("invalid_uri", "Unknown prompt or language.")
+		return "", errs.Invalid("invalid_uri", "Unknown prompt or language.")
 	}
 	return "custom_text/" + prompt + "/" + language, nil
 }
@@ -33,7 +33,7 @@ func (p *Pages) CustomText(ctx context.Context, prompt, language string) (Texts,
 		return nil, err
 	}
 	doc, err := p.store.Setting(ctx, name)
-	if errors.Is(err, identity.ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return Texts{}, nil
 	} else if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -52,7 +53,7 @@ func (p *Pages) Branding(ctx context.Context) (Branding, error) {
 		doc := map[string]json.RawMessage{}
 		for field, setting := range brandingFields {
 			v, err := p.store.Setting(ctx, setting)
-			if errors.Is(err, identity.ErrNotFound) || (err == nil && v == "") {
+			if errors.Is(err, errs.ErrNotFound) || (err == nil && v == "") {
 				continue
 			} else if err != nil {
 				return Branding{}, fmt.Errorf("branding: %w", err)
@@ -74,7 +75,7 @@ func (p *Pages) UpdateBranding(ctx context.Context, patch map[string]json.RawMes
 	values := map[string]string{}
 	for field, raw := range patch {
 		if _, ok := brandingFields[field]; !ok {
-			return Branding{}, identity.Invalid("invalid_body", "Payload validation error: 'Additional properties not allowed: %s'.", field)
+			return Branding{}, errs.Invalid("invalid_body", "Payload validation error: 'Additional properties not allowed: %s'.", field)
 		}
 		if string(raw) == "null" {
 			values[field] = ""
@@ -101,7 +102,7 @@ const maxBrandingURL = 2048
 // checkBrandingField validates one field and returns it as stored.
 func checkBrandingField(field string, raw json.RawMessage) (string, error) {
 	bad := func(format string, args ...any) (string, error) {
-		return "", identity.Invalid("invalid_body", "Payload validation error: '"+format+"' on property "+field+".", args...)
+		return "", errs.Invalid("invalid_body", "Payload validation error: '"+format+"' on property "+field+".", args...)
 	}
 	switch field {
 	case "logo_url", "favicon_url":

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/outbox"
 )
 
 // table names a table and the columns an insert fills, so that one row and
@@ -94,8 +95,8 @@ func ticketRow(t identity.Ticket) []any {
 		millis(t.CreatedAt), millis(t.ExpiresAt)}
 }
 
-func mailRow(m identity.Mail) []any {
-	return []any{m.ID, m.MessageID, m.Template, m.UserID, m.To, m.From, m.Subject, m.HTML, m.Text, m.Ticket, identity.MailQueued,
+func mailRow(m outbox.Mail) []any {
+	return []any{m.ID, m.MessageID, m.Template, m.UserID, m.To, m.From, m.Subject, m.HTML, m.Text, m.Ticket, outbox.Queued,
 		millis(m.CreatedAt), millis(m.CreatedAt)}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -117,7 +118,7 @@ func (q *queries) ClaimJob(ctx context.Context, now, leaseUntil time.Time) (iden
 		}
 		err = mustAffect(q.w.ExecContext(ctx, `UPDATE jobs SET lease_until = $1 WHERE id = $2 AND status = $3
 			AND (lease_until IS NULL OR lease_until < $4)`, millis(leaseUntil), id, identity.JobPending, millis(now)))
-		if err == identity.ErrNotFound {
+		if err == errs.ErrNotFound {
 			continue // another instance took it first
 		} else if err != nil {
 			return identity.Job{}, err

@@ -10,15 +10,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
+	"github.com/usherid/usher/internal/outbox"
 )
 
 const mailColumns = `id, message_id, template, user_id, to_addr, from_addr, subject, html_body, text_body, ticket, status,
 	attempts, last_reply, next_attempt, created_at, sent_at`
 
-func scanMail(row rowScanner) (identity.Mail, error) {
-	var m identity.Mail
+func scanMail(row rowScanner) (outbox.Mail, error) {
+	var m outbox.Mail
 	var next, created int64
 	var sent sql.NullInt64
 	err := row.Scan(&m.ID, &m.MessageID, &m.Template, &m.UserID, &m.To, &m.From, &m.Subject, &m.HTML, &m.Text, &m.Ticket,
@@ -27,7 +29,7 @@ func scanMail(row rowScanner) (identity.Mail, error) {
 	return m, translate(err)
 }
 
-func (q *queries) EnqueueMail(ctx context.Context, m identity.Mail) error {
+func (q *queries) EnqueueMail(ctx context.Context, m outbox.Mail) error {
 	return q.insert(ctx, mailsTable, [][]any{mailRow(m)})
 }
 
@@ -41,7 +43,7 @@ func (q *queries) EnqueueMail(ctx context.Context, m identity.Mail) error {
 // next_attempt order on mails_due, at most limit rows each, and the three
 // walks are merged. Ties are broken by rowid (the order of queueing) on
 // SQLite, where it is in the index, and by id on PostgreSQL.
-func (q *queries) ClaimMails(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]identity.Mail, error) {
+func (q *queries) ClaimMails(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]outbox.Mail, error) {
 	key, tie, lock := "id", "", " FOR UPDATE SKIP LOCKED"
 	if q.db.engine == SQLite {
 		key, tie, lock = "rowid", ", rowid", ""
@@ -54,7 +56,7 @@ func (q *queries) ClaimMails(ctx context.Context, now time.Time, lease time.Dura
 		`) AS due ORDER BY next_attempt, k LIMIT $6`
 	return list(ctx, q.w, scanMail, `UPDATE mails SET status = $1, next_attempt = $2 WHERE `+key+` IN (`+due+`)
 		RETURNING `+mailColumns,
-		identity.MailSending, millis(now.Add(lease)), identity.MailQueued, identity.MailFailed, millis(now), limit)
+		outbox.Sending, millis(now.Add(lease)), outbox.Queued, outbox.Failed, millis(now), limit)
 }
 
 // ClaimMailsCapped claims like ClaimMails, no more than the cap's window
@@ -66,7 +68,7 @@ func (q *queries) ClaimMails(ctx context.Context, now time.Time, lease time.Dura
 // what the worker can send. A window opens at the first claim that gets mail
 // after the previous one ended, and lasts rate.Window. A clock behind the
 // one that opened the window counts in it rather than opening another.
-func (db *DB) ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Duration, limit int, rate mail.Rate) ([]identity.Mail, mail.RateWindow, error) {
+func (db *DB) ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Duration, limit int, rate mail.Rate) ([]outbox.Mail, mail.RateWindow, error) {
 	if rate.Window <= 0 || rate.Max <= 0 {
 		return nil, mail.RateWindow{}, fmt.Errorf("claim mails: a rate cap needs a positive count and window, not %+v", rate)
 	}
@@ -74,7 +76,7 @@ func (db *DB) ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Du
 	if db.engine == SQLite {
 		lock = ""
 	}
-	var mails []identity.Mail
+	var mails []outbox.Mail
 	var win mail.RateWindow
 	err := db.Atomic(ctx, func(st identity.Store) error {
 		q := st.(*queries)
@@ -110,7 +112,7 @@ func (db *DB) ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Du
 func (db *DB) DueMails(ctx context.Context, now time.Time) (int, error) {
 	var n int
 	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM mails WHERE status IN ($1, $2, $3) AND next_attempt <= $4`,
-		identity.MailQueued, identity.MailFailed, identity.MailSending, millis(now)).Scan(&n)
+		outbox.Queued, outbox.Failed, outbox.Sending, millis(now)).Scan(&n)
 	return n, translate(err)
 }
 
@@ -133,12 +135,12 @@ func (db *DB) RecordAttempts(ctx context.Context, attempts []mail.AttemptRecord)
 		q := st.(*queries)
 		for _, a := range attempts {
 			sent := sql.NullInt64{}
-			if a.Status == identity.MailSent {
+			if a.Status == outbox.Sent {
 				sent = nullMillis(a.At)
 			}
 			// The ticket goes in the statement that ends the mail's life:
 			// no moment passes in which a finished mail keeps its link.
-			done := a.Status == identity.MailSent || a.Status == identity.MailDead
+			done := a.Status == outbox.Sent || a.Status == outbox.Dead
 			if err := mustAffect(q.w.ExecContext(ctx, updateAttempted, a.Status, a.Reply, millis(a.Next), sent, a.ID, done)); err != nil {
 				return fmt.Errorf("record attempt of %s: %w", a.ID, err)
 			}
@@ -157,7 +159,7 @@ const (
 )
 
 // Mails returns a page of the outbox and how many mails match.
-func (db *DB) Mails(ctx context.Context, mq mail.Query) ([]identity.Mail, int, error) {
+func (db *DB) Mails(ctx context.Context, mq mail.Query) ([]outbox.Mail, int, error) {
 	var conds []string
 	var args []any
 	if mq.Status != "" {
@@ -184,7 +186,7 @@ func (db *DB) Mails(ctx context.Context, mq mail.Query) ([]identity.Mail, int, e
 }
 
 // Mail returns one mail of the outbox.
-func (db *DB) Mail(ctx context.Context, id string) (identity.Mail, error) {
+func (db *DB) Mail(ctx context.Context, id string) (outbox.Mail, error) {
 	return scanMail(db.r.QueryRowContext(ctx, `SELECT `+mailColumns+` FROM mails WHERE id = $1`, id))
 }
 
@@ -205,7 +207,7 @@ func (db *DB) RetryMail(ctx context.Context, id string, now time.Time) error {
 	return mustAffect(db.w.ExecContext(ctx, `UPDATE mails SET status = $1, next_attempt = $2
 		WHERE id = $3 AND status IN ($4, $5) AND (ticket <> '' OR NOT (subject LIKE $6 OR from_addr LIKE $6
 			OR html_body LIKE $6 OR text_body LIKE $6))`,
-		identity.MailQueued, millis(now), id, identity.MailDead, identity.MailFailed, "%"+mail.HiddenTicket+"%"))
+		outbox.Queued, millis(now), id, outbox.Dead, outbox.Failed, "%"+mail.HiddenTicket+"%"))
 }
 
 // oldTicketsSetting is the settings row migration 00009 leaves for
@@ -225,7 +227,7 @@ var ticketInLink = regexp.MustCompile(`ticket(?:=|%3[dD])([A-Za-z0-9_-]{32,})`)
 // Running it twice at once (two instances starting) is harmless: both
 // write the same.
 func (db *DB) hideOldTickets(ctx context.Context) error {
-	if _, err := db.Setting(ctx, oldTicketsSetting); errors.Is(err, identity.ErrNotFound) {
+	if _, err := db.Setting(ctx, oldTicketsSetting); errors.Is(err, errs.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("hide the links of old mails: %w", err)
@@ -251,7 +253,7 @@ func (db *DB) hideOldTickets(ctx context.Context) error {
 		err = db.Atomic(ctx, func(st identity.Store) error {
 			q := st.(*queries)
 			for _, o := range mails {
-				m := identity.Mail{Subject: o.subject, From: o.from, HTML: o.html, Text: o.text}
+				m := outbox.Mail{Subject: o.subject, From: o.from, HTML: o.html, Text: o.text}
 				var ticket string
 				for _, texts := range []string{o.html, o.text, o.subject, o.from} {
 					for _, found := range ticketInLink.FindAllStringSubmatch(texts, -1) {
@@ -268,7 +270,7 @@ func (db *DB) hideOldTickets(ctx context.Context) error {
 				// since the read above keeps no ticket.
 				if _, err := q.w.ExecContext(ctx, `UPDATE mails SET subject = $1, from_addr = $2, html_body = $3, text_body = $4,
 					ticket = CASE WHEN status IN ($5, $6) THEN '' ELSE $7 END WHERE id = $8`,
-					m.Subject, m.From, m.HTML, m.Text, identity.MailSent, identity.MailDead, ticket, o.id); err != nil {
+					m.Subject, m.From, m.HTML, m.Text, outbox.Sent, outbox.Dead, ticket, o.id); err != nil {
 					return translate(err)
 				}
 			}

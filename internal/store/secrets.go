@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/secretbox"
 )
 
@@ -75,7 +75,7 @@ func (db *DB) SealedWithAKey(ctx context.Context) (bool, error) {
 	if err == nil {
 		return true, nil
 	}
-	if errors.Is(err, identity.ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return false, nil
 	}
 	return false, fmt.Errorf("read the secret key check: %w", err)

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/oauth"
 )
 
@@ -38,7 +38,7 @@ func (q *queries) SigningKeys(ctx context.Context) ([]oauth.StoredKey, error) {
 	return list(ctx, q.r, q.scanSigningKey, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
 }
 
-// AddSigningKey stores a new signing key; identity.ErrDuplicate when its kid
+// AddSigningKey stores a new signing key; errs.ErrDuplicate when its kid
 // or its role (current, next) is taken.
 func (q *queries) AddSigningKey(ctx context.Context, k oauth.StoredKey) error {
 	sealed, err := q.seal(k.PrivateKeyPEM, signingKeyLabel(k.KID))
@@ -86,7 +86,7 @@ func (q *queries) SetSigningKeyCert(ctx context.Context, kid, cert string) error
 // changed turns "no row changed" into oauth.ErrKeysChanged.
 func changed(res sql.Result, err error) error {
 	err = mustAffect(res, err)
-	if errors.Is(err, identity.ErrNotFound) {
+	if errors.Is(err, errs.ErrNotFound) {
 		return oauth.ErrKeysChanged
 	}
 	return err

@@ -25,6 +25,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/secretbox"
 )
@@ -428,21 +429,21 @@ func (q *queries) Atomic(ctx context.Context, fn func(identity.Store) error) err
 }
 
 // translate maps engine errors to the domain's: unique violations become
-// identity.ErrDuplicate, missing rows identity.ErrNotFound.
+// errs.ErrDuplicate, missing rows errs.ErrNotFound.
 func translate(err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return identity.ErrNotFound
+		return errs.ErrNotFound
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
-		return fmt.Errorf("%w: %v", identity.ErrDuplicate, err)
+		return fmt.Errorf("%w: %v", errs.ErrDuplicate, err)
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
-		return fmt.Errorf("%w: %v", identity.ErrDuplicate, err)
+		return fmt.Errorf("%w: %v", errs.ErrDuplicate, err)
 	}
 	return err
 }
@@ -465,13 +466,13 @@ func fromNullMillis(ms sql.NullInt64) time.Time {
 	return fromMillis(ms.Int64)
 }
 
-// mustAffect turns "no row changed" into identity.ErrNotFound.
+// mustAffect turns "no row changed" into errs.ErrNotFound.
 func mustAffect(res sql.Result, err error) error {
 	if err != nil {
 		return translate(err)
 	}
 	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return identity.ErrNotFound
+		return errs.ErrNotFound
 	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/usherid/usher/internal/mail"
 )
 
-// EmailTemplate returns the tenant's saved template, or identity.ErrNotFound
+// EmailTemplate returns the tenant's saved template, or errs.ErrNotFound
 // when the tenant still uses the default.
 func (db *DB) EmailTemplate(ctx context.Context, name string) (mail.Template, error) {
 	var doc string

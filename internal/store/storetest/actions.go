@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/usherid/usher/internal/actions"
-	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/errs"
 )
 
 func testActions(t *testing.T, f *fixture) {
@@ -90,9 +90,9 @@ func testActionRoundTrip(t *testing.T, f *fixture) {
 	if byName, err := f.db.ActionByName(f.ctx, "first"); err != nil || !reflect.DeepEqual(byName, want) {
 		t.Fatalf("ActionByName: %+v, %v", byName, err)
 	}
-	wantIs(t, "Action of a missing id", func() error { _, err := f.db.Action(f.ctx, "nope"); return err }(), identity.ErrNotFound)
-	wantIs(t, "ActionByName of a missing name", func() error { _, err := f.db.ActionByName(f.ctx, "nope"); return err }(), identity.ErrNotFound)
-	wantIs(t, "a second action named first", f.db.CreateAction(f.ctx, newAction("a-2", "first", 20)), identity.ErrDuplicate)
+	wantIs(t, "Action of a missing id", func() error { _, err := f.db.Action(f.ctx, "nope"); return err }(), errs.ErrNotFound)
+	wantIs(t, "ActionByName of a missing name", func() error { _, err := f.db.ActionByName(f.ctx, "nope"); return err }(), errs.ErrNotFound)
+	wantIs(t, "a second action named first", f.db.CreateAction(f.ctx, newAction("a-2", "first", 20)), errs.ErrDuplicate)
 
 	// Update replaces the draft and its secrets.
 	want.Name, want.Code, want.Runtime, want.UpdatedAt, want.BuiltAt = "renamed", "exports.x = 1;", "node18", at(30), at(30)
@@ -104,11 +104,11 @@ func testActionRoundTrip(t *testing.T, f *fixture) {
 	if got, err = f.db.Action(f.ctx, "a-1"); err != nil || diff(got, want) != "" {
 		t.Fatalf("after UpdateAction: %v\n%s", err, diff(got, want))
 	}
-	wantIs(t, "UpdateAction of a missing id", f.db.UpdateAction(f.ctx, newAction("nope", "nope", 0)), identity.ErrNotFound)
+	wantIs(t, "UpdateAction of a missing id", f.db.UpdateAction(f.ctx, newAction("nope", "nope", 0)), errs.ErrNotFound)
 	f.action("a-3", "taken", 40)
 	taken := want
 	taken.Name = "taken"
-	wantIs(t, "UpdateAction to a taken name", f.db.UpdateAction(f.ctx, taken), identity.ErrDuplicate)
+	wantIs(t, "UpdateAction to a taken name", f.db.UpdateAction(f.ctx, taken), errs.ErrDuplicate)
 
 	// Actions lists oldest first, each with its deployed version and secrets.
 	f.action("a-0", "older", 5)
@@ -174,8 +174,8 @@ func testActionDeployNumbering(t *testing.T, f *fixture) {
 	if got, err := f.db.ActionVersion(f.ctx, "a-1", "v-1"); err != nil || got.Code != want.Code || got.Deployed || !got.UpdatedAt.Equal(at(30)) {
 		t.Fatalf("ActionVersion v-1: %+v, %v", got, err)
 	}
-	wantIs(t, "ActionVersion of another action", func() error { _, err := f.db.ActionVersion(f.ctx, "a-2", "v-1"); return err }(), identity.ErrNotFound)
-	wantIs(t, "DeployAction of a missing action", func() error { _, err := f.db.DeployAction(f.ctx, "nope", "v-x", at(0)); return err }(), identity.ErrNotFound)
+	wantIs(t, "ActionVersion of another action", func() error { _, err := f.db.ActionVersion(f.ctx, "a-2", "v-1"); return err }(), errs.ErrNotFound)
+	wantIs(t, "DeployAction of a missing action", func() error { _, err := f.db.DeployAction(f.ctx, "nope", "v-x", at(0)); return err }(), errs.ErrNotFound)
 	if got, _ := f.db.Action(f.ctx, "a-1"); got.Deployed == nil || got.Deployed.ID != "v-3" {
 		t.Fatalf("deployed version: %+v", got.Deployed)
 	}
@@ -294,9 +294,9 @@ func testActionDeleteCascade(t *testing.T, f *fixture) {
 	if err := f.db.DeleteAction(f.ctx, "a-1", true); err != nil {
 		t.Fatalf("force delete: %v", err)
 	}
-	wantIs(t, "Action after delete", func() error { _, err := f.db.Action(f.ctx, "a-1"); return err }(), identity.ErrNotFound)
-	wantIs(t, "ActionVersion after delete", func() error { _, err := f.db.ActionVersion(f.ctx, "a-1", "v-1"); return err }(), identity.ErrNotFound)
-	wantIs(t, "DeleteAction again", f.db.DeleteAction(f.ctx, "a-1", true), identity.ErrNotFound)
+	wantIs(t, "Action after delete", func() error { _, err := f.db.Action(f.ctx, "a-1"); return err }(), errs.ErrNotFound)
+	wantIs(t, "ActionVersion after delete", func() error { _, err := f.db.ActionVersion(f.ctx, "a-1", "v-1"); return err }(), errs.ErrNotFound)
+	wantIs(t, "DeleteAction again", f.db.DeleteAction(f.ctx, "a-1", true), errs.ErrNotFound)
 	if vs, err := f.db.ActionVersions(f.ctx, "a-1"); err != nil || len(vs) != 0 {
 		t.Fatalf("versions after delete: %v, %v", vs, err)
 	}

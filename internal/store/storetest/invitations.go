@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -45,7 +46,7 @@ func testInvitationsByPerson(t *testing.T, f *fixture) {
 	if open, err := f.db.OpenInvitation(f.ctx, ada.ID); err != nil || open.ID != "inv_ada2" {
 		t.Fatalf("OpenInvitation ada: %+v %v", open, err)
 	}
-	if _, err := f.db.OpenInvitation(f.ctx, cyd.ID); !errors.Is(err, identity.ErrNotFound) {
+	if _, err := f.db.OpenInvitation(f.ctx, cyd.ID); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("OpenInvitation of someone never invited: %v", err)
 	}
 
@@ -54,10 +55,10 @@ func testInvitationsByPerson(t *testing.T, f *fixture) {
 	if err != nil || accepted.ID != "inv_ada2" || accepted.Source != identity.InvitationByPasswordChange || !accepted.AcceptedAt.Equal(at(40)) {
 		t.Fatalf("AcceptInvitation: %+v %v", accepted, err)
 	}
-	if _, err := f.db.AcceptInvitation(f.ctx, "ticket-inv_ada2", at(50)); !errors.Is(err, identity.ErrNotFound) {
+	if _, err := f.db.AcceptInvitation(f.ctx, "ticket-inv_ada2", at(50)); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("accepting twice: %v", err)
 	}
-	if _, err := f.db.AcceptInvitation(f.ctx, "ticket-of-a-reset", at(50)); !errors.Is(err, identity.ErrNotFound) {
+	if _, err := f.db.AcceptInvitation(f.ctx, "ticket-of-a-reset", at(50)); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("accepting through a link no invitation has: %v", err)
 	}
 	inv, err := f.db.Invitation(f.ctx, "inv_ada2")
@@ -72,7 +73,7 @@ func testInvitationsByPerson(t *testing.T, f *fixture) {
 	if err := f.db.UpdateInvitation(f.ctx, bob1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.db.OpenInvitation(f.ctx, bob.ID); !errors.Is(err, identity.ErrNotFound) {
+	if _, err := f.db.OpenInvitation(f.ctx, bob.ID); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("OpenInvitation after revocation: %v", err)
 	}
 

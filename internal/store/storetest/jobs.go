@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/outbox"
 )
 
 func newJob(id string, created time.Time) identity.Job {
@@ -40,9 +42,9 @@ func testJobs(t *testing.T, f *fixture) {
 	}
 	dup := newJob("job_2", at(0))
 	dup.IdempotencyKey = "key-job_1"
-	wantIs(t, "second job with one key", f.db.CreateJob(f.ctx, dup), identity.ErrDuplicate)
-	wantIs(t, "missing job", func() error { _, err := f.db.Job(f.ctx, "job_none"); return err }(), identity.ErrNotFound)
-	wantIs(t, "save missing job", f.db.SaveJob(f.ctx, newJob("job_none", at(0))), identity.ErrNotFound)
+	wantIs(t, "second job with one key", f.db.CreateJob(f.ctx, dup), errs.ErrDuplicate)
+	wantIs(t, "missing job", func() error { _, err := f.db.Job(f.ctx, "job_none"); return err }(), errs.ErrNotFound)
+	wantIs(t, "save missing job", f.db.SaveJob(f.ctx, newJob("job_none", at(0))), errs.ErrNotFound)
 
 	// The file, chunk by chunk, bytes as given.
 	for seq, data := range [][]byte{{0, 1, 2, 255}, []byte("second")} {
@@ -53,20 +55,20 @@ func testJobs(t *testing.T, f *fixture) {
 	if got, err := f.db.JobChunk(f.ctx, "job_1", 0); err != nil || !reflect.DeepEqual(got, []byte{0, 1, 2, 255}) {
 		t.Fatalf("chunk 0: %v %v", got, err)
 	}
-	wantIs(t, "chunk past the end", func() error { _, err := f.db.JobChunk(f.ctx, "job_1", 2); return err }(), identity.ErrNotFound)
+	wantIs(t, "chunk past the end", func() error { _, err := f.db.JobChunk(f.ctx, "job_1", 2); return err }(), errs.ErrNotFound)
 
 	// Errors come back in row order, whatever order they went in.
-	errs := []identity.JobError{
+	jobErrs := []identity.JobError{
 		{Line: 9, Row: 8, User: json.RawMessage(`{"email":"x"}`), Errors: []identity.FieldError{{Code: "FORMAT", Message: "bad", Path: "email"}}},
 		{Line: 3, Row: 2, User: json.RawMessage(`{}`), Errors: []identity.FieldError{{Code: "OBJECT_REQUIRED", Message: "missing"}}},
 	}
-	if err := f.db.AddJobErrors(f.ctx, "job_1", errs); err != nil {
+	if err := f.db.AddJobErrors(f.ctx, "job_1", jobErrs); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := f.db.JobErrors(f.ctx, "job_1", 0); err != nil || !reflect.DeepEqual(got, []identity.JobError{errs[1], errs[0]}) {
+	if got, err := f.db.JobErrors(f.ctx, "job_1", 0); err != nil || !reflect.DeepEqual(got, []identity.JobError{jobErrs[1], jobErrs[0]}) {
 		t.Fatalf("JobErrors: %+v %v", got, err)
 	}
-	if got, err := f.db.JobErrors(f.ctx, "job_1", 1); err != nil || !reflect.DeepEqual(got, []identity.JobError{errs[1]}) {
+	if got, err := f.db.JobErrors(f.ctx, "job_1", 1); err != nil || !reflect.DeepEqual(got, []identity.JobError{jobErrs[1]}) {
 		t.Fatalf("first JobError: %+v %v", got, err)
 	}
 	if got, err := f.db.JobErrors(f.ctx, "job_none", 0); err != nil || len(got) != 0 {
@@ -75,11 +77,11 @@ func testJobs(t *testing.T, f *fixture) {
 	if err := f.db.DeleteJobChunks(f.ctx, "job_1"); err != nil {
 		t.Fatal(err)
 	}
-	wantIs(t, "chunk after DeleteJobChunks", func() error { _, err := f.db.JobChunk(f.ctx, "job_1", 0); return err }(), identity.ErrNotFound)
+	wantIs(t, "chunk after DeleteJobChunks", func() error { _, err := f.db.JobChunk(f.ctx, "job_1", 0); return err }(), errs.ErrNotFound)
 	if err := f.db.DeleteJob(f.ctx, "job_1"); err != nil {
 		t.Fatal(err)
 	}
-	wantIs(t, "deleted job", func() error { _, err := f.db.Job(f.ctx, "job_1"); return err }(), identity.ErrNotFound)
+	wantIs(t, "deleted job", func() error { _, err := f.db.Job(f.ctx, "job_1"); return err }(), errs.ErrNotFound)
 	if got, _ := f.db.JobErrors(f.ctx, "job_1", 0); len(got) != 0 {
 		t.Fatalf("errors outlived their job: %v", got)
 	}
@@ -100,7 +102,7 @@ func testClaimJob(t *testing.T, f *fixture) {
 			t.Fatal(err)
 		}
 	}
-	wantIs(t, "claim with nothing runnable", func() error { _, err := f.db.ClaimJob(f.ctx, at(100), at(1100)); return err }(), identity.ErrNotFound)
+	wantIs(t, "claim with nothing runnable", func() error { _, err := f.db.ClaimJob(f.ctx, at(100), at(1100)); return err }(), errs.ErrNotFound)
 	if err := f.db.CreateJob(f.ctx, newJob("job_run", at(50))); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func testClaimJob(t *testing.T, f *fixture) {
 		wg.Go(func() {
 			if j, err := f.db.ClaimJob(f.ctx, at(100), at(1100)); err == nil {
 				won <- j.ID
-			} else if !errors.Is(err, identity.ErrNotFound) {
+			} else if !errors.Is(err, errs.ErrNotFound) {
 				t.Error(err)
 			}
 		})
@@ -132,15 +134,15 @@ func testClaimJob(t *testing.T, f *fixture) {
 	if err := f.db.DeleteStaleUploads(f.ctx, at(500)); err != nil {
 		t.Fatal(err)
 	}
-	wantIs(t, "old upload", func() error { _, err := f.db.Job(f.ctx, "job_old_upload"); return err }(), identity.ErrNotFound)
-	wantIs(t, "old upload's chunk", func() error { _, err := f.db.JobChunk(f.ctx, "job_old_upload", 0); return err }(), identity.ErrNotFound)
+	wantIs(t, "old upload", func() error { _, err := f.db.Job(f.ctx, "job_old_upload"); return err }(), errs.ErrNotFound)
+	wantIs(t, "old upload's chunk", func() error { _, err := f.db.JobChunk(f.ctx, "job_old_upload", 0); return err }(), errs.ErrNotFound)
 	if _, err := f.db.JobChunk(f.ctx, "job_young_upload", 0); err != nil {
 		t.Fatalf("a young upload lost its chunk: %v", err)
 	}
 	if _, err := f.db.Job(f.ctx, "job_run"); err != nil {
 		t.Fatalf("a running job went with the uploads: %v", err)
 	}
-	wantIs(t, "claim within the lease", func() error { _, err := f.db.ClaimJob(f.ctx, at(1000), at(2000)); return err }(), identity.ErrNotFound)
+	wantIs(t, "claim within the lease", func() error { _, err := f.db.ClaimJob(f.ctx, at(1000), at(2000)); return err }(), errs.ErrNotFound)
 	if j, err := f.db.ClaimJob(f.ctx, at(1200), at(2200)); err != nil || j.ID != "job_run" || !j.LeaseUntil.Equal(at(2200)) {
 		t.Fatalf("claim after the lease ran out: %+v %v", j, err)
 	}
@@ -165,7 +167,7 @@ func testInsertBulk(t *testing.T, f *fixture) {
 		b.Users = append(b.Users, u)
 		tk := newTicket(fmt.Sprintf("tk-%03d", i), identity.TicketPasswordChange, u.ID, at(i), time.Hour)
 		b.Tickets = append(b.Tickets, tk)
-		m := identity.Mail{ID: fmt.Sprintf("mail-%03d", i), MessageID: fmt.Sprintf("m%03d@x", i), Template: "reset_email", UserID: u.ID,
+		m := outbox.Mail{ID: fmt.Sprintf("mail-%03d", i), MessageID: fmt.Sprintf("m%03d@x", i), Template: "reset_email", UserID: u.ID,
 			To: u.Email, From: "a@b.c", Subject: "Hi", HTML: "<p>Hi</p>", Text: "Hi", CreatedAt: at(i)}
 		b.Mails = append(b.Mails, m)
 		b.Invitations = append(b.Invitations, identity.Invitation{ID: fmt.Sprintf("inv-%03d", i), UserID: u.ID, Email: u.Email,
@@ -182,20 +184,20 @@ func testInsertBulk(t *testing.T, f *fixture) {
 		}
 		wantUser(t, got, b.Users[i])
 		inv, err := f.db.Invitation(f.ctx, b.Invitations[i].ID)
-		if err != nil || inv.TicketID != b.Tickets[i].ID || len(inv.Events) != 2 || inv.Events[1].MailID != b.Mails[i].ID || inv.Events[1].MailStatus != identity.MailQueued {
+		if err != nil || inv.TicketID != b.Tickets[i].ID || len(inv.Events) != 2 || inv.Events[1].MailID != b.Mails[i].ID || inv.Events[1].MailStatus != outbox.Queued {
 			t.Fatalf("invitation %d: %+v %v", i, inv, err)
 		}
 		if tk, err := f.db.Ticket(f.ctx, b.Tickets[i].ID); err != nil || tk.UserID != b.Users[i].ID {
 			t.Fatalf("ticket %d: %+v %v", i, tk, err)
 		}
-		if m, err := f.db.Mail(f.ctx, b.Mails[i].ID); err != nil || m.To != b.Users[i].Email || m.Status != identity.MailQueued {
+		if m, err := f.db.Mail(f.ctx, b.Mails[i].ID); err != nil || m.To != b.Users[i].Email || m.Status != outbox.Queued {
 			t.Fatalf("mail %d: %+v %v", i, m, err)
 		}
 	}
 	// One clash among new rows: the whole batch stays out.
 	clash := identity.BulkInsert{Users: []identity.User{newUser(c, "fresh@example.com", at(0)), newUser(c, "bulk007@example.com", at(0))}}
 	err := f.db.Atomic(f.ctx, func(st identity.Store) error { return st.InsertBulk(f.ctx, clash) })
-	wantIs(t, "bulk insert of a taken email", err, identity.ErrDuplicate)
+	wantIs(t, "bulk insert of a taken email", err, errs.ErrDuplicate)
 	if found, _ := f.db.UsersByEmails(f.ctx, c.ID, []string{"fresh@example.com"}); len(found) != 0 {
 		t.Fatal("a failed batch left a user behind")
 	}

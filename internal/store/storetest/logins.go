@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/oauth"
 )
@@ -53,12 +54,12 @@ func testRevokeLogins(t *testing.T, f *fixture) {
 		t.Fatalf("RevokeLogins: %v", err)
 	}
 	for _, id := range []string{"alice-stamped", "alice-old"} {
-		if _, err := f.db.Session(f.ctx, id); !errors.Is(err, identity.ErrNotFound) {
+		if _, err := f.db.Session(f.ctx, id); !errors.Is(err, errs.ErrNotFound) {
 			t.Errorf("session %s after RevokeLogins: %v", id, err)
 		}
 	}
 	for _, id := range []string{"alice-code", "alice-refresh"} {
-		if _, err := f.db.Grant(f.ctx, id); !errors.Is(err, identity.ErrNotFound) {
+		if _, err := f.db.Grant(f.ctx, id); !errors.Is(err, errs.ErrNotFound) {
 			t.Errorf("grant %s after RevokeLogins: %v", id, err)
 		}
 	}

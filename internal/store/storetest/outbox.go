@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
+	"github.com/usherid/usher/internal/outbox"
 )
 
 // testOutbox is the mail outbox as the delivery worker and the outbox API
@@ -43,8 +45,8 @@ func testOutbox(t *testing.T, f *fixture) {
 }
 
 // newMail is an outbox mail the way the service makes one, not yet stored.
-func newMail(n int, to string, created time.Time) identity.Mail {
-	return identity.Mail{
+func newMail(n int, to string, created time.Time) outbox.Mail {
+	return outbox.Mail{
 		ID: fmt.Sprintf("mail_%04d", n), MessageID: fmt.Sprintf("msg%04d@usher.test", n), Template: "reset_email",
 		UserID: fmt.Sprintf("auth0|user%04d", n), To: to, From: "Usher <no-reply@usher.test>", Subject: "Reset your password",
 		HTML: `<p>Hello, <a href="https://id.example.com/lo/reset?ticket=T#">choose a password</a> — ünïcödé</p>`,
@@ -53,7 +55,7 @@ func newMail(n int, to string, created time.Time) identity.Mail {
 }
 
 // enqueue stores a new mail created at created for to.
-func (f *fixture) enqueue(n int, to string, created time.Time) identity.Mail {
+func (f *fixture) enqueue(n int, to string, created time.Time) outbox.Mail {
 	f.t.Helper()
 	m := newMail(n, to, created)
 	if err := f.db.EnqueueMail(f.ctx, m); err != nil {
@@ -79,7 +81,7 @@ func (f *fixture) record(id string, when time.Time, status, reply string, next t
 	}
 }
 
-func (f *fixture) mail(id string) identity.Mail {
+func (f *fixture) mail(id string) outbox.Mail {
 	f.t.Helper()
 	m, err := f.db.Mail(f.ctx, id)
 	if err != nil {
@@ -88,7 +90,7 @@ func (f *fixture) mail(id string) identity.Mail {
 	return m
 }
 
-func mailIDs(mails []identity.Mail) []string {
+func mailIDs(mails []outbox.Mail) []string {
 	out := make([]string, len(mails))
 	for i, m := range mails {
 		out[i] = m.ID
@@ -98,7 +100,7 @@ func mailIDs(mails []identity.Mail) []string {
 }
 
 // wantMail checks that got is want as the store gives it back.
-func wantMail(t *testing.T, got, want identity.Mail) {
+func wantMail(t *testing.T, got, want outbox.Mail) {
 	t.Helper()
 	want.NextAttempt, want.CreatedAt, want.SentAt = ms(want.NextAttempt), ms(want.CreatedAt), ms(want.SentAt)
 	if d := diff(got, want); d != "" {
@@ -109,13 +111,13 @@ func wantMail(t *testing.T, got, want identity.Mail) {
 func testOutboxEnqueue(t *testing.T, f *fixture) {
 	m := f.enqueue(1, "Ada@Example.com", at(1234))
 	want := m
-	want.Status, want.NextAttempt = identity.MailQueued, m.CreatedAt // due at once
+	want.Status, want.NextAttempt = outbox.Queued, m.CreatedAt // due at once
 	wantMail(t, f.mail(m.ID), want)
 
 	dup := newMail(1, "other@example.com", at(2000))
-	wantIs(t, "EnqueueMail with a used id", f.db.EnqueueMail(f.ctx, dup), identity.ErrDuplicate)
+	wantIs(t, "EnqueueMail with a used id", f.db.EnqueueMail(f.ctx, dup), errs.ErrDuplicate)
 	_, err := f.db.Mail(f.ctx, "mail_nope")
-	wantIs(t, "Mail of an unknown id", err, identity.ErrNotFound)
+	wantIs(t, "Mail of an unknown id", err, errs.ErrNotFound)
 	if attempts, err := f.db.MailAttempts(f.ctx, m.ID); err != nil || len(attempts) != 0 {
 		t.Errorf("MailAttempts of a new mail = %v, %v; want none", attempts, err)
 	}
@@ -136,18 +138,18 @@ func testOutboxClaimDue(t *testing.T, f *fixture) {
 	// A claimed mail comes back whole, marked sending until the lease ends.
 	for _, m := range mails {
 		want := newMail(map[string]int{past.ID: 1, exact.ID: 2}[m.ID], m.To, m.CreatedAt)
-		want.Status, want.NextAttempt = identity.MailSending, now.Add(time.Minute)
+		want.Status, want.NextAttempt = outbox.Sending, now.Add(time.Minute)
 		wantMail(t, m, want)
 		wantMail(t, f.mail(m.ID), want)
 	}
-	if got := f.mail(future.ID); got.Status != identity.MailQueued {
+	if got := f.mail(future.ID); got.Status != outbox.Queued {
 		t.Errorf("the mail not yet due is %s; want queued", got.Status)
 	}
 
 	// Sent and dead mails are never claimed, however old.
 	sent, dead := f.enqueue(4, "d@example.com", at(0)), f.enqueue(5, "e@example.com", at(0))
-	f.record(sent.ID, at(100), identity.MailSent, "250 ok", time.Time{})
-	f.record(dead.ID, at(100), identity.MailDead, "550 no such user", time.Time{})
+	f.record(sent.ID, at(100), outbox.Sent, "250 ok", time.Time{})
+	f.record(dead.ID, at(100), outbox.Dead, "550 no such user", time.Time{})
 	if got := f.claim(at(10_000_000), time.Minute, 10); slices.Contains(got, sent.ID) || slices.Contains(got, dead.ID) {
 		t.Errorf("claimed %v: a sent or dead mail came back", got)
 	}
@@ -171,7 +173,7 @@ func testOutboxClaimLease(t *testing.T, f *fixture) {
 	if err != nil || len(mails) != 1 || mails[0].ID != m.ID {
 		t.Fatalf("claim once the lease lapsed = %v, %v; want %s", mailIDs(mails), err, m.ID)
 	}
-	if mails[0].Status != identity.MailSending || !mails[0].NextAttempt.Equal(later.Add(lease)) || mails[0].Attempts != 0 {
+	if mails[0].Status != outbox.Sending || !mails[0].NextAttempt.Equal(later.Add(lease)) || mails[0].Attempts != 0 {
 		t.Errorf("reclaimed mail: status %s, next %v, attempts %d; want sending, %v, 0",
 			mails[0].Status, mails[0].NextAttempt, mails[0].Attempts, later.Add(lease))
 	}
@@ -186,9 +188,9 @@ func testOutboxClaimOrder(t *testing.T, f *fixture) {
 	lapsed := f.enqueue(2, "b@example.com", at(0))
 	queued := f.enqueue(3, "c@example.com", at(3000))
 	f.claim(at(0), 0, 2) // both leased until at(0)+0: lapsed at once
-	f.record(failed.ID, at(10), identity.MailFailed, "451 later", at(2000))
+	f.record(failed.ID, at(10), outbox.Failed, "451 later", at(2000))
 	// lapsed is still "sending" with its lease ending at(0); queued is due at(3000).
-	if got := f.mail(lapsed.ID); got.Status != identity.MailSending {
+	if got := f.mail(lapsed.ID); got.Status != outbox.Sending {
 		t.Fatalf("setup: %s is %s; want sending", lapsed.ID, got.Status)
 	}
 	now := at(5000)
@@ -222,9 +224,9 @@ func testOutboxRecordAttempt(t *testing.T, f *fixture) {
 	f.claim(at(0), time.Minute, 10)
 
 	// A temporary failure: failed, counted, due again at the time given.
-	f.record(m.ID, at(500), identity.MailFailed, "451 4.3.0 try again later", at(15_500))
+	f.record(m.ID, at(500), outbox.Failed, "451 4.3.0 try again later", at(15_500))
 	got := f.mail(m.ID)
-	if got.Status != identity.MailFailed || got.Attempts != 1 || got.LastReply != "451 4.3.0 try again later" ||
+	if got.Status != outbox.Failed || got.Attempts != 1 || got.LastReply != "451 4.3.0 try again later" ||
 		!got.NextAttempt.Equal(at(15_500)) || !got.SentAt.IsZero() {
 		t.Errorf("after a failure: %+v", got)
 	}
@@ -236,9 +238,9 @@ func testOutboxRecordAttempt(t *testing.T, f *fixture) {
 	}
 
 	// Delivered: sent, sent_at set, never claimed again.
-	f.record(m.ID, at(16_000), identity.MailSent, "250 2.0.0 accepted", time.Time{})
+	f.record(m.ID, at(16_000), outbox.Sent, "250 2.0.0 accepted", time.Time{})
 	got = f.mail(m.ID)
-	if got.Status != identity.MailSent || got.Attempts != 2 || got.LastReply != "250 2.0.0 accepted" || !got.SentAt.Equal(at(16_000)) {
+	if got.Status != outbox.Sent || got.Attempts != 2 || got.LastReply != "250 2.0.0 accepted" || !got.SentAt.Equal(at(16_000)) {
 		t.Errorf("after delivery: status %s, attempts %d, reply %q, sent_at %v", got.Status, got.Attempts, got.LastReply, got.SentAt)
 	}
 	if ids := f.claim(at(100_000_000), time.Minute, 10); len(ids) != 0 {
@@ -248,8 +250,8 @@ func testOutboxRecordAttempt(t *testing.T, f *fixture) {
 	// Every attempt is kept, oldest first.
 	attempts, err := f.db.MailAttempts(f.ctx, m.ID)
 	want := []mail.Attempt{
-		{At: at(500), Status: identity.MailFailed, Reply: "451 4.3.0 try again later"},
-		{At: at(16_000), Status: identity.MailSent, Reply: "250 2.0.0 accepted"},
+		{At: at(500), Status: outbox.Failed, Reply: "451 4.3.0 try again later"},
+		{At: at(16_000), Status: outbox.Sent, Reply: "250 2.0.0 accepted"},
 	}
 	if err != nil || !slices.Equal(attempts, want) {
 		t.Errorf("MailAttempts = %+v, %v;\nwant %+v", attempts, err, want)
@@ -257,15 +259,15 @@ func testOutboxRecordAttempt(t *testing.T, f *fixture) {
 
 	// A permanent failure: dead, never claimed again, sent_at empty.
 	d := f.enqueue(2, "b@example.com", at(0))
-	f.record(d.ID, at(700), identity.MailDead, "550 5.1.1 no such user", time.Time{})
-	if got := f.mail(d.ID); got.Status != identity.MailDead || got.Attempts != 1 || !got.SentAt.IsZero() {
+	f.record(d.ID, at(700), outbox.Dead, "550 5.1.1 no such user", time.Time{})
+	if got := f.mail(d.ID); got.Status != outbox.Dead || got.Attempts != 1 || !got.SentAt.IsZero() {
 		t.Errorf("after a permanent failure: %+v", got)
 	}
 	if ids := f.claim(at(100_000_000), time.Minute, 10); len(ids) != 0 {
 		t.Errorf("claimed %v: a dead mail came back", ids)
 	}
 	wantIs(t, "RecordAttempt of an unknown mail",
-		f.db.RecordAttempt(f.ctx, "mail_nope", at(1), identity.MailSent, "250", time.Time{}), identity.ErrNotFound)
+		f.db.RecordAttempt(f.ctx, "mail_nope", at(1), outbox.Sent, "250", time.Time{}), errs.ErrNotFound)
 	if attempts, _ := f.db.MailAttempts(f.ctx, "mail_nope"); len(attempts) != 0 {
 		t.Errorf("an attempt of an unknown mail was kept: %+v", attempts)
 	}
@@ -342,34 +344,34 @@ func testOutboxRetry(t *testing.T, f *fixture) {
 	failed := f.enqueue(4, "d@example.com", at(0))
 	dead := f.enqueue(5, "e@example.com", at(0))
 	f.claim(at(0), time.Hour, 10) // every one is sending now
-	f.record(queued.ID, at(1), identity.MailFailed, "451", at(0))
+	f.record(queued.ID, at(1), outbox.Failed, "451", at(0))
 	if err := f.db.RetryMail(f.ctx, queued.ID, at(2)); err != nil { // back to queued, the way an operator would
 		t.Fatalf("setup: %v", err)
 	}
-	f.record(sent.ID, at(1), identity.MailSent, "250", time.Time{})
-	f.record(failed.ID, at(1), identity.MailFailed, "451 later", at(3_600_000))
-	f.record(dead.ID, at(1), identity.MailDead, "550 no", time.Time{})
+	f.record(sent.ID, at(1), outbox.Sent, "250", time.Time{})
+	f.record(failed.ID, at(1), outbox.Failed, "451 later", at(3_600_000))
+	f.record(dead.ID, at(1), outbox.Dead, "550 no", time.Time{})
 
 	for _, tc := range []struct {
 		id     string
 		status string
-	}{{queued.ID, identity.MailQueued}, {sending.ID, identity.MailSending}, {sent.ID, identity.MailSent}} {
-		wantIs(t, "RetryMail of a "+tc.status+" mail", f.db.RetryMail(f.ctx, tc.id, at(10)), identity.ErrNotFound)
+	}{{queued.ID, outbox.Queued}, {sending.ID, outbox.Sending}, {sent.ID, outbox.Sent}} {
+		wantIs(t, "RetryMail of a "+tc.status+" mail", f.db.RetryMail(f.ctx, tc.id, at(10)), errs.ErrNotFound)
 		if got := f.mail(tc.id); got.Status != tc.status {
 			t.Errorf("RetryMail changed a %s mail to %s", tc.status, got.Status)
 		}
 	}
-	wantIs(t, "RetryMail of an unknown mail", f.db.RetryMail(f.ctx, "mail_nope", at(10)), identity.ErrNotFound)
+	wantIs(t, "RetryMail of an unknown mail", f.db.RetryMail(f.ctx, "mail_nope", at(10)), errs.ErrNotFound)
 
 	now := at(20)
-	for _, m := range []identity.Mail{failed, dead} {
+	for _, m := range []outbox.Mail{failed, dead} {
 		before := f.mail(m.ID)
 		if err := f.db.RetryMail(f.ctx, m.ID, now); err != nil {
 			t.Errorf("RetryMail of a %s mail: %v", before.Status, err)
 			continue
 		}
 		got := f.mail(m.ID)
-		if got.Status != identity.MailQueued || !got.NextAttempt.Equal(now) || got.Attempts != before.Attempts {
+		if got.Status != outbox.Queued || !got.NextAttempt.Equal(now) || got.Attempts != before.Attempts {
 			t.Errorf("retried %s mail: status %s, next %v, attempts %d; want queued, %v, %d",
 				before.Status, got.Status, got.NextAttempt, got.Attempts, now, before.Attempts)
 		}
@@ -382,7 +384,7 @@ func testOutboxRetry(t *testing.T, f *fixture) {
 
 func testOutboxList(t *testing.T, f *fixture) {
 	// Seven mails, created one second apart; two share a creation time.
-	var all []identity.Mail
+	var all []outbox.Mail
 	for i, to := range []string{"ada@example.com", "Bob@Example.com", "ada@example.com", "cy@example.com", "ADA@example.com", "bob@example.com", "dee@example.com"} {
 		created := at(i * 1000)
 		if i == 6 {
@@ -391,14 +393,14 @@ func testOutboxList(t *testing.T, f *fixture) {
 		all = append(all, f.enqueue(i, to, created))
 	}
 	f.claim(at(10_000), time.Hour, 10)
-	f.record(all[1].ID, at(10_001), identity.MailSent, "250", time.Time{})
-	f.record(all[2].ID, at(10_001), identity.MailSent, "250", time.Time{})
-	f.record(all[3].ID, at(10_001), identity.MailDead, "550", time.Time{})
-	f.record(all[4].ID, at(10_001), identity.MailFailed, "451", at(20_000))
-	f.record(all[5].ID, at(10_001), identity.MailSent, "250", time.Time{})
+	f.record(all[1].ID, at(10_001), outbox.Sent, "250", time.Time{})
+	f.record(all[2].ID, at(10_001), outbox.Sent, "250", time.Time{})
+	f.record(all[3].ID, at(10_001), outbox.Dead, "550", time.Time{})
+	f.record(all[4].ID, at(10_001), outbox.Failed, "451", at(20_000))
+	f.record(all[5].ID, at(10_001), outbox.Sent, "250", time.Time{})
 	// all[0] and all[6] stay sending.
 
-	ids := func(ms []identity.Mail) []string {
+	ids := func(ms []outbox.Mail) []string {
 		out := make([]string, len(ms))
 		for i, m := range ms {
 			out[i] = m.ID
@@ -423,14 +425,14 @@ func testOutboxList(t *testing.T, f *fixture) {
 		{"second page", mail.Query{Page: 1, PerPage: 3}, id(3, 2, 1), 7},
 		{"last page", mail.Query{Page: 2, PerPage: 3}, id(0), 7},
 		{"past the end", mail.Query{Page: 3, PerPage: 3}, id(), 7},
-		{"sent", mail.Query{Status: identity.MailSent, PerPage: 50}, id(5, 2, 1), 3},
-		{"sent, page 2 of 2", mail.Query{Status: identity.MailSent, Page: 1, PerPage: 2}, id(1), 3},
-		{"sending", mail.Query{Status: identity.MailSending, PerPage: 50}, id(6, 0), 2},
-		{"dead", mail.Query{Status: identity.MailDead, PerPage: 50}, id(3), 1},
-		{"failed", mail.Query{Status: identity.MailFailed, PerPage: 50}, id(4), 1},
-		{"queued", mail.Query{Status: identity.MailQueued, PerPage: 50}, id(), 0},
+		{"sent", mail.Query{Status: outbox.Sent, PerPage: 50}, id(5, 2, 1), 3},
+		{"sent, page 2 of 2", mail.Query{Status: outbox.Sent, Page: 1, PerPage: 2}, id(1), 3},
+		{"sending", mail.Query{Status: outbox.Sending, PerPage: 50}, id(6, 0), 2},
+		{"dead", mail.Query{Status: outbox.Dead, PerPage: 50}, id(3), 1},
+		{"failed", mail.Query{Status: outbox.Failed, PerPage: 50}, id(4), 1},
+		{"queued", mail.Query{Status: outbox.Queued, PerPage: 50}, id(), 0},
 		{"to, any case", mail.Query{To: "ada@EXAMPLE.com", PerPage: 50}, id(4, 2, 0), 3},
-		{"to and status", mail.Query{To: "bob@example.com", Status: identity.MailSent, PerPage: 50}, id(5, 1), 2},
+		{"to and status", mail.Query{To: "bob@example.com", Status: outbox.Sent, PerPage: 50}, id(5, 1), 2},
 		{"to nobody", mail.Query{To: "zed@example.com", PerPage: 50}, id(), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -498,7 +500,7 @@ func testRateCapsAWindow(t *testing.T, f *fixture) {
 		wantWindow(t, "claim in the used-up window", win, at(1000), 3)
 	}
 	for i := 3; i < 10; i++ {
-		if m := f.mail(fmt.Sprintf("mail_%04d", i)); m.Status != identity.MailQueued || m.Attempts != 0 || !m.NextAttempt.Equal(at(i)) {
+		if m := f.mail(fmt.Sprintf("mail_%04d", i)); m.Status != outbox.Queued || m.Attempts != 0 || !m.NextAttempt.Equal(at(i)) {
 			t.Errorf("held mail %s: status %s, attempts %d, next %v; want queued and untouched", m.ID, m.Status, m.Attempts, m.NextAttempt)
 		}
 		if attempts, _ := f.db.MailAttempts(f.ctx, fmt.Sprintf("mail_%04d", i)); len(attempts) != 0 {
@@ -633,14 +635,14 @@ func testRateInvalid(t *testing.T, f *fixture) {
 			t.Errorf("ClaimMailsCapped with %+v = %d mails, no error; want an error", rate, len(ms))
 		}
 	}
-	if got := f.mail("mail_0001"); got.Status != identity.MailQueued {
+	if got := f.mail("mail_0001"); got.Status != outbox.Queued {
 		t.Errorf("an invalid cap changed the mail to %s", got.Status)
 	}
 }
 
 // linkedMail is newMail carrying a link with a ticket token of the real
 // shape (43 characters of base64url), as Usher writes it.
-func linkedMail(n int, to string, created time.Time) (identity.Mail, string) {
+func linkedMail(n int, to string, created time.Time) (outbox.Mail, string) {
 	token := fmt.Sprintf("tok%04d", n) + strings.Repeat("x_-Z", 9)
 	m := newMail(n, to, created)
 	link := "https://id.example.com/lo/reset?ticket=" + token + "#type=invite"
@@ -650,7 +652,7 @@ func linkedMail(n int, to string, created time.Time) (identity.Mail, string) {
 }
 
 // wantNoToken fails when a stored mail still holds token anywhere.
-func wantNoToken(t *testing.T, what string, m identity.Mail, token string) {
+func wantNoToken(t *testing.T, what string, m outbox.Mail, token string) {
 	t.Helper()
 	if strings.Contains(fmt.Sprintf("%+v", m), token) {
 		t.Errorf("%s still holds its link's token: %+v", what, m)
@@ -662,7 +664,7 @@ func wantNoToken(t *testing.T, what string, m identity.Mail, token string) {
 // link), and is gone once the mail is sent or dead, whichever way the
 // attempt is recorded.
 func testOutboxTicketWhilePending(t *testing.T, f *fixture) {
-	var mails []identity.Mail
+	var mails []outbox.Mail
 	var tokens []string
 	for i := range 5 {
 		m, token := linkedMail(i, fmt.Sprintf("p%d@example.com", i), at(0))
@@ -679,7 +681,7 @@ func testOutboxTicketWhilePending(t *testing.T, f *fixture) {
 	bulk, bulkToken := linkedMail(9, "bulk@example.com", at(0))
 	bulk = mail.HideTicket(bulk, bulkToken)
 	if err := f.db.Atomic(f.ctx, func(st identity.Store) error {
-		return st.InsertBulk(f.ctx, identity.BulkInsert{Mails: []identity.Mail{bulk}})
+		return st.InsertBulk(f.ctx, identity.BulkInsert{Mails: []outbox.Mail{bulk}})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -703,7 +705,7 @@ func testOutboxTicketWhilePending(t *testing.T, f *fixture) {
 	}
 
 	// A temporary failure keeps the ticket, and the next claim has it.
-	f.record(mails[0].ID, at(1), identity.MailFailed, "451 later", at(2))
+	f.record(mails[0].ID, at(1), outbox.Failed, "451 later", at(2))
 	if got := f.mail(mails[0].ID); got.Ticket != tokens[0] {
 		t.Fatalf("after a temporary failure the ticket is %q; want it kept", got.Ticket)
 	}
@@ -712,12 +714,12 @@ func testOutboxTicketWhilePending(t *testing.T, f *fixture) {
 		t.Fatalf("the retry's claim: %+v, %v; want mail 0 with its ticket", again, err)
 	}
 	// Sent, or dead: one by one, and in a batch.
-	f.record(mails[0].ID, at(3), identity.MailSent, "250 ok", time.Time{})
-	f.record(mails[1].ID, at(3), identity.MailDead, "550 no", time.Time{})
+	f.record(mails[0].ID, at(3), outbox.Sent, "250 ok", time.Time{})
+	f.record(mails[1].ID, at(3), outbox.Dead, "550 no", time.Time{})
 	if err := f.db.RecordAttempts(f.ctx, []mail.AttemptRecord{
-		{ID: mails[2].ID, At: at(4), Status: identity.MailSent, Reply: "250 ok"},
-		{ID: mails[3].ID, At: at(4), Status: identity.MailDead, Reply: "550 no"},
-		{ID: mails[4].ID, At: at(4), Status: identity.MailFailed, Reply: "451 later", Next: at(5)},
+		{ID: mails[2].ID, At: at(4), Status: outbox.Sent, Reply: "250 ok"},
+		{ID: mails[3].ID, At: at(4), Status: outbox.Dead, Reply: "550 no"},
+		{ID: mails[4].ID, At: at(4), Status: outbox.Failed, Reply: "451 later", Next: at(5)},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -743,26 +745,26 @@ func testOutboxRetryWithoutLink(t *testing.T, f *fixture) {
 	plain.HTML, plain.Text = "<p>Welcome</p>", "Welcome"
 	failed, failedToken := linkedMail(3, "c@example.com", at(0))
 	failed = mail.HideTicket(failed, failedToken)
-	for _, m := range []identity.Mail{linked, plain, failed} {
+	for _, m := range []outbox.Mail{linked, plain, failed} {
 		if err := f.db.EnqueueMail(f.ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
 	f.claim(at(0), time.Minute, 10)
-	f.record(linked.ID, at(1), identity.MailDead, "550 no", time.Time{})
-	f.record(plain.ID, at(1), identity.MailDead, "550 no", time.Time{})
-	f.record(failed.ID, at(1), identity.MailFailed, "451 later", at(100))
+	f.record(linked.ID, at(1), outbox.Dead, "550 no", time.Time{})
+	f.record(plain.ID, at(1), outbox.Dead, "550 no", time.Time{})
+	f.record(failed.ID, at(1), outbox.Failed, "451 later", at(100))
 
-	wantIs(t, "RetryMail of a dead mail whose link is gone", f.db.RetryMail(f.ctx, linked.ID, at(2)), identity.ErrNotFound)
-	if got := f.mail(linked.ID); got.Status != identity.MailDead {
+	wantIs(t, "RetryMail of a dead mail whose link is gone", f.db.RetryMail(f.ctx, linked.ID, at(2)), errs.ErrNotFound)
+	if got := f.mail(linked.ID); got.Status != outbox.Dead {
 		t.Errorf("the dead mail without its link is %s; want dead", got.Status)
 	}
-	for _, m := range []identity.Mail{plain, failed} {
+	for _, m := range []outbox.Mail{plain, failed} {
 		if err := f.db.RetryMail(f.ctx, m.ID, at(2)); err != nil {
 			t.Errorf("RetryMail of %s: %v", m.ID, err)
 		}
 	}
-	if got := f.mail(failed.ID); got.Status != identity.MailQueued || got.Ticket != failedToken {
+	if got := f.mail(failed.ID); got.Status != outbox.Queued || got.Ticket != failedToken {
 		t.Errorf("the retried failed mail: %s, ticket %q; want queued with its ticket", got.Status, got.Ticket)
 	}
 }
@@ -773,14 +775,14 @@ func testOutboxRetryWithoutLink(t *testing.T, f *fixture) {
 // or given up. It runs while the migration's settings row asks for it.
 func testOutboxOldMailsLoseTickets(t *testing.T, f *fixture) {
 	type old struct {
-		m      identity.Mail
+		m      outbox.Mail
 		token  string
 		status string
 	}
 	var olds []old
-	for i, status := range []string{identity.MailQueued, identity.MailSending, identity.MailFailed, identity.MailSent, identity.MailDead} {
+	for i, status := range []string{outbox.Queued, outbox.Sending, outbox.Failed, outbox.Sent, outbox.Dead} {
 		m, token := linkedMail(i, fmt.Sprintf("o%d@example.com", i), at(0))
-		if status == identity.MailFailed { // as {{ url | url_encode }} writes it
+		if status == outbox.Failed { // as {{ url | url_encode }} writes it
 			m.HTML = strings.ReplaceAll(m.HTML, "https://id.example.com/lo/reset?ticket=", "https%3A%2F%2Fid.example.com%2Flo%2Freset%3Fticket%3D")
 		}
 		if err := f.db.EnqueueMail(f.ctx, m); err != nil {
@@ -796,14 +798,14 @@ func testOutboxOldMailsLoseTickets(t *testing.T, f *fixture) {
 	f.claim(at(0), time.Minute, 10)
 	for _, o := range olds {
 		switch o.status {
-		case identity.MailQueued:
-			f.record(o.m.ID, at(1), identity.MailFailed, "451", at(1))
+		case outbox.Queued:
+			f.record(o.m.ID, at(1), outbox.Failed, "451", at(1))
 			if err := f.db.RetryMail(f.ctx, o.m.ID, at(1)); err != nil {
 				t.Fatal(err)
 			}
-		case identity.MailFailed:
-			f.record(o.m.ID, at(1), identity.MailFailed, "451", at(100))
-		case identity.MailSent, identity.MailDead:
+		case outbox.Failed:
+			f.record(o.m.ID, at(1), outbox.Failed, "451", at(100))
+		case outbox.Sent, outbox.Dead:
 			f.record(o.m.ID, at(1), o.status, "250/550", time.Time{})
 		}
 	}
@@ -819,7 +821,7 @@ func testOutboxOldMailsLoseTickets(t *testing.T, f *fixture) {
 			t.Fatalf("mail %s is %s; want %s", o.m.ID, got.Status, o.status)
 		}
 		switch o.status {
-		case identity.MailSent, identity.MailDead:
+		case outbox.Sent, outbox.Dead:
 			wantNoToken(t, "an old "+o.status+" mail", got, o.token)
 			if !mail.HidesLink(got) {
 				t.Errorf("an old %s mail does not say its link is hidden: %q", o.status, got.HTML)
@@ -836,7 +838,7 @@ func testOutboxOldMailsLoseTickets(t *testing.T, f *fixture) {
 	if got := f.mail(plain.ID); got.HTML != plain.HTML || got.Text != plain.Text || got.Ticket != "" {
 		t.Errorf("a mail without a link changed: %+v", got)
 	}
-	if _, err := f.db.Setting(f.ctx, "outbox_tickets_to_hide"); !errors.Is(err, identity.ErrNotFound) {
+	if _, err := f.db.Setting(f.ctx, "outbox_tickets_to_hide"); !errors.Is(err, errs.ErrNotFound) {
 		t.Errorf("the settings row asking for the move is still there: %v", err)
 	}
 }

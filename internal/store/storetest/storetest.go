@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/oauth"
 	"github.com/usherid/usher/internal/store"
@@ -383,8 +384,8 @@ func testUserDelete(t *testing.T, f *fixture) {
 		t.Fatalf("DeleteUser: %v", err)
 	}
 	_, err := f.db.User(f.ctx, gone.ID)
-	wantIs(t, "User after DeleteUser", err, identity.ErrNotFound)
-	wantIs(t, "second DeleteUser", f.db.DeleteUser(f.ctx, gone.ID), identity.ErrNotFound)
+	wantIs(t, "User after DeleteUser", err, errs.ErrNotFound)
+	wantIs(t, "second DeleteUser", f.db.DeleteUser(f.ctx, gone.ID), errs.ErrNotFound)
 	if _, err := f.db.User(f.ctx, kept.ID); err != nil {
 		t.Errorf("DeleteUser removed another user: %v", err)
 	}
@@ -424,7 +425,7 @@ func testNotFound(t *testing.T, f *fixture) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			wantIs(t, tc.name, tc.call(), identity.ErrNotFound)
+			wantIs(t, tc.name, tc.call(), errs.ErrNotFound)
 		})
 	}
 	// None of those calls made anything.
@@ -446,23 +447,23 @@ func testUniqueness(t *testing.T, f *fixture) {
 		call func() error
 		want error // nil: allowed
 	}{
-		{"same user id", func() error { return db.CreateUser(ctx, withID(newUser(b, "fresh@example.com", at(10)), alice.ID)) }, identity.ErrDuplicate},
-		{"same email, same connection", func() error { return db.CreateUser(ctx, newUser(a, alice.Email, at(10))) }, identity.ErrDuplicate},
+		{"same user id", func() error { return db.CreateUser(ctx, withID(newUser(b, "fresh@example.com", at(10)), alice.ID)) }, errs.ErrDuplicate},
+		{"same email, same connection", func() error { return db.CreateUser(ctx, newUser(a, alice.Email, at(10))) }, errs.ErrDuplicate},
 		{"same username, same connection", func() error {
 			u := newUser(a, "alias@example.com", at(10))
 			u.Username = alice.Username
 			return db.CreateUser(ctx, u)
-		}, identity.ErrDuplicate},
+		}, errs.ErrDuplicate},
 		{"update to a taken email", func() error {
 			u := bob
 			u.Email = alice.Email
 			return db.UpdateUser(ctx, u)
-		}, identity.ErrDuplicate},
+		}, errs.ErrDuplicate},
 		{"update to a taken username", func() error {
 			u := bob
 			u.Username = alice.Username
 			return db.UpdateUser(ctx, u)
-		}, identity.ErrDuplicate},
+		}, errs.ErrDuplicate},
 		{"same email, other connection", func() error { return db.CreateUser(ctx, newUser(b, alice.Email, at(11))) }, nil},
 		{"same username, other connection", func() error {
 			u := newUser(b, "alice2@example.com", at(12))
@@ -475,19 +476,19 @@ func testUniqueness(t *testing.T, f *fixture) {
 			}
 			return db.CreateUser(ctx, newUser(a, "nouser2@example.com", at(14)))
 		}, nil},
-		{"same connection name", func() error { return db.CreateConnection(ctx, newConnection(a.Name, at(20))) }, identity.ErrDuplicate},
+		{"same connection name", func() error { return db.CreateConnection(ctx, newConnection(a.Name, at(20))) }, errs.ErrDuplicate},
 		{"same connection id", func() error {
 			c := newConnection("third-db", at(20))
 			c.ID = a.ID
 			return db.CreateConnection(ctx, c)
-		}, identity.ErrDuplicate},
-		{"same client id", func() error { return db.CreateClient(ctx, newClient(cl.ClientID, at(20))) }, identity.ErrDuplicate},
+		}, errs.ErrDuplicate},
+		{"same client id", func() error { return db.CreateClient(ctx, newClient(cl.ClientID, at(20))) }, errs.ErrDuplicate},
 		{"same grant id", func() error {
 			return db.CreateClientGrant(ctx, identity.ClientGrant{ID: g.ID, ClientID: cl.ClientID, Audience: "https://other", Scope: []string{}, CreatedAt: at(20)})
-		}, identity.ErrDuplicate},
+		}, errs.ErrDuplicate},
 		{"same client and audience", func() error {
 			return db.CreateClientGrant(ctx, identity.ClientGrant{ID: identity.NewGrantID(), ClientID: cl.ClientID, Audience: g.Audience, Scope: []string{}, CreatedAt: at(20)})
-		}, identity.ErrDuplicate},
+		}, errs.ErrDuplicate},
 		{"same audience, other client", func() error {
 			return db.CreateClientGrant(ctx, identity.ClientGrant{ID: identity.NewGrantID(), ClientID: cl2.ClientID, Audience: g.Audience, Scope: []string{}, CreatedAt: at(21)})
 		}, nil},
@@ -762,10 +763,10 @@ func testDeleteConnectionCascade(t *testing.T, f *fixture) {
 	}
 	for _, u := range []identity.User{d1, d2} {
 		_, err := f.db.User(f.ctx, u.ID)
-		wantIs(t, "User in a deleted connection", err, identity.ErrNotFound)
+		wantIs(t, "User in a deleted connection", err, errs.ErrNotFound)
 	}
 	_, err := f.db.ConnectionByName(f.ctx, doomed.Name)
-	wantIs(t, "ConnectionByName after DeleteConnection", err, identity.ErrNotFound)
+	wantIs(t, "ConnectionByName after DeleteConnection", err, errs.ErrNotFound)
 	users, err := f.db.UsersByEmail(f.ctx, "one@example.com")
 	if got, want := ids(users), []string{k1.ID}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("UsersByEmail = %v, %v; want %v", got, err, want)
@@ -795,10 +796,10 @@ func testDeleteClientCascade(t *testing.T, f *fixture) {
 		t.Fatalf("DeleteClient: %v", err)
 	}
 	_, err := f.db.Client(f.ctx, doomed.ClientID)
-	wantIs(t, "Client after DeleteClient", err, identity.ErrNotFound)
+	wantIs(t, "Client after DeleteClient", err, errs.ErrNotFound)
 	for _, g := range []identity.ClientGrant{g1, g2} {
 		_, err := f.db.ClientGrant(f.ctx, g.ID)
-		wantIs(t, "ClientGrant of a deleted client", err, identity.ErrNotFound)
+		wantIs(t, "ClientGrant of a deleted client", err, errs.ErrNotFound)
 	}
 	grants, err := f.db.ClientGrants(f.ctx)
 	if err != nil || len(grants) != 1 || grants[0].ID != g3.ID {
@@ -876,7 +877,7 @@ func testConnections(t *testing.T, f *fixture) {
 		t.Fatalf("DeleteConnection: %v", err)
 	}
 	_, err = f.db.Connection(f.ctx, c.ID)
-	wantIs(t, "Connection after DeleteConnection", err, identity.ErrNotFound)
+	wantIs(t, "Connection after DeleteConnection", err, errs.ErrNotFound)
 	if list, err := f.db.Connections(f.ctx); err != nil || len(list) != 2 {
 		t.Errorf("Connections after delete = %d, %v; want 2", len(list), err)
 	}
@@ -942,7 +943,7 @@ func testClients(t *testing.T, f *fixture) {
 		t.Fatalf("DeleteClient: %v", err)
 	}
 	_, err = f.db.Client(f.ctx, c.ClientID)
-	wantIs(t, "Client after DeleteClient", err, identity.ErrNotFound)
+	wantIs(t, "Client after DeleteClient", err, errs.ErrNotFound)
 	if list, err := f.db.Clients(f.ctx); err != nil || len(list) != 2 {
 		t.Errorf("Clients after delete = %d, %v; want 2", len(list), err)
 	}
@@ -1004,7 +1005,7 @@ func testClientGrants(t *testing.T, f *fixture) {
 		t.Fatalf("DeleteClientGrant: %v", err)
 	}
 	_, err = f.db.ClientGrant(f.ctx, g.ID)
-	wantIs(t, "ClientGrant after DeleteClientGrant", err, identity.ErrNotFound)
+	wantIs(t, "ClientGrant after DeleteClientGrant", err, errs.ErrNotFound)
 	if list, err := f.db.ClientGrants(f.ctx); err != nil || len(list) != 2 {
 		t.Errorf("ClientGrants after delete = %d, %v; want 2", len(list), err)
 	}
@@ -1100,10 +1101,10 @@ func testSigningKeys(t *testing.T, f *fixture) {
 	}
 	wantKeys("after adding")
 	err = f.db.AddSigningKey(f.ctx, oauth.StoredKey{KID: "kid-a", PrivateKeyPEM: pem("other"), Role: oauth.RolePrevious, CreatedAt: at(4000)})
-	wantIs(t, "AddSigningKey with a used kid", err, identity.ErrDuplicate)
+	wantIs(t, "AddSigningKey with a used kid", err, errs.ErrDuplicate)
 	for _, role := range []oauth.KeyRole{oauth.RoleCurrent, oauth.RoleNext} {
 		err = f.db.AddSigningKey(f.ctx, oauth.StoredKey{KID: "kid-" + string(role), PrivateKeyPEM: pem("x"), Role: role, CreatedAt: at(4000)})
-		wantIs(t, "AddSigningKey of a second "+string(role)+" key", err, identity.ErrDuplicate)
+		wantIs(t, "AddSigningKey of a second "+string(role)+" key", err, errs.ErrDuplicate)
 	}
 
 	// A legacy key gets its certificate once.
@@ -1226,14 +1227,14 @@ func testAtomic(t *testing.T, f *fixture) {
 				switch {
 				case tc.committed && err != nil:
 					t.Errorf("%s after commit: %v", what, err)
-				case !tc.committed && !errors.Is(err, identity.ErrNotFound):
+				case !tc.committed && !errors.Is(err, errs.ErrNotFound):
 					t.Errorf("%s after rollback: got %v, want ErrNotFound", what, err)
 				}
 			}
 			absent := func(what string, err error) {
 				t.Helper()
 				switch {
-				case tc.committed && !errors.Is(err, identity.ErrNotFound):
+				case tc.committed && !errors.Is(err, errs.ErrNotFound):
 					t.Errorf("%s after commit: got %v, want ErrNotFound", what, err)
 				case !tc.committed && err != nil:
 					t.Errorf("%s after rollback: %v", what, err)
@@ -1282,9 +1283,9 @@ func testAtomicStoreError(t *testing.T, f *fixture) {
 		}
 		return st.CreateUser(f.ctx, newUser(c, first.Email, at(2)))
 	})
-	wantIs(t, "Atomic creating the same email twice", err, identity.ErrDuplicate)
+	wantIs(t, "Atomic creating the same email twice", err, errs.ErrDuplicate)
 	_, err = f.db.User(f.ctx, first.ID)
-	wantIs(t, "user made before the failing step", err, identity.ErrNotFound)
+	wantIs(t, "user made before the failing step", err, errs.ErrNotFound)
 	// The store is usable afterwards.
 	if err := f.db.CreateUser(f.ctx, first); err != nil {
 		t.Errorf("CreateUser after a failed transaction: %v", err)
@@ -1315,7 +1316,7 @@ func testAtomicSeesOwnWrites(t *testing.T, f *fixture) {
 			return fmt.Errorf("Users inside = %d users, total %d, %v; want 1", len(users), total, err)
 		}
 		// Others do not see the work before it commits.
-		if _, err := f.db.User(f.ctx, u.ID); !errors.Is(err, identity.ErrNotFound) {
+		if _, err := f.db.User(f.ctx, u.ID); !errors.Is(err, errs.ErrNotFound) {
 			return fmt.Errorf("User outside before commit = %v, want ErrNotFound", err)
 		}
 		u.LoginsCount = 7
@@ -1420,30 +1421,30 @@ func testConcurrentDuplicateEmail(t *testing.T, f *fixture) {
 	for round := range 8 {
 		email := fmt.Sprintf("race%d@example.com", round)
 		start := make(chan struct{})
-		var errs [2]error
+		var results [2]error
 		var wg sync.WaitGroup
-		for i := range errs {
+		for i := range results {
 			wg.Go(func() {
 				u := newUser(c, email, at(round*10+i))
 				<-start
-				errs[i] = f.db.CreateUser(ctx, u)
+				results[i] = f.db.CreateUser(ctx, u)
 			})
 		}
 		close(start)
 		wg.Wait()
 		var ok, dup int
-		for _, err := range errs {
+		for _, err := range results {
 			switch {
 			case err == nil:
 				ok++
-			case errors.Is(err, identity.ErrDuplicate):
+			case errors.Is(err, errs.ErrDuplicate):
 				dup++
 			default:
 				t.Errorf("round %d: unexpected error %v", round, err)
 			}
 		}
 		if ok != 1 || dup != 1 {
-			t.Errorf("round %d: %d succeeded and %d were duplicates (%v); want 1 and 1", round, ok, dup, errs)
+			t.Errorf("round %d: %d succeeded and %d were duplicates (%v); want 1 and 1", round, ok, dup, results)
 		}
 		if users, err := f.db.UsersByEmail(ctx, email); err != nil || len(users) != 1 {
 			t.Errorf("round %d: UsersByEmail = %d users, %v; want 1", round, len(users), err)
@@ -1523,7 +1524,7 @@ func testConcurrentAtomicFailures(t *testing.T, f *fixture) {
 			t.Errorf("member %d (succeeds) = %v, panic %v; want nil", i, got.err, got.panicked)
 		case kind == returnsError && !errors.Is(got.err, memberError(i)):
 			t.Errorf("member %d (returns its error) = %v; want %v", i, got.err, memberError(i))
-		case kind == hitsDuplicate && !errors.Is(got.err, identity.ErrDuplicate):
+		case kind == hitsDuplicate && !errors.Is(got.err, errs.ErrDuplicate):
 			t.Errorf("member %d (duplicate email) = %v; want ErrDuplicate", i, got.err)
 		case kind == panics && got.panicked != memberError(i):
 			t.Errorf("member %d (panics) recovered %v, returned %v; want its own panic", i, got.panicked, got.err)
@@ -1535,7 +1536,7 @@ func testConcurrentAtomicFailures(t *testing.T, f *fixture) {
 		setting, settingErr := f.db.Setting(f.ctx, "member_"+u.ID)
 		if kind != succeeds {
 			for what, err := range map[string]error{"user": userErr, "invitation": invErr, "setting": settingErr} {
-				wantIs(t, fmt.Sprintf("member %d, which failed: its %s", i, what), err, identity.ErrNotFound)
+				wantIs(t, fmt.Sprintf("member %d, which failed: its %s", i, what), err, errs.ErrNotFound)
 			}
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -27,7 +28,7 @@ func testTickets(t *testing.T, f *fixture) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Ticket: %+v, %v; want %+v", got, err, want)
 	}
-	if _, err := f.db.Ticket(f.ctx, "missing"); !errors.Is(err, identity.ErrNotFound) {
+	if _, err := f.db.Ticket(f.ctx, "missing"); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("missing ticket: %v", err)
 	}
 
@@ -35,14 +36,14 @@ func testTickets(t *testing.T, f *fixture) {
 	if err := f.db.UseTicket(f.ctx, "hash-1", at(20)); err != nil {
 		t.Fatalf("UseTicket: %v", err)
 	}
-	if err := f.db.UseTicket(f.ctx, "hash-1", at(30)); !errors.Is(err, identity.ErrNotFound) {
+	if err := f.db.UseTicket(f.ctx, "hash-1", at(30)); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("second use: %v", err)
 	}
 	if got, _ := f.db.Ticket(f.ctx, "hash-1"); got.State(at(40)) != identity.TicketUsed || !got.UsedAt.Equal(at(20)) {
 		t.Fatalf("after use: %+v", got)
 	}
 	f.db.CreateTicket(f.ctx, newTicket("hash-2", identity.TicketPasswordChange, u.ID, at(0), time.Second))
-	if err := f.db.UseTicket(f.ctx, "hash-2", at(1000)); !errors.Is(err, identity.ErrNotFound) {
+	if err := f.db.UseTicket(f.ctx, "hash-2", at(1000)); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("expired ticket used: %v", err)
 	}
 
@@ -59,7 +60,7 @@ func testTickets(t *testing.T, f *fixture) {
 			t.Errorf("%s: %s, want %s", id, got.State(at(60)), state)
 		}
 	}
-	if err := f.db.UseTicket(f.ctx, "reset", at(60)); !errors.Is(err, identity.ErrNotFound) {
+	if err := f.db.UseTicket(f.ctx, "reset", at(60)); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("revoked ticket used: %v", err)
 	}
 	f.db.RevokeTickets(f.ctx, u.ID, "", at(70))
@@ -71,7 +72,7 @@ func testTickets(t *testing.T, f *fixture) {
 	if err := f.db.DeleteUser(f.ctx, other.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.db.Ticket(f.ctx, "others"); !errors.Is(err, identity.ErrNotFound) {
+	if _, err := f.db.Ticket(f.ctx, "others"); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("ticket outlived its user: %v", err)
 	}
 }
@@ -96,7 +97,7 @@ func testTicketUsedOnce(t *testing.T, f *fixture) {
 		switch {
 		case err == nil:
 			ok++
-		case !errors.Is(err, identity.ErrNotFound):
+		case !errors.Is(err, errs.ErrNotFound):
 			t.Fatalf("UseTicket race: %v", err)
 		}
 	}
