@@ -106,7 +106,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer(), Actions: acts})
 	dash := dashboard.New(dashboard.Options{Identity: ids, OAuth: tokens, Mail: mails, Actions: acts,
-		WakeOutbox: worker.Notify, PublicURL: cfg.PublicURL, Log: log})
+		WakeOutbox: worker.Notify, PublicURL: cfg.PublicURL, Links: api.Links{Base: cfg.PublicURL}, Log: log})
 	if err := dash.Start(ctx); err != nil {
 		return err
 	}
@@ -304,7 +304,7 @@ type services struct {
 func newServices(db *store.DB, box *secretbox.Box, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func(), acts actions.Options) *services {
 	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, acts)}
 	s.mails = mail.NewService(db, s.engine, mailFrom, envSMTP, box)
-	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Composer: s.mails, CheckLiquid: s.engine.Check,
+	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Links: api.Links{Base: publicURL}, Composer: s.mails, CheckLiquid: s.engine.Check,
 		MailQueued: mailQueued, JobQueued: jobQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
 			out, err := s.acts.Run(ctx, trigger, event)
 			return identity.TriggerOutcome{AppMetadata: out.AppMetadata, UserMetadata: out.UserMetadata, Denied: out.Denied}, err

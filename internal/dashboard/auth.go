@@ -162,7 +162,7 @@ func (d *Dashboard) login() http.Handler {
 // startLogin sends the browser to /authorize (code flow with PKCE), keeping
 // the state, the verifier and where to go afterwards in a short-lived cookie.
 func (d *Dashboard) startLogin(w http.ResponseWriter, r *http.Request, next string) {
-	client, err := d.ids.DashboardClient(r.Context())
+	client, err := d.client(r.Context())
 	if err != nil {
 		d.fail(w, err)
 		return
@@ -203,7 +203,7 @@ func (d *Dashboard) callback() http.Handler {
 				Error: "This sign-in expired or was started elsewhere. Open the dashboard again to sign in."})
 			return
 		}
-		client, err := d.ids.DashboardClient(r.Context())
+		client, err := d.client(r.Context())
 		if err != nil {
 			d.fail(w, err)
 			return
@@ -258,7 +258,7 @@ func (d *Dashboard) signOut() http.Handler {
 			}
 		}
 		d.jar.Clear(w, sessionCookie, http.SameSiteLaxMode)
-		client, err := d.ids.DashboardClient(r.Context())
+		client, err := d.client(r.Context())
 		if err != nil {
 			d.fail(w, err)
 			return

@@ -38,6 +38,8 @@ type Options struct {
 	WakeOutbox func()
 	// PublicURL is where people reach Usher, without a trailing slash.
 	PublicURL string
+	// Links builds the addresses of the hosted pages, for mail previews.
+	Links identity.Links
 	Log       *slog.Logger
 }
 
@@ -50,6 +52,7 @@ type Dashboard struct {
 	wake   func()
 	root   string // PublicURL + "/dashboard"
 	base   string
+	links  identity.Links
 	jar    cookie.Jar
 	guard  *csrf.Guard
 	log    *slog.Logger
@@ -63,7 +66,7 @@ func New(o Options) *Dashboard {
 	}
 	jar := cookie.New(o.PublicURL)
 	d := &Dashboard{ids: o.Identity, tokens: o.OAuth, mails: o.Mail, acts: o.Actions, wake: o.WakeOutbox,
-		root: o.PublicURL + "/dashboard", base: o.PublicURL, jar: jar, guard: csrf.New(jar, o.PublicURL), log: o.Log,
+		root: o.PublicURL + "/dashboard", base: o.PublicURL, links: o.Links, jar: jar, guard: csrf.New(jar, o.PublicURL), log: o.Log,
 		pages: map[string]*template.Template{}}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/pager.html"))
 	names, _ := fs.Glob(files, "templates/*.html")
@@ -167,8 +170,14 @@ func (d *Dashboard) Handler() http.Handler {
 
 // Start makes sure the dashboard's client exists; serve calls it once.
 func (d *Dashboard) Start(ctx context.Context) error {
-	_, err := d.ids.DashboardClient(ctx)
+	_, err := d.client(ctx)
 	return err
+}
+
+// client returns the dashboard's own client, made at first use, whose
+// callback and logout URL are the pages routes() serves.
+func (d *Dashboard) client(ctx context.Context) (identity.Client, error) {
+	return d.ids.DashboardClient(ctx, d.root+"/callback", d.root+"/signed-out")
 }
 
 func (d *Dashboard) assets() http.Handler {

@@ -341,7 +341,7 @@ func (d *Dashboard) preview() http.Handler {
 			d.fail(w, err)
 			return
 		}
-		m, err := d.mails.Preview(r.Context(), t, identity.MailData{User: u, URL: d.base + "/lo/reset?ticket=PREVIEW#", Connection: u.Connection, Tenant: tenant})
+		m, err := d.mails.Preview(r.Context(), t, identity.MailData{User: u, URL: d.links.Ticket(identity.TicketPasswordChange, "PREVIEW"), Connection: u.Connection, Tenant: tenant})
 		if err != nil {
 			var te *mail.Error
 			msg := "This template does not render."

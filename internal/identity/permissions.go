@@ -158,10 +158,9 @@ const settingDashboardClient = "dashboard_client_id"
 
 // DashboardClient returns the dashboard's own client, making it when it is
 // missing: a first-party public client (PKCE, no secret) whose only callback
-// is PUBLIC_URL/dashboard/callback, so that administrators sign in through
-// the hosted login like everyone else.
-func (s *Service) DashboardClient(ctx context.Context) (Client, error) {
-	callback, signedOut := s.publicURL+"/dashboard/callback", s.publicURL+"/dashboard/signed-out"
+// is the dashboard's callback and whose only logout URL its signedOut page,
+// so that administrators sign in through the hosted login like everyone else.
+func (s *Service) DashboardClient(ctx context.Context, callback, signedOut string) (Client, error) {
 	ready := func(c Client) bool {
 		return contains(c.Callbacks, callback) && contains(c.AllowedLogoutURLs, signedOut) && c.HasGrantType("authorization_code")
 	}

@@ -18,6 +18,7 @@ type Service struct {
 	now          Clock
 	mgmtAudience string
 	publicURL    string
+	links        Links
 	composer     Composer
 	checkLiquid  func(name, src string) error
 	mailQueued   func()
@@ -40,10 +41,20 @@ type TriggerOutcome struct {
 	Denied                    string
 }
 
+// Links builds the addresses of Usher's hosted pages, which the HTTP edge
+// routes: the domain hands them out in mails without knowing their paths.
+type Links interface {
+	// Ticket returns the page a ticket's token of kind opens.
+	Ticket(kind, token string) string
+}
+
 // Options are the Service's settings and collaborators.
 type Options struct {
-	// PublicURL is where people reach Usher; links in mails start with it.
+	// PublicURL is where people reach Usher: the Management API's audience
+	// and the host of mails' Message-IDs start with it.
 	PublicURL string
+	// Links builds the addresses of the hosted pages mails link to.
+	Links Links
 	// Composer renders the tenant's email templates.
 	Composer Composer
 	// CheckLiquid validates a Liquid template the tenant saves in its
@@ -81,7 +92,7 @@ func NewService(store Store, o Options) *Service {
 	if o.Passwords == nil {
 		o.Passwords = NewPasswords(PasswordLimits{})
 	}
-	return &Service{store: store, now: o.Now, mgmtAudience: o.PublicURL + "/api/v2/", publicURL: o.PublicURL,
+	return &Service{store: store, now: o.Now, mgmtAudience: o.PublicURL + "/api/v2/", publicURL: o.PublicURL, links: o.Links,
 		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued, jobQueued: o.JobQueued, trigger: o.Trigger,
 		passwords: o.Passwords, changes: make(chan passwordChange, passwordChangeQueue),
 		conns: newConnCache(), tenantCache: cache.New[struct{}, TenantSettings](settingsTTL, 1)}

@@ -58,15 +58,9 @@ type ticketSpec struct {
 	markVerified, includeEmail         bool
 }
 
-// ticketLink returns the hosted page a token opens. Like Auth0's, it ends in
-// "#", so text a template appends ("type=invite") lands in the fragment.
-func (s *Service) ticketLink(kind, token string) string {
-	path := "/lo/reset"
-	if kind == TicketEmailVerification {
-		path = "/u/email-verification"
-	}
-	return s.publicURL + path + "?ticket=" + token + "#"
-}
+// ticketLink returns the hosted page a token opens, as the edge that
+// serves it spells it.
+func (s *Service) ticketLink(kind, token string) string { return s.links.Ticket(kind, token) }
 
 // purposeOf tells an invitation from a reset by what Usher knows of the user.
 func purposeOf(u User) string {
