@@ -94,7 +94,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	worker = mail.NewWorker(db, svc.mails.Transport, log)
-	jobs = identity.NewJobRunner(svc.ids, func(err error) { log.Error("import job", "err", err) })
+	jobs = identity.NewJobRunner(svc.ids, func(err error) { log.Error("import job", "error", err) })
 	worker.Rate = mail.PerMinute(cfg.MailRate)
 	if clock, ok := ctx.Value(mailClockKey{}).(mail.Clock); ok {
 		worker.Clock = clock
@@ -173,7 +173,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	workers.Go(func() { worker.Run(workerCtx) })
 	workers.Go(func() { jobs.Run(workerCtx) })
 	workers.Go(func() {
-		ids.RunPasswordChanges(workerCtx, func(err error) { log.Error("password-change request", "err", err) })
+		ids.RunPasswordChanges(workerCtx, func(err error) { log.Error("password-change request", "error", err) })
 	})
 	defer func() {
 		stopWorker()

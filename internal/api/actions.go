@@ -5,6 +5,7 @@ import (
 
 	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/errs"
+	"github.com/usherid/usher/internal/web"
 )
 
 // secretJSON is a secret as the API shows it: never its value.
@@ -204,7 +205,7 @@ func handleDeployAction(as *actions.Service) http.Handler {
 			mgmtError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusAccepted, toVersionJSON(v))
+		web.WriteJSON(w, http.StatusAccepted, toVersionJSON(v))
 	})
 }
 

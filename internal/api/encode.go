@@ -11,16 +11,11 @@ import (
 
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/web"
 )
 
 // maxBody bounds every JSON request body.
 const maxBody = 1 << 20
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
 
 // mgmtErrorBody is the Management API's error shape.
 type mgmtErrorBody struct {
@@ -31,7 +26,7 @@ type mgmtErrorBody struct {
 }
 
 func writeMgmtError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, mgmtErrorBody{StatusCode: status, Error: http.StatusText(status), Message: message, ErrorCode: code})
+	web.WriteJSON(w, status, mgmtErrorBody{StatusCode: status, Error: http.StatusText(status), Message: message, ErrorCode: code})
 }
 
 // mgmtError maps a domain error to its status once; anything else is a 500
@@ -64,7 +59,7 @@ func mgmtError(w http.ResponseWriter, err error) {
 // writeOAuthError writes the Authentication API's error shape.
 func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+	web.WriteJSON(w, status, map[string]string{"error": code, "error_description": description})
 }
 
 // readJSON reads a bounded body and decodes it with Auth0's validation.
@@ -102,7 +97,7 @@ func withBody[In any](status int, fn func(r *http.Request, in In) (any, error)) 
 			mgmtError(w, err)
 			return
 		}
-		writeJSON(w, status, out)
+		web.WriteJSON(w, status, out)
 	})
 }
 
@@ -114,7 +109,7 @@ func respond(fn func(r *http.Request) (any, error)) http.Handler {
 			mgmtError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, out)
+		web.WriteJSON(w, http.StatusOK, out)
 	})
 }
 

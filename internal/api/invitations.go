@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/web"
 )
 
 // invitationJSON is an invitation as Usher's API shows it.
@@ -63,7 +64,7 @@ func handleCreateInvitation(ids *identity.Service) http.Handler {
 		if !created {
 			status = http.StatusOK // a retry with the same Idempotency-Key
 		}
-		writeJSON(w, status, toInvitationJSON(invited.Invitation, invited.Link, time.Now()))
+		web.WriteJSON(w, status, toInvitationJSON(invited.Invitation, invited.Link, time.Now()))
 	})
 }
 

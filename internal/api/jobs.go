@@ -10,6 +10,7 @@ import (
 
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/web"
 )
 
 // jobJSON is a job as Auth0 shows it, with Usher's counts and options added.
@@ -81,7 +82,7 @@ func handleImportUsers(ids *identity.Service) http.Handler {
 		key := r.Header.Get("Idempotency-Key")
 		if key != "" {
 			if j, err := ids.JobByIdempotencyKey(ctx, key); err == nil {
-				writeJSON(w, http.StatusAccepted, toJobJSON(j, time.Now()))
+				web.WriteJSON(w, http.StatusAccepted, toJobJSON(j, time.Now()))
 				return
 			}
 		}
@@ -142,7 +143,7 @@ func handleImportUsers(ids *identity.Service) http.Handler {
 			mgmtError(w, err) // FinishImport dropped the upload
 			return
 		}
-		writeJSON(w, http.StatusAccepted, toJobJSON(job, time.Now()))
+		web.WriteJSON(w, http.StatusAccepted, toJobJSON(job, time.Now()))
 	})
 }
 
@@ -163,7 +164,7 @@ func handleJobErrors(ids *identity.Service) http.Handler {
 		case len(errs) == 0:
 			w.WriteHeader(http.StatusNoContent)
 		default:
-			writeJSON(w, http.StatusOK, errs)
+			web.WriteJSON(w, http.StatusOK, errs)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/usherid/usher/internal/oauth"
+	"github.com/usherid/usher/internal/web"
 )
 
 // Signing keys (/api/v2/keys/signing): list, read, rotate and revoke, in
@@ -30,7 +31,7 @@ func handleRotateSigningKey(keys *oauth.Keys) http.Handler {
 			mgmtError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, rotatedKey{Cert: k.Cert, KID: k.KID})
+		web.WriteJSON(w, http.StatusCreated, rotatedKey{Cert: k.Cert, KID: k.KID})
 	})
 }
 

@@ -3,14 +3,15 @@ package api
 import (
 	"cmp"
 	"log/slog"
-	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/usherid/usher/internal/web"
 	"golang.org/x/time/rate"
 )
 
@@ -68,7 +69,7 @@ func observe(next http.Handler, log *slog.Logger, reg *prometheus.Registry) http
 		}
 		requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 		duration.WithLabelValues(route).Observe(elapsed.Seconds())
-		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", elapsed, "remote", clientIP(r)}
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", elapsed, "remote", web.ClientIP(r)}
 		switch {
 		case rec.err != nil:
 			log.Error("request failed", append(attrs, "error", rec.err.Error())...)
@@ -89,21 +90,12 @@ func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
+				log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 				writeMgmtError(w, http.StatusInternalServerError, "internal_error", "Internal Server Error")
 			}
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-// clientIP is the peer address of the request.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // maxKeys bounds the keys a limiter remembers.
@@ -181,7 +173,7 @@ func limitPerIP(next http.Handler, perSecond float64, burst int) http.Handler {
 // limitWith is limitPerIP with the limiter given.
 func limitWith(l *limiter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !l.allow(clientIP(r)) {
+		if !l.allow(web.ClientIP(r)) {
 			w.Header().Set("Retry-After", "1")
 			writeOAuthError(w, http.StatusTooManyRequests, "too_many_requests", "Too many requests. Try again later.")
 			return

@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/oauth"
+	"github.com/usherid/usher/internal/web"
 )
 
 func handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 }
 
@@ -21,10 +22,10 @@ func handleReadyz(ready func(context.Context) error, log *slog.Logger) http.Hand
 		defer cancel()
 		if err := ready(ctx); err != nil {
 			log.Warn("not ready", "error", err.Error())
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unreachable"})
+			web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unreachable"})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 }
 
@@ -37,7 +38,7 @@ func handleMgmtNotFound() http.Handler {
 func handleJWKS(keys *oauth.Keys) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		writeJSON(w, http.StatusOK, keys.Set(r.Context()).JWKS())
+		web.WriteJSON(w, http.StatusOK, keys.Set(r.Context()).JWKS())
 	})
 }
 
@@ -62,6 +63,6 @@ func handleDiscovery(issuer string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		writeJSON(w, http.StatusOK, doc)
+		web.WriteJSON(w, http.StatusOK, doc)
 	})
 }

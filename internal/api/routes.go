@@ -8,7 +8,7 @@ import (
 
 // addRoutes is the one table of every route Usher serves.
 func addRoutes(mux *http.ServeMux, d Deps) {
-	ids, tokens, ms, pg := d.Identity, d.OAuth, d.Mail, d.Pages
+	ids, tokens, ms, hosted := d.Identity, d.OAuth, d.Mail, d.Pages
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.Ready, d.Logger))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{}))
@@ -22,22 +22,22 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("POST /dbconnections/change_password", limitPerIP(handleChangePassword(ids), 5, 50))
 
 	// Hosted pages: a GET (or HEAD) never uses a link; the form's POST does.
-	mux.Handle("GET /{$}", pg.Home())
-	mux.Handle("GET /lo/reset", pg.ResetForm())
-	mux.Handle("GET /u/reset-verify", pg.ResetForm())
-	mux.Handle("POST /lo/reset", limitPerIP(pg.ResetSubmit(), 5, 20))
-	mux.Handle("POST /lo/request", limitPerIP(pg.RequestLink(), 1, 5))
-	mux.Handle("GET /u/email-verification", pg.VerifyForm())
-	mux.Handle("POST /u/email-verification", limitPerIP(pg.VerifySubmit(), 5, 20))
-	mux.Handle("GET /u/assets/", pg.Assets())
-	mux.Handle("GET /u/theme.css", pg.Theme())
-	mux.Handle("GET /authorize", pg.Authorize())
-	mux.Handle("POST /u/login", limitPerIP(pg.LoginSubmit(), 5, 30))
-	mux.Handle("GET /u/signup", pg.SignupForm())
-	mux.Handle("POST /u/signup", limitPerIP(pg.SignupSubmit(), 1, 10))
-	mux.Handle("GET /u/reset-password/request/{connection}", pg.ForgotForm())
-	mux.Handle("POST /u/reset-password/request/{connection}", limitPerIP(pg.ForgotSubmit(), 1, 5))
-	mux.Handle("GET /v2/logout", pg.Logout())
+	mux.Handle("GET /{$}", hosted.Home())
+	mux.Handle("GET /lo/reset", hosted.ResetForm())
+	mux.Handle("GET /u/reset-verify", hosted.ResetForm())
+	mux.Handle("POST /lo/reset", limitPerIP(hosted.ResetSubmit(), 5, 20))
+	mux.Handle("POST /lo/request", limitPerIP(hosted.RequestLink(), 1, 5))
+	mux.Handle("GET /u/email-verification", hosted.VerifyForm())
+	mux.Handle("POST /u/email-verification", limitPerIP(hosted.VerifySubmit(), 5, 20))
+	mux.Handle("GET /u/assets/", hosted.Assets())
+	mux.Handle("GET /u/theme.css", hosted.Theme())
+	mux.Handle("GET /authorize", hosted.Authorize())
+	mux.Handle("POST /u/login", limitPerIP(hosted.LoginSubmit(), 5, 30))
+	mux.Handle("GET /u/signup", hosted.SignupForm())
+	mux.Handle("POST /u/signup", limitPerIP(hosted.SignupSubmit(), 1, 10))
+	mux.Handle("GET /u/reset-password/request/{connection}", hosted.ForgotForm())
+	mux.Handle("POST /u/reset-password/request/{connection}", limitPerIP(hosted.ForgotSubmit(), 1, 5))
+	mux.Handle("GET /v2/logout", hosted.Logout())
 
 	// The dashboard: its own table of routes, for administrators only.
 	if d.Dashboard != nil {
@@ -99,15 +99,15 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("PATCH /api/v2/emails/provider", m(handleUpdateEmailProvider(ms), "update:email_provider"))
 	mux.Handle("DELETE /api/v2/emails/provider", m(handleDeleteEmailProvider(ms), "delete:email_provider"))
 
-	mux.Handle("GET /api/v2/branding/templates/universal-login", m(handleGetUniversalLogin(pg), "read:branding"))
-	mux.Handle("PUT /api/v2/branding/templates/universal-login", m(handleSetUniversalLogin(pg), "update:branding"))
-	mux.Handle("DELETE /api/v2/branding/templates/universal-login", m(handleDeleteUniversalLogin(pg), "delete:branding"))
+	mux.Handle("GET /api/v2/branding/templates/universal-login", m(handleGetUniversalLogin(hosted), "read:branding"))
+	mux.Handle("PUT /api/v2/branding/templates/universal-login", m(handleSetUniversalLogin(hosted), "update:branding"))
+	mux.Handle("DELETE /api/v2/branding/templates/universal-login", m(handleDeleteUniversalLogin(hosted), "delete:branding"))
 
-	mux.Handle("GET /api/v2/branding", m(handleGetBranding(pg), "read:branding"))
-	mux.Handle("PATCH /api/v2/branding", m(handleUpdateBranding(pg), "update:branding"))
+	mux.Handle("GET /api/v2/branding", m(handleGetBranding(hosted), "read:branding"))
+	mux.Handle("PATCH /api/v2/branding", m(handleUpdateBranding(hosted), "update:branding"))
 
-	mux.Handle("GET /api/v2/prompts/{prompt}/custom-text/{language}", m(handleGetCustomText(pg), "read:prompts"))
-	mux.Handle("PUT /api/v2/prompts/{prompt}/custom-text/{language}", m(handleSetCustomText(pg), "update:prompts"))
+	mux.Handle("GET /api/v2/prompts/{prompt}/custom-text/{language}", m(handleGetCustomText(hosted), "read:prompts"))
+	mux.Handle("PUT /api/v2/prompts/{prompt}/custom-text/{language}", m(handleSetCustomText(hosted), "update:prompts"))
 
 	mux.Handle("GET /api/v2/logs", m(handleListLogs(ids), "read:logs", "read:logs_users"))
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/web"
 )
 
 // dbError writes the /dbconnections error shape Auth0's SDKs read:
@@ -21,7 +22,7 @@ func dbError(w http.ResponseWriter, err error) {
 	if de.Code == "invalid_password" {
 		name = "PasswordStrengthError"
 	}
-	writeJSON(w, http.StatusBadRequest, map[string]any{"name": name, "code": de.Code, "description": de.Message, "statusCode": http.StatusBadRequest})
+	web.WriteJSON(w, http.StatusBadRequest, map[string]any{"name": name, "code": de.Code, "description": de.Message, "statusCode": http.StatusBadRequest})
 }
 
 func handleSignup(ids *identity.Service) http.Handler {
@@ -31,7 +32,7 @@ func handleSignup(ids *identity.Service) http.Handler {
 			dbError(w, err)
 			return
 		}
-		u, err := ids.Signup(r.Context(), in, identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()})
+		u, err := ids.Signup(r.Context(), in, identity.Requester{IP: web.ClientIP(r), UserAgent: r.UserAgent()})
 		if err != nil {
 			dbError(w, err)
 			return
@@ -42,6 +43,6 @@ func handleSignup(ids *identity.Service) http.Handler {
 				out[k] = v
 			}
 		}
-		writeJSON(w, http.StatusOK, out)
+		web.WriteJSON(w, http.StatusOK, out)
 	})
 }

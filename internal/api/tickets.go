@@ -10,6 +10,7 @@ import (
 
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/web"
 )
 
 func handlePasswordChangeTicket(ids *identity.Service) http.Handler {
@@ -41,12 +42,12 @@ func handleChangePassword(ids *identity.Service) http.Handler {
 			authError(w, err)
 			return
 		}
-		if !perEmail.allow(clientIP(r) + "|" + strings.ToLower(strings.TrimSpace(in.Email))) {
+		if !perEmail.allow(web.ClientIP(r) + "|" + strings.ToLower(strings.TrimSpace(in.Email))) {
 			w.Header().Set("Retry-After", "60")
 			writeOAuthError(w, http.StatusTooManyRequests, "too_many_requests", "Too many requests for this email. Try again in a minute.")
 			return
 		}
-		who := identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}
+		who := identity.Requester{IP: web.ClientIP(r), UserAgent: r.UserAgent()}
 		if err := ids.RequestPasswordChange(r.Context(), in, who); err != nil {
 			authError(w, err)
 			return

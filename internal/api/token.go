@@ -11,6 +11,7 @@ import (
 
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/oauth"
+	"github.com/usherid/usher/internal/web"
 )
 
 type claimsKey struct{}
@@ -82,7 +83,7 @@ func tokenParams(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 // login reads the parts of a token request every user grant shares.
 func login(r *http.Request, p url.Values, clientID, secret string) oauth.Login {
 	return oauth.Login{ClientID: clientID, ClientSecret: secret, Scope: p.Get("scope"), Audience: p.Get("audience"),
-		RedirectURI: p.Get("redirect_uri"), Who: identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}}
+		RedirectURI: p.Get("redirect_uri"), Who: identity.Requester{IP: web.ClientIP(r), UserAgent: r.UserAgent()}}
 }
 
 func handleToken(tokens *oauth.Server) http.Handler {
@@ -131,7 +132,7 @@ func handleToken(tokens *oauth.Server) http.Handler {
 			writeOAuthError(w, http.StatusInternalServerError, "server_error", "The server could not issue a token.")
 		default:
 			w.Header().Set("Cache-Control", "no-store")
-			writeJSON(w, http.StatusOK, resp)
+			web.WriteJSON(w, http.StatusOK, resp)
 		}
 	})
 }
@@ -154,7 +155,7 @@ func handleUserInfo(tokens *oauth.Server) http.Handler {
 			noteError(w, err)
 			writeOAuthError(w, http.StatusInternalServerError, "server_error", "The server could not read the user.")
 		default:
-			writeJSON(w, http.StatusOK, claims)
+			web.WriteJSON(w, http.StatusOK, claims)
 		}
 	})
 }

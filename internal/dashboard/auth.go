@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/usherid/usher/internal/csrf"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/oauth"
+	"github.com/usherid/usher/internal/web"
 )
 
 const (
@@ -209,7 +209,7 @@ func (d *Dashboard) callback() http.Handler {
 			return
 		}
 		tok, err := d.tokens.ExchangeCode(r.Context(), oauth.Login{ClientID: client.ClientID, RedirectURI: d.root + "/callback",
-			Who: identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}}, q.Get("code"), verifier)
+			Who: identity.Requester{IP: web.ClientIP(r), UserAgent: r.UserAgent()}}, q.Get("code"), verifier)
 		if err != nil {
 			if _, ok := err.(*oauth.Error); ok {
 				d.render(w, http.StatusBadRequest, "error", view{Title: "Sign-in failed", Error: "The sign-in could not be completed. Open the dashboard again to sign in."})
@@ -272,12 +272,4 @@ func (d *Dashboard) signedOut() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.render(w, http.StatusOK, "refused", view{Title: "Signed out", Data: refusal{SignedOut: true}})
 	})
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -40,7 +40,7 @@ type Options struct {
 	PublicURL string
 	// Links builds the addresses of the hosted pages, for mail previews.
 	Links identity.Links
-	Log       *slog.Logger
+	Log   *slog.Logger
 }
 
 // Dashboard serves /dashboard/.

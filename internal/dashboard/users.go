@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/web"
 )
 
 const perPage = 50
@@ -380,7 +381,7 @@ func (d *Dashboard) setAdmin(admin bool) http.Handler {
 func (d *Dashboard) sendPasswordMail() http.Handler {
 	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
 		id := r.PathValue("id")
-		sent, err := d.ids.SendPasswordMail(r.Context(), id, identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()})
+		sent, err := d.ids.SendPasswordMail(r.Context(), id, identity.Requester{IP: web.ClientIP(r), UserAgent: r.UserAgent()})
 		if err != nil {
 			d.showError(w, s, err)
 			return

@@ -180,19 +180,18 @@ func checkArgon2id(hash, pw string) bool {
 	if len(parts) != 6 {
 		return false
 	}
-	var mem uint32
-	var time uint32
+	var mem, passes uint32
 	var lanes uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &time, &lanes); err != nil {
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &passes, &lanes); err != nil {
 		return false
 	}
 	b64 := base64.RawStdEncoding
 	salt, err1 := b64.DecodeString(parts[4])
 	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || mem > 1<<20 || time > 16 {
+	if err1 != nil || err2 != nil || mem > 1<<20 || passes > 16 {
 		return false
 	}
-	got := argon2.IDKey([]byte(pw), salt, time, mem, lanes, uint32(len(want)))
+	got := argon2.IDKey([]byte(pw), salt, passes, mem, lanes, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 

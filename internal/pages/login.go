@@ -10,6 +10,7 @@ import (
 	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/oauth"
+	"github.com/usherid/usher/internal/web"
 )
 
 const sessionCookie = "usher_session"
@@ -160,7 +161,7 @@ func (p *Pages) LoginSubmit() http.Handler {
 const busyMessage = "Too many people are signing in right now. Please try again in a moment."
 
 func who(r *http.Request) identity.Requester {
-	return identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}
+	return identity.Requester{IP: web.ClientIP(r), UserAgent: r.UserAgent()}
 }
 
 func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u identity.User, tenant identity.TenantSettings) {

@@ -8,6 +8,7 @@ import (
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/web"
 )
 
 // problemView explains a link that cannot be used and how to get a new one.
@@ -111,7 +112,7 @@ func (p *Pages) ResetSubmit() http.Handler {
 		jsonMode := wantsJSON(r)
 		again := func(status int, name, msg string) {
 			if jsonMode {
-				writeJSON(w, status, map[string]string{"name": name, "message": msg})
+				web.WriteJSON(w, status, map[string]string{"name": name, "message": msg})
 				return
 			}
 			tv, err := p.ids.InspectTicket(r.Context(), token)
@@ -140,7 +141,7 @@ func (p *Pages) ResetSubmit() http.Handler {
 			again(http.StatusBadRequest, "PasswordMismatchError", "The two passwords do not match.")
 			return
 		}
-		who := identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}
+		who := identity.Requester{IP: web.ClientIP(r), UserAgent: r.UserAgent()}
 		res, err := p.ids.SetPasswordWithTicket(r.Context(), token, pw, who)
 		var de *errs.Error
 		switch {
@@ -157,7 +158,7 @@ func (p *Pages) ResetSubmit() http.Handler {
 			return
 		case errors.As(err, &de) && de.Kind == errs.KindInvalid:
 			if jsonMode {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"name": "TicketError", "message": de.Message})
+				web.WriteJSON(w, http.StatusBadRequest, map[string]string{"name": "TicketError", "message": de.Message})
 				return
 			}
 			tv, _ := p.ids.InspectTicket(r.Context(), token)
@@ -178,7 +179,7 @@ func (p *Pages) ResetSubmit() http.Handler {
 			email = res.User.Email
 		}
 		if jsonMode {
-			writeJSON(w, http.StatusOK, map[string]any{"result_url": resultWith(res.ResultURL, true, "You can now login to the application with the new password.", email)})
+			web.WriteJSON(w, http.StatusOK, map[string]any{"result_url": resultWith(res.ResultURL, true, "You can now login to the application with the new password.", email)})
 			return
 		}
 		if redirectResult(w, r, res.ResultURL, true, "You can now login to the application with the new password.", email) {
@@ -222,7 +223,7 @@ func (p *Pages) RequestLink() http.Handler {
 		} else if tenant, err := p.ids.TenantSettings(r.Context()); err == nil {
 			connection = tenant.DefaultDirectory
 		}
-		who := identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()}
+		who := identity.Requester{IP: web.ClientIP(r), UserAgent: r.UserAgent()}
 		err = p.ids.RequestPasswordChange(r.Context(), identity.PasswordChangeRequest{Email: r.PostFormValue("email"), Connection: connection}, who)
 		if errors.Is(err, identity.ErrBusy) {
 			w.Header().Set("Retry-After", "1")
@@ -269,7 +270,7 @@ func (p *Pages) VerifySubmit() http.Handler {
 			return
 		}
 		token := r.PostFormValue("ticket")
-		res, err := p.ids.VerifyEmailWithTicket(r.Context(), token, identity.Requester{IP: clientIP(r), UserAgent: r.UserAgent()})
+		res, err := p.ids.VerifyEmailWithTicket(r.Context(), token, identity.Requester{IP: web.ClientIP(r), UserAgent: r.UserAgent()})
 		tv, _ := p.ids.InspectTicket(r.Context(), token) // says which application sent the link, used or not
 		var de *errs.Error
 		if errors.As(err, &de) {
