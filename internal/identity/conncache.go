@@ -22,7 +22,7 @@ func newConnCache() connCache {
 	return connCache{cache.New[string, Connection](settingsTTL, 1000)}
 }
 
-func (cc connCache) get(ctx context.Context, st Store, name string, now time.Time) (Connection, error) {
+func (cc connCache) get(ctx context.Context, st ConnectionStore, name string, now time.Time) (Connection, error) {
 	return cc.byName.Get(name, now, func() (Connection, error) { return st.ConnectionByName(ctx, name) })
 }
 

@@ -170,7 +170,7 @@ func (s *Service) invitationLink(ctx context.Context, inv Invitation, u User, cl
 
 // storeInvitationLink writes an invitation's new link (revoking the old
 // ones), its mail and its history, through st.
-func (s *Service) storeInvitationLink(ctx context.Context, st Store, inv Invitation, u User, ticketID string, m *outbox.Mail, event string, now time.Time) error {
+func (s *Service) storeInvitationLink(ctx context.Context, st invitationLinkStore, inv Invitation, u User, ticketID string, m *outbox.Mail, event string, now time.Time) error {
 	if err := s.newTicket(ctx, st, u, inv.linkSpec(now), ticketID, now); err != nil {
 		return err
 	}

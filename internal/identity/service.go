@@ -293,7 +293,7 @@ func (s *Service) bootstrapOnce(ctx context.Context, b Bootstrap) (BootstrapResu
 	return res, err
 }
 
-func (s *Service) grantAllScopes(ctx context.Context, st Store, clientID string, now time.Time) error {
+func (s *Service) grantAllScopes(ctx context.Context, st ClientStore, clientID string, now time.Time) error {
 	grants, err := st.ClientGrants(ctx)
 	if err != nil {
 		return err

@@ -7,13 +7,30 @@ import (
 	"github.com/usherid/usher/internal/outbox"
 )
 
-// Store is the persistence the identity service needs. A store returns
-// ErrNotFound for a missing row and ErrDuplicate for a unique-key clash.
+// Store is the persistence the identity service needs: one interface per
+// aggregate, composed, and Atomic to change several in one transaction. A
+// store returns errs.ErrNotFound for a missing row and errs.ErrDuplicate for
+// a unique-key clash.
 type Store interface {
 	// Atomic runs fn in one transaction: everything fn does through the
 	// Store it is given lands together or not at all.
 	Atomic(ctx context.Context, fn func(Store) error) error
 
+	UserStore
+	ConnectionStore
+	ClientStore
+	TicketStore
+	OutboxStore
+	LoginStore
+	InvitationStore
+	JobStore
+	PermissionStore
+	LogStore
+	SettingStore
+}
+
+// UserStore keeps users, looked up by id, by email and by search.
+type UserStore interface {
 	CreateUser(ctx context.Context, u User) error
 	User(ctx context.Context, id string) (User, error)
 	UpdateUser(ctx context.Context, u User) error
@@ -21,14 +38,20 @@ type Store interface {
 	// Users returns a page of users and, when q.IncludeTotals, how many match.
 	Users(ctx context.Context, q UserQuery) ([]User, int, error)
 	UsersByEmail(ctx context.Context, email string) ([]User, error)
+}
 
+// ConnectionStore keeps database connections.
+type ConnectionStore interface {
 	CreateConnection(ctx context.Context, c Connection) error
 	Connection(ctx context.Context, id string) (Connection, error)
 	ConnectionByName(ctx context.Context, name string) (Connection, error)
 	Connections(ctx context.Context) ([]Connection, error)
 	UpdateConnection(ctx context.Context, c Connection) error
 	DeleteConnection(ctx context.Context, id string) error
+}
 
+// ClientStore keeps applications and the grants that let them call APIs.
+type ClientStore interface {
 	CreateClient(ctx context.Context, c Client) error
 	Client(ctx context.Context, id string) (Client, error)
 	Clients(ctx context.Context) ([]Client, error)
@@ -40,7 +63,10 @@ type Store interface {
 	ClientGrants(ctx context.Context) ([]ClientGrant, error)
 	UpdateClientGrant(ctx context.Context, g ClientGrant) error
 	DeleteClientGrant(ctx context.Context, id string) error
+}
 
+// TicketStore keeps single-use links.
+type TicketStore interface {
 	CreateTicket(ctx context.Context, t Ticket) error
 	Ticket(ctx context.Context, id string) (Ticket, error)
 	// UseTicket marks a valid ticket used at now; a ticket that is used,
@@ -48,9 +74,15 @@ type Store interface {
 	UseTicket(ctx context.Context, id string, now time.Time) error
 	// RevokeTickets revokes the user's open tickets of kind ("" for every kind).
 	RevokeTickets(ctx context.Context, userID, kind string, now time.Time) error
+}
 
+// OutboxStore keeps the mail Usher owes, which the mail package's worker delivers.
+type OutboxStore interface {
 	EnqueueMail(ctx context.Context, m outbox.Mail) error
+}
 
+// LoginStore keeps failed-login counts and what a login made (sessions, codes, refresh tokens).
+type LoginStore interface {
 	// ReserveLoginAttempt counts one more login attempt of a user from an
 	// address before its password is checked, atomically, and returns the
 	// count with it; 0 when limit attempts are counted already (the pair is
@@ -66,7 +98,10 @@ type Store interface {
 	// RevokeLogins ends the user's browser sessions and removes their
 	// authorization codes and refresh tokens.
 	RevokeLogins(ctx context.Context, userID string) error
+}
 
+// InvitationStore keeps invitations with their history.
+type InvitationStore interface {
 	CreateInvitation(ctx context.Context, inv Invitation) error
 	// Invitation returns an invitation with its history.
 	Invitation(ctx context.Context, id string) (Invitation, error)
@@ -86,7 +121,14 @@ type Store interface {
 	LatestInvitations(ctx context.Context, userIDs []string) (map[string]Invitation, error)
 	// AddInvitationEvents adds to an invitation's history.
 	AddInvitationEvents(ctx context.Context, invitationID string, events ...InvitationEvent) error
+	// InvitationStats counts invitations per UTC day, from the day of from
+	// to the day of now: sent (created), accepted, and expired by now.
+	InvitationStats(ctx context.Context, from, now time.Time) (InvitationStats, error)
+}
 
+// JobStore keeps jobs (imports and verification emails), an import's file
+// and failed rows, and what an import batch reads and writes in bulk.
+type JobStore interface {
 	// UsersByEmails returns, by email, the users of a connection who have
 	// one of emails.
 	UsersByEmails(ctx context.Context, connectionID string, emails []string) (map[string]User, error)
@@ -117,10 +159,10 @@ type Store interface {
 	// Jobs returns the newest jobs of a type whose file has arrived (none
 	// still uploading), newest first, at most limit of them.
 	Jobs(ctx context.Context, jobType string, limit int) ([]Job, error)
-	// InvitationStats counts invitations per UTC day, from the day of from
-	// to the day of now: sent (created), accepted, and expired by now.
-	InvitationStats(ctx context.Context, from, now time.Time) (InvitationStats, error)
+}
 
+// PermissionStore keeps the permissions granted to users directly.
+type PermissionStore interface {
 	// UserPermissions lists the permissions granted directly to a user.
 	UserPermissions(ctx context.Context, userID string) ([]Permission, error)
 	// AddUserPermissions grants permissions; one the user holds stays as it is.
@@ -129,10 +171,16 @@ type Store interface {
 	RemoveUserPermissions(ctx context.Context, userID string, ps []Permission) error
 	// HasUserPermission reports whether the user holds p.
 	HasUserPermission(ctx context.Context, userID string, p Permission) (bool, error)
+}
 
+// LogStore keeps the tenant log.
+type LogStore interface {
 	AddLog(ctx context.Context, e LogEvent) error
 	Logs(ctx context.Context, q LogQuery) ([]LogEvent, int, error)
+}
 
+// SettingStore keeps the tenant's settings and small named values.
+type SettingStore interface {
 	TenantSettings(ctx context.Context) (TenantSettings, error)
 	SaveTenantSettings(ctx context.Context, s TenantSettings) error
 
@@ -140,6 +188,18 @@ type Store interface {
 	// was made at first start.
 	Setting(ctx context.Context, name string) (string, error)
 	PutSetting(ctx context.Context, name, value string) error
+}
+
+// mailedLinkStore is what writing a link with the mail that carries it needs.
+type mailedLinkStore interface {
+	TicketStore
+	OutboxStore
+}
+
+// invitationLinkStore is what writing an invitation's new link needs.
+type invitationLinkStore interface {
+	mailedLinkStore
+	InvitationStore
 }
 
 // Clock tells the time; tests pass a fixed one.

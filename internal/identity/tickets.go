@@ -86,7 +86,7 @@ func ttlOf(sec int, fallback time.Duration) (time.Duration, error) {
 
 // newTicket stores a ticket for u in st, revoking u's open tickets of the
 // same kind first: only the newest link works.
-func (s *Service) newTicket(ctx context.Context, st Store, u User, spec ticketSpec, id string, now time.Time) error {
+func (s *Service) newTicket(ctx context.Context, st TicketStore, u User, spec ticketSpec, id string, now time.Time) error {
 	if err := st.RevokeTickets(ctx, u.ID, spec.kind, now); err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func (s *Service) issueLink(ctx context.Context, u User, spec ticketSpec, ttlSec
 // (newTicket revoked its old link), or, when they have none, makes one of
 // Auth0's recipe, whose acceptance leaves the flag to the tenant's Action.
 // mailID is the mail that carries the link, "" when the caller sends it.
-func (s *Service) noteInvitation(ctx context.Context, st Store, u User, t Ticket, mailID string) error {
+func (s *Service) noteInvitation(ctx context.Context, st InvitationStore, u User, t Ticket, mailID string) error {
 	if t.Kind != TicketPasswordChange || !needsInvitation(u) {
 		return nil
 	}
@@ -471,7 +471,7 @@ func (s *Service) mailDomain() string {
 }
 
 // log writes a tenant log event through st.
-func (s *Service) log(ctx context.Context, st Store, e LogEvent, now time.Time) error {
+func (s *Service) log(ctx context.Context, st LogStore, e LogEvent, now time.Time) error {
 	e.ID, e.Date = newLogID(now), now
 	return st.AddLog(ctx, e)
 }

@@ -134,7 +134,7 @@ func (s *Service) prepareVerification(ctx context.Context, u User, connection st
 }
 
 // store writes the link and queues the mail; a nil verification does nothing.
-func (v *verification) store(ctx context.Context, s *Service, st Store, u User, now time.Time) error {
+func (v *verification) store(ctx context.Context, s *Service, st mailedLinkStore, u User, now time.Time) error {
 	if v == nil {
 		return nil
 	}

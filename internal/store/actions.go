@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/actions"
-	"github.com/usherid/usher/internal/identity"
 )
 
 // Actions keep their draft in actions, each deploy's snapshot in
@@ -110,11 +109,6 @@ func (q *queries) scanSecret(row rowScanner) (secretRow, error) {
 }
 
 const secretColumns = `action_id, version_id, name, value, updated_at`
-
-// atomic runs fn in one transaction on the store's own queries.
-func (q *queries) atomic(ctx context.Context, fn func(tx *queries) error) error {
-	return q.Atomic(ctx, func(s identity.Store) error { return fn(s.(*queries)) })
-}
 
 func (q *queries) insertSecrets(ctx context.Context, actionID, versionID string, secrets []actions.Secret) error {
 	for _, s := range secrets {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-
-	"github.com/usherid/usher/internal/identity"
 )
 
 // maxGroup bounds how many callers share one transaction, and so how long
@@ -32,7 +30,7 @@ type groupCommit struct {
 // member is one caller's Atomic call in a group.
 type member struct {
 	ctx      context.Context
-	fn       func(identity.Store) error
+	fn       func(*queries) error
 	err      error
 	panicked any // what fn panicked with, to panic with again in the caller
 	done     chan struct{}
@@ -51,7 +49,7 @@ func newGroupCommit(db *DB) *groupCommit {
 }
 
 // atomic runs fn in the next group and returns its own result.
-func (g *groupCommit) atomic(ctx context.Context, fn func(identity.Store) error) error {
+func (g *groupCommit) atomic(ctx context.Context, fn func(*queries) error) error {
 	m := &member{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
 	case g.queue <- m:
@@ -168,7 +166,7 @@ func (g *groupCommit) commit(group []*member) {
 
 // run calls the member's function, turning a panic into errPanicked so that
 // the panic reaches the caller instead of ending the committer.
-func (m *member) run(st identity.Store) (err error) {
+func (m *member) run(st *queries) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			m.panicked, err = v, errPanicked

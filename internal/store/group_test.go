@@ -5,8 +5,6 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
-
-	"github.com/usherid/usher/internal/identity"
 )
 
 // openGroupTest opens a migrated SQLite database for the group commit's own tests.
@@ -25,7 +23,7 @@ func openGroupTest(t *testing.T) *DB {
 
 // putting is a member that writes the setting name and then returns err.
 func putting(ctx context.Context, name string, err error) *member {
-	return &member{ctx: ctx, done: make(chan struct{}), fn: func(st identity.Store) error {
+	return &member{ctx: ctx, done: make(chan struct{}), fn: func(st *queries) error {
 		if err := st.PutSetting(ctx, name, "v"); err != nil {
 			return err
 		}
@@ -45,7 +43,7 @@ func TestGroupCommitMembers(t *testing.T) {
 		putting(ctx, "first", nil),
 		putting(ctx, "fails", errOwn),
 		putting(cancelled, "cancelled", nil),
-		{ctx: ctx, done: make(chan struct{}), fn: func(st identity.Store) error {
+		{ctx: ctx, done: make(chan struct{}), fn: func(st *queries) error {
 			st.PutSetting(ctx, "panics", "v")
 			panic("boom")
 		}},

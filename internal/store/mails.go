@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/errs"
-	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/outbox"
 )
@@ -78,8 +77,7 @@ func (db *DB) ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Du
 	}
 	var mails []outbox.Mail
 	var win mail.RateWindow
-	err := db.Atomic(ctx, func(st identity.Store) error {
-		q := st.(*queries)
+	err := db.atomic(ctx, func(q *queries) error {
 		var start int64
 		if err := q.w.QueryRowContext(ctx, `SELECT window_start, claimed FROM mail_rate WHERE id = 1`+lock).
 			Scan(&start, &win.Claimed); err != nil {
@@ -131,8 +129,7 @@ func (db *DB) RecordAttempts(ctx context.Context, attempts []mail.AttemptRecord)
 		p.stmt(ctx, updateAttempted)
 		p.stmt(ctx, insertAttempt)
 	}
-	return db.Atomic(ctx, func(st identity.Store) error {
-		q := st.(*queries)
+	return db.atomic(ctx, func(q *queries) error {
 		for _, a := range attempts {
 			sent := sql.NullInt64{}
 			if a.Status == outbox.Sent {
@@ -250,8 +247,7 @@ func (db *DB) hideOldTickets(ctx context.Context) error {
 			break
 		}
 		after = mails[len(mails)-1].id
-		err = db.Atomic(ctx, func(st identity.Store) error {
-			q := st.(*queries)
+		err = db.atomic(ctx, func(q *queries) error {
 			for _, o := range mails {
 				m := outbox.Mail{Subject: o.subject, From: o.from, HTML: o.html, Text: o.text}
 				var ticket string

@@ -398,6 +398,11 @@ type queries struct {
 // Atomic runs fn in one transaction; nested calls join the outer one. On
 // SQLite, calls made at the same time share one (see groupCommit).
 func (q *queries) Atomic(ctx context.Context, fn func(identity.Store) error) error {
+	return q.atomic(ctx, func(tx *queries) error { return fn(tx) })
+}
+
+// atomic is Atomic handing fn the store's own transaction-bound queries.
+func (q *queries) atomic(ctx context.Context, fn func(tx *queries) error) error {
 	if q.inTx {
 		return fn(q)
 	}
