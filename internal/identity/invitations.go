@@ -133,8 +133,20 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 			} else if err != nil {
 				return err
 			}
-		} else if err := st.UpdateUser(ctx, u); err != nil {
-			return err
+		} else {
+			// Merged again into the user as it is now, held: a change
+			// that landed since the first read is kept.
+			cur, err := st.User(ctx, existing.ID)
+			if err != nil {
+				return err
+			}
+			cur.AppMetadata = mergeMetadata(cur.AppMetadata, meta)
+			if err := CheckMetadata(cur.AppMetadata, cur.UserMetadata); err != nil {
+				return err
+			}
+			if err := st.UpdateUser(ctx, cur); err != nil {
+				return err
+			}
 		}
 		if err := st.CreateInvitation(ctx, inv); errors.Is(err, errs.ErrDuplicate) {
 			return errs.Conflict("idempotency_conflict", "An invitation with this Idempotency-Key is being created.")
@@ -189,8 +201,28 @@ func (inv Invitation) linkSpec(now time.Time) ticketSpec {
 	return ticketSpec{kind: TicketPasswordChange, clientID: inv.ClientID, resultURL: inv.ResultURL, purpose: PurposeInvite, ttl: inv.ExpiresAt.Sub(now)}
 }
 
+// lockedInvitation reads invitation id through st, holding it until the
+// transaction ends, and refuses one that was accepted or revoked.
+func lockedInvitation(ctx context.Context, st InvitationStore, id string, now time.Time) (Invitation, error) {
+	inv, err := st.Invitation(ctx, id)
+	if errors.Is(err, errs.ErrNotFound) {
+		return inv, errNoInvitation
+	} else if err != nil {
+		return inv, err
+	}
+	switch inv.Status(now) {
+	case InvitationAccepted:
+		return inv, errInvitationAccepted
+	case InvitationRevoked:
+		return inv, errInvitationRevoked
+	}
+	return inv, nil
+}
+
 var (
-	errNoInvitation = errs.NotFound("inexistent_invitation", "The invitation does not exist.")
+	errInvitationAccepted = errs.Conflict("invitation_accepted", "The invitation was accepted already.")
+	errInvitationRevoked  = errs.Conflict("invitation_revoked", "The invitation was revoked; create a new one.")
+	errNoInvitation       = errs.NotFound("inexistent_invitation", "The invitation does not exist.")
 	errUserExists   = errs.Conflict("user_exists", "This email already has an account; send reinvite: true to invite them again.")
 )
 
@@ -224,9 +256,9 @@ func (s *Service) ResendInvitation(ctx context.Context, id string) (Invited, err
 	now := s.now().UTC()
 	switch inv.Status(now) {
 	case InvitationAccepted:
-		return Invited{}, errs.Conflict("invitation_accepted", "The invitation was accepted already.")
+		return Invited{}, errInvitationAccepted
 	case InvitationRevoked:
-		return Invited{}, errs.Conflict("invitation_revoked", "The invitation was revoked; create a new one.")
+		return Invited{}, errInvitationRevoked
 	}
 	u, err := s.store.User(ctx, inv.UserID)
 	if err != nil {
@@ -238,12 +270,18 @@ func (s *Service) ResendInvitation(ctx context.Context, id string) (Invited, err
 	if err != nil {
 		return Invited{}, err
 	}
-	inv.TicketID = ticketID
 	err = s.store.Atomic(ctx, func(st Store) error {
-		if err := st.UpdateInvitation(ctx, inv); err != nil {
+		// Read again, holding it: a revocation or an acceptance that landed
+		// since must stand, not be written over with what was read before.
+		cur, err := lockedInvitation(ctx, st, id, now)
+		if err != nil {
 			return err
 		}
-		return s.storeInvitationLink(ctx, st, inv, u, ticketID, m, "resent", now)
+		cur.TicketID, cur.ExpiresAt = ticketID, inv.ExpiresAt
+		if err := st.UpdateInvitation(ctx, cur); err != nil {
+			return err
+		}
+		return s.storeInvitationLink(ctx, st, cur, u, ticketID, m, "resent", now)
 	})
 	if err != nil {
 		return Invited{}, err
@@ -261,14 +299,20 @@ func (s *Service) RevokeInvitation(ctx context.Context, id string) (Invitation, 
 	}
 	now := s.now().UTC()
 	if inv.Status(now) == InvitationAccepted {
-		return inv, errs.Conflict("invitation_accepted", "The invitation was accepted already.")
+		return inv, errInvitationAccepted
 	}
 	if !inv.RevokedAt.IsZero() {
 		return inv, nil
 	}
-	inv.RevokedAt = now
 	err = s.store.Atomic(ctx, func(st Store) error {
-		if err := st.UpdateInvitation(ctx, inv); err != nil {
+		cur, err := lockedInvitation(ctx, st, id, now)
+		if errors.Is(err, errInvitationRevoked) {
+			return nil // revoked a moment ago: the same outcome
+		} else if err != nil {
+			return err
+		}
+		cur.RevokedAt = now
+		if err := st.UpdateInvitation(ctx, cur); err != nil {
 			return err
 		}
 		if err := st.RevokeTickets(ctx, inv.UserID, TicketPasswordChange, now); err != nil {

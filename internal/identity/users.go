@@ -220,14 +220,16 @@ func (s *Service) UpdateUser(ctx context.Context, id string, p UserPatch) (User,
 		} else if err != nil {
 			return err
 		}
-		conn, err := st.Connection(ctx, u.ConnectionID)
+		now := s.now().UTC()
+		// The connection's rules are read without holding its row, which
+		// every change to one of its users would otherwise wait for.
+		conn, err := s.conns.get(ctx, st, u.Connection, now)
 		if err != nil {
 			return err
 		}
 		if p.Connection.Set && p.Connection.V != conn.Name {
 			return errs.Invalid("invalid_body", "The user does not belong to connection %q.", p.Connection.V)
 		}
-		now := s.now().UTC()
 		oldEmail := u.Email
 		if err := applyUserPatch(&u, conn, p, hash, now); err != nil {
 			return err

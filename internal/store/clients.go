@@ -45,7 +45,7 @@ func scanClient(row rowScanner) (identity.Client, error) {
 }
 
 func (q *queries) Client(ctx context.Context, id string) (identity.Client, error) {
-	return scanClient(q.r.QueryRowContext(ctx, `SELECT config, secret_hash, created_at FROM clients WHERE id = $1`, id))
+	return scanClient(q.r.QueryRowContext(ctx, `SELECT config, secret_hash, created_at FROM clients WHERE id = $1`+q.forUpdate(), id))
 }
 
 func (q *queries) Clients(ctx context.Context) ([]identity.Client, error) {
@@ -78,7 +78,7 @@ func (q *queries) CreateClientGrant(ctx context.Context, g identity.ClientGrant)
 }
 
 func (q *queries) ClientGrant(ctx context.Context, id string) (identity.ClientGrant, error) {
-	return scanGrant(q.r.QueryRowContext(ctx, `SELECT id, client_id, audience, scope, created_at FROM client_grants WHERE id = $1`, id))
+	return scanGrant(q.r.QueryRowContext(ctx, `SELECT id, client_id, audience, scope, created_at FROM client_grants WHERE id = $1`+q.forUpdate(), id))
 }
 
 func (q *queries) ClientGrants(ctx context.Context) ([]identity.ClientGrant, error) {
@@ -122,7 +122,7 @@ func (q *queries) CreateConnection(ctx context.Context, c identity.Connection) e
 }
 
 func (q *queries) Connection(ctx context.Context, id string) (identity.Connection, error) {
-	return scanConnection(q.r.QueryRowContext(ctx, `SELECT config, created_at FROM connections WHERE id = $1`, id))
+	return scanConnection(q.r.QueryRowContext(ctx, `SELECT config, created_at FROM connections WHERE id = $1`+q.forUpdate(), id))
 }
 
 func (q *queries) ConnectionByName(ctx context.Context, name string) (identity.Connection, error) {

@@ -30,7 +30,7 @@ func (q *queries) CreateInvitation(ctx context.Context, inv identity.Invitation)
 }
 
 func (q *queries) Invitation(ctx context.Context, id string) (identity.Invitation, error) {
-	inv, err := scanInvitation(q.r.QueryRowContext(ctx, `SELECT `+invitationColumns+` FROM invitations WHERE id = $1`, id))
+	inv, err := scanInvitation(q.r.QueryRowContext(ctx, `SELECT `+invitationColumns+` FROM invitations WHERE id = $1`+q.forUpdate(), id))
 	if err != nil {
 		return inv, err
 	}
@@ -106,7 +106,7 @@ func (q *queries) AcceptInvitation(ctx context.Context, ticketID string, now tim
 
 func (q *queries) OpenInvitation(ctx context.Context, userID string) (identity.Invitation, error) {
 	return scanInvitation(q.r.QueryRowContext(ctx, `SELECT `+invitationColumns+` FROM invitations
-		WHERE user_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`, userID))
+		WHERE user_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`+q.forUpdate(), userID))
 }
 
 func (q *queries) LatestInvitations(ctx context.Context, userIDs []string) (map[string]identity.Invitation, error) {

@@ -72,7 +72,7 @@ func (q *queries) SaveJob(ctx context.Context, j identity.Job) error {
 }
 
 func (q *queries) Job(ctx context.Context, id string) (identity.Job, error) {
-	return scanJob(q.r.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+	return scanJob(q.r.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`+q.forUpdate(), id))
 }
 
 func (q *queries) JobByIdempotencyKey(ctx context.Context, key string) (identity.Job, error) {

@@ -12,7 +12,7 @@ const tenantSettingsName = "tenant_settings"
 
 func (q *queries) Setting(ctx context.Context, name string) (string, error) {
 	var v string
-	err := q.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&v)
+	err := q.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`+q.forUpdate(), name).Scan(&v)
 	return v, translate(err)
 }
 

@@ -402,6 +402,9 @@ func (q *queries) Atomic(ctx context.Context, fn func(identity.Store) error) err
 }
 
 // atomic is Atomic handing fn the store's own transaction-bound queries.
+// On PostgreSQL, a transaction that lost a deadlock (or a serialization
+// check) to a concurrent one was rolled back whole: it runs again, a few
+// times, as if it had come later.
 func (q *queries) atomic(ctx context.Context, fn func(tx *queries) error) error {
 	if q.inTx {
 		return fn(q)
@@ -409,6 +412,27 @@ func (q *queries) atomic(ctx context.Context, fn func(tx *queries) error) error 
 	if q.db.group != nil {
 		return q.db.group.atomic(ctx, fn)
 	}
+	for attempt := 1; ; attempt++ {
+		err := q.transact(ctx, fn)
+		if attempt == maxAttempts || !lostToConcurrentWriter(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// maxAttempts bounds how often a PostgreSQL transaction that lost to a
+// concurrent one runs again.
+const maxAttempts = 5
+
+// lostToConcurrentWriter reports whether PostgreSQL rolled a transaction
+// back because of another one: a deadlock or a serialization failure.
+func lostToConcurrentWriter(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+// transact runs fn in one PostgreSQL transaction.
+func (q *queries) transact(ctx context.Context, fn func(tx *queries) error) error {
 	tx, err := q.db.write.BeginTx(ctx, nil)
 	// database/sql retries a bad connection twice, but under a burst of
 	// cancelled queries the pool can hand over connections pgx is still
@@ -420,7 +444,7 @@ func (q *queries) atomic(ctx context.Context, fn func(tx *queries) error) error 
 		return fmt.Errorf("begin: %w", err)
 	}
 	// Deferred so that a panic in fn also ends the transaction and frees its
-	// connection (SQLite's only writer); after Commit it does nothing.
+	// connection; after Commit it does nothing.
 	defer tx.Rollback()
 	inTx := q.w.(*prepared).in(tx)
 	if err := fn(&queries{db: q.db, r: inTx, w: inTx, inTx: true}); err != nil {
@@ -431,6 +455,22 @@ func (q *queries) atomic(ctx context.Context, fn func(tx *queries) error) error 
 	}
 	q.w.(*prepared).warm(ctx)
 	return nil
+}
+
+// forUpdate is the clause that makes a read inside a PostgreSQL transaction
+// lock the rows it returns until the transaction ends (of names the table
+// to lock when the query joins several): whoever reads a record to change
+// it holds it, and a concurrent writer waits for the change and then reads
+// it, rather than writing over it. Outside a transaction, and on SQLite,
+// whose one writer runs transactions one at a time, it is "".
+func (q *queries) forUpdate(of ...string) string {
+	if !q.inTx || q.db.engine != Postgres {
+		return ""
+	}
+	if len(of) > 0 {
+		return " FOR UPDATE OF " + strings.Join(of, ", ")
+	}
+	return " FOR UPDATE"
 }
 
 // translate maps engine errors to the domain's: unique violations become

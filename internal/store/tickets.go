@@ -17,7 +17,7 @@ func (q *queries) Ticket(ctx context.Context, id string) (identity.Ticket, error
 	var created, expires int64
 	var used, revoked sql.NullInt64
 	err := q.r.QueryRowContext(ctx, `SELECT id, kind, user_id, client_id, result_url, mark_email_verified, include_email,
-		purpose, created_at, expires_at, used_at, revoked_at FROM tickets WHERE id = $1`, id).Scan(
+		purpose, created_at, expires_at, used_at, revoked_at FROM tickets WHERE id = $1`+q.forUpdate(), id).Scan(
 		&t.ID, &t.Kind, &t.UserID, &t.ClientID, &t.ResultURL, &t.MarkEmailVerified, &t.IncludeEmail, &t.Purpose,
 		&created, &expires, &used, &revoked)
 	if err != nil {

@@ -75,7 +75,7 @@ func (q *queries) CreateUser(ctx context.Context, u identity.User) error {
 }
 
 func (q *queries) User(ctx context.Context, id string) (identity.User, error) {
-	return scanUser(q.r.QueryRowContext(ctx, `SELECT `+userColumns+userFrom+` WHERE u.id = $1`, id))
+	return scanUser(q.r.QueryRowContext(ctx, `SELECT `+userColumns+userFrom+` WHERE u.id = $1`+q.forUpdate("u"), id))
 }
 
 func (q *queries) UpdateUser(ctx context.Context, u identity.User) error {

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"InvitationStats", testInvitationStats},
 		{"InvitationsByPerson", testInvitationsByPerson},
 		{"RevokeLogins", testRevokeLogins},
+		{"ConcurrentReadModifyWrite", testConcurrentReadModifyWrite},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

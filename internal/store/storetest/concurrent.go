@@ -1,0 +1,169 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/usherid/usher/internal/identity"
+)
+
+// writers is how many transactions change one record at the same moment.
+const writers = 16
+
+// testConcurrentReadModifyWrite has writers transactions each read a
+// record, change it and write it back, all at once, for every kind of
+// record the domain changes that way: every change must be kept. On
+// PostgreSQL this fails unless a read meant for a write holds its row; on
+// SQLite one writer at a time already keeps them.
+func testConcurrentReadModifyWrite(t *testing.T, f *fixture) {
+	c := f.conn("Concurrent", at(0))
+	u := f.user(c, "rmw@example.com", at(0), nil)
+	f.client("client_rmw", at(0))
+	g := f.grant("client_rmw", "https://api.example.com/", at(0))
+	inv := identity.Invitation{ID: "inv_rmw", UserID: u.ID, Email: u.Email, ConnectionID: c.ID, TTL: time.Hour,
+		TicketID: "ticket-rmw", CreatedAt: at(0), ExpiresAt: at(0)}
+	if err := f.db.CreateInvitation(f.ctx, inv); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.CreateJob(f.ctx, newJob("job_rmw", at(0))); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.SaveTenantSettings(f.ctx, identity.DefaultTenantSettings()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.PutSetting(f.ctx, "counter", "0"); err != nil {
+		t.Fatal(err)
+	}
+	key := func(i int) string { return "k" + strconv.Itoa(i) }
+	kinds := []struct {
+		name string
+		// change makes writer i's change through st.
+		change func(ctx context.Context, st identity.Store, i int) error
+		// kept counts the changes the record holds at the end.
+		kept func(ctx context.Context) (int, error)
+	}{
+		{"user", func(ctx context.Context, st identity.Store, i int) error {
+			u, err := st.User(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			u.LoginsCount++
+			u.AppMetadata[key(i)] = true
+			return st.UpdateUser(ctx, u)
+		}, func(ctx context.Context) (int, error) {
+			u, err := f.db.User(ctx, u.ID)
+			if len(u.AppMetadata) != int(u.LoginsCount) {
+				return 0, fmt.Errorf("logins_count %d but %d app_metadata keys", u.LoginsCount, len(u.AppMetadata))
+			}
+			return int(u.LoginsCount), err
+		}},
+		{"client", func(ctx context.Context, st identity.Store, i int) error {
+			c, err := st.Client(ctx, "client_rmw")
+			if err != nil {
+				return err
+			}
+			c.ClientMetadata[key(i)] = "x"
+			return st.UpdateClient(ctx, c)
+		}, func(ctx context.Context) (int, error) {
+			c, err := f.db.Client(ctx, "client_rmw")
+			return len(c.ClientMetadata), err
+		}},
+		{"client grant", func(ctx context.Context, st identity.Store, i int) error {
+			g, err := st.ClientGrant(ctx, g.ID)
+			if err != nil {
+				return err
+			}
+			g.Scope = append(g.Scope, key(i))
+			return st.UpdateClientGrant(ctx, g)
+		}, func(ctx context.Context) (int, error) {
+			g, err := f.db.ClientGrant(ctx, g.ID)
+			return len(g.Scope) - 1, err
+		}},
+		{"connection", func(ctx context.Context, st identity.Store, i int) error {
+			c, err := st.Connection(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			if c.Metadata == nil {
+				c.Metadata = map[string]string{}
+			}
+			c.Metadata[key(i)] = "x"
+			return st.UpdateConnection(ctx, c)
+		}, func(ctx context.Context) (int, error) {
+			c, err := f.db.Connection(ctx, c.ID)
+			return len(c.Metadata), err
+		}},
+		{"invitation", func(ctx context.Context, st identity.Store, i int) error {
+			inv, err := st.Invitation(ctx, "inv_rmw")
+			if err != nil {
+				return err
+			}
+			inv.ExpiresAt = inv.ExpiresAt.Add(time.Second)
+			return st.UpdateInvitation(ctx, inv)
+		}, func(ctx context.Context) (int, error) {
+			inv, err := f.db.Invitation(ctx, "inv_rmw")
+			return int(inv.ExpiresAt.Sub(at(0)) / time.Second), err
+		}},
+		{"job", func(ctx context.Context, st identity.Store, i int) error {
+			j, err := st.Job(ctx, "job_rmw")
+			if err != nil {
+				return err
+			}
+			j.Summary.Inserted++
+			return st.SaveJob(ctx, j)
+		}, func(ctx context.Context) (int, error) {
+			j, err := f.db.Job(ctx, "job_rmw")
+			return int(j.Summary.Inserted), err
+		}},
+		{"tenant settings", func(ctx context.Context, st identity.Store, i int) error {
+			s, err := st.TenantSettings(ctx)
+			if err != nil {
+				return err
+			}
+			s.EnabledLocales = append(s.EnabledLocales, key(i))
+			return st.SaveTenantSettings(ctx, s)
+		}, func(ctx context.Context) (int, error) {
+			s, err := f.db.TenantSettings(ctx)
+			return len(s.EnabledLocales) - len(identity.DefaultTenantSettings().EnabledLocales), err
+		}},
+		{"setting", func(ctx context.Context, st identity.Store, i int) error {
+			v, err := st.Setting(ctx, "counter")
+			if err != nil {
+				return err
+			}
+			n, _ := strconv.Atoi(v)
+			return st.PutSetting(ctx, "counter", strconv.Itoa(n+1))
+		}, func(ctx context.Context) (int, error) {
+			v, err := f.db.Setting(ctx, "counter")
+			n, _ := strconv.Atoi(v)
+			return n, err
+		}},
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			start := make(chan struct{})
+			failures := make([]error, writers)
+			var wg sync.WaitGroup
+			for i := range writers {
+				wg.Go(func() {
+					<-start
+					failures[i] = f.db.Atomic(f.ctx, func(st identity.Store) error { return k.change(f.ctx, st, i) })
+				})
+			}
+			close(start)
+			wg.Wait()
+			for i, err := range failures {
+				if err != nil {
+					t.Errorf("writer %d: %v", i, err)
+				}
+			}
+			if got, err := k.kept(f.ctx); err != nil || got != writers {
+				t.Errorf("%d of %d concurrent changes kept (%v)", got, writers, err)
+			}
+		})
+	}
+}
