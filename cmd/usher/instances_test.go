@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestTwoInstancesKeepEveryChange runs two servers on one PostgreSQL schema
+// and changes one user through both at once: 200 app_metadata changes, each
+// adding its own key, and 60 logins. Every change answered 200 is kept, and
+// logins_count counts every login that succeeded.
+func TestTwoInstancesKeepEveryChange(t *testing.T) {
+	t.Parallel()
+	dsn := postgresDSN(t) // skips without USHER_TEST_POSTGRES_DSN
+	a := startServer(t, dsn, nil)
+	b := startServer(t, dsn, nil)
+	tokA, tokB := a.token(t), b.token(t)
+	app := a.app(t, tokA, nil)
+	var u user
+	if st := a.call(t, "POST", "/api/v2/users", tokA, map[string]any{"connection": dbConn, "email": "shared@example.com",
+		"password": "Str0ng-Passw0rd!", "verify_email": false}, &u); st != http.StatusCreated {
+		t.Fatalf("create user: %d", st)
+	}
+
+	const changes = 200
+	var kept atomic.Int64
+	var wg sync.WaitGroup
+	for i := range changes {
+		s, tok := a, tokA
+		if i%2 == 1 {
+			s, tok = b, tokB
+		}
+		wg.Go(func() {
+			body, _ := json.Marshal(map[string]any{"app_metadata": map[string]any{fmt.Sprintf("k%03d", i): i}})
+			req, _ := http.NewRequest("PATCH", s.URL+"/api/v2/users/"+url.PathEscape(u.UserID), bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := s.HTTP.Do(req)
+			if err != nil {
+				t.Errorf("change %d: %v", i, err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("change %d: %d", i, resp.StatusCode)
+				return
+			}
+			kept.Add(1)
+		})
+	}
+	wg.Wait()
+	var after user
+	a.call(t, "GET", "/api/v2/users/"+url.PathEscape(u.UserID), tokA, nil, &after)
+	if len(after.AppMetadata) != int(kept.Load()) || kept.Load() != changes {
+		t.Errorf("app_metadata holds %d keys after %d changes answered 200 (of %d)", len(after.AppMetadata), kept.Load(), changes)
+	}
+
+	// Four logins at a time on each instance: as many as their password
+	// hashing takes at once without turning some away (429).
+	const logins = 60
+	var succeeded atomic.Int64
+	slots := map[*testServer]chan struct{}{a: make(chan struct{}, 4), b: make(chan struct{}, 4)}
+	for i := range logins {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			slots[s] <- struct{}{}
+			defer func() { <-slots[s] }()
+			resp, err := s.HTTP.PostForm(s.URL+"/oauth/token", realmForm(app, "shared@example.com", "Str0ng-Passw0rd!"))
+			if err != nil {
+				t.Errorf("login %d: %v", i, err)
+				return
+			}
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusOK:
+				succeeded.Add(1)
+			case http.StatusTooManyRequests: // the address's rate or the hash queue: not a login
+			default:
+				t.Errorf("login %d: %d", i, resp.StatusCode)
+			}
+		})
+	}
+	wg.Wait()
+	a.call(t, "GET", "/api/v2/users/"+url.PathEscape(u.UserID), tokA, nil, &after)
+	if succeeded.Load() == 0 || after.LoginsCount != int(succeeded.Load()) {
+		t.Errorf("logins_count is %d after %d successful logins (of %d)", after.LoginsCount, succeeded.Load(), logins)
+	}
+	t.Logf("%d of %d logins succeeded", succeeded.Load(), logins)
+}
