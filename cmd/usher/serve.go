@@ -50,7 +50,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := cfg.Finish(); err != nil {
 		return c.usageErr("%v", err)
 	}
-	log := newLogger(cfg.LogFormat, stderr)
+	log := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
 
 	// Everything that can be checked without touching the database is
 	// checked first, and the address is taken before anything is created:
@@ -123,6 +123,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		WakeOutbox: worker.Notify,
 		Dashboard:  dash.Handler(),
 		Logger:     log,
+		Proxies:    cfg.TrustedProxies,
 		Metrics:    reg,
 		Ready:      db.Ping,
 	})
@@ -280,8 +281,8 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
-func newLogger(format string, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
 	"github.com/usherid/usher/internal/pages"
+	"github.com/usherid/usher/internal/web"
 )
 
 // Deps is what the HTTP surface needs.
@@ -30,7 +31,10 @@ type Deps struct {
 	// WakeOutbox tells the delivery worker that mail is waiting.
 	WakeOutbox func()
 	Logger     *slog.Logger
-	Metrics    *prometheus.Registry
+	// Proxies are the load balancers whose forwarding headers name the
+	// client; none: every client is the connection's peer.
+	Proxies web.Proxies
+	Metrics *prometheus.Registry
 	// Dashboard serves /dashboard/ (nil: no dashboard).
 	Dashboard http.Handler
 	// Ready reports whether the database answers; /readyz calls it.
@@ -44,6 +48,7 @@ func NewServer(d Deps) http.Handler {
 	var h http.Handler = mux
 	h = observe(h, d.Logger, d.Metrics)
 	h = recoverPanics(h, d.Logger)
+	h = d.Proxies.Resolve(h)
 	h = headers.Wrap(h)
 	return h
 }

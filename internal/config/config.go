@@ -5,10 +5,13 @@ package config
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/usherid/usher/internal/web"
 )
 
 // Config is what `usher serve` runs with.
@@ -24,12 +27,18 @@ type Config struct {
 	BootstrapClientID     string
 	BootstrapClientSecret string
 	LogFormat             string
-	ActionMemoryMB        int // megabytes one Action run may grow the heap by
+	LogLevel              slog.Level
+	// TrustedProxies are the load balancers whose forwarding headers name
+	// the client (USHER_TRUSTED_PROXIES); none: the headers are ignored.
+	TrustedProxies web.Proxies
+	ActionMemoryMB int // megabytes one Action run may grow the heap by
 	// SecretKey (USHER_SECRET_KEY) or the file SecretKeyFile holds the key
 	// that encrypts secrets at rest; see cmd/usher for the default.
 	SecretKey     string
 	SecretKeyFile string
 
+	logLevel     string // --log-level as given; Finish reads it into LogLevel
+	proxies      string // --trusted-proxies as given; Finish reads it into TrustedProxies
 	mailRate     string // --mail-rate as given; Finish reads it into MailRate
 	actionMemory string // --action-memory-mb as given; Finish reads it into ActionMemoryMB
 }
@@ -56,6 +65,8 @@ func BindServe(fs *flag.FlagSet, getenv func(string) string) *Config {
 	fs.StringVar(&c.TLSKeyFile, "tls-key", getenv("USHER_TLS_KEY_FILE"), "and this key (USHER_TLS_KEY_FILE)")
 	fs.Var(numberText{&c.actionMemory}, "action-memory-mb", "megabytes of memory one Action run may use; past it the run fails (USHER_ACTION_MEMORY_MB)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "USHER_LOG_FORMAT", "text"), "text or json (USHER_LOG_FORMAT)")
+	fs.StringVar(&c.logLevel, "log-level", envOr(getenv, "USHER_LOG_LEVEL", "info"), "debug (every request logged), info, warn or error (USHER_LOG_LEVEL)")
+	fs.StringVar(&c.proxies, "trusted-proxies", getenv("USHER_TRUSTED_PROXIES"), "CIDRs of the load balancers in front of Usher, whose X-Forwarded-For / Forwarded name the client (USHER_TRUSTED_PROXIES; none: the headers are ignored)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", "", "file holding the key that encrypts secrets at rest: 32 bytes in base64 or hex (or USHER_SECRET_KEY holding the key itself; default: made beside a SQLite database as PATH.key; required on PostgreSQL)")
 	c.SecretKey = getenv("USHER_SECRET_KEY")
 	c.BootstrapClientID = getenv("USHER_BOOTSTRAP_CLIENT_ID")
@@ -85,6 +96,12 @@ func (c *Config) Finish() error {
 	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	if c.TrustedProxies, err = web.ParseProxies(c.proxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %v", err)
 	}
 	if (c.BootstrapClientID == "") != (c.BootstrapClientSecret == "") {
 		return fmt.Errorf("USHER_BOOTSTRAP_CLIENT_ID and USHER_BOOTSTRAP_CLIENT_SECRET go together")
