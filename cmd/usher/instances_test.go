@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,4 +96,45 @@ func TestTwoInstancesKeepEveryChange(t *testing.T) {
 		t.Errorf("logins_count is %d after %d successful logins (of %d)", after.LoginsCount, succeeded.Load(), logins)
 	}
 	t.Logf("%d of %d logins succeeded", succeeded.Load(), logins)
+}
+
+// TestPasswordChangeBudgetIsShared: one email may ask for a password change
+// ten times at once, then once a minute, whichever instances are asked and
+// whether or not it has an account: two instances on one PostgreSQL do not
+// double the budget, which would let anyone flood a person's mailbox.
+func TestPasswordChangeBudgetIsShared(t *testing.T) {
+	t.Parallel()
+	dsn := postgresDSN(t) // skips without USHER_TEST_POSTGRES_DSN
+	a := startServer(t, dsn, nil)
+	b := startServer(t, dsn, nil)
+	tok := a.token(t)
+	if st := a.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "flood@example.com",
+		"password": "Str0ng-Passw0rd!", "verify_email": false}, nil); st != http.StatusCreated {
+		t.Fatalf("create user: %d", st)
+	}
+	for _, email := range []string{"flood@example.com", "nobody@example.com"} {
+		var answers []int
+		for i := range 14 {
+			s := []*testServer{a, b}[i%2]
+			resp, err := s.HTTP.Post(s.URL+"/dbconnections/change_password", "application/json",
+				strings.NewReader(`{"email":"`+email+`","connection":"`+dbConn+`"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			answers = append(answers, resp.StatusCode)
+			if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != "60" {
+				t.Errorf("Retry-After %q; want 60", resp.Header.Get("Retry-After"))
+			}
+		}
+		ok := 0
+		for _, st := range answers {
+			if st == http.StatusOK {
+				ok++
+			}
+		}
+		if ok != 10 || answers[10] != http.StatusTooManyRequests {
+			t.Errorf("%s: answers %v; want ten 200s across both instances, then 429", email, answers)
+		}
+	}
 }

@@ -42,7 +42,7 @@ func mgmtError(w http.ResponseWriter, err error) {
 			errs.KindBusy:     http.StatusTooManyRequests,
 		}[de.Kind]
 		if de.Kind == errs.KindBusy {
-			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Retry-After", errs.RetryAfter(err))
 		}
 		writeMgmtError(w, status, de.Code, de.Message)
 		return

@@ -3,6 +3,8 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 )
 
 // Kind classifies a domain error so the HTTP edge can map it to a status once.
@@ -23,6 +25,8 @@ type Error struct {
 	Kind    Kind
 	Code    string
 	Message string
+	// RetryAfter is when a KindBusy caller may try again (0: a second).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -45,6 +49,22 @@ func Conflict(code, message string) error {
 // Denied reports a caller who may not do this.
 func Denied(code, message string) error {
 	return &Error{Kind: KindDenied, Code: code, Message: message}
+}
+
+// Busy reports work turned away for now, which may be asked again after
+// retryAfter.
+func Busy(code, message string, retryAfter time.Duration) error {
+	return &Error{Kind: KindBusy, Code: code, Message: message, RetryAfter: retryAfter}
+}
+
+// RetryAfter is the Retry-After header's value for a KindBusy error: whole
+// seconds, at least one.
+func RetryAfter(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > time.Second {
+		return strconv.Itoa(int((e.RetryAfter + time.Second - 1) / time.Second))
+	}
+	return "1"
 }
 
 // ErrNotFound is what a store returns for a missing row; services turn it into

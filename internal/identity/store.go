@@ -22,6 +22,7 @@ type Store interface {
 	TicketStore
 	OutboxStore
 	LoginStore
+	LimitStore
 	InvitationStore
 	JobStore
 	PermissionStore
@@ -98,6 +99,14 @@ type LoginStore interface {
 	// RevokeLogins ends the user's browser sessions and removes their
 	// authorization codes and refresh tokens.
 	RevokeLogins(ctx context.Context, userID string) error
+}
+
+// LimitStore keeps rate limits that hold for every instance on the database
+// together, such as those that protect an account.
+type LimitStore interface {
+	// Allow takes one request from key's budget of burst at once, refilled
+	// by one every every, and reports whether there was one.
+	Allow(ctx context.Context, key string, now time.Time, every time.Duration, burst int) (bool, error)
 }
 
 // InvitationStore keeps invitations with their history.

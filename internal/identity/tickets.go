@@ -262,6 +262,15 @@ func (s *Service) RequestPasswordChange(ctx context.Context, r PasswordChangeReq
 	if err != nil {
 		return err
 	}
+	// Whether or not the email has an account, the same budget, kept in the
+	// database so that every instance spends from it: a person's mailbox
+	// cannot be flooded by asking many instances.
+	key := "change_password:" + strings.ToLower(strings.TrimSpace(r.Email))
+	if ok, err := s.store.Allow(ctx, key, s.now(), passwordChangeEvery, passwordChangeBurst); err != nil {
+		return err
+	} else if !ok {
+		return errTooManyChanges
+	}
 	select {
 	case s.changes <- passwordChange{req: r, conn: conn, client: client, who: who, due: time.Now().Add(passwordChangeDelay)}:
 		return nil
@@ -269,6 +278,15 @@ func (s *Service) RequestPasswordChange(ctx context.Context, r PasswordChangeReq
 		return ErrBusy
 	}
 }
+
+// A person's email may be asked for a password change passwordChangeBurst
+// times at once, then once every passwordChangeEvery.
+const (
+	passwordChangeBurst = 10
+	passwordChangeEvery = time.Minute
+)
+
+var errTooManyChanges = errs.Busy("too_many_requests", "Too many requests for this email. Try again in a minute.", passwordChangeEvery)
 
 // RunPasswordChanges sends the password-change links RequestPasswordChange
 // accepted, one at a time in the order they came (so that of two requests

@@ -2,7 +2,6 @@ package pages
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -125,9 +124,9 @@ func (p *Pages) ForgotSubmit() http.Handler {
 		}
 		err := p.ids.RequestPasswordChange(r.Context(), identity.PasswordChangeRequest{ClientID: clientID, Email: email, Connection: connection}, who(r))
 		switch {
-		case errors.Is(err, identity.ErrBusy):
-			w.Header().Set("Retry-After", "1")
-			p.forgotPage(w, r, http.StatusTooManyRequests, connection, query, email, busyMessage)
+		case errs.KindOf(err) == errs.KindBusy:
+			w.Header().Set("Retry-After", errs.RetryAfter(err))
+			p.forgotPage(w, r, http.StatusTooManyRequests, connection, query, email, busyText(err))
 			return
 		case errs.KindOf(err) == errs.KindInvalid:
 			p.forgotPage(w, r, http.StatusBadRequest, connection, query, email, "Enter the email address of your account.")

@@ -160,6 +160,16 @@ func (p *Pages) LoginSubmit() http.Handler {
 // hash at the moment.
 const busyMessage = "Too many people are signing in right now. Please try again in a moment."
 
+// busyText is what a page says of work turned away: the server's load in
+// its own words, or the error's own sentence (a budget of one email spent).
+func busyText(err error) string {
+	var de *errs.Error
+	if errors.Is(err, identity.ErrBusy) || !errors.As(err, &de) {
+		return busyMessage
+	}
+	return de.Message
+}
+
 func who(r *http.Request) identity.Requester {
 	return identity.Requester{IP: web.ClientIP(r), UserAgent: r.UserAgent()}
 }

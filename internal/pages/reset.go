@@ -225,9 +225,9 @@ func (p *Pages) RequestLink() http.Handler {
 		}
 		who := identity.Requester{IP: web.ClientIP(r), UserAgent: r.UserAgent()}
 		err = p.ids.RequestPasswordChange(r.Context(), identity.PasswordChangeRequest{Email: r.PostFormValue("email"), Connection: connection}, who)
-		if errors.Is(err, identity.ErrBusy) {
-			w.Header().Set("Retry-After", "1")
-			p.render(w, r, http.StatusTooManyRequests, "problem", view{Title: "Please try again", Error: busyMessage, PageTitle: "Please try again"})
+		if errs.KindOf(err) == errs.KindBusy {
+			w.Header().Set("Retry-After", errs.RetryAfter(err))
+			p.render(w, r, http.StatusTooManyRequests, "problem", view{Title: "Please try again", Error: busyText(err), PageTitle: "Please try again"})
 			return
 		}
 		if err != nil && errs.KindOf(err) != errs.KindInvalid {
