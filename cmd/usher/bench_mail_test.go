@@ -194,10 +194,6 @@ type countingStore struct {
 	done        chan struct{}
 }
 
-func (c *countingStore) RecordAttempt(ctx context.Context, id string, at time.Time, status, reply string, next time.Time) error {
-	return c.RecordAttempts(ctx, []mail.AttemptRecord{{ID: id, At: at, Status: status, Reply: reply, Next: next}})
-}
-
 func (c *countingStore) RecordAttempts(ctx context.Context, attempts []mail.AttemptRecord) error {
 	if err := c.DB.RecordAttempts(ctx, attempts); err != nil {
 		return err

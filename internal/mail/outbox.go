@@ -24,9 +24,11 @@ type OutboxStore interface {
 	ClaimMailsCapped(ctx context.Context, now time.Time, lease time.Duration, limit int, cap Rate) ([]outbox.Mail, RateWindow, error)
 	// DueMails counts the mails a claim at now could take.
 	DueMails(ctx context.Context, now time.Time) (int, error)
-	// RecordAttempt stores an attempt's outcome: the new status, the reply,
-	// and when to try again.
-	RecordAttempt(ctx context.Context, id string, at time.Time, status, reply string, next time.Time) error
+	// RecordAttempts stores attempts' outcomes in one transaction: each
+	// mail's new status, reply and next attempt. An attempt is recorded
+	// only under the claim that made it; one whose claim was lost (its
+	// lease lapsed and another worker claimed the mail) is ErrClaimLost.
+	RecordAttempts(ctx context.Context, attempts []AttemptRecord) error
 }
 
 // HiddenTicket stands in a stored mail where its link's ticket token was.
@@ -311,18 +313,18 @@ type eachSender interface {
 // AttemptRecord is one delivery attempt to store: RecordAttempt's arguments.
 type AttemptRecord struct {
 	ID     string
+	Claim  string // the claim the attempt was made under
 	At     time.Time
 	Status string
 	Reply  string
 	Next   time.Time
 }
 
-// batchRecorder is an OutboxStore that can store several attempts in one
-// transaction: one commit for every delivery that finished meanwhile,
-// instead of one each.
-type batchRecorder interface {
-	RecordAttempts(ctx context.Context, attempts []AttemptRecord) error
-}
+// ErrClaimLost is an attempt made under a claim that no longer holds the
+// mail: its lease lapsed and another worker claimed the mail again, whose
+// attempt is the one to record.
+var ErrClaimLost = errors.New("the mail's claim was lost to another worker")
+
 
 // recorder stores a batch's attempts as their results come in, on its own
 // goroutine, so that sending does not wait for the database.
@@ -387,27 +389,30 @@ func (r *recorder) store(batch []indexed) error {
 	for j, b := range batch {
 		m := r.mails[b.i]
 		status, next := r.w.outcome(m, b.r, b.t)
-		attempts[j] = AttemptRecord{ID: m.ID, At: b.t, Status: status, Reply: b.r.Reply, Next: next}
+		attempts[j] = AttemptRecord{ID: m.ID, Claim: m.Claim, At: b.t, Status: status, Reply: b.r.Reply, Next: next}
 		if status != outbox.Sent {
 			r.w.Log.Warn("mail not delivered", "mail", m.ID, "template", m.Template, "status", status, "reply", b.r.Reply)
 		}
 	}
-	if br, ok := r.w.Store.(batchRecorder); ok && len(attempts) > 1 {
+	record := func(attempts []AttemptRecord) error {
 		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
-		err := br.RecordAttempts(ctx, attempts)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		// One bad record must not cost the others theirs: one by one.
+		defer cancel()
+		return r.w.Store.RecordAttempts(ctx, attempts)
 	}
+	if len(attempts) > 1 && record(attempts) == nil {
+		return nil
+	}
+	// One bad record must not cost the others theirs: one by one.
 	var errs []error
 	for _, a := range attempts {
-		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
-		if err := r.w.Store.RecordAttempt(ctx, a.ID, a.At, a.Status, a.Reply, a.Next); err != nil {
+		switch err := record([]AttemptRecord{a}); {
+		case errors.Is(err, ErrClaimLost):
+			// Another worker claimed the mail after this one's lease
+			// lapsed, and sends it again: its attempt is the one kept.
+			r.w.Log.Warn("mail claim lost", "mail", a.ID, "status", a.Status)
+		case err != nil:
 			errs = append(errs, err)
 		}
-		cancel()
 	}
 	return errors.Join(errs...)
 }

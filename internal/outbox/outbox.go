@@ -28,6 +28,9 @@ type Mail struct {
 	Text        string
 	Ticket      string // the link's token while the mail is pending; the stored texts hold mail.HiddenTicket in its place
 	Status      string
+	// Claim is the token of the claim that last leased the mail ("" for
+	// one never claimed): an attempt is recorded only under it.
+	Claim       string
 	Attempts    int
 	LastReply   string
 	NextAttempt time.Time

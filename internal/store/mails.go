@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -16,14 +18,14 @@ import (
 )
 
 const mailColumns = `id, message_id, template, user_id, to_addr, from_addr, subject, html_body, text_body, ticket, status,
-	attempts, last_reply, next_attempt, created_at, sent_at`
+	attempts, last_reply, next_attempt, created_at, sent_at, claim`
 
 func scanMail(row rowScanner) (outbox.Mail, error) {
 	var m outbox.Mail
 	var next, created int64
 	var sent sql.NullInt64
 	err := row.Scan(&m.ID, &m.MessageID, &m.Template, &m.UserID, &m.To, &m.From, &m.Subject, &m.HTML, &m.Text, &m.Ticket,
-		&m.Status, &m.Attempts, &m.LastReply, &next, &created, &sent)
+		&m.Status, &m.Attempts, &m.LastReply, &next, &created, &sent, &m.Claim)
 	m.NextAttempt, m.CreatedAt, m.SentAt = fromMillis(next), fromMillis(created), fromNullMillis(sent)
 	return m, translate(err)
 }
@@ -53,9 +55,9 @@ func (q *queries) ClaimMails(ctx context.Context, now time.Time, lease time.Dura
 	}
 	due := `SELECT k FROM (` + walk("$3", "q") + ` UNION ALL ` + walk("$4", "f") + ` UNION ALL ` + walk("$1", "s") +
 		`) AS due ORDER BY next_attempt, k LIMIT $6`
-	return list(ctx, q.w, scanMail, `UPDATE mails SET status = $1, next_attempt = $2 WHERE `+key+` IN (`+due+`)
+	return list(ctx, q.w, scanMail, `UPDATE mails SET status = $1, next_attempt = $2, claim = $7 WHERE `+key+` IN (`+due+`)
 		RETURNING `+mailColumns,
-		outbox.Sending, millis(now.Add(lease)), outbox.Queued, outbox.Failed, millis(now), limit)
+		outbox.Sending, millis(now.Add(lease)), outbox.Queued, outbox.Failed, millis(now), limit, claimToken())
 }
 
 // ClaimMailsCapped claims like ClaimMails, no more than the cap's window
@@ -114,9 +116,11 @@ func (db *DB) DueMails(ctx context.Context, now time.Time) (int, error) {
 	return n, translate(err)
 }
 
-// RecordAttempt stores one delivery attempt and the mail's new status.
-func (db *DB) RecordAttempt(ctx context.Context, id string, at time.Time, status, reply string, next time.Time) error {
-	return db.RecordAttempts(ctx, []mail.AttemptRecord{{ID: id, At: at, Status: status, Reply: reply, Next: next}})
+// claimToken is a new claim's own token.
+func claimToken() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // RecordAttempts stores several delivery attempts in one transaction: the
@@ -138,7 +142,9 @@ func (db *DB) RecordAttempts(ctx context.Context, attempts []mail.AttemptRecord)
 			// The ticket goes in the statement that ends the mail's life:
 			// no moment passes in which a finished mail keeps its link.
 			done := a.Status == outbox.Sent || a.Status == outbox.Dead
-			if err := mustAffect(q.w.ExecContext(ctx, updateAttempted, a.Status, a.Reply, millis(a.Next), sent, a.ID, done)); err != nil {
+			if err := mustAffect(q.w.ExecContext(ctx, updateAttempted, a.Status, a.Reply, millis(a.Next), sent, a.ID, done, a.Claim)); errors.Is(err, errs.ErrNotFound) {
+				return q.unrecorded(ctx, a.ID)
+			} else if err != nil {
 				return fmt.Errorf("record attempt of %s: %w", a.ID, err)
 			}
 			if _, err := q.w.ExecContext(ctx, insertAttempt, a.ID, millis(a.At), a.Status, a.Reply); err != nil {
@@ -149,9 +155,19 @@ func (db *DB) RecordAttempts(ctx context.Context, attempts []mail.AttemptRecord)
 	})
 }
 
+// unrecorded explains why an attempt of mail id changed nothing: there is
+// no such mail, or another claim holds it now.
+func (q *queries) unrecorded(ctx context.Context, id string) error {
+	var claim string
+	if err := q.w.QueryRowContext(ctx, `SELECT claim FROM mails WHERE id = $1`, id).Scan(&claim); err != nil {
+		return fmt.Errorf("record attempt of %s: %w", id, translate(err))
+	}
+	return fmt.Errorf("record attempt of %s: %w", id, mail.ErrClaimLost)
+}
+
 const (
 	updateAttempted = `UPDATE mails SET status = $1, attempts = attempts + 1, last_reply = $2,
-		next_attempt = $3, sent_at = $4, ticket = CASE WHEN $6 THEN '' ELSE ticket END WHERE id = $5`
+		next_attempt = $3, sent_at = $4, ticket = CASE WHEN $6 THEN '' ELSE ticket END WHERE id = $5 AND claim = $7`
 	insertAttempt = `INSERT INTO mail_attempts (mail_id, at, status, reply) VALUES ($1, $2, $3, $4)`
 )
 

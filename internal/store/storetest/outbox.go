@@ -76,7 +76,9 @@ func (f *fixture) claim(now time.Time, lease time.Duration, limit int) []string 
 
 func (f *fixture) record(id string, when time.Time, status, reply string, next time.Time) {
 	f.t.Helper()
-	if err := f.db.RecordAttempt(f.ctx, id, when, status, reply, next); err != nil {
+	// Under the claim that holds the mail now, as the worker that made it.
+	claim := f.mail(id).Claim
+	if err := f.db.RecordAttempts(f.ctx, []mail.AttemptRecord{{ID: id, Claim: claim, At: when, Status: status, Reply: reply, Next: next}}); err != nil {
 		f.t.Fatalf("RecordAttempt %s %s: %v", id, status, err)
 	}
 }
@@ -135,10 +137,14 @@ func testOutboxClaimDue(t *testing.T, f *fixture) {
 	if got := mailIDs(mails); !slices.Equal(got, []string{past.ID, exact.ID}) {
 		t.Fatalf("claimed %v at %v; want the two due mails %s and %s, not %s", got, now, past.ID, exact.ID, future.ID)
 	}
-	// A claimed mail comes back whole, marked sending until the lease ends.
+	// A claimed mail comes back whole, marked sending until the lease ends,
+	// under the claim's own token.
+	if mails[0].Claim == "" || mails[1].Claim != mails[0].Claim {
+		t.Errorf("claims %q and %q; want one token for the claim", mails[0].Claim, mails[1].Claim)
+	}
 	for _, m := range mails {
 		want := newMail(map[string]int{past.ID: 1, exact.ID: 2}[m.ID], m.To, m.CreatedAt)
-		want.Status, want.NextAttempt = outbox.Sending, now.Add(time.Minute)
+		want.Status, want.NextAttempt, want.Claim = outbox.Sending, now.Add(time.Minute), mails[0].Claim
 		wantMail(t, m, want)
 		wantMail(t, f.mail(m.ID), want)
 	}
@@ -267,7 +273,7 @@ func testOutboxRecordAttempt(t *testing.T, f *fixture) {
 		t.Errorf("claimed %v: a dead mail came back", ids)
 	}
 	wantIs(t, "RecordAttempt of an unknown mail",
-		f.db.RecordAttempt(f.ctx, "mail_nope", at(1), outbox.Sent, "250", time.Time{}), errs.ErrNotFound)
+		f.db.RecordAttempts(f.ctx, []mail.AttemptRecord{{ID: "mail_nope", At: at(1), Status: outbox.Sent, Reply: "250"}}), errs.ErrNotFound)
 	if attempts, _ := f.db.MailAttempts(f.ctx, "mail_nope"); len(attempts) != 0 {
 		t.Errorf("an attempt of an unknown mail was kept: %+v", attempts)
 	}
@@ -717,9 +723,9 @@ func testOutboxTicketWhilePending(t *testing.T, f *fixture) {
 	f.record(mails[0].ID, at(3), outbox.Sent, "250 ok", time.Time{})
 	f.record(mails[1].ID, at(3), outbox.Dead, "550 no", time.Time{})
 	if err := f.db.RecordAttempts(f.ctx, []mail.AttemptRecord{
-		{ID: mails[2].ID, At: at(4), Status: outbox.Sent, Reply: "250 ok"},
-		{ID: mails[3].ID, At: at(4), Status: outbox.Dead, Reply: "550 no"},
-		{ID: mails[4].ID, At: at(4), Status: outbox.Failed, Reply: "451 later", Next: at(5)},
+		{ID: mails[2].ID, Claim: f.mail(mails[2].ID).Claim, At: at(4), Status: outbox.Sent, Reply: "250 ok"},
+		{ID: mails[3].ID, Claim: f.mail(mails[3].ID).Claim, At: at(4), Status: outbox.Dead, Reply: "550 no"},
+		{ID: mails[4].ID, Claim: f.mail(mails[4].ID).Claim, At: at(4), Status: outbox.Failed, Reply: "451 later", Next: at(5)},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -840,5 +846,35 @@ func testOutboxOldMailsLoseTickets(t *testing.T, f *fixture) {
 	}
 	if _, err := f.db.Setting(f.ctx, "outbox_tickets_to_hide"); !errors.Is(err, errs.ErrNotFound) {
 		t.Errorf("the settings row asking for the move is still there: %v", err)
+	}
+}
+
+// testOutboxClaimFencing: a worker whose lease lapsed while another worker
+// claimed the mail again cannot record its attempt over the other's: the
+// attempt is refused as a lost claim and changes nothing, and the new
+// claim's attempt is recorded.
+func testOutboxClaimFencing(t *testing.T, f *fixture) {
+	m := f.enqueue(1, "fenced@example.com", at(0))
+	first, err := f.db.ClaimMails(f.ctx, at(0), time.Minute, 10)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("first claim: %+v, %v", first, err)
+	}
+	second, err := f.db.ClaimMails(f.ctx, at(61_000), time.Minute, 10) // the first lease lapsed
+	if err != nil || len(second) != 1 || second[0].Claim == first[0].Claim {
+		t.Fatalf("second claim: %+v, %v; want the mail under a new claim", second, err)
+	}
+	late := mail.AttemptRecord{ID: m.ID, Claim: first[0].Claim, At: at(62_000), Status: outbox.Dead, Reply: "550 from the late worker"}
+	if err := f.db.RecordAttempts(f.ctx, []mail.AttemptRecord{late}); !errors.Is(err, mail.ErrClaimLost) {
+		t.Fatalf("the lapsed claim's attempt: %v; want ErrClaimLost", err)
+	}
+	if got := f.mail(m.ID); got.Status != outbox.Sending || got.Attempts != 0 {
+		t.Fatalf("after the lapsed claim's attempt: status %s, %d attempts; want it untouched", got.Status, got.Attempts)
+	}
+	current := mail.AttemptRecord{ID: m.ID, Claim: second[0].Claim, At: at(62_000), Status: outbox.Sent, Reply: "250 ok"}
+	if err := f.db.RecordAttempts(f.ctx, []mail.AttemptRecord{current}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.mail(m.ID); got.Status != outbox.Sent || got.Attempts != 1 {
+		t.Fatalf("after the current claim's attempt: status %s, %d attempts", got.Status, got.Attempts)
 	}
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"InvitationsByPerson", testInvitationsByPerson},
 		{"RevokeLogins", testRevokeLogins},
 		{"ConcurrentReadModifyWrite", testConcurrentReadModifyWrite},
+		{"OutboxClaimFencing", testOutboxClaimFencing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
