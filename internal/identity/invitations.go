@@ -223,7 +223,7 @@ var (
 	errInvitationAccepted = errs.Conflict("invitation_accepted", "The invitation was accepted already.")
 	errInvitationRevoked  = errs.Conflict("invitation_revoked", "The invitation was revoked; create a new one.")
 	errNoInvitation       = errs.NotFound("inexistent_invitation", "The invitation does not exist.")
-	errUserExists   = errs.Conflict("user_exists", "This email already has an account; send reinvite: true to invite them again.")
+	errUserExists         = errs.Conflict("user_exists", "This email already has an account; send reinvite: true to invite them again.")
 )
 
 // Invitation returns an invitation with its history.

@@ -325,7 +325,6 @@ type AttemptRecord struct {
 // attempt is the one to record.
 var ErrClaimLost = errors.New("the mail's claim was lost to another worker")
 
-
 // recorder stores a batch's attempts as their results come in, on its own
 // goroutine, so that sending does not wait for the database.
 type recorder struct {

@@ -17,17 +17,17 @@ const (
 // Mail is a message Usher owes someone, written to the outbox in the same
 // transaction as the change that caused it.
 type Mail struct {
-	ID          string
-	MessageID   string // stable across attempts, so a receiver can drop a duplicate
-	Template    string
-	UserID      string
-	To          string
-	From        string
-	Subject     string
-	HTML        string
-	Text        string
-	Ticket      string // the link's token while the mail is pending; the stored texts hold mail.HiddenTicket in its place
-	Status      string
+	ID        string
+	MessageID string // stable across attempts, so a receiver can drop a duplicate
+	Template  string
+	UserID    string
+	To        string
+	From      string
+	Subject   string
+	HTML      string
+	Text      string
+	Ticket    string // the link's token while the mail is pending; the stored texts hold mail.HiddenTicket in its place
+	Status    string
 	// Claim is the token of the claim that last leased the mail ("" for
 	// one never claimed): an attempt is recorded only under it.
 	Claim       string
