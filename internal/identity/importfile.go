@@ -218,9 +218,9 @@ func csvError(pe *csv.ParseError, headerCells, cells int) error {
 	case errors.Is(pe.Err, csv.ErrFieldCount):
 		return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d: it has %d cells where the header has %d; %s.", pe.StartLine, cells, headerCells, csvQuoting)
 	case errors.Is(pe.Err, csv.ErrBareQuote), errors.Is(pe.Err, csv.ErrQuote):
-		return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v; %s.", pe.Line, pe.Column, clip(pe.Err.Error()), csvQuoting)
+		return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v; %s.", pe.Line, pe.Column, Clip(pe.Err.Error()), csvQuoting)
 	}
-	return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v.", pe.Line, pe.Column, clip(pe.Err.Error()))
+	return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v.", pe.Line, pe.Column, Clip(pe.Err.Error()))
 }
 
 // csvRecord turns a CSV row into the JSON object Auth0's format would hold.

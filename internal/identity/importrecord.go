@@ -7,8 +7,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // importRecord is one user of Auth0's bulk-import format.
@@ -46,7 +44,7 @@ type customPasswordHash struct {
 // the way Auth0's schema validation does: code, message and path.
 func decodeRecord(raw json.RawMessage) (importRecord, []FieldError) {
 	var rec importRecord
-	if hasNUL(raw) {
+	if HasNUL(raw) {
 		return rec, []FieldError{{Code: "PATTERN", Message: "Strings may not contain the NUL character (\\u0000)"}}
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -84,50 +82,33 @@ func (r importRecord) check() []FieldError {
 	var errs []FieldError
 	if r.Email == "" {
 		errs = append(errs, FieldError{Code: "OBJECT_REQUIRED", Message: "Missing required property: email", Path: "email"})
-	} else if _, err := normalizeEmail(r.Email); err != nil {
+	} else if _, err := NormalizeEmail(r.Email); err != nil {
 		errs = append(errs, FieldError{Code: "FORMAT", Message: "Object didn't pass validation for format email: " + r.Email, Path: "email"})
 	}
 	if r.PasswordHash != "" && r.CustomPasswordHash != nil {
 		errs = append(errs, FieldError{Code: "CONFLICT", Message: "password_hash and custom_password_hash cannot both be given", Path: "custom_password_hash"})
 	}
 	if r.PasswordHash != "" {
-		if fe := checkBcrypt(r.PasswordHash, "password_hash"); fe != nil {
+		if fe := CheckImportedHash(r.PasswordHash, "password_hash"); fe != nil {
 			errs = append(errs, *fe)
 		}
 	}
 	if c := r.CustomPasswordHash; c != nil {
 		switch {
 		case c.Algorithm != "bcrypt":
-			errs = append(errs, FieldError{Code: "ENUM_MISMATCH", Message: fmt.Sprintf("custom_password_hash.algorithm %q is not supported; Usher imports bcrypt hashes", clip(c.Algorithm)), Path: "custom_password_hash.algorithm"})
+			errs = append(errs, FieldError{Code: "ENUM_MISMATCH", Message: fmt.Sprintf("custom_password_hash.algorithm %q is not supported; Usher imports bcrypt hashes", Clip(c.Algorithm)), Path: "custom_password_hash.algorithm"})
 		case c.Hash.Encoding != "" && c.Hash.Encoding != "utf8":
 			errs = append(errs, FieldError{Code: "PATTERN", Message: "custom_password_hash.hash.value must be a bcrypt hash in utf8", Path: "custom_password_hash.hash.value"})
 		default:
-			if fe := checkBcrypt(c.Hash.Value, "custom_password_hash.hash.value"); fe != nil {
+			if fe := CheckImportedHash(c.Hash.Value, "custom_password_hash.hash.value"); fe != nil {
 				errs = append(errs, *fe)
 			}
 		}
 	}
-	if fe := metadataProblem(r.AppMetadata, r.UserMetadata); fe != nil {
+	if fe := MetadataProblem(r.AppMetadata, r.UserMetadata); fe != nil {
 		errs = append(errs, *fe)
 	}
 	return errs
-}
-
-// maxImportedBcryptCost is the highest bcrypt cost an import takes. Each
-// step doubles the work of every login check; at 31 one check takes days,
-// so an imported hash could tie up the server whenever someone tries that
-// account's password. Auth0's own hashes use 10.
-const maxImportedBcryptCost = 14
-
-// checkBcrypt says what is wrong with an imported bcrypt hash, or nil.
-func checkBcrypt(h, path string) *FieldError {
-	if !isBcrypt(h) {
-		return &FieldError{Code: "PATTERN", Message: path + " must be a bcrypt hash ($2a$, $2b$ or $2y$)", Path: path}
-	}
-	if cost, _ := bcrypt.Cost([]byte(h)); cost > maxImportedBcryptCost {
-		return &FieldError{Code: "PATTERN", Message: fmt.Sprintf("%s has bcrypt cost %d; Usher imports bcrypt hashes of cost %d to %d", path, cost, bcrypt.MinCost, maxImportedBcryptCost), Path: path}
-	}
-	return nil
 }
 
 // passwordHash is the record's hash, whichever field carried it.
@@ -144,14 +125,6 @@ func (r importRecord) newUser(connection string) NewUser {
 		PhoneNumber: r.PhoneNumber, PhoneVerified: r.PhoneVerified, UserID: r.UserID, Blocked: r.Blocked,
 		GivenName: r.GivenName, FamilyName: r.FamilyName, Name: r.Name, Nickname: r.Nickname, Picture: r.Picture,
 		AppMetadata: r.AppMetadata, UserMetadata: r.UserMetadata}
-}
-
-func isBcrypt(h string) bool {
-	if !strings.HasPrefix(h, "$2a$") && !strings.HasPrefix(h, "$2b$") && !strings.HasPrefix(h, "$2y$") {
-		return false
-	}
-	cost, err := bcrypt.Cost([]byte(h))
-	return err == nil && cost >= bcrypt.MinCost && cost <= bcrypt.MaxCost && len(h) == 60
 }
 
 // jsonType names the JSON type of a value as Auth0's validation messages do.

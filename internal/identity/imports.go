@@ -79,10 +79,7 @@ func (s *Service) importJobFor(ctx context.Context, r ImportRequest) (Job, error
 	if len(r.ExternalID) > 255 {
 		return Job{}, errs.Invalid("invalid_body", "external_id must be at most 255 characters.")
 	}
-	if err := checkResultURL(r.Options.ResultURL); err != nil {
-		return Job{}, err
-	}
-	if _, err := ttlOf(r.Options.TTLSec, defaultTicketLifetime); err != nil {
+	if err := CheckLinkOptions(r.Options.ResultURL, r.Options.TTLSec); err != nil {
 		return Job{}, err
 	}
 	if r.Options.Format == "" {
@@ -92,7 +89,7 @@ func (s *Service) importJobFor(ctx context.Context, r ImportRequest) (Job, error
 		return Job{}, errs.Invalid("invalid_body", "The file format must be json or csv.")
 	}
 	now := s.now().UTC()
-	return Job{ID: "job_" + randomAlnum(16), Type: JobUsersImport, Status: JobPending, ConnectionID: conn.ID, Connection: conn.Name,
+	return Job{ID: NewJobID(), Type: JobUsersImport, Status: JobPending, ConnectionID: conn.ID, Connection: conn.Name,
 		ExternalID: r.ExternalID, IdempotencyKey: r.IdempotencyKey, Options: r.Options, CreatedAt: now, UpdatedAt: now}, nil
 }
 
@@ -117,7 +114,7 @@ func ImportFormat(fileName, contentType string) string {
 // to be described by FinishImport; it returns the upload's id and size.
 func (s *Service) UploadImport(ctx context.Context, file io.Reader) (string, int64, error) {
 	now := s.now().UTC()
-	job := Job{ID: "job_" + randomAlnum(16), Type: JobUsersImport, Status: JobUploading, StoredFile: true, CreatedAt: now, UpdatedAt: now}
+	job := Job{ID: NewJobID(), Type: JobUsersImport, Status: JobUploading, StoredFile: true, CreatedAt: now, UpdatedAt: now}
 	if err := s.store.CreateJob(ctx, job); err != nil {
 		return "", 0, err
 	}
@@ -368,7 +365,7 @@ func (run *importRun) read(ctx context.Context, rows *RowReader, out chan<- *imp
 				// Done by an earlier run: only remember its email, so a
 				// later duplicate of it is still caught.
 				if rec, problems := decodeRecord(row.Raw); len(problems) == 0 {
-					email, _ := normalizeEmail(rec.Email)
+					email, _ := NormalizeEmail(rec.Email)
 					if _, dup := run.seen[email]; !dup {
 						run.seen[email] = row.Line
 					}
@@ -420,7 +417,7 @@ func (run *importRun) prepare(ctx context.Context, first int64, rows []ImportRow
 			fail(p, problems...)
 			continue
 		}
-		u, _, err := s.newUser(ctx, rec.newUser(run.conn.Name))
+		u, _, err := s.PrepareUser(ctx, rec.newUser(run.conn.Name))
 		var de *errs.Error
 		if errors.As(err, &de) {
 			fail(p, FieldError{Code: "FORMAT", Message: de.Message})
@@ -463,7 +460,7 @@ func (run *importRun) plan(ctx context.Context, valid []pendingUser) (importPlan
 		case !exists:
 			p.delta.Inserted++
 		case opts.Upsert:
-			u, invite = upsert(cur, v, now), invite && cur.PasswordHash == "" && !needsInvitation(cur)
+			u, invite = upsert(cur, v, now), invite && cur.PasswordHash == "" && !cur.NeedsInvitation()
 			p.delta.Updated++
 		case opts.SkipExisting:
 			p.delta.Skipped++
@@ -474,8 +471,7 @@ func (run *importRun) plan(ctx context.Context, valid []pendingUser) (importPlan
 			continue
 		}
 		if invite {
-			u.AppMetadata = mergeMetadata(u.AppMetadata, map[string]any{"needsInvitation": true})
-			if err := run.invite(ctx, &p.bulk, u, now); err != nil {
+			if u, err = s.InviteInBulk(ctx, &p.bulk, u, run.conn, opts, now); err != nil {
 				return p, err
 			}
 			p.delta.Invited++
@@ -531,7 +527,7 @@ func (run *importRun) write(ctx context.Context, b *importBatchOf) error {
 				if err := st.UpdateUser(ctx, u); err != nil {
 					return err
 				}
-				if needsInvitation(u) {
+				if u.NeedsInvitation() {
 					if err := st.RevokeTickets(ctx, u.ID, TicketPasswordChange, now); err != nil {
 						return err
 					}
@@ -553,32 +549,6 @@ func (run *importRun) write(ctx context.Context, b *importBatchOf) error {
 	if run.progress != nil {
 		run.progress(job, failed)
 	}
-	return nil
-}
-
-// invite adds an invitation for u, with its link and mail, to bulk.
-func (run *importRun) invite(ctx context.Context, bulk *BulkInsert, u User, now time.Time) error {
-	opts := run.opts
-	lifetime, err := run.s.LinkLifetime(ctx)
-	if err != nil {
-		return err
-	}
-	ttl, _ := ttlOf(opts.TTLSec, lifetime)
-	inv := Invitation{ID: "inv_" + objectID(), UserID: u.ID, Email: u.Email, ConnectionID: run.conn.ID,
-		ResultURL: opts.ResultURL, TTL: ttl, Source: InvitationByUsher, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	token, ticketID := newTicketToken()
-	inv.TicketID = ticketID
-	inv.Events = []InvitationEvent{{At: now, Type: "created"}}
-	if !opts.DryRun {
-		m, err := run.s.compose(ctx, "reset_email", u, linkMail{url: run.s.ticketLink(TicketPasswordChange, token), expires: inv.ExpiresAt}, nil, run.conn.Name, now)
-		if err != nil {
-			return err
-		}
-		inv.Events = append(inv.Events, InvitationEvent{At: now, Type: "sent", MailID: m.ID})
-		bulk.Mails = append(bulk.Mails, m)
-	}
-	bulk.Invitations = append(bulk.Invitations, inv)
-	bulk.Tickets = append(bulk.Tickets, inv.linkSpec(now).ticket(u, ticketID, now))
 	return nil
 }
 
@@ -611,7 +581,7 @@ func upsert(cur User, p pendingUser, now time.Time) User {
 		u.Profile.Picture = prof.Picture
 	}
 	if set("app_metadata") {
-		keep := needsInvitation(cur)
+		keep := cur.NeedsInvitation()
 		u.AppMetadata = orEmpty(r.AppMetadata)
 		if keep {
 			u.AppMetadata["needsInvitation"] = true
@@ -627,11 +597,6 @@ func upsert(cur User, p pendingUser, now time.Time) User {
 	}
 	u.UpdatedAt = now
 	return u
-}
-
-func needsInvitation(u User) bool {
-	v, _ := u.AppMetadata["needsInvitation"].(bool)
-	return v
 }
 
 // end records how the job ended and logs it in the tenant log.
@@ -712,7 +677,7 @@ func (s *Service) VerificationEmailJob(ctx context.Context, r VerificationEmailR
 	if verify == nil {
 		return Job{}, errs.Invalid("invalid_body", "The verify_email template is disabled.")
 	}
-	job := Job{ID: "job_" + randomAlnum(16), Type: JobVerificationEmail, Status: JobCompleted, ConnectionID: u.ConnectionID,
+	job := Job{ID: NewJobID(), Type: JobVerificationEmail, Status: JobCompleted, ConnectionID: u.ConnectionID,
 		Connection: u.Connection, CreatedAt: now, UpdatedAt: now, Summary: JobSummary{Total: 1}}
 	err = s.store.Atomic(ctx, func(st Store) error {
 		if err := verify.store(ctx, s, st, u, now); err != nil {
