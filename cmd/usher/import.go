@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/imports"
 )
 
 var importCommand = command{name: "import",
@@ -55,7 +56,7 @@ func importUsers(ctx context.Context, args []string, getenv func(string) string,
 	}
 	path := fs.Arg(0)
 	opts.TTLSec = int(ttl.Seconds())
-	opts.Format = identity.ImportFormat(path, "")
+	opts.Format = imports.Format(path, "")
 	if *report == "" {
 		*report = path + ".errors.json"
 	}
@@ -209,7 +210,7 @@ func importLocal(ctx context.Context, where *target, f *os.File, size int64, con
 		return identity.Job{}, nil, err
 	}
 	defer closeDB()
-	if prev, err := svc.ids.JobByIdempotencyKey(ctx, key); err == nil && !opts.DryRun {
+	if prev, err := svc.imports.JobByIdempotencyKey(ctx, key); err == nil && !opts.DryRun {
 		if prev.Done() {
 			fmt.Fprintf(stderr, "this file was imported already, with the same options, at %s (job %s); here is what that import did\n", prev.UpdatedAt.Format(time.RFC3339), prev.ID)
 		} else {
@@ -217,7 +218,7 @@ func importLocal(ctx context.Context, where *target, f *os.File, size int64, con
 		}
 	}
 	var dryFailed []identity.JobError
-	job, err := svc.ids.ImportFile(ctx, identity.ImportRequest{Connection: connection, IdempotencyKey: key, Options: opts}, f, size,
+	job, err := svc.imports.RunFile(ctx, imports.Request{Connection: connection, IdempotencyKey: key, Options: opts}, f, size,
 		func(job identity.Job, failed []identity.JobError) {
 			if bar != nil {
 				bar.Set64(job.BytesDone)
@@ -230,7 +231,7 @@ func importLocal(ctx context.Context, where *target, f *os.File, size int64, con
 		return job, dryFailed, err
 	}
 	// The errors of this run and of any run it resumed.
-	failed, ferr := svc.ids.JobErrors(context.WithoutCancel(ctx), job.ID)
+	failed, ferr := svc.imports.JobErrors(context.WithoutCancel(ctx), job.ID)
 	return job, failed, errors.Join(err, ferr)
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/usherid/usher/internal/config"
 	"github.com/usherid/usher/internal/dashboard"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/imports"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
 	"github.com/usherid/usher/internal/pages"
@@ -87,14 +88,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer db.Close()
 	var worker *mail.Worker
-	var jobs *identity.JobRunner
+	var jobs *imports.Runner
 	svc := newServices(db, box, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() },
 		actions.Options{Memory: uint64(cfg.ActionMemoryMB) << 20})
 	if err := sealPlaintext(ctx, db, svc.mails, log); err != nil {
 		return err
 	}
 	worker = mail.NewWorker(db, svc.mails.Transport, log)
-	jobs = identity.NewJobRunner(svc.ids, func(err error) { log.Error("import job", "error", err) })
+	jobs = imports.NewRunner(svc.imports, func(err error) { log.Error("import job", "error", err) })
 	worker.Rate = mail.PerMinute(cfg.MailRate)
 	if clock, ok := ctx.Value(mailClockKey{}).(mail.Clock); ok {
 		worker.Clock = clock
@@ -105,7 +106,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer(), Actions: acts})
-	dash := dashboard.New(dashboard.Options{Identity: ids, OAuth: tokens, Mail: mails, Actions: acts,
+	dash := dashboard.New(dashboard.Options{Identity: ids, Imports: svc.imports, OAuth: tokens, Mail: mails, Actions: acts,
 		WakeOutbox: worker.Notify, PublicURL: cfg.PublicURL, Links: api.Links{Base: cfg.PublicURL}, Log: log})
 	if err := dash.Start(ctx); err != nil {
 		return err
@@ -116,6 +117,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	registerPasswordHashing(reg, ids)
 	handler := api.NewServer(api.Deps{
 		Identity:   ids,
+		Imports:    svc.imports,
 		OAuth:      tokens,
 		Mail:       mails,
 		Pages:      pages.New(ids, tokens, db, engine, cfg.PublicURL, log),
@@ -292,10 +294,11 @@ func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 // services are Usher's domain services over one database, as `usher serve`
 // and the commands that work on the database directly wire them.
 type services struct {
-	engine *mail.Engine
-	mails  *mail.Service
-	acts   *actions.Service
-	ids    *identity.Service
+	engine  *mail.Engine
+	mails   *mail.Service
+	acts    *actions.Service
+	ids     *identity.Service
+	imports *imports.Service
 }
 
 // newServices wires the domain; box seals secrets at rest (nil for the
@@ -306,10 +309,11 @@ func newServices(db *store.DB, box *secretbox.Box, publicURL, mailFrom string, e
 	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, acts)}
 	s.mails = mail.NewService(db, s.engine, mailFrom, envSMTP, box)
 	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Links: api.Links{Base: publicURL}, Composer: s.mails, CheckLiquid: s.engine.Check,
-		MailQueued: mailQueued, JobQueued: jobQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
+		MailQueued: mailQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
 			out, err := s.acts.Run(ctx, trigger, event)
 			return identity.TriggerOutcome{AppMetadata: out.AppMetadata, UserMetadata: out.UserMetadata, Denied: out.Denied}, err
 		}})
+	s.imports = imports.NewService(db, s.ids, imports.Options{MailQueued: mailQueued, JobQueued: jobQueued})
 	return s
 }
 

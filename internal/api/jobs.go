@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/web"
+	"github.com/usherid/usher/internal/imports"
 )
 
 // jobJSON is a job as Auth0 shows it, with Usher's counts and options added.
@@ -43,17 +43,17 @@ func toJobJSON(j identity.Job, now time.Time) jobJSON {
 
 // importParts are the multipart fields of POST /jobs/users-imports besides
 // the file: Auth0's, then Usher's.
-var importParts = map[string]func(r *identity.ImportRequest, v string) error{
-	"connection_id":         func(r *identity.ImportRequest, v string) error { r.ConnectionID = v; return nil },
-	"external_id":           func(r *identity.ImportRequest, v string) error { r.ExternalID = v; return nil },
-	"upsert":                boolPart("upsert", func(r *identity.ImportRequest) *bool { return &r.Options.Upsert }),
-	"send_completion_email": boolPart("send_completion_email", func(r *identity.ImportRequest) *bool { return &r.Options.SendCompletionEmail }),
-	"invite":                boolPart("invite", func(r *identity.ImportRequest) *bool { return &r.Options.Invite }),
-	"dry_run":               boolPart("dry_run", func(r *identity.ImportRequest) *bool { return &r.Options.DryRun }),
-	"skip_existing":         boolPart("skip_existing", func(r *identity.ImportRequest) *bool { return &r.Options.SkipExisting }),
-	"format":                func(r *identity.ImportRequest, v string) error { r.Options.Format = v; return nil },
-	"result_url":            func(r *identity.ImportRequest, v string) error { r.Options.ResultURL = v; return nil },
-	"ttl_sec": func(r *identity.ImportRequest, v string) error {
+var importParts = map[string]func(r *imports.Request, v string) error{
+	"connection_id":         func(r *imports.Request, v string) error { r.ConnectionID = v; return nil },
+	"external_id":           func(r *imports.Request, v string) error { r.ExternalID = v; return nil },
+	"upsert":                boolPart("upsert", func(r *imports.Request) *bool { return &r.Options.Upsert }),
+	"send_completion_email": boolPart("send_completion_email", func(r *imports.Request) *bool { return &r.Options.SendCompletionEmail }),
+	"invite":                boolPart("invite", func(r *imports.Request) *bool { return &r.Options.Invite }),
+	"dry_run":               boolPart("dry_run", func(r *imports.Request) *bool { return &r.Options.DryRun }),
+	"skip_existing":         boolPart("skip_existing", func(r *imports.Request) *bool { return &r.Options.SkipExisting }),
+	"format":                func(r *imports.Request, v string) error { r.Options.Format = v; return nil },
+	"result_url":            func(r *imports.Request, v string) error { r.Options.ResultURL = v; return nil },
+	"ttl_sec": func(r *imports.Request, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return errs.Invalid("invalid_body", "ttl_sec must be a number of seconds.")
@@ -63,8 +63,8 @@ var importParts = map[string]func(r *identity.ImportRequest, v string) error{
 	},
 }
 
-func boolPart(name string, field func(*identity.ImportRequest) *bool) func(*identity.ImportRequest, string) error {
-	return func(r *identity.ImportRequest, v string) error {
+func boolPart(name string, field func(*imports.Request) *bool) func(*imports.Request, string) error {
+	return func(r *imports.Request, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return errs.Invalid("invalid_body", "%s must be true or false.", name)
@@ -74,90 +74,72 @@ func boolPart(name string, field func(*identity.ImportRequest) *bool) func(*iden
 	}
 }
 
-// handleImportUsers streams the users file into the database as it arrives
-// and answers 202 with the job, which a job runner then works through.
-func handleImportUsers(ids *identity.Service) http.Handler {
+// handleImportUsers hands the users file to the import service as it
+// arrives and answers 202 with the job, which a job runner then works through.
+func handleImportUsers(imp *imports.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		key := r.Header.Get("Idempotency-Key")
-		if key != "" {
-			if j, err := ids.JobByIdempotencyKey(ctx, key); err == nil {
-				web.WriteJSON(w, http.StatusAccepted, toJobJSON(j, time.Now()))
-				return
-			}
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, identity.MaxImportBytes)
-		mr, err := r.MultipartReader()
+		r.Body = http.MaxBytesReader(w, r.Body, imports.MaxFileBytes)
+		job, err := imp.Start(r.Context(), r.Header.Get("Idempotency-Key"), func(req *imports.Request, upload func(io.Reader) error) error {
+			return readImportParts(r, req, upload)
+		})
 		if err != nil {
-			mgmtError(w, errs.Invalid("invalid_body", "Must provide 'users' file as multipart part."))
-			return
-		}
-		req := identity.ImportRequest{IdempotencyKey: key}
-		var upload string
-		var size int64
-		fail := func(err error) {
-			if upload != "" {
-				err = errors.Join(err, ids.DiscardUpload(ctx, upload))
-			}
 			mgmtError(w, err)
-		}
-		for {
-			part, err := mr.NextPart()
-			if err == io.EOF {
-				break
-			} else if err != nil {
-				fail(errs.Invalid("invalid_body", "The multipart body is malformed: %v.", err))
-				return
-			}
-			name := part.FormName()
-			switch set, known := importParts[name]; {
-			case name == "users" && upload == "":
-				if identity.ImportFormat(part.FileName(), part.Header.Get("Content-Type")) == "csv" {
-					req.Options.Format = "csv"
-				}
-				if upload, size, err = ids.UploadImport(ctx, part); err != nil {
-					upload = "" // dropped already
-					fail(err)
-					return
-				}
-			case known:
-				v, err := io.ReadAll(io.LimitReader(part, 4096))
-				if err == nil {
-					err = set(&req, strings.TrimSpace(string(v)))
-				}
-				if err != nil {
-					fail(err)
-					return
-				}
-			default:
-				fail(errs.Invalid("invalid_body", "Unknown multipart part %q.", name))
-				return
-			}
-		}
-		if upload == "" {
-			fail(errs.Invalid("invalid_body", "Must provide 'users' file as multipart part."))
-			return
-		}
-		job, err := ids.FinishImport(ctx, upload, size, req)
-		if err != nil {
-			mgmtError(w, err) // FinishImport dropped the upload
 			return
 		}
 		web.WriteJSON(w, http.StatusAccepted, toJobJSON(job, time.Now()))
 	})
 }
 
-func handleGetJob(ids *identity.Service) http.Handler {
+// readImportParts decodes the multipart parts of POST /jobs/users-imports
+// into req, in the order they come, handing the users file to upload.
+func readImportParts(r *http.Request, req *imports.Request, upload func(io.Reader) error) error {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return errs.Invalid("invalid_body", "Must provide 'users' file as multipart part.")
+	}
+	uploaded := false
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return nil
+		} else if err != nil {
+			return errs.Invalid("invalid_body", "The multipart body is malformed: %v.", err)
+		}
+		name := part.FormName()
+		switch set, known := importParts[name]; {
+		case name == "users" && !uploaded:
+			if imports.Format(part.FileName(), part.Header.Get("Content-Type")) == "csv" {
+				req.Options.Format = "csv"
+			}
+			uploaded = true
+			if err := upload(part); err != nil {
+				return err
+			}
+		case known:
+			v, err := io.ReadAll(io.LimitReader(part, 4096))
+			if err == nil {
+				err = set(req, strings.TrimSpace(string(v)))
+			}
+			if err != nil {
+				return err
+			}
+		default:
+			return errs.Invalid("invalid_body", "Unknown multipart part %q.", name)
+		}
+	}
+}
+
+func handleGetJob(imp *imports.Service) http.Handler {
 	return respond(func(r *http.Request) (any, error) {
-		j, err := ids.Job(r.Context(), r.PathValue("id"))
+		j, err := imp.Job(r.Context(), r.PathValue("id"))
 		return toJobJSON(j, time.Now()), err
 	})
 }
 
 // handleJobErrors answers the failed rows, or 204 when there are none.
-func handleJobErrors(ids *identity.Service) http.Handler {
+func handleJobErrors(imp *imports.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		errs, err := ids.JobErrors(r.Context(), r.PathValue("id"))
+		errs, err := imp.JobErrors(r.Context(), r.PathValue("id"))
 		switch {
 		case err != nil:
 			mgmtError(w, err)

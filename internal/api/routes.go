@@ -81,9 +81,10 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("GET /api/v2/tenants/settings", m(handleGetTenantSettings(ids), "read:tenant_settings"))
 	mux.Handle("PATCH /api/v2/tenants/settings", m(handleUpdateTenantSettings(ids), "update:tenant_settings"))
 
-	mux.Handle("POST /api/v2/jobs/users-imports", m(handleImportUsers(ids), "create:users"))
-	mux.Handle("GET /api/v2/jobs/{id}", m(handleGetJob(ids), "create:users", "read:users"))
-	mux.Handle("GET /api/v2/jobs/{id}/errors", m(handleJobErrors(ids), "create:users", "read:users"))
+	imp := d.Imports
+	mux.Handle("POST /api/v2/jobs/users-imports", m(handleImportUsers(imp), "create:users"))
+	mux.Handle("GET /api/v2/jobs/{id}", m(handleGetJob(imp), "create:users", "read:users"))
+	mux.Handle("GET /api/v2/jobs/{id}/errors", m(handleJobErrors(imp), "create:users", "read:users"))
 	mux.Handle("POST /api/v2/jobs/verification-email", m(handleVerificationEmailJob(ids), "update:users"))
 
 	mux.Handle("POST /api/v2/tickets/password-change", m(handlePasswordChangeTicket(ids), "create:user_tickets"))

@@ -14,6 +14,7 @@ import (
 	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/imports"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
 	"github.com/usherid/usher/internal/pages"
@@ -23,9 +24,11 @@ import (
 // Deps is what the HTTP surface needs.
 type Deps struct {
 	Identity *identity.Service
-	OAuth    *oauth.Server
-	Mail     *mail.Service
-	Pages    *pages.Pages
+	// Imports receives, runs and reports users imports.
+	Imports *imports.Service
+	OAuth   *oauth.Server
+	Mail    *mail.Service
+	Pages   *pages.Pages
 	// Actions keeps and runs the tenant's Actions.
 	Actions *actions.Service
 	// WakeOutbox tells the delivery worker that mail is waiting.

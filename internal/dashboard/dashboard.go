@@ -21,6 +21,7 @@ import (
 	"github.com/usherid/usher/internal/csrf"
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/imports"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
 )
@@ -31,9 +32,11 @@ var files embed.FS
 // Options are the dashboard's collaborators.
 type Options struct {
 	Identity *identity.Service
-	OAuth    *oauth.Server
-	Mail     *mail.Service
-	Actions  *actions.Service
+	// Imports receives, runs and reports users imports.
+	Imports *imports.Service
+	OAuth   *oauth.Server
+	Mail    *mail.Service
+	Actions *actions.Service
 	// WakeOutbox tells the delivery worker a mail is due (after a retry).
 	WakeOutbox func()
 	// PublicURL is where people reach Usher, without a trailing slash.
@@ -46,6 +49,7 @@ type Options struct {
 // Dashboard serves /dashboard/.
 type Dashboard struct {
 	ids    *identity.Service
+	imp    *imports.Service
 	tokens *oauth.Server
 	mails  *mail.Service
 	acts   *actions.Service
@@ -65,7 +69,7 @@ func New(o Options) *Dashboard {
 		o.WakeOutbox = func() {}
 	}
 	jar := cookie.New(o.PublicURL)
-	d := &Dashboard{ids: o.Identity, tokens: o.OAuth, mails: o.Mail, acts: o.Actions, wake: o.WakeOutbox,
+	d := &Dashboard{ids: o.Identity, imp: o.Imports, tokens: o.OAuth, mails: o.Mail, acts: o.Actions, wake: o.WakeOutbox,
 		root: o.PublicURL + "/dashboard", base: o.PublicURL, links: o.Links, jar: jar, guard: csrf.New(jar, o.PublicURL), log: o.Log,
 		pages: map[string]*template.Template{}}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/pager.html"))

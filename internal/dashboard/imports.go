@@ -14,6 +14,7 @@ import (
 
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/imports"
 )
 
 const (
@@ -28,7 +29,7 @@ const (
 )
 
 // maxImportText is the bound on a users file, as the page says it.
-var maxImportText = fmt.Sprintf("%d GB", identity.MaxImportBytes>>30)
+var maxImportText = fmt.Sprintf("%d GB", imports.MaxFileBytes>>30)
 
 // importData is the import page.
 type importData struct {
@@ -61,7 +62,7 @@ func (d *Dashboard) showImports(w http.ResponseWriter, r *http.Request, s *sessi
 	if data.Form.ConnectionID == "" && len(data.Connections) > 0 {
 		data.Form.ConnectionID = data.Connections[0].ID
 	}
-	if data.Jobs, err = d.ids.ImportJobs(r.Context(), importsShown); err != nil {
+	if data.Jobs, err = d.imp.Jobs(r.Context(), importsShown); err != nil {
 		d.fail(w, err)
 		return
 	}
@@ -74,108 +75,101 @@ func (d *Dashboard) imports() http.Handler {
 	})
 }
 
-// startImport streams the uploaded file into the database as it arrives
-// (never whole in memory), makes it a pending job for the job runner and
-// sends the browser to the job's page.
+// startImport hands the uploaded file to the import service as it arrives
+// (never whole in memory) and sends the browser to the new job's page.
 func (d *Dashboard) startImport() http.Handler {
-	return d.upload(identity.MaxImportBytes, func(w http.ResponseWriter, r *http.Request, s *session, parts *multipart.Reader) {
-		ctx := r.Context()
+	return d.upload(imports.MaxFileBytes, func(w http.ResponseWriter, r *http.Request, s *session, parts *multipart.Reader) {
 		var form importForm
-		var req identity.ImportRequest
-		var upload string
-		var size int64
-		// refuse shows the form again with msg, dropping the upload.
+		job, err := d.imp.Start(r.Context(), "", func(req *imports.Request, upload func(io.Reader) error) error {
+			return form.read(parts, req, upload)
+		})
+		// refuse shows the form again with msg.
 		refuse := func(msg string) {
-			if upload != "" {
-				if err := d.ids.DiscardUpload(ctx, upload); err != nil {
-					d.log.Error("drop an import upload", "error", err.Error())
-				}
-			}
 			d.showImports(w, r, s, http.StatusBadRequest, form, "Nothing was imported: "+msg)
 		}
-		// broken refuses an upload that could not be read to its end.
-		broken := func(err error) {
-			if errors.As(err, new(*http.MaxBytesError)) {
-				refuse("the file is larger than " + maxImportText + ". Split it, or import it with the usher import command.")
-				return
-			}
-			d.log.Warn("an import upload broke off", "error", err.Error())
+		var broken brokenUpload
+		switch {
+		case err == nil:
+			d.redirect(w, r, "/import/"+url.PathEscape(job.ID), "")
+		case errors.As(err, &broken) && errors.As(broken.err, new(*http.MaxBytesError)):
+			refuse("the file is larger than " + maxImportText + ". Split it, or import it with the usher import command.")
+		case errors.As(err, &broken):
+			d.log.Warn("an import upload broke off", "error", broken.err.Error())
 			refuse("the upload did not arrive whole. Try again.")
-		}
-		for {
-			part, err := parts.NextPart()
-			if err == io.EOF {
-				break
-			} else if err != nil {
-				broken(err)
-				return
-			}
-			switch name := part.FormName(); name {
-			case "users":
-				if part.FileName() == "" || upload != "" {
-					continue // no file chosen; or a second file, which the form never sends
-				}
-				req.Options.Format = identity.ImportFormat(part.FileName(), "")
-				req.ExternalID = clip(part.FileName(), 255) // which file it was, for the list
-				file := &bodyReader{r: part}
-				if upload, size, err = d.ids.UploadImport(ctx, file); err != nil {
-					upload = "" // dropped already
-					if file.err != nil {
-						broken(file.err)
-					} else if _, msg, ok := d.problem(w, err); ok {
-						refuse(msg)
-					}
-					return
-				}
-			case "connection_id", "invite", "upsert", "dry_run":
-				v, err := io.ReadAll(io.LimitReader(part, 4096))
-				if err != nil {
-					broken(err)
-					return
-				}
-				switch value := strings.TrimSpace(string(v)); name {
-				case "connection_id":
-					form.ConnectionID = value
-				case "invite":
-					form.Invite = value == "on"
-				case "upsert":
-					form.Upsert = value == "on"
-				case "dry_run":
-					form.DryRun = value == "on"
-				}
-			}
-		}
-		if upload == "" {
-			refuse("choose a users file (Auth0's JSON, or CSV).")
-			return
-		}
-		req.ConnectionID = form.ConnectionID
-		// As the command line does: people who have an account already are
-		// skipped, not failed rows, unless upsert updates them.
-		req.Options.Invite, req.Options.Upsert, req.Options.DryRun, req.Options.SkipExisting = form.Invite, form.Upsert, form.DryRun, true
-		job, err := d.ids.FinishImport(ctx, upload, size, req)
-		if err != nil {
-			upload = "" // FinishImport dropped it
+		default:
 			if _, msg, ok := d.problem(w, err); ok {
 				refuse(msg)
 			}
-			return
 		}
-		d.redirect(w, r, "/import/"+url.PathEscape(job.ID), "")
 	})
 }
 
-// bodyReader reads an uploaded part and keeps its read error, which is the
-// connection's (or the size bound's), to tell it from a failure to store.
-type bodyReader struct {
-	r   io.Reader
-	err error
+// errNoFile refuses an upload form sent without a file.
+var errNoFile = errs.Invalid("invalid_body", "choose a users file (Auth0's JSON, or CSV).")
+
+// read decodes the upload form's parts into f and req, handing the chosen
+// file to upload as it arrives.
+func (f *importForm) read(parts *multipart.Reader, req *imports.Request, upload func(io.Reader) error) error {
+	uploaded := false
+	for {
+		part, err := parts.NextPart()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			return brokenUpload{err}
+		}
+		switch name := part.FormName(); name {
+		case "users":
+			if part.FileName() == "" || uploaded {
+				continue // no file chosen; or a second file, which the form never sends
+			}
+			uploaded = true
+			req.Options.Format = imports.Format(part.FileName(), "")
+			req.ExternalID = clip(part.FileName(), 255) // which file it was, for the list
+			if err := upload(partReader{part}); err != nil {
+				return err
+			}
+		case "connection_id", "invite", "upsert", "dry_run":
+			v, err := io.ReadAll(io.LimitReader(partReader{part}, 4096))
+			if err != nil {
+				return err
+			}
+			switch value := strings.TrimSpace(string(v)); name {
+			case "connection_id":
+				f.ConnectionID = value
+			case "invite":
+				f.Invite = value == "on"
+			case "upsert":
+				f.Upsert = value == "on"
+			case "dry_run":
+				f.DryRun = value == "on"
+			}
+		}
+	}
+	if !uploaded {
+		return errNoFile
+	}
+	req.ConnectionID = f.ConnectionID
+	// As the command line does: people who have an account already are
+	// skipped, not failed rows, unless upsert updates them.
+	req.Options.Invite, req.Options.Upsert, req.Options.DryRun, req.Options.SkipExisting = f.Invite, f.Upsert, f.DryRun, true
+	return nil
 }
 
-func (b *bodyReader) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
+// brokenUpload is an upload form that could not be read to its end: the
+// connection's error, or the size bound's.
+type brokenUpload struct{ err error }
+
+func (b brokenUpload) Error() string { return "the upload broke off: " + b.err.Error() }
+
+// partReader reads a part of the upload form, telling its read errors as
+// a broken upload, apart from a failure to store what was read.
+type partReader struct{ part io.Reader }
+
+func (p partReader) Read(b []byte) (int, error) {
+	n, err := p.part.Read(b)
 	if err != nil && err != io.EOF {
-		b.err = err
+		err = brokenUpload{err}
 	}
 	return n, err
 }
@@ -204,7 +198,7 @@ type jobData struct {
 
 // importJob returns an import job, or a not-found error for any other id.
 func (d *Dashboard) importJob(r *http.Request) (identity.Job, error) {
-	job, err := d.ids.Job(r.Context(), r.PathValue("id"))
+	job, err := d.imp.Job(r.Context(), r.PathValue("id"))
 	if err == nil && job.Type != identity.JobUsersImport {
 		return identity.Job{}, errs.NotFound("inexistent_job", "There is no such import.")
 	}
@@ -226,7 +220,7 @@ func (d *Dashboard) importStatus() http.Handler {
 			}
 		}
 		if job.Summary.Failed > 0 {
-			if data.Errors, err = d.ids.FirstJobErrors(r.Context(), job.ID, errorsShown); err != nil {
+			if data.Errors, err = d.imp.FirstJobErrors(r.Context(), job.ID, errorsShown); err != nil {
 				d.showError(w, s, err)
 				return
 			}
@@ -249,7 +243,7 @@ func (d *Dashboard) importErrors() http.Handler {
 			d.showError(w, s, err)
 			return
 		}
-		errs, err := d.ids.JobErrors(r.Context(), job.ID)
+		errs, err := d.imp.JobErrors(r.Context(), job.ID)
 		if err != nil {
 			d.showError(w, s, err)
 			return

@@ -14,18 +14,23 @@ import (
 	"github.com/usherid/usher/internal/identity"
 )
 
-// writtenLogTypes reads the identity package's source for the log event
-// types Usher writes: LogEvent{Type: "…"} literals and assignments of a
-// string to a LogEvent variable's Type.
+// writtenLogTypes reads the source of the packages that write log events
+// (identity, imports) for the types Usher writes: LogEvent{Type: "…"}
+// literals and assignments of a string to a LogEvent variable's Type.
 func writtenLogTypes(t *testing.T) []string {
 	t.Helper()
-	dir := filepath.Join("..", "identity")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	fset := token.NewFileSet()
 	found := map[string]bool{}
+	isLogEvent := func(e ast.Expr) bool {
+		switch e := e.(type) {
+		case *ast.Ident:
+			return e.Name == "LogEvent"
+		case *ast.SelectorExpr:
+			x, ok := e.X.(*ast.Ident)
+			return ok && x.Name == "identity" && e.Sel.Name == "LogEvent"
+		}
+		return false
+	}
 	str := func(e ast.Expr) (string, bool) {
 		lit, ok := e.(*ast.BasicLit)
 		if !ok || lit.Kind != token.STRING {
@@ -34,11 +39,21 @@ func writtenLogTypes(t *testing.T) []string {
 		s, err := strconv.Unquote(lit.Value)
 		return s, err == nil
 	}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
-			continue
+	var files []string
+	for _, pkg := range []string{"identity", "imports"} {
+		dir := filepath.Join("..", pkg)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
 		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {
+				files = append(files, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +62,7 @@ func writtenLogTypes(t *testing.T) []string {
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.CompositeLit:
-				if id, ok := n.Type.(*ast.Ident); ok && id.Name == "LogEvent" {
+				if isLogEvent(n.Type) {
 					for _, el := range n.Elts {
 						if kv, ok := el.(*ast.KeyValueExpr); ok {
 							if key, ok := kv.Key.(*ast.Ident); ok && key.Name == "Type" {
@@ -61,7 +76,7 @@ func writtenLogTypes(t *testing.T) []string {
 			case *ast.AssignStmt:
 				for i, rhs := range n.Rhs {
 					if lit, ok := rhs.(*ast.CompositeLit); ok {
-						if id, ok := lit.Type.(*ast.Ident); ok && id.Name == "LogEvent" && i < len(n.Lhs) {
+						if isLogEvent(lit.Type) && i < len(n.Lhs) {
 							if v, ok := n.Lhs[i].(*ast.Ident); ok {
 								events[v.Name] = true
 							}
@@ -110,7 +125,7 @@ func TestEveryLogTypeHasWords(t *testing.T) {
 	}
 	for _, want := range []string{"s", "f", "fp", "fu", "scpr", "fcpr", "scp", "sui", "fui", "actions_console"} {
 		if !seen[want] {
-			t.Fatalf("the scan of internal/identity found %v, without %q", written, want)
+			t.Fatalf("the scan of internal/identity and internal/imports found %v, without %q", written, want)
 		}
 	}
 	known := map[string]logType{}

@@ -75,3 +75,6 @@ func NewClientSecret() string { return randomAlnum(64) }
 
 // NewGrantID returns "cgr_" and 16 alphanumerics.
 func NewGrantID() string { return "cgr_" + randomAlnum(16) }
+
+// NewJobID returns "job_" and 16 alphanumerics.
+func NewJobID() string { return "job_" + randomAlnum(16) }

@@ -79,7 +79,7 @@ func (s *Service) CreateInvitation(ctx context.Context, r InvitationRequest, ide
 		meta[k] = v
 	}
 	meta["needsInvitation"] = true
-	u, conn, err := s.newUser(ctx, NewUser{Connection: r.Connection, Email: r.Email, Name: r.Name, AppMetadata: meta, UserMetadata: r.UserMetadata})
+	u, conn, err := s.PrepareUser(ctx, NewUser{Connection: r.Connection, Email: r.Email, Name: r.Name, AppMetadata: meta, UserMetadata: r.UserMetadata})
 	if err != nil {
 		return Invited{}, false, err
 	}
@@ -194,6 +194,35 @@ func (s *Service) storeInvitationLink(ctx context.Context, st invitationLinkStor
 		events = append(events, InvitationEvent{At: now, Type: "sent", MailID: m.ID})
 	}
 	return st.AddInvitationEvents(ctx, inv.ID, events...)
+}
+
+// InviteInBulk invites u as an import does: it marks u as needing an
+// invitation (app_metadata.needsInvitation) and adds to b the invitation
+// into conn, its link and, unless opts.DryRun, its rendered mail, for the
+// caller to write together with the batch. It returns u as marked.
+func (s *Service) InviteInBulk(ctx context.Context, b *BulkInsert, u User, conn Connection, opts ImportOptions, now time.Time) (User, error) {
+	u.AppMetadata = mergeMetadata(u.AppMetadata, map[string]any{"needsInvitation": true})
+	lifetime, err := s.LinkLifetime(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	ttl, _ := ttlOf(opts.TTLSec, lifetime)
+	inv := Invitation{ID: "inv_" + objectID(), UserID: u.ID, Email: u.Email, ConnectionID: conn.ID,
+		ResultURL: opts.ResultURL, TTL: ttl, Source: InvitationByUsher, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	token, ticketID := newTicketToken()
+	inv.TicketID = ticketID
+	inv.Events = []InvitationEvent{{At: now, Type: "created"}}
+	if !opts.DryRun {
+		m, err := s.compose(ctx, "reset_email", u, linkMail{url: s.ticketLink(TicketPasswordChange, token), expires: inv.ExpiresAt}, nil, conn.Name, now)
+		if err != nil {
+			return User{}, err
+		}
+		inv.Events = append(inv.Events, InvitationEvent{At: now, Type: "sent", MailID: m.ID})
+		b.Mails = append(b.Mails, m)
+	}
+	b.Invitations = append(b.Invitations, inv)
+	b.Tickets = append(b.Tickets, inv.linkSpec(now).ticket(u, ticketID, now))
+	return u, nil
 }
 
 // linkSpec describes the invitation's link made at now.

@@ -1,9 +1,11 @@
 package identity
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/outbox"
 )
 
@@ -23,7 +25,8 @@ const (
 )
 
 // Job is a long-running piece of work the Management API hands back an id
-// for: a users import or a verification mail.
+// for: a users import (which package imports receives and runs) or a
+// verification mail (which VerificationEmailJob makes here).
 type Job struct {
 	ID             string
 	Type           string
@@ -124,4 +127,57 @@ type BulkInsert struct {
 	Invitations []Invitation // with their events
 	Tickets     []Ticket
 	Mails       []outbox.Mail
+}
+
+// VerificationEmailRequest is the body of POST /api/v2/jobs/verification-email.
+type VerificationEmailRequest struct {
+	UserID         string          `json:"user_id"`
+	ClientID       string          `json:"client_id"`
+	Identity       *VerifyIdentity `json:"identity"`
+	OrganizationID string          `json:"organization_id"`
+}
+
+// VerifyIdentity names which of a user's identities to verify.
+type VerifyIdentity struct {
+	UserID   string `json:"user_id"`
+	Provider string `json:"provider"`
+}
+
+// VerificationEmailJob queues the verify_email mail for a user, as a job
+// that is complete once the mail waits in the outbox.
+func (s *Service) VerificationEmailJob(ctx context.Context, r VerificationEmailRequest) (Job, error) {
+	if r.UserID == "" {
+		return Job{}, errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: user_id'.")
+	}
+	if r.Identity != nil && r.Identity.Provider != "auth0" {
+		return Job{}, errs.Invalid("invalid_body", "Only database identities (provider auth0) can be verified.")
+	}
+	u, err := s.User(ctx, r.UserID)
+	if err != nil {
+		return Job{}, err
+	}
+	if err := s.checkClient(ctx, r.ClientID); err != nil {
+		return Job{}, err
+	}
+	now := s.now().UTC()
+	verify, err := s.prepareVerification(ctx, u, u.Connection, now)
+	if err != nil {
+		return Job{}, err
+	}
+	if verify == nil {
+		return Job{}, errs.Invalid("invalid_body", "The verify_email template is disabled.")
+	}
+	job := Job{ID: NewJobID(), Type: JobVerificationEmail, Status: JobCompleted, ConnectionID: u.ConnectionID,
+		Connection: u.Connection, CreatedAt: now, UpdatedAt: now, Summary: JobSummary{Total: 1}}
+	err = s.store.Atomic(ctx, func(st Store) error {
+		if err := verify.store(ctx, s, st, u, now); err != nil {
+			return err
+		}
+		return st.CreateJob(ctx, job)
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	s.mailQueued()
+	return job, nil
 }

@@ -25,18 +25,3 @@ func TestJobTimeLeft(t *testing.T) {
 		}
 	}
 }
-
-func TestImportFormat(t *testing.T) {
-	for _, tc := range []struct{ name, contentType, want string }{
-		{"team.csv", "", "csv"},
-		{"TEAM.CSV", "application/octet-stream", "csv"},
-		{"export", "text/csv; charset=utf-8", "csv"},
-		{"users.json", "application/json", "json"},
-		{"users", "", "json"},
-		{"", "", "json"},
-	} {
-		if got := identity.ImportFormat(tc.name, tc.contentType); got != tc.want {
-			t.Errorf("ImportFormat(%q, %q) = %q, want %q", tc.name, tc.contentType, got, tc.want)
-		}
-	}
-}

@@ -29,8 +29,8 @@ type LogQuery struct {
 	Ascending     bool
 }
 
-// newLogID returns a sortable, unique log id.
-func newLogID(now time.Time) string {
+// NewLogID returns a sortable, unique id for a log event written at now.
+func NewLogID(now time.Time) string {
 	return "log_" + now.UTC().Format("20060102150405") + randomAlnum(12)
 }
 

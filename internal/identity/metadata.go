@@ -30,15 +30,15 @@ const (
 // character (PostgreSQL's JSON cannot hold it), nesting deeper than
 // MaxMetadataDepth and more than MaxMetadataBytes.
 func CheckMetadata(app, user map[string]any) error {
-	if fe := metadataProblem(app, user); fe != nil {
+	if fe := MetadataProblem(app, user); fe != nil {
 		return errs.Invalid("invalid_body", "Payload validation error: '%s' on property %s.", fe.Message, fe.Path)
 	}
 	return nil
 }
 
-// metadataProblem is the first thing CheckMetadata refuses, as an import
+// MetadataProblem is the first thing CheckMetadata refuses, as an import
 // row error (code, message, path), or nil.
-func metadataProblem(app, user map[string]any) *FieldError {
+func MetadataProblem(app, user map[string]any) *FieldError {
 	both := []struct {
 		property string
 		v        map[string]any

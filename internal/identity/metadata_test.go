@@ -45,7 +45,7 @@ func TestCheckMetadata(t *testing.T) {
 		{"contains itself", cyclic, nil, "MAX_DEPTH"},
 		{"shares one object 2^30 times", map[string]any{"s": shared}, nil, "MAX_LENGTH"},
 	} {
-		fe := metadataProblem(c.app, c.user)
+		fe := MetadataProblem(c.app, c.user)
 		switch {
 		case c.code == "" && fe != nil:
 			t.Errorf("%s: refused with %+v", c.name, fe)

@@ -165,6 +165,34 @@ func CheckPassword(hash, pw string) bool {
 	return false
 }
 
+// maxImportedBcryptCost is the highest bcrypt cost an import takes. Each
+// step doubles the work of every login check; at 31 one check takes days,
+// so an imported hash could tie up the server whenever someone tries that
+// account's password. Auth0's own hashes use 10.
+const maxImportedBcryptCost = 14
+
+// CheckImportedHash says what is wrong with a password hash brought from
+// elsewhere (an import row's field path), or nil: Usher takes bcrypt hashes
+// up to maxImportedBcryptCost, which keep working at login.
+func CheckImportedHash(h, path string) *FieldError {
+	if !isBcrypt(h) {
+		return &FieldError{Code: "PATTERN", Message: path + " must be a bcrypt hash ($2a$, $2b$ or $2y$)", Path: path}
+	}
+	if cost, _ := bcrypt.Cost([]byte(h)); cost > maxImportedBcryptCost {
+		return &FieldError{Code: "PATTERN", Message: fmt.Sprintf("%s has bcrypt cost %d; Usher imports bcrypt hashes of cost %d to %d", path, cost, bcrypt.MinCost, maxImportedBcryptCost), Path: path}
+	}
+	return nil
+}
+
+// isBcrypt reports whether h is a well-formed bcrypt hash.
+func isBcrypt(h string) bool {
+	if !strings.HasPrefix(h, "$2a$") && !strings.HasPrefix(h, "$2b$") && !strings.HasPrefix(h, "$2y$") {
+		return false
+	}
+	cost, err := bcrypt.Cost([]byte(h))
+	return err == nil && cost >= bcrypt.MinCost && cost <= bcrypt.MaxCost && len(h) == 60
+}
+
 // checkable reports whether CheckPassword does a hash's work for hash,
 // rather than answering no at once.
 func checkable(hash string) bool {

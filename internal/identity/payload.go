@@ -27,7 +27,7 @@ func Decode(data []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errs.Invalid("invalid_body", "Invalid request payload JSON format")
 	}
-	if hasNUL(data) {
+	if HasNUL(data) {
 		return errNUL
 	}
 	return nil
@@ -35,9 +35,9 @@ func Decode(data []byte, v any) error {
 
 var errNUL = errs.Invalid("invalid_body", "Payload validation error: 'Strings may not contain the NUL character (\\u0000)'.")
 
-// hasNUL reports whether valid JSON text holds a \u0000 escape in a string
+// HasNUL reports whether valid JSON text holds a \u0000 escape in a string
 // (a raw NUL byte is not valid JSON, so the escape is the only way in).
-func hasNUL(data []byte) bool {
+func HasNUL(data []byte) bool {
 	for i := 0; i < len(data); i++ {
 		if data[i] != '\\' {
 			continue
@@ -55,7 +55,9 @@ func hasNUL(data []byte) bool {
 // maxEcho bounds how much of a caller's text an error message repeats.
 const maxEcho = 100
 
-func clip(s string) string {
+// Clip shortens a caller's text that an error message repeats to at most
+// maxEcho bytes, without cutting a character.
+func Clip(s string) string {
 	if len(s) <= maxEcho {
 		return s
 	}
@@ -74,17 +76,17 @@ func payloadError(err error) error {
 		want := jsonKind(typeErr.Type)
 		msg := fmt.Sprintf("Expected type %s but found type %s", want, found)
 		if found == "number" && literal != "" && (want == "number" || want == "integer") {
-			msg = fmt.Sprintf("Number %s is out of range or not of type %s", clip(literal), want)
+			msg = fmt.Sprintf("Number %s is out of range or not of type %s", Clip(literal), want)
 		}
 		if typeErr.Field == "" {
 			return errs.Invalid("invalid_body", "Payload validation error: '%s'.", msg)
 		}
-		return errs.Invalid("invalid_body", "Payload validation error: '%s' on property %s.", msg, clip(typeErr.Field))
+		return errs.Invalid("invalid_body", "Payload validation error: '%s' on property %s.", msg, Clip(typeErr.Field))
 	case errors.As(err, &syntaxErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return errs.Invalid("invalid_body", "Invalid request payload JSON format")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return errs.Invalid("invalid_body", "Payload validation error: 'Additional properties not allowed: %s'.", clip(name))
+		return errs.Invalid("invalid_body", "Payload validation error: 'Additional properties not allowed: %s'.", Clip(name))
 	}
 	var de *errs.Error
 	if errors.As(err, &de) {

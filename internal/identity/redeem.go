@@ -108,7 +108,7 @@ func (s *Service) SetPasswordWithTicket(ctx context.Context, token, password str
 		u.PasswordHash, u.LastPasswordReset, u.EmailVerified, u.UpdatedAt = hash, now, true, now
 		inv, err := st.AcceptInvitation(ctx, v.Ticket.ID, now)
 		switch {
-		case err == nil && inv.Source == InvitationByUsher && needsInvitation(u):
+		case err == nil && inv.Source == InvitationByUsher && u.NeedsInvitation():
 			// Usher raised the flag with its invitation and lowers it on
 			// acceptance, as Auth0's recipe Action does at the first login:
 			// the person's next "forgot password" is then a reset.

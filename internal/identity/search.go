@@ -53,7 +53,7 @@ func ParseUserSearch(q string) (UserFilter, error) {
 		}
 		field, value, ok := strings.Cut(tok, ":")
 		if !ok || value == "" {
-			return f, badQuery("Expected field:value, got %q", clip(tok))
+			return f, badQuery("Expected field:value, got %q", Clip(tok))
 		}
 		t := Term{Field: field}
 		if unq, err := strconv.Unquote(value); err == nil && strings.HasPrefix(value, `"`) {
@@ -67,7 +67,7 @@ func ParseUserSearch(q string) (UserFilter, error) {
 		// A quoted value's escapes (\x00, \xff) can make what q itself may
 		// not hold, and PostgreSQL refuses NUL and broken UTF-8 with an error.
 		if !utf8.ValidString(t.Value) || strings.IndexFunc(t.Value, unicode.IsControl) >= 0 {
-			return f, badQuery("The value of %s holds a control character or is not valid UTF-8", clip(field))
+			return f, badQuery("The value of %s holds a control character or is not valid UTF-8", Clip(field))
 		}
 		switch {
 		case metadataKey.MatchString(field):
@@ -80,7 +80,7 @@ func ParseUserSearch(q string) (UserFilter, error) {
 				return f, badQuery("%s takes true or false", field)
 			}
 		default:
-			return f, badQuery("Usher cannot search on %q; it supports %s, app_metadata.KEY and user_metadata.KEY", clip(field), strings.Join(searchFields, ", "))
+			return f, badQuery("Usher cannot search on %q; it supports %s, app_metadata.KEY and user_metadata.KEY", Clip(field), strings.Join(searchFields, ", "))
 		}
 		if len(f.Terms) == MaxSearchTerms {
 			return f, badQuery("A query joins at most %d terms", MaxSearchTerms)

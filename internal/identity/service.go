@@ -22,7 +22,6 @@ type Service struct {
 	composer     Composer
 	checkLiquid  func(name, src string) error
 	mailQueued   func()
-	jobQueued    func()
 	trigger      TriggerFunc
 	passwords    *Passwords
 	changes      chan passwordChange
@@ -63,9 +62,6 @@ type Options struct {
 	// MailQueued is called after a transaction that queued mail commits,
 	// to wake the delivery worker. Optional.
 	MailQueued func()
-	// JobQueued is called after an import job is ready to run, to wake the
-	// job runner. Optional.
-	JobQueued func()
 	// Trigger runs the pre-user-registration and post-change-password
 	// Actions; nil runs none.
 	Trigger TriggerFunc
@@ -83,9 +79,6 @@ func NewService(store Store, o Options) *Service {
 	if o.MailQueued == nil {
 		o.MailQueued = func() {}
 	}
-	if o.JobQueued == nil {
-		o.JobQueued = func() {}
-	}
 	if o.Trigger == nil {
 		o.Trigger = func(context.Context, string, map[string]any) (TriggerOutcome, error) { return TriggerOutcome{}, nil }
 	}
@@ -93,7 +86,7 @@ func NewService(store Store, o Options) *Service {
 		o.Passwords = NewPasswords(PasswordLimits{})
 	}
 	return &Service{store: store, now: o.Now, mgmtAudience: o.PublicURL + "/api/v2/", publicURL: o.PublicURL, links: o.Links,
-		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued, jobQueued: o.JobQueued, trigger: o.Trigger,
+		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued, trigger: o.Trigger,
 		passwords: o.Passwords, changes: make(chan passwordChange, passwordChangeQueue),
 		conns: newConnCache(), tenantCache: cache.New[struct{}, TenantSettings](settingsTTL, 1)}
 }

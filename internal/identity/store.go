@@ -135,39 +135,10 @@ type InvitationStore interface {
 	InvitationStats(ctx context.Context, from, now time.Time) (InvitationStats, error)
 }
 
-// JobStore keeps jobs (imports and verification emails), an import's file
-// and failed rows, and what an import batch reads and writes in bulk.
+// JobStore keeps jobs. Identity makes the verification-email ones; the
+// imports package keeps its own jobs through its own Store.
 type JobStore interface {
-	// UsersByEmails returns, by email, the users of a connection who have
-	// one of emails.
-	UsersByEmails(ctx context.Context, connectionID string, emails []string) (map[string]User, error)
-	// InsertBulk adds a batch of new users with their invitations, links and mails.
-	InsertBulk(ctx context.Context, b BulkInsert) error
-
 	CreateJob(ctx context.Context, j Job) error
-	Job(ctx context.Context, id string) (Job, error)
-	JobByIdempotencyKey(ctx context.Context, key string) (Job, error)
-	// SaveJob stores a job's state, progress and summary.
-	SaveJob(ctx context.Context, j Job) error
-	// DeleteJob removes a job with its file and errors.
-	DeleteJob(ctx context.Context, id string) error
-	// DeleteStaleUploads removes uploads begun before before that never
-	// became a job (the server stopped half way), with their chunks.
-	DeleteStaleUploads(ctx context.Context, before time.Time) error
-	// ClaimJob leases until leaseUntil a pending import whose file is stored
-	// and whom nobody holds (or whose lease ran out before now).
-	ClaimJob(ctx context.Context, now, leaseUntil time.Time) (Job, error)
-	PutJobChunk(ctx context.Context, jobID string, seq int, data []byte) error
-	// JobChunk returns chunk seq of a job's file, ErrNotFound past the end.
-	JobChunk(ctx context.Context, jobID string, seq int) ([]byte, error)
-	DeleteJobChunks(ctx context.Context, jobID string) error
-	AddJobErrors(ctx context.Context, jobID string, errs []JobError) error
-	// JobErrors returns a job's failed rows in file order: the first limit
-	// of them, or all when limit is 0.
-	JobErrors(ctx context.Context, jobID string, limit int) ([]JobError, error)
-	// Jobs returns the newest jobs of a type whose file has arrived (none
-	// still uploading), newest first, at most limit of them.
-	Jobs(ctx context.Context, jobType string, limit int) ([]Job, error)
 }
 
 // PermissionStore keeps the permissions granted to users directly.

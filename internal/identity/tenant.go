@@ -62,7 +62,7 @@ func (s *TenantSettings) validate() error {
 		return errs.Invalid("invalid_body", "Payload validation error: 'idle_session_lifetime must be between 1 hour and session_lifetime' on property idle_session_lifetime.")
 	}
 	if s.SupportEmail != "" {
-		if _, err := normalizeEmail(s.SupportEmail); err != nil {
+		if _, err := NormalizeEmail(s.SupportEmail); err != nil {
 			return errs.Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format email: %s' on property support_email.", s.SupportEmail)
 		}
 	}

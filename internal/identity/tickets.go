@@ -70,6 +70,17 @@ func purposeOf(u User) string {
 	return PurposeReset
 }
 
+// CheckLinkOptions checks what a request says of the links it will make:
+// where they lead once used (result_url) and how long they live (ttl_sec,
+// 0 for the default).
+func CheckLinkOptions(resultURL string, ttlSec int) error {
+	if err := checkResultURL(resultURL); err != nil {
+		return err
+	}
+	_, err := ttlOf(ttlSec, defaultTicketLifetime)
+	return err
+}
+
 func checkResultURL(raw string) error {
 	return CheckRedirect("result_url", raw)
 }
@@ -161,7 +172,7 @@ func (s *Service) issueLink(ctx context.Context, u User, spec ticketSpec, ttlSec
 // Auth0's recipe, whose acceptance leaves the flag to the tenant's Action.
 // mailID is the mail that carries the link, "" when the caller sends it.
 func (s *Service) noteInvitation(ctx context.Context, st InvitationStore, u User, t Ticket, mailID string) error {
-	if t.Kind != TicketPasswordChange || !needsInvitation(u) {
+	if t.Kind != TicketPasswordChange || !u.NeedsInvitation() {
 		return nil
 	}
 	event := "resent"
@@ -420,7 +431,7 @@ func (s *Service) SendPasswordMail(ctx context.Context, userID string, who Reque
 	if err := s.mailPasswordChange(ctx, u, u.Connection, nil, "", event, now); err != nil {
 		return "", err
 	}
-	if needsInvitation(u) {
+	if u.NeedsInvitation() {
 		return PurposeInvite, nil
 	}
 	return PurposeReset, nil
@@ -490,6 +501,6 @@ func (s *Service) mailDomain() string {
 
 // log writes a tenant log event through st.
 func (s *Service) log(ctx context.Context, st LogStore, e LogEvent, now time.Time) error {
-	e.ID, e.Date = newLogID(now), now
+	e.ID, e.Date = NewLogID(now), now
 	return st.AddLog(ctx, e)
 }

@@ -100,6 +100,13 @@ func (p UserPatch) OnlyMetadata() bool {
 // forbiddenAppMetadata are the app_metadata keys Auth0 reserves.
 var forbiddenAppMetadata = []string{"__tenant", "_id", "blocked", "clientID", "created_at", "email_verified", "email", "globalClientID", "global_client_id", "identities", "lastIP", "lastLogin", "loginsCount", "metadata", "multifactor_last_modified", "multifactor", "updated_at", "user_id"}
 
+// NeedsInvitation tells whether u was invited and has not signed in yet:
+// app_metadata.needsInvitation, the flag of Auth0's invitation recipe.
+func (u User) NeedsInvitation() bool {
+	v, _ := u.AppMetadata["needsInvitation"].(bool)
+	return v
+}
+
 // mergeMetadata applies Auth0's one-level merge: each top-level key replaces
 // or adds, a null removes it, and an empty object clears everything.
 func mergeMetadata(cur, patch map[string]any) map[string]any {
@@ -124,7 +131,9 @@ func mergeMetadata(cur, patch map[string]any) map[string]any {
 // path, less its angle brackets).
 const maxEmailLength = 254
 
-func normalizeEmail(email string) (string, error) {
+// NormalizeEmail is an address as Usher stores it (trimmed, in lower case),
+// or a validation error saying why it is not one.
+func NormalizeEmail(email string) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if len(email) > maxEmailLength {
 		return "", errs.Invalid("invalid_body", "Payload validation error: 'String length must be between 1 and %d' on property email (The user's email).", maxEmailLength)

@@ -13,9 +13,10 @@ import (
 
 var errNoUser = errs.NotFound("inexistent_user", "The user does not exist.")
 
-// newUser validates in against its connection's rules and returns the user
-// to store, its password hashed.
-func (s *Service) newUser(ctx context.Context, in NewUser) (User, Connection, error) {
+// PrepareUser validates in against its connection's rules and returns the
+// user to store, its password hashed, with its connection. It stores
+// nothing: CreateUser stores one user, an import a batch of them.
+func (s *Service) PrepareUser(ctx context.Context, in NewUser) (User, Connection, error) {
 	if in.Connection == "" {
 		return User{}, Connection{}, errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: connection'.")
 	}
@@ -28,7 +29,7 @@ func (s *Service) newUser(ctx context.Context, in NewUser) (User, Connection, er
 	if in.Email == "" {
 		return User{}, Connection{}, errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: email'.")
 	}
-	email, err := normalizeEmail(in.Email)
+	email, err := NormalizeEmail(in.Email)
 	if err != nil {
 		return User{}, Connection{}, err
 	}
@@ -75,7 +76,7 @@ func (s *Service) newUser(ctx context.Context, in NewUser) (User, Connection, er
 
 // CreateUser validates in against its connection's rules and stores the new user.
 func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
-	u, conn, err := s.newUser(ctx, in)
+	u, conn, err := s.PrepareUser(ctx, in)
 	if err != nil {
 		return User{}, err
 	}
@@ -282,7 +283,7 @@ func applyUserPatch(u *User, conn Connection, p UserPatch, hash string, now time
 		if p.Email.Null {
 			return errs.Invalid("invalid_body", "Payload validation error: 'Expected type string but found type null' on property email.")
 		}
-		email, err := normalizeEmail(p.Email.V)
+		email, err := NormalizeEmail(p.Email.V)
 		if err != nil {
 			return err
 		}

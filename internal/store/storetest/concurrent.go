@@ -109,12 +109,17 @@ func testConcurrentReadModifyWrite(t *testing.T, f *fixture) {
 			return int(inv.ExpiresAt.Sub(at(0)) / time.Second), err
 		}},
 		{"job", func(ctx context.Context, st identity.Store, i int) error {
-			j, err := st.Job(ctx, "job_rmw")
+			// Jobs are the imports package's: its store reads and saves them.
+			jobs := st.(interface {
+				Job(ctx context.Context, id string) (identity.Job, error)
+				SaveJob(ctx context.Context, j identity.Job) error
+			})
+			j, err := jobs.Job(ctx, "job_rmw")
 			if err != nil {
 				return err
 			}
 			j.Summary.Inserted++
-			return st.SaveJob(ctx, j)
+			return jobs.SaveJob(ctx, j)
 		}, func(ctx context.Context) (int, error) {
 			j, err := f.db.Job(ctx, "job_rmw")
 			return int(j.Summary.Inserted), err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/imports"
 	"github.com/usherid/usher/internal/outbox"
 )
 
@@ -174,7 +175,7 @@ func testInsertBulk(t *testing.T, f *fixture) {
 			ConnectionID: c.ID, TTL: time.Hour, TicketID: tk.ID, CreatedAt: at(i), ExpiresAt: at(i).Add(time.Hour),
 			Events: []identity.InvitationEvent{{At: at(i), Type: "created"}, {At: at(i), Type: "sent", MailID: m.ID}}})
 	}
-	if err := f.db.Atomic(f.ctx, func(st identity.Store) error { return st.InsertBulk(f.ctx, b) }); err != nil {
+	if err := f.db.Atomic(f.ctx, func(st identity.Store) error { return st.(imports.Tx).InsertBulk(f.ctx, b) }); err != nil {
 		t.Fatal(err)
 	}
 	for _, i := range []int{0, 99, 100, 249} {
@@ -196,7 +197,7 @@ func testInsertBulk(t *testing.T, f *fixture) {
 	}
 	// One clash among new rows: the whole batch stays out.
 	clash := identity.BulkInsert{Users: []identity.User{newUser(c, "fresh@example.com", at(0)), newUser(c, "bulk007@example.com", at(0))}}
-	err := f.db.Atomic(f.ctx, func(st identity.Store) error { return st.InsertBulk(f.ctx, clash) })
+	err := f.db.Atomic(f.ctx, func(st identity.Store) error { return st.(imports.Tx).InsertBulk(f.ctx, clash) })
 	wantIs(t, "bulk insert of a taken email", err, errs.ErrDuplicate)
 	if found, _ := f.db.UsersByEmails(f.ctx, c.ID, []string{"fresh@example.com"}); len(found) != 0 {
 		t.Fatal("a failed batch left a user behind")

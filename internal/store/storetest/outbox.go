@@ -11,6 +11,7 @@ import (
 
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/imports"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/outbox"
 )
@@ -687,7 +688,7 @@ func testOutboxTicketWhilePending(t *testing.T, f *fixture) {
 	bulk, bulkToken := linkedMail(9, "bulk@example.com", at(0))
 	bulk = mail.HideTicket(bulk, bulkToken)
 	if err := f.db.Atomic(f.ctx, func(st identity.Store) error {
-		return st.InsertBulk(f.ctx, identity.BulkInsert{Mails: []outbox.Mail{bulk}})
+		return st.(imports.Tx).InsertBulk(f.ctx, identity.BulkInsert{Mails: []outbox.Mail{bulk}})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // Package storetest is one behavioural test suite for store.DB that runs
 // unchanged on every engine the store supports. It goes through the public
-// surface only: identity.Store, the signing-key methods, Migrate, Migrated
-// and Ping.
+// surface only: identity.Store, imports.Store (inside a transaction,
+// imports.Tx), the signing-key methods, Migrate, Migrated and Ping.
 package storetest
 
 import (

@@ -1,4 +1,4 @@
-package identity
+package imports
 
 import (
 	"bytes"
@@ -7,14 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 
 	"github.com/usherid/usher/internal/errs"
+	"github.com/usherid/usher/internal/identity"
 )
 
-// ImportRow is one record of a users file, as given, with where it starts.
-type ImportRow struct {
+// Row is one record of a users file, as given, with where it starts.
+type Row struct {
 	Line int64           // the file line the record starts on
 	Raw  json.RawMessage // the record as a JSON object (a CSV row is converted)
 }
@@ -22,7 +24,7 @@ type ImportRow struct {
 // RowReader reads a users file one record at a time, never holding more than
 // a record (and the decoder's buffer) in memory.
 type RowReader struct {
-	next  func() (ImportRow, error)
+	next  func() (Row, error)
 	count *countingReader
 }
 
@@ -31,7 +33,7 @@ func (r *RowReader) Offset() int64 { return r.count.n }
 
 // Next returns the next record, or io.EOF after the last. Any other error
 // means the file itself is broken at that point.
-func (r *RowReader) Next() (ImportRow, error) { return r.next() }
+func (r *RowReader) Next() (Row, error) { return r.next() }
 
 // NewRowReader reads Auth0's bulk-import JSON (an array of user objects) or,
 // when format is "csv", CSV with a header row naming the same fields.
@@ -46,13 +48,22 @@ func NewRowReader(src io.Reader, format string) (*RowReader, error) {
 	return nil, errs.Invalid("invalid_body", "The file format must be json or csv.")
 }
 
-// MaxImportRecordBytes bounds one record of a users file (with the space
+// Format is the format of a users file: csv for a .csv file name or a
+// text/csv part, else json (Auth0's bulk-import file).
+func Format(fileName, contentType string) string {
+	if strings.EqualFold(path.Ext(fileName), ".csv") || strings.HasPrefix(contentType, "text/csv") {
+		return "csv"
+	}
+	return "json"
+}
+
+// MaxRecordBytes bounds one record of a users file (with the space
 // before it): a record is read whole before it is checked, so without a
 // bound one enormous record would be held in memory. A request body of the
 // Management API has the same bound, and a valid record is far smaller.
-const MaxImportRecordBytes = 1 << 20
+const MaxRecordBytes = 1 << 20
 
-// errRecordTooLarge stops the reading of a record past MaxImportRecordBytes.
+// errRecordTooLarge stops the reading of a record past MaxRecordBytes.
 var errRecordTooLarge = errors.New("record too large")
 
 // countingReader counts the bytes read and where each line ends, and reads
@@ -66,9 +77,9 @@ type countingReader struct {
 }
 
 // allowFrom bounds the record that starts at offset: the reader goes no
-// further than MaxImportRecordBytes past it. A parser asks for more only
+// further than MaxRecordBytes past it. A parser asks for more only
 // when its record goes on, so the error comes exactly for a longer record.
-func (c *countingReader) allowFrom(offset int64) { c.limit = offset + MaxImportRecordBytes }
+func (c *countingReader) allowFrom(offset int64) { c.limit = offset + MaxRecordBytes }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	if c.limit > 0 {
@@ -114,22 +125,22 @@ func jsonRows(count *countingReader) (*RowReader, error) {
 		return nil, errs.Invalid("invalid_body", "The users file must be a JSON array of user objects.")
 	}
 	ended := false
-	next := func() (ImportRow, error) {
+	next := func() (Row, error) {
 		count.allowFrom(dec.InputOffset())
 		if ended || !dec.More() {
 			if !ended {
 				ended = true
 				if _, err := dec.Token(); err != nil {
-					return ImportRow{}, fileError(count, dec.InputOffset(), err)
+					return Row{}, fileError(count, dec.InputOffset(), err)
 				}
 			}
-			return ImportRow{}, io.EOF
+			return Row{}, io.EOF
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return ImportRow{}, fileError(count, dec.InputOffset(), err)
+			return Row{}, fileError(count, dec.InputOffset(), err)
 		}
-		return ImportRow{Line: count.lineAt(dec.InputOffset() - int64(len(raw))), Raw: raw}, nil
+		return Row{Line: count.lineAt(dec.InputOffset() - int64(len(raw))), Raw: raw}, nil
 	}
 	return &RowReader{next: next, count: count}, nil
 }
@@ -138,7 +149,7 @@ func fileError(count *countingReader, offset int64, err error) error {
 	var se *json.SyntaxError
 	switch {
 	case errors.Is(err, errRecordTooLarge):
-		return errs.Invalid("invalid_body", "The users file has a record longer than %d bytes, at line %d.", MaxImportRecordBytes, count.lineAt(offset))
+		return errs.Invalid("invalid_body", "The users file has a record longer than %d bytes, at line %d.", MaxRecordBytes, count.lineAt(offset))
 	case errors.As(err, &se):
 		offset = se.Offset
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -165,7 +176,7 @@ func csvRows(count *countingReader) (*RowReader, error) {
 	if err == io.EOF {
 		return nil, errs.Invalid("invalid_body", "Users file must not be empty.")
 	} else if errors.Is(err, errRecordTooLarge) {
-		return nil, errs.Invalid("invalid_body", "The users file's header is longer than %d bytes.", MaxImportRecordBytes)
+		return nil, errs.Invalid("invalid_body", "The users file's header is longer than %d bytes.", MaxRecordBytes)
 	} else if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
 		return nil, csvError(pe, len(header), len(header))
 	} else if err != nil {
@@ -180,30 +191,30 @@ func csvRows(count *countingReader) (*RowReader, error) {
 			return nil, errs.Invalid("invalid_body", "The CSV header names an unknown column %q; the columns are Auth0's bulk-import fields (email, email_verified, name, password_hash, app_metadata, ...) and app_metadata.KEY or user_metadata.KEY.", h)
 		}
 	}
-	next := func() (ImportRow, error) {
+	next := func() (Row, error) {
 		count.allowFrom(cr.InputOffset())
 		rec, err := cr.Read()
 		if err == io.EOF {
-			return ImportRow{}, io.EOF
+			return Row{}, io.EOF
 		}
 		if errors.Is(err, errRecordTooLarge) {
-			return ImportRow{}, errs.Invalid("invalid_body", "The users file has a record longer than %d bytes, after line %d.", MaxImportRecordBytes, count.lineAt(count.n-1)-1)
+			return Row{}, errs.Invalid("invalid_body", "The users file has a record longer than %d bytes, after line %d.", MaxRecordBytes, count.lineAt(count.n-1)-1)
 		}
 		if err != nil {
 			// FieldPos is not for a record that failed: it panics when
 			// the record broke before its first field ended.
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return ImportRow{}, csvError(pe, len(header), len(rec))
+				return Row{}, csvError(pe, len(header), len(rec))
 			}
-			return ImportRow{}, errs.Invalid("invalid_body", "The users file is not valid CSV after line %d: %v.", count.lineAt(count.n-1)-1, err)
+			return Row{}, errs.Invalid("invalid_body", "The users file is not valid CSV after line %d: %v.", count.lineAt(count.n-1)-1, err)
 		}
 		line, _ := cr.FieldPos(0)
 		raw, err := csvRecord(header, rec)
 		if err != nil {
-			return ImportRow{}, err
+			return Row{}, err
 		}
-		return ImportRow{Line: int64(line), Raw: raw}, nil
+		return Row{Line: int64(line), Raw: raw}, nil
 	}
 	return &RowReader{next: next, count: count}, nil
 }
@@ -218,9 +229,9 @@ func csvError(pe *csv.ParseError, headerCells, cells int) error {
 	case errors.Is(pe.Err, csv.ErrFieldCount):
 		return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d: it has %d cells where the header has %d; %s.", pe.StartLine, cells, headerCells, csvQuoting)
 	case errors.Is(pe.Err, csv.ErrBareQuote), errors.Is(pe.Err, csv.ErrQuote):
-		return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v; %s.", pe.Line, pe.Column, clip(pe.Err.Error()), csvQuoting)
+		return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v; %s.", pe.Line, pe.Column, identity.Clip(pe.Err.Error()), csvQuoting)
 	}
-	return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v.", pe.Line, pe.Column, clip(pe.Err.Error()))
+	return errs.Invalid("invalid_body", "The users file is not valid CSV at line %d, column %d: %v.", pe.Line, pe.Column, identity.Clip(pe.Err.Error()))
 }
 
 // csvRecord turns a CSV row into the JSON object Auth0's format would hold.

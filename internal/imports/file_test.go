@@ -1,4 +1,4 @@
-package identity
+package imports
 
 import (
 	"errors"
@@ -66,19 +66,19 @@ func TestRowReader(t *testing.T) {
 	}
 }
 
-// TestRowReaderBoundsARecord: one record longer than MaxImportRecordBytes
+// TestRowReaderBoundsARecord: one record longer than MaxRecordBytes
 // ends the file with an error instead of being read into memory whole, and
 // records up to the bound still read.
 func TestRowReaderBoundsARecord(t *testing.T) {
-	long := strings.Repeat("x", MaxImportRecordBytes)
-	fits := strings.Repeat("x", MaxImportRecordBytes-100)
+	long := strings.Repeat("x", MaxRecordBytes)
+	fits := strings.Repeat("x", MaxRecordBytes-100)
 	for _, c := range []struct {
 		format, file string
 		rows         int
 		err          string
 	}{
 		{"json", `[{"email":"a@x.io","name":"` + fits + `"},{"email":"b@x.io","name":"` + long + `"}]`, 1, "longer than 1048576 bytes, at line 1"},
-		{"json", "[\n{\"email\":\"a@x.io\"}," + strings.Repeat(" ", 2*MaxImportRecordBytes) + "{\"email\":\"b@x.io\"}]", 1, "longer than"},
+		{"json", "[\n{\"email\":\"a@x.io\"}," + strings.Repeat(" ", 2*MaxRecordBytes) + "{\"email\":\"b@x.io\"}]", 1, "longer than"},
 		{"csv", "email,name\na@x.io," + fits + "\nb@x.io," + long + "\n", 1, "longer than 1048576 bytes, after line 2"},
 		{"csv", "email," + long + "\n", 0, "header is longer"},
 	} {
