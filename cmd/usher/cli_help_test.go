@@ -13,7 +13,7 @@ import (
 // usher runs `usher ARGS...` as main() would: its output and exit status.
 func usher(env map[string]string, args ...string) (stdout, stderr string, code int) {
 	var out, errOut strings.Builder
-	err := run(context.Background(), append([]string{"usher"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+	err := run(context.Background(), append([]string{"usher"}, args...), func(k string) string { return env[k] }, systemClock{}, strings.NewReader(""), &out, &errOut)
 	code = exitCode(err, &errOut)
 	return out.String(), errOut.String(), code
 }

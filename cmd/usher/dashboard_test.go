@@ -36,7 +36,7 @@ func adminInvite(t testing.TB, dsn, publicURL, email string) string {
 	t.Helper()
 	var out, errOut strings.Builder
 	err := run(context.Background(), []string{"usher", "admin", "invite", "--db", dsn, "--public-url", publicURL, email},
-		func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+		func(string) string { return "" }, systemClock{}, strings.NewReader(""), &out, &errOut)
 	if err != nil {
 		t.Fatalf("usher admin invite: %v\n%s%s", err, out.String(), errOut.String())
 	}
@@ -800,7 +800,7 @@ func TestAdminInviteCommand(t *testing.T) {
 	}
 	admin := func(args ...string) (string, error) {
 		var out, errOut strings.Builder
-		err := run(context.Background(), append([]string{"usher", "admin"}, args...), env, strings.NewReader(""), &out, &errOut)
+		err := run(context.Background(), append([]string{"usher", "admin"}, args...), env, systemClock{}, strings.NewReader(""), &out, &errOut)
 		return out.String() + errOut.String(), err
 	}
 	perms := func(email string) []map[string]any {
@@ -850,7 +850,7 @@ func TestAdminInviteCommand(t *testing.T) {
 	for _, args := range [][]string{{}, {"nonsense"}, {"invite"}, {"invite", "a@example.com", "b@example.com"}, {"invite", "--url", "", "x@example.com"}} {
 		if args := args; len(args) == 3 && args[1] == "--url" {
 			var out strings.Builder
-			err := run(context.Background(), append([]string{"usher", "admin"}, args...), func(string) string { return "" }, strings.NewReader(""), &out, &out)
+			err := run(context.Background(), append([]string{"usher", "admin"}, args...), func(string) string { return "" }, systemClock{}, strings.NewReader(""), &out, &out)
 			if exitCode(err, io.Discard) != 2 {
 				t.Fatalf("admin %v without a target: %v", args, err)
 			}

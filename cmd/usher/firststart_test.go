@@ -40,7 +40,7 @@ func serveOnce(t *testing.T, env map[string]string, args ...string) (stdout, std
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out, log syncBuffer
-	err = run(ctx, append([]string{"usher", "serve"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &out, &log)
+	err = run(ctx, append([]string{"usher", "serve"}, args...), func(k string) string { return env[k] }, systemClock{}, strings.NewReader(""), &out, &log)
 	if ctx.Err() != nil {
 		t.Fatalf("usher serve did not stop by itself:\n%s", out.String())
 	}

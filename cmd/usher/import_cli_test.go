@@ -19,7 +19,7 @@ import (
 // cli runs `usher ARGS...` in this process with the environment env.
 func cli(env map[string]string, args ...string) (string, string, error) {
 	var out, errOut strings.Builder
-	err := run(context.Background(), append([]string{"usher"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+	err := run(context.Background(), append([]string{"usher"}, args...), func(k string) string { return env[k] }, systemClock{}, strings.NewReader(""), &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 

@@ -64,7 +64,7 @@ func TestActionsMemoryBudget(t *testing.T) {
 // usage error naming the flag.
 func TestActionMemoryConfiguration(t *testing.T) {
 	for _, v := range []string{"0", "-1", "lots"} {
-		err := run(t.Context(), []string{"usher", "serve", "--action-memory-mb", v}, func(string) string { return "" }, strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
+		err := run(t.Context(), []string{"usher", "serve", "--action-memory-mb", v}, func(string) string { return "" }, systemClock{}, strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
 		if err == nil || !strings.Contains(err.Error(), "--action-memory-mb") {
 			t.Errorf("--action-memory-mb %s: %v, want an error naming the flag", v, err)
 		}

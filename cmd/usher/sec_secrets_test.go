@@ -110,7 +110,7 @@ func secretsServe(t *testing.T, dsn string, env map[string]string, args ...strin
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out, errOut syncBuffer
-	err := run(ctx, append([]string{"usher", "serve"}, args...), func(k string) string { return vars[k] }, strings.NewReader(""), &out, &errOut)
+	err := run(ctx, append([]string{"usher", "serve"}, args...), func(k string) string { return vars[k] }, systemClock{}, strings.NewReader(""), &out, &errOut)
 	if ctx.Err() != nil {
 		t.Fatalf("usher serve started; want it to refuse\n%s", errOut.String())
 	}

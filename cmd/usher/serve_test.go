@@ -359,7 +359,7 @@ func TestCommandLine(t *testing.T) {
 	var out, errOut strings.Builder
 	env := func(string) string { return "" }
 	dsn := sqliteDSN(t)
-	if err := run(context.Background(), []string{"usher", "migrate", "--db", dsn}, env, nil, &out, &errOut); err != nil {
+	if err := run(context.Background(), []string{"usher", "migrate", "--db", dsn}, env, systemClock{}, nil, &out, &errOut); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	if !strings.Contains(out.String(), "Migrations applied") {
@@ -377,7 +377,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"usher", "serve", "--log-format", "xml"}, 2},
 		{[]string{"usher", "migrate", "--db", "mysql://nope"}, 1},
 	} {
-		err := run(context.Background(), tc.args, env, nil, io.Discard, io.Discard)
+		err := run(context.Background(), tc.args, env, systemClock{}, nil, io.Discard, io.Discard)
 		if got := exitCode(err, io.Discard); got != tc.code {
 			t.Errorf("%v: exit %d (%v), want %d", tc.args, got, err, tc.code)
 		}

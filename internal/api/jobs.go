@@ -80,7 +80,7 @@ func handleImportUsers(ids *identity.Service) http.Handler {
 		key := r.Header.Get("Idempotency-Key")
 		if key != "" {
 			if j, err := ids.JobByIdempotencyKey(ctx, key); err == nil {
-				writeJSON(w, http.StatusAccepted, toJobJSON(j, time.Now()))
+				writeJSON(w, http.StatusAccepted, toJobJSON(j, ids.Now()))
 				return
 			}
 		}
@@ -141,14 +141,14 @@ func handleImportUsers(ids *identity.Service) http.Handler {
 			mgmtError(w, err) // FinishImport dropped the upload
 			return
 		}
-		writeJSON(w, http.StatusAccepted, toJobJSON(job, time.Now()))
+		writeJSON(w, http.StatusAccepted, toJobJSON(job, ids.Now()))
 	})
 }
 
 func handleGetJob(ids *identity.Service) http.Handler {
 	return respond(func(r *http.Request) (any, error) {
 		j, err := ids.Job(r.Context(), r.PathValue("id"))
-		return toJobJSON(j, time.Now()), err
+		return toJobJSON(j, ids.Now()), err
 	})
 }
 
@@ -170,6 +170,6 @@ func handleJobErrors(ids *identity.Service) http.Handler {
 func handleVerificationEmailJob(ids *identity.Service) http.Handler {
 	return withBody(http.StatusCreated, func(r *http.Request, in identity.VerificationEmailRequest) (any, error) {
 		j, err := ids.VerificationEmailJob(r.Context(), in)
-		return toJobJSON(j, time.Now()), err
+		return toJobJSON(j, ids.Now()), err
 	})
 }

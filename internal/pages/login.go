@@ -150,7 +150,7 @@ func (p *Pages) LoginSubmit() http.Handler {
 			return
 		}
 		p.startSession(w, r, u, tenant)
-		p.finish(w, r, client, u, ar, time.Now())
+		p.finish(w, r, client, u, ar, p.ids.Now())
 	})
 }
 
@@ -280,7 +280,7 @@ func (p *Pages) SignupSubmit() http.Handler {
 			return
 		}
 		p.startSession(w, r, u, tenant)
-		p.finish(w, r, client, u, ar, time.Now())
+		p.finish(w, r, client, u, ar, p.ids.Now())
 	})
 }
 
