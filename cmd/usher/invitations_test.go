@@ -110,7 +110,7 @@ func TestInvitations(t *testing.T) {
 		// Expiry shows in the status; a resend brings it back to life.
 		var short invitation
 		m.must("POST", "/usher/v1/invitations", map[string]any{"email": "quick@example.com", "ttl_sec": 1, "send_invitation_email": false}, 201, &short)
-		time.Sleep(1100 * time.Millisecond)
+		s.Clock.Advance(1100 * time.Millisecond) // past the second it lasts
 		var expired invitation
 		m.must("GET", "/usher/v1/invitations/"+short.ID, nil, 200, &expired)
 		if expired.Status != "expired" {

@@ -438,9 +438,9 @@ func TestOIDCSessionKeepsAuthTime(t *testing.T) {
 		t.Fatalf("login: %d at %s, RP errors %v\n%s", st, at, errs, page)
 	}
 
-	// auth_time has whole seconds: let one pass, so that a new
-	// authentication would show.
-	time.Sleep(1100 * time.Millisecond)
+	// auth_time has whole seconds: let one pass on the server's clock, so
+	// that a new authentication would show.
+	s.Clock.Advance(1100 * time.Millisecond)
 	st, at, page = visit(person.Get(rp.srv.URL + "/login"))
 	logins, errs := rp.completed()
 	if st != 200 || !strings.HasPrefix(at, rp.srv.URL+"/callback?") || len(errs) != 0 || len(logins) != 2 {
