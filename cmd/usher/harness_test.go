@@ -157,6 +157,11 @@ func startServerOn(t testing.TB, clk *mailtest.Clock, dsn string, env map[string
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {
+			// A connection a client dialled but has not sent a request on
+			// yet holds http.Server.Shutdown for up to 5 seconds; the test's
+			// clients are done with the server, so close what they keep.
+			s.HTTP.CloseIdleConnections()
+			http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 			cancel()
 			select {
 			case err := <-done:
