@@ -298,15 +298,40 @@ func decodeSegment(seg string) (string, error) {
 	return string(b), err
 }
 
-// buildUsher builds the usher binary into a folder of the test's and
-// returns its path.
+// usherBinary is the usher binary, built once for every test that runs it
+// (linking it costs seconds of CPU each time) and removed by TestMain.
+var usherBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// buildUsher builds the usher binary, once for the whole test run, and
+// returns its path. Tests only run it: none may change or move it.
 func buildUsher(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "usher")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	b := &usherBinary
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "usher-test-bin-"); b.err != nil {
+			return
+		}
+		b.path = filepath.Join(b.dir, "usher")
+		if out, err := exec.Command("go", "build", "-o", b.path, ".").CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatalf("build: %v", b.err)
 	}
-	return bin
+	return b.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if usherBinary.dir != "" {
+		os.RemoveAll(usherBinary.dir)
+	}
+	os.Exit(code)
 }
 
 // openDatabase opens the database behind dsn directly, as someone holding
