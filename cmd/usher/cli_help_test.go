@@ -19,6 +19,7 @@ func usher(env map[string]string, args ...string) (stdout, stderr string, code i
 }
 
 func TestCommandHelp(t *testing.T) {
+	t.Parallel()
 	// A secret in the environment, which no help may show.
 	env := map[string]string{"USHER_CLIENT_SECRET": "s3cret-from-the-env", "USHER_DB": "postgres://u:dbpass@db/usher"}
 	for _, tc := range []struct {
@@ -72,6 +73,7 @@ func TestCommandHelp(t *testing.T) {
 }
 
 func TestVersionCommand(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		out, errOut, code := usher(nil, args...)
 		if code != 0 || errOut != "" || !regexp.MustCompile(`^usher \S+ \((commit \S+|commit unknown)[^)]*\), built with go\S+\n$`).MatchString(out) {
@@ -81,6 +83,7 @@ func TestVersionCommand(t *testing.T) {
 }
 
 func TestCommandLineMistakes(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	if _, errOut, code := usher(nil, "migrate", "--db", dsn); code != 0 {
 		t.Fatalf("migrate: %s", errOut)

@@ -186,6 +186,7 @@ func concrete(pattern string) (method, path string) {
 }
 
 func TestDashboardAccess(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -327,6 +328,7 @@ func importFile() []byte {
 // TestDashboardImport uploads a users file through the dashboard's form,
 // follows the job's page until it ends, and downloads the failed rows.
 func TestDashboardImport(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -449,6 +451,7 @@ func TestDashboardImport(t *testing.T) {
 }
 
 func TestDashboardMetadataValidation(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	s := startServer(t, dsn, nil)
 	tok := s.token(t)
@@ -792,6 +795,7 @@ func TestBrowserDashboard(t *testing.T) {
 }
 
 func TestAdminInviteCommand(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	s := startServer(t, dsn, nil)
 	tok := s.token(t)
@@ -866,6 +870,7 @@ func TestAdminInviteCommand(t *testing.T) {
 }
 
 func TestUserPermissionsAPI(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	var u user

@@ -24,6 +24,7 @@ func cli(env map[string]string, args ...string) (string, string, error) {
 }
 
 func TestImportCommand(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	s := startServer(t, dsn, nil)
 	m := mgmtAPI{t, s, s.token(t)}
@@ -89,6 +90,7 @@ func TestImportCommand(t *testing.T) {
 // through a file and runs it again: every user and every invitation mail
 // exists exactly once.
 func TestImportResumesAfterSIGKILL(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

@@ -33,6 +33,7 @@ func (inv invitation) steps() string {
 }
 
 func TestInvitations(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		sink := mailtest.Start(t)
 		s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})
@@ -140,6 +141,7 @@ func TestInvitations(t *testing.T) {
 // for a while: a change made through the API must still reach the very next
 // invitation's mail.
 func TestInvitationMailFollowsSettings(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		m := mgmtAPI{t, s, s.token(t)}

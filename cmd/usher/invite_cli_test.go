@@ -7,6 +7,7 @@ import (
 )
 
 func TestInviteCommand(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	s := startServer(t, dsn, nil)
 	m := mgmtAPI{t, s, s.token(t)}

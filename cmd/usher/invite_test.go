@@ -66,6 +66,7 @@ func setPassword(t *testing.T, c *http.Client, base, link, password string) (*ht
 }
 
 func TestInvitationLoopTheAuth0Way(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		sink := mailtest.Start(t)
 		s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})
@@ -155,6 +156,7 @@ func TestInvitationLoopTheAuth0Way(t *testing.T) {
 }
 
 func TestOnlyTheNewestResetLinkWorks(t *testing.T) {
+	t.Parallel()
 	sink := mailtest.Start(t)
 	s := startServer(t, sqliteDSN(t), map[string]string{"USHER_SMTP_URL": sink.URL()})
 	tok := s.token(t)
@@ -180,6 +182,7 @@ func TestOnlyTheNewestResetLinkWorks(t *testing.T) {
 }
 
 func TestTicketsAPI(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -223,6 +226,7 @@ func TestTicketsAPI(t *testing.T) {
 }
 
 func TestExpiredLinkSaysSoAndOffersANewOne(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	var u user
@@ -240,6 +244,7 @@ func TestExpiredLinkSaysSoAndOffersANewOne(t *testing.T) {
 }
 
 func TestInviteAndResetTextsCanBeReplaced(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	texts := map[string]any{

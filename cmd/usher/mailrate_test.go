@@ -139,6 +139,7 @@ func TestMailRateCapHoldsMailForTheNextWindow(t *testing.T) {
 // schema, each with a cap of 5 a minute and mail queued through both: in
 // every window the two together deliver 5, and each mail arrives once.
 func TestMailRateCapIsSharedByInstances(t *testing.T) {
+	t.Parallel()
 	dsn := postgresDSN(t) // skips without USHER_TEST_POSTGRES_DSN
 	const limit, n = 5, 20
 	clock := mailtest.NewClock(time.Now().Add(time.Hour))
@@ -178,6 +179,7 @@ func TestMailRateCapIsSharedByInstances(t *testing.T) {
 // TestMailRateConfiguration checks --mail-rate and USHER_MAIL_RATE: a value
 // that is not a whole number of mails per minute is a usage error.
 func TestMailRateConfiguration(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		env  string
 		args []string

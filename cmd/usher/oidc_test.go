@@ -385,6 +385,7 @@ func TestOIDCRelyingPartyInBrowser(t *testing.T) {
 // TestOIDCIssuerIsExact: go-oidc refuses a provider whose discovered issuer
 // differs from the one configured, so the trailing slash matters.
 func TestOIDCIssuerIsExact(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -405,6 +406,7 @@ func TestOIDCIssuerIsExact(t *testing.T) {
 // token from the refresh-token grant. The same relying party as above, driven
 // by a plain HTTP client with a cookie jar.
 func TestOIDCSessionKeepsAuthTime(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	rp := newOIDCRP(t)

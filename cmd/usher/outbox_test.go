@@ -210,6 +210,7 @@ func TestInvitationsQueuedDuringAnSMTPOutage(t *testing.T) {
 // moves the end of those leases to now in the database, as the clock
 // would.
 func TestOutboxSurvivesAKilledProcess(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -347,6 +348,7 @@ func startBinary(t *testing.T, bin, dbFile, smtpURL string) (*testServer, func()
 // schema with one SMTP server, and queues 1,000 mails through both: each is
 // delivered exactly once.
 func TestTwoInstancesDeliverEachMailOnce(t *testing.T) {
+	t.Parallel()
 	dsn := postgresDSN(t) // skips without USHER_TEST_POSTGRES_DSN
 	sink := mailtest.Start(t)
 	env := map[string]string{"USHER_SMTP_URL": sink.URL()}

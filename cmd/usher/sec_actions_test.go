@@ -63,6 +63,7 @@ func TestActionsMemoryBudget(t *testing.T) {
 // TestActionMemoryConfiguration checks that a bad --action-memory-mb is a
 // usage error naming the flag.
 func TestActionMemoryConfiguration(t *testing.T) {
+	t.Parallel()
 	for _, v := range []string{"0", "-1", "lots"} {
 		err := run(t.Context(), []string{"usher", "serve", "--action-memory-mb", v}, func(string) string { return "" }, systemClock{}, strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
 		if err == nil || !strings.Contains(err.Error(), "--action-memory-mb") {

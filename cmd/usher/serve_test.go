@@ -28,6 +28,7 @@ import (
 )
 
 func TestFirstStartCreatesDefaultsAndPrintsCredentialsOnce(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	noBootstrap := map[string]string{"USHER_BOOTSTRAP_CLIENT_ID": "", "USHER_BOOTSTRAP_CLIENT_SECRET": ""}
 	s := startServer(t, dsn, noBootstrap)
@@ -66,6 +67,7 @@ func field(out, label string) string {
 }
 
 func TestBootstrapSecretFromEnvironmentIsUpdatedAtStart(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	s := startServer(t, dsn, nil)
 	s.token(t)
@@ -79,6 +81,7 @@ func TestBootstrapSecretFromEnvironmentIsUpdatedAtStart(t *testing.T) {
 }
 
 func TestTokenEndpoint(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	aud := s.URL + "/api/v2/"
 	httpsAud := "https://" + strings.TrimPrefix(s.URL, "http://") + "/api/v2/"
@@ -180,6 +183,7 @@ func TestTokenEndpoint(t *testing.T) {
 }
 
 func TestManagementTokensAreChecked(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	s.wantErr(t, "GET", "/api/v2/users", "", nil, 401, "")
 	s.wantErr(t, "GET", "/api/v2/users", "not-a-jwt", nil, 401, "invalid_token")
@@ -190,6 +194,7 @@ func TestManagementTokensAreChecked(t *testing.T) {
 }
 
 func TestEveryManagementRouteChecksItsScope(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	admin := s.token(t)
 	// A client holding only read:stats may call none of these routes.
@@ -229,6 +234,7 @@ func TestEveryManagementRouteChecksItsScope(t *testing.T) {
 }
 
 func TestOperationsEndpoints(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	if s.call(t, "GET", "/healthz", "", nil, nil) != 200 || s.call(t, "GET", "/readyz", "", nil, nil) != 200 {
 		t.Fatal("health endpoints not 200")
@@ -247,6 +253,7 @@ func TestOperationsEndpoints(t *testing.T) {
 }
 
 func TestHTTPSAndPublicURL(t *testing.T) {
+	t.Parallel()
 	certFile, keyFile := selfSignedCert(t)
 	s := startServer(t, sqliteDSN(t), map[string]string{"USHER_TLS_CERT_FILE": certFile, "USHER_TLS_KEY_FILE": keyFile})
 	if !strings.HasPrefix(s.URL, "https://") {
@@ -311,6 +318,7 @@ func certPool(t testing.TB, certFile string) *x509.CertPool {
 }
 
 func TestCommandLine(t *testing.T) {
+	t.Parallel()
 	var out, errOut strings.Builder
 	env := func(string) string { return "" }
 	dsn := sqliteDSN(t)
