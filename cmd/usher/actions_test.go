@@ -44,6 +44,7 @@ type bindingsBody struct {
 }
 
 func TestActionsAPI(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -189,6 +190,7 @@ func TestActionsAPI(t *testing.T) {
 
 // TestActionsScopes checks that read:actions reads and nothing more.
 func TestActionsScopes(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	admin := s.token(t)
 	var c map[string]any

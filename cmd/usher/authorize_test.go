@@ -21,6 +21,7 @@ func pkce() (verifier, challenge string) {
 }
 
 func TestAuthorizationCodeFlowWithSessionsAndLogout(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -109,6 +110,7 @@ func TestAuthorizationCodeFlowWithSessionsAndLogout(t *testing.T) {
 }
 
 func TestSignupCanBeClosed(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	web := s.app(t, tok, nil)

@@ -13,12 +13,13 @@ import (
 // usher runs `usher ARGS...` as main() would: its output and exit status.
 func usher(env map[string]string, args ...string) (stdout, stderr string, code int) {
 	var out, errOut strings.Builder
-	err := run(context.Background(), append([]string{"usher"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+	err := run(context.Background(), append([]string{"usher"}, args...), func(k string) string { return env[k] }, systemClock{}, strings.NewReader(""), &out, &errOut)
 	code = exitCode(err, &errOut)
 	return out.String(), errOut.String(), code
 }
 
 func TestCommandHelp(t *testing.T) {
+	t.Parallel()
 	// A secret in the environment, which no help may show.
 	env := map[string]string{"USHER_CLIENT_SECRET": "s3cret-from-the-env", "USHER_DB": "postgres://u:dbpass@db/usher"}
 	for _, tc := range []struct {
@@ -72,6 +73,7 @@ func TestCommandHelp(t *testing.T) {
 }
 
 func TestVersionCommand(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		out, errOut, code := usher(nil, args...)
 		if code != 0 || errOut != "" || !regexp.MustCompile(`^usher \S+ \((commit \S+|commit unknown)[^)]*\), built with go\S+\n$`).MatchString(out) {
@@ -81,6 +83,7 @@ func TestVersionCommand(t *testing.T) {
 }
 
 func TestCommandLineMistakes(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	if _, errOut, code := usher(nil, "migrate", "--db", dsn); code != 0 {
 		t.Fatalf("migrate: %s", errOut)

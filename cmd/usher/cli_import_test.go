@@ -13,6 +13,7 @@ import (
 )
 
 func TestImportTellsWhatWentWrong(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	startServer(t, dsn, nil).stop()
 	env := map[string]string{"USHER_DB": dsn}

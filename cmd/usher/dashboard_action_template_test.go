@@ -14,6 +14,7 @@ import (
 const clearFlagTemplate = "Clear needsInvitation at first login"
 
 func TestDashboardActionsTemplate(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		sink := mailtest.Start(t)
 		s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})

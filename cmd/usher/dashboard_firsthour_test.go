@@ -33,6 +33,7 @@ func tableCells(page, label string) []string {
 // and says what happened on every row, also for events Usher writes without
 // a description (a change-password request).
 func TestDashboardLogsInWords(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -111,6 +112,7 @@ func wantSays(t *testing.T, what, text string, want ...string) {
 // serve sends through (host, port, user, TLS, where it was set), never its
 // password, and says so plainly when there is none.
 func TestDashboardMailShowsTheServerInUse(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		// No SMTP at all.
 		s := startServer(t, dsn, nil)
@@ -193,6 +195,7 @@ func invitationLife(t *testing.T, m mgmtAPI, email string) time.Duration {
 // and the Mail page say it, and the links made from the dashboard, the API
 // and resets follow it.
 func TestDashboardOneLinkLifetime(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		m := mgmtAPI{t, s, s.token(t)}
@@ -270,6 +273,7 @@ func TestDashboardOneLinkLifetime(t *testing.T) {
 // this once, its secret, which works; the form carries a CSRF token, and a
 // bad callback or a missing name is a 400 that makes nothing.
 func TestDashboardCreateApplication(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)

@@ -25,6 +25,7 @@ func peopleRow(t *testing.T, admin *dashUser, email string) (name, state string)
 }
 
 func TestDashboardPersonPage(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		sink := mailtest.Start(t)
 		s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})

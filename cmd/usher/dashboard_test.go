@@ -36,7 +36,7 @@ func adminInvite(t testing.TB, dsn, publicURL, email string) string {
 	t.Helper()
 	var out, errOut strings.Builder
 	err := run(context.Background(), []string{"usher", "admin", "invite", "--db", dsn, "--public-url", publicURL, email},
-		func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+		func(string) string { return "" }, systemClock{}, strings.NewReader(""), &out, &errOut)
 	if err != nil {
 		t.Fatalf("usher admin invite: %v\n%s%s", err, out.String(), errOut.String())
 	}
@@ -186,6 +186,7 @@ func concrete(pattern string) (method, path string) {
 }
 
 func TestDashboardAccess(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -327,6 +328,7 @@ func importFile() []byte {
 // TestDashboardImport uploads a users file through the dashboard's form,
 // follows the job's page until it ends, and downloads the failed rows.
 func TestDashboardImport(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -449,6 +451,7 @@ func TestDashboardImport(t *testing.T) {
 }
 
 func TestDashboardMetadataValidation(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	s := startServer(t, dsn, nil)
 	tok := s.token(t)
@@ -792,6 +795,7 @@ func TestBrowserDashboard(t *testing.T) {
 }
 
 func TestAdminInviteCommand(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	s := startServer(t, dsn, nil)
 	tok := s.token(t)
@@ -800,7 +804,7 @@ func TestAdminInviteCommand(t *testing.T) {
 	}
 	admin := func(args ...string) (string, error) {
 		var out, errOut strings.Builder
-		err := run(context.Background(), append([]string{"usher", "admin"}, args...), env, strings.NewReader(""), &out, &errOut)
+		err := run(context.Background(), append([]string{"usher", "admin"}, args...), env, systemClock{}, strings.NewReader(""), &out, &errOut)
 		return out.String() + errOut.String(), err
 	}
 	perms := func(email string) []map[string]any {
@@ -850,7 +854,7 @@ func TestAdminInviteCommand(t *testing.T) {
 	for _, args := range [][]string{{}, {"nonsense"}, {"invite"}, {"invite", "a@example.com", "b@example.com"}, {"invite", "--url", "", "x@example.com"}} {
 		if args := args; len(args) == 3 && args[1] == "--url" {
 			var out strings.Builder
-			err := run(context.Background(), append([]string{"usher", "admin"}, args...), func(string) string { return "" }, strings.NewReader(""), &out, &out)
+			err := run(context.Background(), append([]string{"usher", "admin"}, args...), func(string) string { return "" }, systemClock{}, strings.NewReader(""), &out, &out)
 			if exitCode(err, io.Discard) != 2 {
 				t.Fatalf("admin %v without a target: %v", args, err)
 			}
@@ -866,6 +870,7 @@ func TestAdminInviteCommand(t *testing.T) {
 }
 
 func TestUserPermissionsAPI(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	var u user

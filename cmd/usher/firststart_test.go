@@ -40,7 +40,7 @@ func serveOnce(t *testing.T, env map[string]string, args ...string) (stdout, std
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out, log syncBuffer
-	err = run(ctx, append([]string{"usher", "serve"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &out, &log)
+	err = run(ctx, append([]string{"usher", "serve"}, args...), func(k string) string { return env[k] }, systemClock{}, strings.NewReader(""), &out, &log)
 	if ctx.Err() != nil {
 		t.Fatalf("usher serve did not stop by itself:\n%s", out.String())
 	}
@@ -62,6 +62,7 @@ func tableCount(t *testing.T, dsn string) int {
 var secretLine = regexp.MustCompile(`(?m)^  client_id:\s+(\S+)\n  client_secret:\s+(\S+)$`)
 
 func TestFirstStartCredentialsOnce(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		addr := freeAddr(t)
 		env := with(noBootstrap, map[string]string{"USHER_ADDR": addr, "USHER_DB": dsn, "USHER_LOG_FORMAT": "json"})
@@ -131,6 +132,7 @@ func TestFirstStartCredentialsOnce(t *testing.T) {
 }
 
 func TestClientsCommand(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	s := startServer(t, dsn, nil)
 	remote := map[string]string{"USHER_URL": s.URL, "USHER_CLIENT_ID": s.ClientID, "USHER_CLIENT_SECRET": s.ClientSecret}
@@ -185,6 +187,7 @@ func TestClientsCommand(t *testing.T) {
 }
 
 func TestServeSaysWhereMailGoes(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	s := startServer(t, dsn, nil)
 	if !strings.Contains(s.Stdout.String(), "Mail: no SMTP configured: mail waits in the outbox (dashboard → Outbox)\n") {
@@ -214,6 +217,7 @@ func TestServeSaysWhereMailGoes(t *testing.T) {
 }
 
 func TestServeChecksTLSFilesBeforeListening(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.pem")
 	os.WriteFile(garbage, []byte("not a certificate"), 0o600)

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/usherid/usher/internal/mail/mailtest"
 )
 
 // testServer is a real `usher serve` started through run() on a free port.
@@ -31,7 +33,10 @@ type testServer struct {
 	Stdout       *syncBuffer
 	Stderr       *syncBuffer // the log
 	HTTP         *http.Client
-	stop         func()
+	// Clock is the server's time: a test moves it forward (Advance) past an
+	// expiry instead of sleeping.
+	Clock *mailtest.Clock
+	stop  func()
 }
 
 // syncBuffer is a bytes.Buffer safe to write from the server goroutine and
@@ -109,15 +114,15 @@ func engines(t *testing.T, fn func(t *testing.T, dsn string)) {
 const testSecretKey = "dGVzdC1vbmx5LXNlY3JldC1rZXktMzItYnl0ZXMhISE="
 
 // startServer runs `usher serve` on dsn with the given extra environment and
-// waits until /readyz answers.
+// waits until /readyz answers. The server runs on a clock of its own that
+// keeps the real time's pace until the test moves it (s.Clock.Advance).
 func startServer(t testing.TB, dsn string, env map[string]string, args ...string) *testServer {
 	t.Helper()
-	return startServerIn(context.Background(), t, dsn, env, args...)
+	return startServerOn(t, mailtest.NewRunningClock(), dsn, env, args...)
 }
 
-// startServerIn is startServer with run's context derived from base, which
-// carries what a test hands the server inside (see withMailClock).
-func startServerIn(base context.Context, t testing.TB, dsn string, env map[string]string, args ...string) *testServer {
+// startServerOn is startServer with the server's time on clk.
+func startServerOn(t testing.TB, clk *mailtest.Clock, dsn string, env map[string]string, args ...string) *testServer {
 	t.Helper()
 	addr := freeAddr(t)
 	vars := map[string]string{
@@ -135,11 +140,11 @@ func startServerIn(base context.Context, t testing.TB, dsn string, env map[strin
 	}
 	addr = vars["USHER_ADDR"] // a test may start a server again where it was
 	getenv := func(k string) string { return vars[k] }
-	ctx, cancel := context.WithCancel(base)
+	ctx, cancel := context.WithCancel(context.Background())
 	out, log := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"usher", "serve"}, args...), getenv, strings.NewReader(""), out, log)
+		done <- run(ctx, append([]string{"usher", "serve"}, args...), getenv, clk, strings.NewReader(""), out, log)
 	}()
 
 	scheme := "http"
@@ -148,10 +153,15 @@ func startServerIn(base context.Context, t testing.TB, dsn string, env map[strin
 		scheme = "https"
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, vars["USHER_TLS_CERT_FILE"])}}
 	}
-	s := &testServer{URL: scheme + "://" + addr, ClientID: vars["USHER_BOOTSTRAP_CLIENT_ID"], ClientSecret: vars["USHER_BOOTSTRAP_CLIENT_SECRET"], Stdout: out, Stderr: log, HTTP: client}
+	s := &testServer{URL: scheme + "://" + addr, ClientID: vars["USHER_BOOTSTRAP_CLIENT_ID"], ClientSecret: vars["USHER_BOOTSTRAP_CLIENT_SECRET"], Stdout: out, Stderr: log, HTTP: client, Clock: clk}
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {
+			// A connection a client dialled but has not sent a request on
+			// yet holds http.Server.Shutdown for up to 5 seconds; the test's
+			// clients are done with the server, so close what they keep.
+			s.HTTP.CloseIdleConnections()
+			http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 			cancel()
 			select {
 			case err := <-done:
@@ -288,15 +298,40 @@ func decodeSegment(seg string) (string, error) {
 	return string(b), err
 }
 
-// buildUsher builds the usher binary into a folder of the test's and
-// returns its path.
+// usherBinary is the usher binary, built once for every test that runs it
+// (linking it costs seconds of CPU each time) and removed by TestMain.
+var usherBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// buildUsher builds the usher binary, once for the whole test run, and
+// returns its path. Tests only run it: none may change or move it.
 func buildUsher(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "usher")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	b := &usherBinary
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "usher-test-bin-"); b.err != nil {
+			return
+		}
+		b.path = filepath.Join(b.dir, "usher")
+		if out, err := exec.Command("go", "build", "-o", b.path, ".").CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatalf("build: %v", b.err)
 	}
-	return bin
+	return b.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if usherBinary.dir != "" {
+		os.RemoveAll(usherBinary.dir)
+	}
+	os.Exit(code)
 }
 
 // openDatabase opens the database behind dsn directly, as someone holding

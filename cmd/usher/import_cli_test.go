@@ -19,11 +19,12 @@ import (
 // cli runs `usher ARGS...` in this process with the environment env.
 func cli(env map[string]string, args ...string) (string, string, error) {
 	var out, errOut strings.Builder
-	err := run(context.Background(), append([]string{"usher"}, args...), func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+	err := run(context.Background(), append([]string{"usher"}, args...), func(k string) string { return env[k] }, systemClock{}, strings.NewReader(""), &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 
 func TestImportCommand(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	s := startServer(t, dsn, nil)
 	m := mgmtAPI{t, s, s.token(t)}
@@ -89,6 +90,7 @@ func TestImportCommand(t *testing.T) {
 // through a file and runs it again: every user and every invitation mail
 // exists exactly once.
 func TestImportResumesAfterSIGKILL(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

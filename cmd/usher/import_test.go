@@ -113,6 +113,7 @@ func (s *testServer) connectionID(t testing.TB, tok string) string {
 // the ways files go bad, and checks that the good ones land and each bad
 // one is reported with its line and Auth0's error code.
 func TestImportJobReportsBadRowsByLine(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -183,6 +184,7 @@ func TestImportJobReportsBadRowsByLine(t *testing.T) {
 // TestImportJobOptions covers upsert, invitations, dry runs, CSV, the
 // verification-email job and the request errors.
 func TestImportJobOptions(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)

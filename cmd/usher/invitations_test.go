@@ -33,6 +33,7 @@ func (inv invitation) steps() string {
 }
 
 func TestInvitations(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		sink := mailtest.Start(t)
 		s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})
@@ -110,7 +111,7 @@ func TestInvitations(t *testing.T) {
 		// Expiry shows in the status; a resend brings it back to life.
 		var short invitation
 		m.must("POST", "/usher/v1/invitations", map[string]any{"email": "quick@example.com", "ttl_sec": 1, "send_invitation_email": false}, 201, &short)
-		time.Sleep(1100 * time.Millisecond)
+		s.Clock.Advance(1100 * time.Millisecond) // past the second it lasts
 		var expired invitation
 		m.must("GET", "/usher/v1/invitations/"+short.ID, nil, 200, &expired)
 		if expired.Status != "expired" {
@@ -140,6 +141,7 @@ func TestInvitations(t *testing.T) {
 // for a while: a change made through the API must still reach the very next
 // invitation's mail.
 func TestInvitationMailFollowsSettings(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		m := mgmtAPI{t, s, s.token(t)}

@@ -76,6 +76,7 @@ func acceptThenForget(t *testing.T, m mgmtAPI, sink *mailtest.Sink, email string
 }
 
 func TestInvitationAcceptedClearsTheFlag(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		sink := mailtest.Start(t)
 		s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})

@@ -7,6 +7,7 @@ import (
 )
 
 func TestInviteCommand(t *testing.T) {
+	t.Parallel()
 	dsn := sqliteDSN(t)
 	s := startServer(t, dsn, nil)
 	m := mgmtAPI{t, s, s.token(t)}
@@ -16,7 +17,7 @@ func TestInviteCommand(t *testing.T) {
 	}
 	runCLI := func(stdin string, args ...string) (string, string, error) {
 		var out, errOut strings.Builder
-		err := run(context.Background(), append([]string{"usher", "invite"}, args...), env, strings.NewReader(stdin), &out, &errOut)
+		err := run(context.Background(), append([]string{"usher", "invite"}, args...), env, systemClock{}, strings.NewReader(stdin), &out, &errOut)
 		return out.String(), errOut.String(), err
 	}
 
@@ -50,7 +51,7 @@ func TestInviteCommand(t *testing.T) {
 		t.Fatalf("outbox holds %d mails, want one per invitation", mails.Total)
 	}
 	for _, args := range [][]string{{}, {"--db", "", "--url", ""}} {
-		err := run(context.Background(), append([]string{"usher", "invite"}, args...), func(string) string { return "" }, strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
+		err := run(context.Background(), append([]string{"usher", "invite"}, args...), func(string) string { return "" }, systemClock{}, strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
 		if exitCode(err, &strings.Builder{}) != 2 {
 			t.Fatalf("invite %v: %v, want a usage error", args, err)
 		}

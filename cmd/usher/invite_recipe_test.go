@@ -41,6 +41,7 @@ func pendingTotal(m mgmtAPI) int {
 }
 
 func TestInvitationsTheAuth0WayAreCounted(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		sink := mailtest.Start(t)
 		s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})

@@ -66,6 +66,7 @@ func setPassword(t *testing.T, c *http.Client, base, link, password string) (*ht
 }
 
 func TestInvitationLoopTheAuth0Way(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		sink := mailtest.Start(t)
 		s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})
@@ -155,6 +156,7 @@ func TestInvitationLoopTheAuth0Way(t *testing.T) {
 }
 
 func TestOnlyTheNewestResetLinkWorks(t *testing.T) {
+	t.Parallel()
 	sink := mailtest.Start(t)
 	s := startServer(t, sqliteDSN(t), map[string]string{"USHER_SMTP_URL": sink.URL()})
 	tok := s.token(t)
@@ -180,6 +182,7 @@ func TestOnlyTheNewestResetLinkWorks(t *testing.T) {
 }
 
 func TestTicketsAPI(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -223,13 +226,14 @@ func TestTicketsAPI(t *testing.T) {
 }
 
 func TestExpiredLinkSaysSoAndOffersANewOne(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	var u user
 	s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "ed@example.com", "verify_email": false}, &u)
 	var out struct{ Ticket string }
 	s.call(t, "POST", "/api/v2/tickets/password-change", tok, map[string]any{"user_id": u.UserID, "ttl_sec": 1}, &out)
-	time.Sleep(1100 * time.Millisecond)
+	s.Clock.Advance(1100 * time.Millisecond) // past the second it lasts
 	st, page := get(t, browser(t), out.Ticket)
 	if st != http.StatusGone || !strings.Contains(page, "expired") || !strings.Contains(page, "Send me a new link") {
 		t.Fatalf("expired link: %d\n%s", st, page)
@@ -240,6 +244,7 @@ func TestExpiredLinkSaysSoAndOffersANewOne(t *testing.T) {
 }
 
 func TestInviteAndResetTextsCanBeReplaced(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	texts := map[string]any{

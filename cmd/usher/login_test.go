@@ -33,6 +33,7 @@ func (s *testServer) passwordRealm(t *testing.T, c client, email, password, scop
 }
 
 func TestPasswordGrantsUserInfoAndRefresh(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -106,6 +107,7 @@ func TestPasswordGrantsUserInfoAndRefresh(t *testing.T) {
 }
 
 func TestBruteForceProtection(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	c := s.app(t, tok, nil)

@@ -63,6 +63,7 @@ func wantLinkTwice(t *testing.T, m renderedMail, suffix string) {
 }
 
 func TestDefaultInvitationMail(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	m := mgmtAPI{t, s, tok}
@@ -146,6 +147,7 @@ func TestDefaultInvitationMail(t *testing.T) {
 }
 
 func TestDefaultResetMail(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	m := mgmtAPI{t, s, tok}

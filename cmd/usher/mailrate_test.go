@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/mail/mailtest"
 )
 
@@ -21,12 +20,6 @@ import (
 // ends when the test says so, and a worker that waits for the next window
 // is known to send nothing meanwhile. The clock starts an hour ahead of the
 // real one so that every mail the test queues is due on it.
-
-// withMailClock makes the server started with ctx (startServerIn) run its
-// outbox worker on clock.
-func withMailClock(ctx context.Context, clock mail.Clock) context.Context {
-	return context.WithValue(ctx, mailClockKey{}, clock)
-}
 
 // metric reads one unlabelled figure from the server's /metrics.
 func (s *testServer) metric(t testing.TB, name string) float64 {
@@ -85,7 +78,7 @@ func TestMailRateCapHoldsMailForTheNextWindow(t *testing.T) {
 		const limit, n = 5, 12
 		clock := mailtest.NewClock(time.Now().Add(time.Hour))
 		sink := mailtest.Start(t)
-		s := startServerIn(withMailClock(context.Background(), clock), t, dsn,
+		s := startServerOn(t, clock, dsn,
 			map[string]string{"USHER_SMTP_URL": sink.URL(), "USHER_MAIL_RATE": strconv.Itoa(limit)})
 		tok := s.token(t)
 		for _, e := range createUsers(t, s, tok, "capped", n, false) {
@@ -146,14 +139,14 @@ func TestMailRateCapHoldsMailForTheNextWindow(t *testing.T) {
 // schema, each with a cap of 5 a minute and mail queued through both: in
 // every window the two together deliver 5, and each mail arrives once.
 func TestMailRateCapIsSharedByInstances(t *testing.T) {
+	t.Parallel()
 	dsn := postgresDSN(t) // skips without USHER_TEST_POSTGRES_DSN
 	const limit, n = 5, 20
 	clock := mailtest.NewClock(time.Now().Add(time.Hour))
 	sink := mailtest.Start(t)
 	env := map[string]string{"USHER_SMTP_URL": sink.URL(), "USHER_MAIL_RATE": strconv.Itoa(limit)}
-	ctx := withMailClock(context.Background(), clock)
-	a := startServerIn(ctx, t, dsn, env)
-	b := startServerIn(ctx, t, dsn, env)
+	a := startServerOn(t, clock, dsn, env)
+	b := startServerOn(t, clock, dsn, env)
 	tok := a.token(t)
 	for i, e := range createUsers(t, a, tok, "shared", n, false) {
 		[]*testServer{a, b}[i%2].changePassword(t, e)
@@ -186,6 +179,7 @@ func TestMailRateCapIsSharedByInstances(t *testing.T) {
 // TestMailRateConfiguration checks --mail-rate and USHER_MAIL_RATE: a value
 // that is not a whole number of mails per minute is a usage error.
 func TestMailRateConfiguration(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		env  string
 		args []string
@@ -202,7 +196,7 @@ func TestMailRateConfiguration(t *testing.T) {
 			}
 			return ""
 		}
-		err := run(context.Background(), append([]string{"usher", "serve", "--db", sqliteDSN(t)}, tc.args...), getenv, nil, io.Discard, io.Discard)
+		err := run(context.Background(), append([]string{"usher", "serve", "--db", sqliteDSN(t)}, tc.args...), getenv, systemClock{}, nil, io.Discard, io.Discard)
 		var ue usageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--mail-rate") {
 			t.Errorf("USHER_MAIL_RATE=%q %v: %v; want a usage error naming --mail-rate", tc.env, tc.args, err)

@@ -14,7 +14,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args, os.Getenv, systemClock{}, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }
@@ -54,8 +54,9 @@ TARGET is --db DSN (work on the database directly) or --url URL with
 Run "usher COMMAND --help" for what a command does and its flags.
 `
 
-// run is the whole program: args as os.Args, the environment through getenv.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+// run is the whole program: args as os.Args, the environment through getenv,
+// the time from clk (main passes the system's; a test, one it moves).
+func run(ctx context.Context, args []string, getenv func(string) string, clk clock, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
 		fmt.Fprint(stderr, usage)
 		return usageError{"missing command"}
@@ -63,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cmd, rest := args[1], args[2:]
 	switch cmd {
 	case "serve":
-		return serve(ctx, rest, getenv, stdout, stderr)
+		return serve(ctx, rest, getenv, clk, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "invite":

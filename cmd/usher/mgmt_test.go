@@ -33,6 +33,7 @@ type user struct {
 const dbConn = "Username-Password-Authentication"
 
 func TestUsers(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -162,6 +163,7 @@ func TestUsers(t *testing.T) {
 }
 
 func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -200,6 +202,7 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 }
 
 func TestConcurrentCreatesOfOneEmailYieldOneUser(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -237,6 +240,7 @@ type client struct {
 }
 
 func TestClientsAndGrants(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -331,6 +335,7 @@ func TestClientsAndGrants(t *testing.T) {
 }
 
 func TestConnections(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -399,6 +404,7 @@ func TestConnections(t *testing.T) {
 }
 
 func TestTenantSettings(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)

@@ -385,6 +385,7 @@ func TestOIDCRelyingPartyInBrowser(t *testing.T) {
 // TestOIDCIssuerIsExact: go-oidc refuses a provider whose discovered issuer
 // differs from the one configured, so the trailing slash matters.
 func TestOIDCIssuerIsExact(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -405,6 +406,7 @@ func TestOIDCIssuerIsExact(t *testing.T) {
 // token from the refresh-token grant. The same relying party as above, driven
 // by a plain HTTP client with a cookie jar.
 func TestOIDCSessionKeepsAuthTime(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	rp := newOIDCRP(t)
@@ -438,9 +440,9 @@ func TestOIDCSessionKeepsAuthTime(t *testing.T) {
 		t.Fatalf("login: %d at %s, RP errors %v\n%s", st, at, errs, page)
 	}
 
-	// auth_time has whole seconds: let one pass, so that a new
-	// authentication would show.
-	time.Sleep(1100 * time.Millisecond)
+	// auth_time has whole seconds: let one pass on the server's clock, so
+	// that a new authentication would show.
+	s.Clock.Advance(1100 * time.Millisecond)
 	st, at, page = visit(person.Get(rp.srv.URL + "/login"))
 	logins, errs := rp.completed()
 	if st != 200 || !strings.HasPrefix(at, rp.srv.URL+"/callback?") || len(errs) != 0 || len(logins) != 2 {

@@ -263,6 +263,7 @@ func TestBrowserForgotPassword(t *testing.T) {
 // guards over plain HTTP: a form without its CSRF token sends nothing, and
 // a connection that closes self-service reset shows no link and no form.
 func TestPagesForgotPasswordGuards(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	tok := s.token(t)
 	m := mgmtAPI{t, s, tok}

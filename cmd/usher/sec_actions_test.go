@@ -63,8 +63,9 @@ func TestActionsMemoryBudget(t *testing.T) {
 // TestActionMemoryConfiguration checks that a bad --action-memory-mb is a
 // usage error naming the flag.
 func TestActionMemoryConfiguration(t *testing.T) {
+	t.Parallel()
 	for _, v := range []string{"0", "-1", "lots"} {
-		err := run(t.Context(), []string{"usher", "serve", "--action-memory-mb", v}, func(string) string { return "" }, strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
+		err := run(t.Context(), []string{"usher", "serve", "--action-memory-mb", v}, func(string) string { return "" }, systemClock{}, strings.NewReader(""), &strings.Builder{}, &strings.Builder{})
 		if err == nil || !strings.Contains(err.Error(), "--action-memory-mb") {
 			t.Errorf("--action-memory-mb %s: %v, want an error naming the flag", v, err)
 		}

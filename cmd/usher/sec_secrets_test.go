@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	_ "modernc.org/sqlite" // the "sqlite" driver, for reading the database behind Usher's back
 
+	"github.com/usherid/usher/internal/oauth"
 	"github.com/usherid/usher/internal/secretbox"
 )
 
@@ -110,7 +111,7 @@ func secretsServe(t *testing.T, dsn string, env map[string]string, args ...strin
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out, errOut syncBuffer
-	err := run(ctx, append([]string{"usher", "serve"}, args...), func(k string) string { return vars[k] }, strings.NewReader(""), &out, &errOut)
+	err := run(ctx, append([]string{"usher", "serve"}, args...), func(k string) string { return vars[k] }, systemClock{}, strings.NewReader(""), &out, &errOut)
 	if ctx.Err() != nil {
 		t.Fatalf("usher serve started; want it to refuse\n%s", errOut.String())
 	}
@@ -430,7 +431,8 @@ func TestSigningKeyRotationReachesOtherInstances(t *testing.T) {
 			t.Fatalf("B refuses A's token signed with the new key: %d", st)
 		}
 		// B signs with the new key once it has read the keys again (they are
-		// kept two seconds); polled slowly, for /oauth/token's rate limit.
+		// kept oauth.KeysTTL, which B's clock is moved past); polled slowly,
+		// for /oauth/token's rate limit.
 		slowly := func(what string, cond func() bool) {
 			t.Helper()
 			for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(250 * time.Millisecond) {
@@ -439,10 +441,12 @@ func TestSigningKeyRotationReachesOtherInstances(t *testing.T) {
 				}
 			}
 		}
+		b.Clock.Advance(oauth.KeysTTL)
 		slowly("B signing with the rotated key", func() bool { return kidOf(t, token(b)) == rotated.KID })
 		if st := a.call(t, "PUT", "/api/v2/keys/signing/"+url.PathEscape(kidOf(t, first))+"/revoke", token(a), nil, nil); st != 200 {
 			t.Fatalf("revoke: %d", st)
 		}
+		b.Clock.Advance(oauth.KeysTTL)
 		slowly("B refusing the revoked key's token", func() bool { return b.call(t, "GET", "/api/v2/users", first, nil, nil) == 401 })
 	})
 }

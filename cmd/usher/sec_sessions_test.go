@@ -181,6 +181,7 @@ func (s *testServer) wantFreshLogin(t *testing.T, c client, email, password stri
 }
 
 func TestPasswordChangeEndsEarlierSessionsAndRefreshTokens(t *testing.T) {
+	t.Parallel()
 	ways := map[string]func(t *testing.T, s *testServer, tok string, u user){
 		"ticket link": func(t *testing.T, s *testServer, tok string, u user) {
 			var out struct{ Ticket string }
@@ -219,6 +220,7 @@ func TestPasswordChangeEndsEarlierSessionsAndRefreshTokens(t *testing.T) {
 // TestImportedPasswordEndsEarlierLogins: an import that upserts a user's
 // password hash is a password change too.
 func TestImportedPasswordEndsEarlierLogins(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -240,6 +242,7 @@ func TestImportedPasswordEndsEarlierLogins(t *testing.T) {
 }
 
 func TestBlockedUserIsRefusedEverywhereAndLogsInAgainAfterUnblock(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)
@@ -270,6 +273,7 @@ func TestBlockedUserIsRefusedEverywhereAndLogsInAgainAfterUnblock(t *testing.T) 
 }
 
 func TestDeletedUserIsRefused(t *testing.T) {
+	t.Parallel()
 	engines(t, func(t *testing.T, dsn string) {
 		s := startServer(t, dsn, nil)
 		tok := s.token(t)

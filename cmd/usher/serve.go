@@ -41,7 +41,24 @@ credentials once; with no SMTP server configured, mail waits in the outbox,
 readable in the dashboard. Every flag has an environment variable, named in
 its description; a flag wins over its variable.`}
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// clock is the time the server decides by: when tickets, invitations,
+// authorization codes, tokens and sessions expire, when a signing key is read
+// again, when mail is due and when a delivery window ends. main passes
+// systemClock; a test passes one it moves forward instead of sleeping.
+// mail.Clock is the same interface.
+type clock interface {
+	Now() time.Time
+	// After is time.After on this clock.
+	After(d time.Duration) <-chan time.Time
+}
+
+// systemClock is the real time.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func serve(ctx context.Context, args []string, getenv func(string) string, clk clock, stdout, stderr io.Writer) error {
 	c := serveCommand
 	fs := c.flags()
 	cfg := config.BindServe(fs, getenv)
@@ -89,7 +106,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer db.Close()
 	var worker *mail.Worker
 	var jobs *imports.Runner
-	svc := newServices(db, box, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() },
+	svc := newServices(db, box, clk.Now, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() },
 		actions.Options{Memory: uint64(cfg.ActionMemoryMB) << 20})
 	if err := sealPlaintext(ctx, db, svc.mails, log); err != nil {
 		return err
@@ -97,15 +114,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	worker = mail.NewWorker(db, svc.mails.Transport, log)
 	jobs = imports.NewRunner(svc.imports, func(err error) { log.Error("import job", "error", err) })
 	worker.Rate = mail.PerMinute(cfg.MailRate)
-	if clock, ok := ctx.Value(mailClockKey{}).(mail.Clock); ok {
-		worker.Clock = clock
-	}
+	worker.Clock = clk
 	ids, mails, acts, engine := svc.ids, svc.mails, svc.acts, svc.engine
-	keys, err := oauth.NewKeys(ctx, db, issuerHost(cfg.PublicURL), nil)
+	keys, err := oauth.NewKeys(ctx, db, issuerHost(cfg.PublicURL), clk.Now)
 	if err != nil {
 		return err
 	}
-	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer(), Actions: acts})
+	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer(), Actions: acts, Now: clk.Now})
 	dash := dashboard.New(dashboard.Options{Identity: ids, Imports: svc.imports, OAuth: tokens, Mail: mails, Actions: acts,
 		WakeOutbox: worker.Notify, PublicURL: cfg.PublicURL, Links: api.Links{Base: cfg.PublicURL}, Log: log})
 	if err := dash.Start(ctx); err != nil {
@@ -208,12 +223,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
-// mailClockKey is the context key under which an end-to-end test hands the
-// server it starts through run() a clock for the outbox worker, which it moves
-// forward to end a delivery-rate window without waiting a minute. Nothing
-// else sets it; run keeps the one signature main() uses.
-type mailClockKey struct{}
-
 // registerMailRate exposes the delivery cap on /metrics: what it is, how
 // much of the current window is used, and what it holds back.
 func registerMailRate(reg *prometheus.Registry, worker *mail.Worker, perMinute int) {
@@ -302,18 +311,18 @@ type services struct {
 }
 
 // newServices wires the domain; box seals secrets at rest (nil for the
-// commands that never read nor write them); mailQueued is told when a
-// transaction queued mail, jobQueued when an import job is ready to run;
-// acts bounds Actions.
-func newServices(db *store.DB, box *secretbox.Box, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func(), acts actions.Options) *services {
+// commands that never read nor write them); now tells the time; mailQueued
+// is told when a transaction queued mail, jobQueued when an import job is
+// ready to run; acts bounds Actions.
+func newServices(db *store.DB, box *secretbox.Box, now func() time.Time, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func(), acts actions.Options) *services {
 	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, acts)}
 	s.mails = mail.NewService(db, s.engine, mailFrom, envSMTP, box)
-	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Links: api.Links{Base: publicURL}, Composer: s.mails, CheckLiquid: s.engine.Check,
+	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Links: api.Links{Base: publicURL}, Now: now, Composer: s.mails, CheckLiquid: s.engine.Check,
 		MailQueued: mailQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
 			out, err := s.acts.Run(ctx, trigger, event)
 			return identity.TriggerOutcome{AppMetadata: out.AppMetadata, UserMetadata: out.UserMetadata, Denied: out.Denied}, err
 		}})
-	s.imports = imports.NewService(db, s.ids, imports.Options{MailQueued: mailQueued, JobQueued: jobQueued})
+	s.imports = imports.NewService(db, s.ids, imports.Options{MailQueued: mailQueued, JobQueued: jobQueued, Now: now})
 	return s
 }
 

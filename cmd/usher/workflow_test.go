@@ -70,6 +70,7 @@ func TestTheWholeInvitationWorkflow(t *testing.T) {
 }
 
 func TestActionsShapeTheLogin(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	m := mgmtAPI{t, s, s.token(t)}
 	deploy := func(name, code string) string {
@@ -132,6 +133,7 @@ func TestActionsShapeTheLogin(t *testing.T) {
 }
 
 func TestPreUserRegistrationActionsGateSignUp(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, sqliteDSN(t), nil)
 	m := mgmtAPI{t, s, s.token(t)}
 	var a struct{ ID string }

@@ -64,14 +64,14 @@ func handleCreateInvitation(ids *identity.Service) http.Handler {
 		if !created {
 			status = http.StatusOK // a retry with the same Idempotency-Key
 		}
-		web.WriteJSON(w, status, toInvitationJSON(invited.Invitation, invited.Link, time.Now()))
+		web.WriteJSON(w, status, toInvitationJSON(invited.Invitation, invited.Link, ids.Now()))
 	})
 }
 
 func handleGetInvitation(ids *identity.Service) http.Handler {
 	return respond(func(r *http.Request) (any, error) {
 		inv, err := ids.Invitation(r.Context(), r.PathValue("id"))
-		return toInvitationJSON(inv, "", time.Now()), err
+		return toInvitationJSON(inv, "", ids.Now()), err
 	})
 }
 
@@ -86,7 +86,7 @@ func handleListInvitations(ids *identity.Service) http.Handler {
 		if err != nil {
 			return nil, err
 		}
-		now := time.Now()
+		now := ids.Now()
 		return map[string]any{"start": pg.Page * pg.PerPage, "limit": pg.PerPage, "total": total,
 			"invitations": toAny(invs, func(inv identity.Invitation) any { return toInvitationJSON(inv, "", now) })}, nil
 	})
@@ -95,13 +95,13 @@ func handleListInvitations(ids *identity.Service) http.Handler {
 func handleResendInvitation(ids *identity.Service) http.Handler {
 	return respond(func(r *http.Request) (any, error) {
 		invited, err := ids.ResendInvitation(r.Context(), r.PathValue("id"))
-		return toInvitationJSON(invited.Invitation, invited.Link, time.Now()), err
+		return toInvitationJSON(invited.Invitation, invited.Link, ids.Now()), err
 	})
 }
 
 func handleRevokeInvitation(ids *identity.Service) http.Handler {
 	return respond(func(r *http.Request) (any, error) {
 		inv, err := ids.RevokeInvitation(r.Context(), r.PathValue("id"))
-		return toInvitationJSON(inv, "", time.Now()), err
+		return toInvitationJSON(inv, "", ids.Now()), err
 	})
 }

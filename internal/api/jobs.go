@@ -86,7 +86,7 @@ func handleImportUsers(imp *imports.Service) http.Handler {
 			mgmtError(w, err)
 			return
 		}
-		web.WriteJSON(w, http.StatusAccepted, toJobJSON(job, time.Now()))
+		web.WriteJSON(w, http.StatusAccepted, toJobJSON(job, imp.Now()))
 	})
 }
 
@@ -132,7 +132,7 @@ func readImportParts(r *http.Request, req *imports.Request, upload func(io.Reade
 func handleGetJob(imp *imports.Service) http.Handler {
 	return respond(func(r *http.Request) (any, error) {
 		j, err := imp.Job(r.Context(), r.PathValue("id"))
-		return toJobJSON(j, time.Now()), err
+		return toJobJSON(j, imp.Now()), err
 	})
 }
 
@@ -154,6 +154,6 @@ func handleJobErrors(imp *imports.Service) http.Handler {
 func handleVerificationEmailJob(ids *identity.Service) http.Handler {
 	return withBody(http.StatusCreated, func(r *http.Request, in identity.VerificationEmailRequest) (any, error) {
 		j, err := ids.VerificationEmailJob(r.Context(), in)
-		return toJobJSON(j, time.Now()), err
+		return toJobJSON(j, ids.Now()), err
 	})
 }

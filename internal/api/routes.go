@@ -7,7 +7,7 @@ import (
 )
 
 // addRoutes is the one table of every route Usher serves.
-func addRoutes(mux *http.ServeMux, d Deps) {
+func addRoutes(mux router, d Deps) {
 	ids, tokens, ms, hosted := d.Identity, d.OAuth, d.Mail, d.Pages
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(d.Ready, d.Logger))

@@ -44,6 +44,37 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 }
 
+// router is what addRoutes registers its routes on: the server's
+// http.ServeMux, or ManagementRoutes' list.
+type router interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// Route is a route that requires a Management API scope: its pattern as the
+// mux has it ("GET /api/v2/users/{id}") and the scopes any one of which
+// admits a request.
+type Route struct {
+	Pattern string
+	Scopes  []string
+}
+
+// ManagementRoutes lists every route that requires a scope, read from the
+// table NewServer serves (addRoutes), so that a test can check each one.
+func ManagementRoutes() []Route {
+	var routes scopedRoutes
+	addRoutes(&routes, Deps{Identity: &identity.Service{}, OAuth: &oauth.Server{}, Pages: pages.New(nil, nil, nil, nil, "", nil)})
+	return routes
+}
+
+// scopedRoutes is a router that keeps the routes that require a scope.
+type scopedRoutes []Route
+
+func (rs *scopedRoutes) Handle(pattern string, h http.Handler) {
+	if s, ok := h.(scoped); ok {
+		*rs = append(*rs, Route{Pattern: pattern, Scopes: s.scopes})
+	}
+}
+
 // NewServer returns Usher's HTTP handler.
 func NewServer(d Deps) http.Handler {
 	mux := http.NewServeMux()

@@ -25,7 +25,7 @@ func claimsFrom(ctx context.Context) oauth.Claims {
 // requireScope admits a request that carries a valid Management API access
 // token holding any of scopes: no token is a 401, too few scopes a 403.
 func requireScope(tokens *oauth.Server, audience string, scopes []string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return scoped{scopes: scopes, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
 		scheme, raw, _ := strings.Cut(auth, " ")
 		if auth == "" || !strings.EqualFold(scheme, "Bearer") || raw == "" {
@@ -46,7 +46,14 @@ func requireScope(tokens *oauth.Server, audience string, scopes []string, next h
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims)))
-	})
+	})}
+}
+
+// scoped is a handler requireScope guards, with the scopes it admits; what
+// ManagementRoutes reads.
+type scoped struct {
+	http.Handler
+	scopes []string
 }
 
 // tokenParams reads a token request from a form or a JSON body.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/usherid/usher/internal/errs"
@@ -215,7 +214,7 @@ func (d *Dashboard) importStatus() http.Handler {
 		data := jobData{Job: job, Percent: job.PercentDone(), RefreshEvery: refreshEvery}
 		if !job.Done() {
 			data.TimeLeft = "working it out"
-			if left := job.TimeLeft(time.Now()); left > 0 {
+			if left := job.TimeLeft(d.ids.Now()); left > 0 {
 				data.TimeLeft = "about " + roughly(left)
 			}
 		}

@@ -34,7 +34,7 @@ func (d *Dashboard) listInvitations(r *http.Request, data *invitationsData) erro
 	page := pageOf(r)
 	invs, total, err := d.ids.Invitations(r.Context(), identity.InvitationQuery{Status: data.Status, Email: data.Email,
 		Page: page, PerPage: perPage, IncludeTotals: true})
-	data.Invitations, data.Now = invs, time.Now()
+	data.Invitations, data.Now = invs, d.ids.Now()
 	data.Pager = d.newPager("/invitations", r.URL.Query(), page, len(invs), total)
 	if err != nil {
 		return err
@@ -143,7 +143,7 @@ func (d *Dashboard) invitation() http.Handler {
 			d.showError(w, s, err)
 			return
 		}
-		d.render(w, http.StatusOK, "invitation", s.view("Invitation of "+inv.Email, "invitations", "", invitationData{Invitation: inv, Now: time.Now()}))
+		d.render(w, http.StatusOK, "invitation", s.view("Invitation of "+inv.Email, "invitations", "", invitationData{Invitation: inv, Now: d.ids.Now()}))
 	})
 }
 
@@ -156,7 +156,7 @@ func (d *Dashboard) resend() http.Handler {
 			return
 		}
 		s.note = ""
-		v := s.view("Invitation of "+invited.Invitation.Email, "invitations", "", invitationData{Invitation: invited.Invitation, Link: invited.Link, Now: time.Now()})
+		v := s.view("Invitation of "+invited.Invitation.Email, "invitations", "", invitationData{Invitation: invited.Invitation, Link: invited.Link, Now: d.ids.Now()})
 		v.Flash = "A new link is mailed; the old one no longer works."
 		d.render(w, http.StatusOK, "invitation", v)
 	})

@@ -119,7 +119,7 @@ func (d *Dashboard) people(r *http.Request, users []identity.User) ([]person, er
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := d.ids.Now()
 	out := make([]person, len(users))
 	for i, u := range users {
 		var inv *identity.Invitation
@@ -198,7 +198,7 @@ func (d *Dashboard) loadUser(r *http.Request, s *session, id string) (userData, 
 	if err != nil {
 		return userData{}, err
 	}
-	data := userData{User: u, Self: u.ID == s.user.ID, Now: time.Now(), AppMetadata: prettyJSON(u.AppMetadata), UserMetadata: prettyJSON(u.UserMetadata)}
+	data := userData{User: u, Self: u.ID == s.user.ID, Now: d.ids.Now(), AppMetadata: prettyJSON(u.AppMetadata), UserMetadata: prettyJSON(u.UserMetadata)}
 	if data.Admin, err = d.ids.IsAdmin(r.Context(), identity.User{ID: u.ID}); err != nil {
 		return data, err
 	}

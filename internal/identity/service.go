@@ -91,6 +91,10 @@ func NewService(store Store, o Options) *Service {
 		conns: newConnCache(), tenantCache: cache.New[struct{}, TenantSettings](settingsTTL, 1)}
 }
 
+// Now is the time on the service's clock (Options.Now), by which tickets,
+// invitations and jobs expire: what the layers that show them read too.
+func (s *Service) Now() time.Time { return s.now() }
+
 // PasswordStats says what the password hashing did so far, for /metrics.
 func (s *Service) PasswordStats() PasswordStats { return s.passwords.Stats() }
 

@@ -195,3 +195,6 @@ func (s *Service) FirstJobErrors(ctx context.Context, id string, n int) ([]ident
 func (s *Service) Jobs(ctx context.Context, limit int) ([]identity.Job, error) {
 	return s.store.Jobs(ctx, identity.JobUsersImport, limit)
 }
+
+// Now is the time on the service's clock, by which jobs' progress is told.
+func (s *Service) Now() time.Time { return s.now() }

@@ -21,6 +21,13 @@ const (
 // refresh grants.
 func tenant(t *testing.T) (*identity.Service, *oauth.Server, identity.Client, string) {
 	t.Helper()
+	return tenantAt(t, nil)
+}
+
+// tenantAt is tenant with its identity service and token server telling
+// the time with now (nil: the real time).
+func tenantAt(t *testing.T, now func() time.Time) (*identity.Service, *oauth.Server, identity.Client, string) {
+	t.Helper()
 	ctx := t.Context()
 	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "usher.db"))
 	if err != nil {
@@ -30,15 +37,15 @@ func tenant(t *testing.T) (*identity.Service, *oauth.Server, identity.Client, st
 	if err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ids := identity.NewService(db, identity.Options{PublicURL: "http://usher.test"})
+	ids := identity.NewService(db, identity.Options{PublicURL: "http://usher.test", Now: now})
 	if _, err := ids.Bootstrap(ctx, identity.Bootstrap{}); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := oauth.NewKeys(ctx, db, "usher.test", nil)
+	keys, err := oauth.NewKeys(ctx, db, "usher.test", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: "http://usher.test/"})
+	srv := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: "http://usher.test/", Now: now})
 	raw := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 	client, secret, err := ids.CreateClient(ctx, identity.Patch{"name": raw("Web app"), "app_type": raw("regular_web"),
 		"callbacks": raw([]string{callback}), "grant_types": raw([]string{"authorization_code", "refresh_token"})})

@@ -152,7 +152,7 @@ func (p *Pages) LoginSubmit() http.Handler {
 			return
 		}
 		p.startSession(w, r, u, tenant)
-		p.finish(w, r, client, u, ar, time.Now())
+		p.finish(w, r, client, u, ar, p.ids.Now())
 	})
 }
 
@@ -292,7 +292,7 @@ func (p *Pages) SignupSubmit() http.Handler {
 			return
 		}
 		p.startSession(w, r, u, tenant)
-		p.finish(w, r, client, u, ar, time.Now())
+		p.finish(w, r, client, u, ar, p.ids.Now())
 	})
 }
 

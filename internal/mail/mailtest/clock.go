@@ -5,12 +5,18 @@ import (
 	"time"
 )
 
-// Clock is a clock for the outbox worker (mail.Clock) that stands still
+// Clock is a clock for the outbox worker (mail.Clock), and for a whole
+// server, that moves when a test says so. One made by NewClock stands still
 // until Advance moves it, so that a test ends a delivery-rate window at once
-// instead of waiting a minute, and knows that nothing happens meanwhile.
+// instead of waiting a minute, and knows that nothing happens meanwhile. One
+// made by NewRunningClock keeps pace with the real time, ahead of it by
+// however far Advance has moved it: a server on it behaves as on the
+// system's clock until the test jumps it past an expiry instead of sleeping.
 type Clock struct {
 	mu      sync.Mutex
-	now     time.Time
+	now     time.Time     // a standing clock's time
+	running bool          // whether it keeps pace with the real time
+	ahead   time.Duration // a running clock's lead over the real time
 	waiters []waiter
 }
 
@@ -19,27 +25,40 @@ type waiter struct {
 	c  chan time.Time
 }
 
-// NewClock returns a Clock showing now.
+// NewClock returns a Clock showing now, standing still until Advance.
 func NewClock(now time.Time) *Clock { return &Clock{now: now} }
+
+// NewRunningClock returns a Clock showing the real time, and moving with it.
+func NewRunningClock() *Clock { return &Clock{running: true} }
 
 // Now is the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.time()
+}
+
+func (c *Clock) time() time.Time {
+	if c.running {
+		return time.Now().Add(c.ahead)
+	}
 	return c.now
 }
 
-// After returns a channel that receives the clock's time once Advance has
-// moved it by d or more.
+// After returns a channel that receives the clock's time once it has moved
+// by d or more: through Advance, or, on a running clock, with the real time.
 func (c *Clock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
 	if d <= 0 {
-		ch <- c.now
+		ch <- c.time()
 		return ch
 	}
-	c.waiters = append(c.waiters, waiter{at: c.now.Add(d), c: ch})
+	c.waiters = append(c.waiters, waiter{at: c.time().Add(d), c: ch})
+	if c.running {
+		time.AfterFunc(d, c.wake)
+	}
 	return ch
 }
 
@@ -47,14 +66,30 @@ func (c *Clock) After(d time.Duration) <-chan time.Time {
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	if c.running {
+		c.ahead += d
+	} else {
+		c.now = c.now.Add(d)
+	}
+	c.wakeLocked()
+}
+
+func (c *Clock) wake() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wakeLocked()
+}
+
+// wakeLocked wakes the waiters whose time has come.
+func (c *Clock) wakeLocked() {
+	now := c.time()
 	waiting := c.waiters[:0]
 	for _, w := range c.waiters {
-		if w.at.After(c.now) {
+		if w.at.After(now) {
 			waiting = append(waiting, w)
 			continue
 		}
-		w.c <- c.now
+		w.c <- now
 	}
 	c.waiters = waiting
 }
