@@ -9,8 +9,8 @@ import (
 
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
-	"github.com/usherid/usher/internal/web"
 	"github.com/usherid/usher/internal/imports"
+	"github.com/usherid/usher/internal/web"
 )
 
 // jobJSON is a job as Auth0 shows it, with Usher's counts and options added.
