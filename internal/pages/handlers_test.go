@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usherid/usher/internal/api"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
@@ -65,7 +66,7 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	clk := &clock{t: time.Now()}
-	ids := identity.NewService(db, identity.Options{PublicURL: publicURL, Now: clk.now})
+	ids := identity.NewService(db, identity.Options{PublicURL: publicURL, Links: api.Links{Base: publicURL}, Now: clk.now})
 	if _, err := ids.Bootstrap(ctx, identity.Bootstrap{}); err != nil {
 		t.Fatal(err)
 	}
