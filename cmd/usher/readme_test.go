@@ -18,7 +18,8 @@ type tourBlock struct {
 }
 
 // readTour returns the tour's ```sh blocks, each with the ```text block
-// that follows it.
+// that follows it: the README's quick tour, then docs/tour.md, which goes
+// on from it.
 func readTour(t *testing.T) []tourBlock {
 	t.Helper()
 	data, err := os.ReadFile("../../README.md")
@@ -34,6 +35,11 @@ func readTour(t *testing.T) []tourBlock {
 	if end := strings.Index(text, "\n## "); end >= 0 {
 		text = text[:end]
 	}
+	more, err := os.ReadFile("../../docs/tour.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text += "\n" + string(more)
 	var blocks []tourBlock
 	for rest := text; ; {
 		i := strings.Index(rest, "```")
