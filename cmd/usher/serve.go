@@ -45,18 +45,11 @@ its description; a flag wins over its variable.`}
 // authorization codes, tokens and sessions expire, when a signing key is read
 // again, when mail is due and when a delivery window ends. main passes
 // systemClock; a test passes one it moves forward instead of sleeping.
-// mail.Clock is the same interface.
-type clock interface {
-	Now() time.Time
-	// After is time.After on this clock.
-	After(d time.Duration) <-chan time.Time
-}
+// It is mail.Clock: the outbox worker waits on it too.
+type clock = mail.Clock
 
 // systemClock is the real time.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+type systemClock = mail.SystemClock
 
 func serve(ctx context.Context, args []string, getenv func(string) string, clk clock, stdout, stderr io.Writer) error {
 	c := serveCommand

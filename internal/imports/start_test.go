@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/imports"
 	"github.com/usherid/usher/internal/store"
+	"github.com/usherid/usher/internal/store/storetest"
 )
 
 // uploads is a store that remembers which jobs were made and dropped, to
@@ -48,14 +48,7 @@ func (u *uploads) left() []string {
 func tenant(t *testing.T) (*imports.Service, *uploads, string) {
 	t.Helper()
 	ctx := t.Context()
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "usher.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.SQLite(t)
 	ids := identity.NewService(db, identity.Options{PublicURL: "http://usher.test"})
 	if _, err := ids.Bootstrap(ctx, identity.Bootstrap{}); err != nil {
 		t.Fatal(err)

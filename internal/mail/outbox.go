@@ -114,10 +114,11 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-type systemClock struct{}
+// SystemClock is the real time.
+type SystemClock struct{}
 
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (SystemClock) Now() time.Time                         { return time.Now() }
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Transport delivers a batch of mails and reports a result for each.
 type Transport interface {
@@ -157,7 +158,7 @@ type Worker struct {
 // NewWorker returns a Worker with Usher's defaults: no rate cap.
 func NewWorker(store OutboxStore, transport func(context.Context) (Transport, error), log *slog.Logger) *Worker {
 	return &Worker{Store: store, Transport: transport, Log: log, Batch: 100, Poll: time.Second,
-		Lease: 2 * time.Minute, GiveUpAfter: 24 * time.Hour, Clock: systemClock{}, wake: make(chan struct{}, 1)}
+		Lease: 2 * time.Minute, GiveUpAfter: 24 * time.Hour, Clock: SystemClock{}, wake: make(chan struct{}, 1)}
 }
 
 // Notify wakes the worker: a mail was just queued.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/usherid/usher/internal/errs"
+	"github.com/usherid/usher/internal/mail/mailtest"
 	"github.com/usherid/usher/internal/oauth"
 )
 
@@ -83,24 +84,6 @@ func (m *memKeys) SetSigningKeyCert(_ context.Context, kid, cert string) error {
 	return nil
 }
 
-// clock is a time a test moves by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func roles(t *testing.T, k *oauth.Keys) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -132,12 +115,12 @@ func published(k *oauth.Keys, ctx context.Context) []string {
 func TestKeysRotateAcrossInstances(t *testing.T) {
 	ctx := t.Context()
 	store := &memKeys{}
-	clk := &clock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
-	a, err := oauth.NewKeys(ctx, store, "id.example.com", clk.now)
+	clk := mailtest.NewClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+	a, err := oauth.NewKeys(ctx, store, "id.example.com", clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := oauth.NewKeys(ctx, store, "id.example.com", clk.now)
+	b, err := oauth.NewKeys(ctx, store, "id.example.com", clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +132,7 @@ func TestKeysRotateAcrossInstances(t *testing.T) {
 		t.Fatalf("B publishes %v", kids)
 	}
 
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	rotated, err := a.Rotate(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +146,7 @@ func TestKeysRotateAcrossInstances(t *testing.T) {
 	if r := roles(t, b); r[before[0].KID] != "current" {
 		t.Fatalf("B saw the rotation before KeysTTL: %v", r)
 	}
-	clk.advance(oauth.KeysTTL)
+	clk.Advance(oauth.KeysTTL)
 	if r := roles(t, b); r[before[0].KID] != "previous" || r[before[1].KID] != "current" {
 		t.Fatalf("B after KeysTTL: %v", r)
 	}
@@ -187,7 +170,7 @@ func TestKeysRotateAcrossInstances(t *testing.T) {
 	if slices.Contains(published(a, ctx), before[0].KID) {
 		t.Fatal("A still publishes the revoked key")
 	}
-	clk.advance(oauth.KeysTTL)
+	clk.Advance(oauth.KeysTTL)
 	if slices.Contains(published(b, ctx), before[0].KID) {
 		t.Fatal("B still publishes the revoked key after KeysTTL")
 	}

@@ -3,13 +3,12 @@ package oauth_test
 import (
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/oauth"
-	"github.com/usherid/usher/internal/store"
+	"github.com/usherid/usher/internal/store/storetest"
 )
 
 const (
@@ -29,14 +28,7 @@ func tenant(t *testing.T) (*identity.Service, *oauth.Server, identity.Client, st
 func tenantAt(t *testing.T, now func() time.Time) (*identity.Service, *oauth.Server, identity.Client, string) {
 	t.Helper()
 	ctx := t.Context()
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "usher.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.SQLite(t)
 	ids := identity.NewService(db, identity.Options{PublicURL: "http://usher.test", Now: now})
 	if _, err := ids.Bootstrap(ctx, identity.Bootstrap{}); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,26 +12,9 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/mail/mailtest"
 	"github.com/usherid/usher/internal/oauth"
 )
-
-// testClock is a time that moves only when the test says so.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // verifiedClaims checks a token's signature against the server's published
 // keys and returns its claims.
@@ -71,16 +53,16 @@ const verifier = "dBjftJeZ4CVP-mJ92K9qwYdlvBuUHRIupvFPF83YZNY" // a 43-character
 // exchange say who logged in, for which application, when, and for how long,
 // with the profile and email claims only when the scope asks for them.
 func TestTokensCarryTheLoginsClaims(t *testing.T) {
-	clock := &testClock{t: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)}
+	clock := mailtest.NewClock(time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC))
 	ctx := t.Context()
-	ids, srv, client, secret := tenantAt(t, clock.now)
+	ids, srv, client, secret := tenantAt(t, clock.Now)
 	no := false
 	u, err := ids.CreateUser(ctx, identity.NewUser{Connection: connection, Email: "ana@example.com", Password: "Str0ng-Passw0rd!",
 		VerifyEmail: &no, GivenName: "Ana"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	authTime := clock.now().Add(-time.Hour) // a session's login, an hour ago
+	authTime := clock.Now().Add(-time.Hour) // a session's login, an hour ago
 	exchange := func(scope string) oauth.TokenResponse {
 		t.Helper()
 		ar := oauth.AuthorizeRequest{ResponseType: "code", ClientID: client.ClientID, RedirectURI: callback, Scope: scope, Nonce: "n-0S6_WzA2Mj"}
@@ -100,7 +82,7 @@ func TestTokensCarryTheLoginsClaims(t *testing.T) {
 		t.Errorf("token response: %+v", tok)
 	}
 	id := verifiedClaims(t, srv, tok.IDToken)
-	iat := float64(clock.now().Unix())
+	iat := float64(clock.Now().Unix())
 	for claim, want := range map[string]any{
 		"iss": "http://usher.test/", "sub": u.ID, "aud": client.ClientID, "nonce": "n-0S6_WzA2Mj",
 		"iat": iat, "exp": iat + float64(client.JWTConfiguration.LifetimeInSeconds), "auth_time": float64(authTime.Unix()),
@@ -144,9 +126,9 @@ func TestTokensCarryTheLoginsClaims(t *testing.T) {
 // TestExpiryFollowsTheServersClock: a code lasts ten minutes, an access
 // token a day, a browser session a week, each by the server's clock.
 func TestExpiryFollowsTheServersClock(t *testing.T) {
-	clock := &testClock{t: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)}
+	clock := mailtest.NewClock(time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC))
 	ctx := t.Context()
-	ids, srv, client, secret := tenantAt(t, clock.now)
+	ids, srv, client, secret := tenantAt(t, clock.Now)
 	no := false
 	u, err := ids.CreateUser(ctx, identity.NewUser{Connection: connection, Email: "ana@example.com", Password: "Str0ng-Passw0rd!", VerifyEmail: &no})
 	if err != nil {
@@ -154,19 +136,19 @@ func TestExpiryFollowsTheServersClock(t *testing.T) {
 	}
 	login := oauth.Login{ClientID: client.ClientID, ClientSecret: secret, RedirectURI: callback}
 	ar := oauth.AuthorizeRequest{ResponseType: "code", ClientID: client.ClientID, RedirectURI: callback, Scope: "openid"}
-	code, err := srv.BrowserLogin(ctx, client, u, ar, identity.Requester{}, clock.now())
+	code, err := srv.BrowserLogin(ctx, client, u, ar, identity.Requester{}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock.advance(10*time.Minute + time.Second)
+	clock.Advance(10*time.Minute + time.Second)
 	_, err = srv.ExchangeCode(ctx, login, code, "")
 	wantOAuthError(t, "a code eleven minutes old", err, "invalid_grant")
 
-	code, err = srv.BrowserLogin(ctx, client, u, ar, identity.Requester{}, clock.now())
+	code, err = srv.BrowserLogin(ctx, client, u, ar, identity.Requester{}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock.advance(9 * time.Minute)
+	clock.Advance(9 * time.Minute)
 	if _, err := srv.ExchangeCode(ctx, login, code, ""); err != nil {
 		t.Errorf("a code nine minutes old: %v", err)
 	}
@@ -176,11 +158,11 @@ func TestExpiryFollowsTheServersClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock.advance(oauth.AccessTokenLifetime - time.Second)
+	clock.Advance(oauth.AccessTokenLifetime - time.Second)
 	if _, err := srv.VerifyAccessToken(tok.AccessToken, ids.ManagementAudience()); err != nil {
 		t.Errorf("an access token a second from its end: %v", err)
 	}
-	clock.advance(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	if _, err := srv.VerifyAccessToken(tok.AccessToken, ids.ManagementAudience()); !errors.Is(err, oauth.ErrTokenExpired) {
 		t.Errorf("an access token a second past its end: %v, want ErrTokenExpired", err)
 	}
@@ -189,11 +171,11 @@ func TestExpiryFollowsTheServersClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock.advance(7*24*time.Hour - time.Minute)
+	clock.Advance(7*24*time.Hour - time.Minute)
 	if _, _, live := srv.SessionUser(ctx, cookie); !live {
 		t.Error("a session ended before its week was over")
 	}
-	clock.advance(2 * time.Minute)
+	clock.Advance(2 * time.Minute)
 	if _, _, live := srv.SessionUser(ctx, cookie); live {
 		t.Error("a session lives on after a week")
 	}

@@ -8,19 +8,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/usherid/usher/internal/api"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
+	"github.com/usherid/usher/internal/mail/mailtest"
 	"github.com/usherid/usher/internal/oauth"
 	"github.com/usherid/usher/internal/pages"
-	"github.com/usherid/usher/internal/store"
+	"github.com/usherid/usher/internal/store/storetest"
 )
 
 const (
@@ -28,53 +27,28 @@ const (
 	connection = "Username-Password-Authentication"
 )
 
-// clock is a time the test moves.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // site is the hosted pages over a fresh SQLite tenant, on a clock the test moves.
 type site struct {
 	t     *testing.T
 	ids   *identity.Service
 	pages *pages.Pages
-	clock *clock
+	clock *mailtest.Clock
 }
 
 func newSite(t *testing.T) *site {
 	t.Helper()
 	ctx := t.Context()
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "usher.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: time.Now()}
-	ids := identity.NewService(db, identity.Options{PublicURL: publicURL, Links: api.Links{Base: publicURL}, Now: clk.now})
+	db := storetest.SQLite(t)
+	clk := mailtest.NewClock(time.Now())
+	ids := identity.NewService(db, identity.Options{PublicURL: publicURL, Links: api.Links{Base: publicURL}, Now: clk.Now})
 	if _, err := ids.Bootstrap(ctx, identity.Bootstrap{}); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := oauth.NewKeys(ctx, db, "usher.test", clk.now)
+	keys, err := oauth.NewKeys(ctx, db, "usher.test", clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: publicURL + "/", Now: clk.now})
+	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: publicURL + "/", Now: clk.Now})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	return &site{t: t, ids: ids, pages: pages.New(ids, tokens, db, mail.NewEngine(), publicURL, log), clock: clk}
 }
@@ -163,7 +137,7 @@ func TestUnusableLinksSaySoAndOfferANewOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, expiring := s.ticket("late@example.com", time.Minute)
-	s.clock.advance(time.Minute + time.Second)
+	s.clock.Advance(time.Minute + time.Second)
 
 	for _, tc := range []struct {
 		name, ticket string

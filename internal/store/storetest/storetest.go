@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -1560,3 +1561,18 @@ func testConcurrentAtomicFailures(t *testing.T, f *fixture) {
 type memberError int
 
 func (e memberError) Error() string { return fmt.Sprintf("member %d failed on purpose", int(e)) }
+
+// SQLite opens a migrated database in a new SQLite file, closed when the
+// test ends: the tenant of a package's own tests.
+func SQLite(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "usher.db"))
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return db
+}
