@@ -34,7 +34,7 @@ func TestCommandHelp(t *testing.T) {
 		{[]string{"admin", "invite", "--help"}, "usage: usher admin invite [--db DSN --public-url URL | --url URL", []string{"  --public-url string\n", "  --url string\n"}},
 		{[]string{"admin", "--help"}, "usage: usher admin invite", []string{"  --db string\n"}},
 		{[]string{"clients", "rotate-secret", "--help"}, "usage: usher clients rotate-secret [--db DSN | --url URL", []string{"  --db string\n"}},
-		{[]string{"clients", "create", "--help"}, "usage: usher clients create", []string{"  --name string\n", "  --callbacks string\n"}},
+		{[]string{"clients", "create", "--help"}, "usage: usher clients create", []string{"  --name string\n", "  --type string\n", "  --callback URL\n", "  --grant SCOPE\n", "  --callbacks string\n"}},
 		{[]string{"version", "--help"}, "usage: usher version", nil},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -65,7 +65,7 @@ func TestCommandHelp(t *testing.T) {
 		t.Errorf("the help does not say the secret comes from the environment:\n%s", out)
 	}
 	out, _, code := usher(nil, "--help")
-	for _, cmd := range []string{"serve", "migrate", "invite", "import", "admin invite", "clients rotate-secret", "version"} {
+	for _, cmd := range []string{"serve", "migrate", "invite", "import", "admin invite", "clients create", "clients rotate-secret", "version"} {
 		if code != 0 || !strings.Contains(out, "  usher "+cmd) {
 			t.Errorf("usher --help does not list %s:\n%s", cmd, out)
 		}

@@ -45,6 +45,8 @@ Usage:
   usher invite TARGET EMAIL...        invite people (- reads emails from standard input)
   usher import TARGET [flags] FILE    import users from Auth0's JSON or a CSV file
   usher admin invite TARGET EMAIL     invite a dashboard administrator
+  usher clients create TARGET --name NAME [--type TYPE] [--callback URL] [--grant SCOPE]
+                                      create a client; print its id and secret once
   usher clients rotate-secret [--db DSN] [CLIENT_ID]
                                       give a client (the Management API client by default) a new secret
   usher version                       print the version and commit
