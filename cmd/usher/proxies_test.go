@@ -11,8 +11,14 @@ import (
 // given X-Forwarded-For, and returns the status.
 func tokenAs(t *testing.T, s *testServer, forwardedFor string) int {
 	t.Helper()
-	req, _ := http.NewRequest("POST", s.URL+"/oauth/token", strings.NewReader(url.Values{
-		"grant_type": {"client_credentials"}, "client_id": {"nobody"}, "client_secret": {"x"}}.Encode()))
+	return tokenFrom(t, s, forwardedFor, url.Values{"grant_type": {"client_credentials"}, "client_id": {"nobody"}, "client_secret": {"x"}})
+}
+
+// tokenFrom posts form to /oauth/token with the given X-Forwarded-For and
+// returns the status.
+func tokenFrom(t *testing.T, s *testServer, forwardedFor string, form url.Values) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", s.URL+"/oauth/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Forwarded-For", forwardedFor)
 	resp, err := s.HTTP.Do(req)
@@ -60,15 +66,7 @@ func TestTrustedProxiesNameTheClient(t *testing.T) {
 		var u user
 		s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "lb@example.com", "password": "Str0ng-Passw0rd!", "verify_email": false}, &u)
 		login := func(from, password string) int {
-			req, _ := http.NewRequest("POST", s.URL+"/oauth/token", strings.NewReader(realmForm(app, "lb@example.com", password).Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("X-Forwarded-For", from)
-			resp, err := s.HTTP.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			return resp.StatusCode
+			return tokenFrom(t, s, from, realmForm(app, "lb@example.com", password))
 		}
 		for range 10 {
 			login("192.0.2.66", "Wr0ng-Passw0rd!")

@@ -55,11 +55,7 @@ func tenantAt(t *testing.T, now func() time.Time) (*identity.Service, *oauth.Ser
 func TestLoginUnderWayDuringPasswordChangeIsRefused(t *testing.T) {
 	ctx := t.Context()
 	ids, srv, client, secret := tenant(t)
-	no := false
-	u, err := ids.CreateUser(ctx, identity.NewUser{Connection: connection, Email: "ana@example.com", Password: "Str0ng-Passw0rd!", VerifyEmail: &no})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := ana(t, ids)
 	who := identity.Requester{IP: "192.0.2.1"}
 	ar := oauth.AuthorizeRequest{ResponseType: "code", ClientID: client.ClientID, RedirectURI: callback, Scope: "openid offline_access"}
 	login := oauth.Login{ClientID: client.ClientID, ClientSecret: secret, RedirectURI: callback}
@@ -111,4 +107,15 @@ func TestLoginUnderWayDuringPasswordChangeIsRefused(t *testing.T) {
 	if _, err := srv.Refresh(ctx, login, tok.RefreshToken); err != nil {
 		t.Errorf("its refresh token: %v", err)
 	}
+}
+
+// ana creates the user ana@example.com, whose password is Str0ng-Passw0rd!.
+func ana(t *testing.T, ids *identity.Service) identity.User {
+	t.Helper()
+	no := false
+	u, err := ids.CreateUser(t.Context(), identity.NewUser{Connection: connection, Email: "ana@example.com", Password: "Str0ng-Passw0rd!", VerifyEmail: &no})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

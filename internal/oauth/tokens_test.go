@@ -129,11 +129,7 @@ func TestExpiryFollowsTheServersClock(t *testing.T) {
 	clock := mailtest.NewClock(time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC))
 	ctx := t.Context()
 	ids, srv, client, secret := tenantAt(t, clock.Now)
-	no := false
-	u, err := ids.CreateUser(ctx, identity.NewUser{Connection: connection, Email: "ana@example.com", Password: "Str0ng-Passw0rd!", VerifyEmail: &no})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := ana(t, ids)
 	login := oauth.Login{ClientID: client.ClientID, ClientSecret: secret, RedirectURI: callback}
 	ar := oauth.AuthorizeRequest{ResponseType: "code", ClientID: client.ClientID, RedirectURI: callback, Scope: "openid"}
 	code, err := srv.BrowserLogin(ctx, client, u, ar, identity.Requester{}, clock.Now())
@@ -231,11 +227,7 @@ func TestManagementAudienceSpellings(t *testing.T) {
 func TestPKCE(t *testing.T) {
 	ctx := t.Context()
 	ids, srv, client, secret := tenant(t)
-	no := false
-	u, err := ids.CreateUser(ctx, identity.NewUser{Connection: connection, Email: "ana@example.com", Password: "Str0ng-Passw0rd!", VerifyEmail: &no})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := ana(t, ids)
 	login := oauth.Login{ClientID: client.ClientID, ClientSecret: secret, RedirectURI: callback}
 	codeFor := func(c identity.Client, challenge, method string) string {
 		t.Helper()
@@ -266,7 +258,7 @@ func TestPKCE(t *testing.T) {
 			t.Errorf("%s with the right verifier: %v", tc.name, err)
 		}
 	}
-	_, err = srv.CheckAuthorize(ctx, oauth.AuthorizeRequest{ResponseType: "code", ClientID: client.ClientID, RedirectURI: callback,
+	_, err := srv.CheckAuthorize(ctx, oauth.AuthorizeRequest{ResponseType: "code", ClientID: client.ClientID, RedirectURI: callback,
 		CodeChallenge: verifier, CodeChallengeMethod: "S512"})
 	wantOAuthError(t, "code_challenge_method S512", err, "invalid_request")
 

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"math/rand/v2"
 	"time"
 )
@@ -11,8 +13,12 @@ import (
 // and reports whether there was one. One statement decides, so two
 // instances never both take the last one: the row holds when the budget
 // is whole again, and a request is allowed while that is at most
-// (burst-1)×every away.
+// (burst-1)×every away. The row is named by key's SHA-256: a key holds what
+// a caller typed (an email not yet checked), which must neither grow the
+// table by its length nor be kept readable.
 func (q *queries) Allow(ctx context.Context, key string, now time.Time, every time.Duration, burst int) (bool, error) {
+	sum := sha256.Sum256([]byte(key))
+	key = hex.EncodeToString(sum[:])
 	step, slack := every.Milliseconds(), every.Milliseconds()*int64(burst-1)
 	res, err := q.w.ExecContext(ctx, `INSERT INTO rate_limits (key, full_at) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET full_at = CASE WHEN rate_limits.full_at < $3 THEN $2 ELSE rate_limits.full_at + $4 END
