@@ -19,6 +19,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/imports"
 )
@@ -218,15 +219,31 @@ func importLocal(ctx context.Context, where *target, f *os.File, size int64, con
 		}
 	}
 	var dryFailed []identity.JobError
-	job, err := svc.imports.RunFile(ctx, imports.Request{Connection: connection, IdempotencyKey: key, Options: opts}, f, size,
-		func(job identity.Job, failed []identity.JobError) {
-			if bar != nil {
-				bar.Set64(job.BytesDone)
-			}
-			if opts.DryRun {
-				dryFailed = append(dryFailed, failed...)
-			}
-		})
+	progress := func(job identity.Job, failed []identity.JobError) {
+		if bar != nil {
+			bar.Set64(job.BytesDone)
+		}
+		if opts.DryRun {
+			dryFailed = append(dryFailed, failed...)
+		}
+	}
+	var job identity.Job
+	for waiting := false; ; waiting = true {
+		job, err = svc.imports.RunFile(ctx, imports.Request{Connection: connection, IdempotencyKey: key, Options: opts}, f, size, progress)
+		if errs.KindOf(err) != errs.KindConflict {
+			break
+		}
+		// Another run holds the import: a live one elsewhere, or one that
+		// was killed, whose lease runs out within a minute.
+		if !waiting {
+			fmt.Fprintf(stderr, "another run holds this import (one that was killed lets go within a minute); waiting for it\n")
+		}
+		select {
+		case <-ctx.Done():
+			return identity.Job{}, nil, err
+		case <-time.After(time.Second):
+		}
+	}
 	if opts.DryRun || job.ID == "" {
 		return job, dryFailed, err
 	}

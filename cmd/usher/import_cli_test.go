@@ -122,16 +122,23 @@ func TestImportResumesAfterSIGKILL(t *testing.T) {
 		})
 		cmd.Process.Kill() // SIGKILL: no chance to clean up
 		cmd.Wait()
-		if job, _ := db.JobByIdempotencyKey(context.Background(), key); job.Done() {
+		job, _ := db.JobByIdempotencyKey(context.Background(), key)
+		if job.Done() {
 			t.Fatalf("the import finished before it was killed (%d rows); the test proves nothing", job.RowsDone)
+		}
+		// The killed run's lease lasts a minute from its last batch; let it
+		// run out two seconds from now rather than a minute, as if the
+		// kill had come a little less than a minute ago.
+		if err := db.LeaseJob(context.Background(), job.ID, job.Claim, time.Now().Add(2*time.Second)); err != nil {
+			t.Fatal(err)
 		}
 
 		out, errOut, err := cli(map[string]string{"USHER_DB": dsn}, "import", "--invite", file)
 		if err != nil || strings.TrimSpace(out) != fmt.Sprintf("created %d, updated 0, invited %d, skipped 0 (already have an account), failed 0, of %d rows", n, n, n) {
 			t.Fatalf("rerun after the kill at row %d: %q %q %v", done, out, errOut, err)
 		}
-		if !strings.Contains(errOut, "going on with the import") {
-			t.Fatalf("the rerun did not resume: %q", errOut)
+		if !strings.Contains(errOut, "going on with the import") || !strings.Contains(errOut, "waiting for it") {
+			t.Fatalf("the rerun did not wait for the killed run's lease, then resume: %q", errOut)
 		}
 		_, users, err := db.Users(context.Background(), identity.UserQuery{PerPage: 1, IncludeTotals: true})
 		if err != nil || users != n {

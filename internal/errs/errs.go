@@ -74,6 +74,11 @@ var ErrNotFound = errors.New("not found")
 // ErrDuplicate is what a store returns when a unique constraint would break.
 var ErrDuplicate = errors.New("duplicate")
 
+// ErrLeaseLost is what a store returns for a write made under a lease that
+// is no longer the writer's: it lapsed and another instance took the work.
+// The writer stops; what it would have written is the new holder's to do.
+var ErrLeaseLost = errors.New("the lease was lost to another instance")
+
 // KindOf returns the Kind of err, or 0 when err is not a domain error.
 func KindOf(err error) Kind {
 	var e *Error

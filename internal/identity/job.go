@@ -49,8 +49,12 @@ type Job struct {
 	Summary       JobSummary
 	StatusDetails string
 	LeaseUntil    time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Claim is the token of whoever holds the lease. Every write of the job
+	// names the claim it was read under, and a store refuses it with
+	// errs.ErrLeaseLost once another claim has taken the job.
+	Claim     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // ImportOptions say how a users import treats its rows.

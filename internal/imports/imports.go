@@ -27,7 +27,8 @@ type Tx interface {
 	// RevokeTickets revokes the user's open tickets of kind ("" for every kind).
 	RevokeTickets(ctx context.Context, userID, kind string, now time.Time) error
 	AddJobErrors(ctx context.Context, jobID string, errs []identity.JobError) error
-	// SaveJob stores a job's state, progress and summary.
+	// SaveJob stores a job's state, progress and summary, if the job is
+	// still j.Claim's (else errs.ErrLeaseLost).
 	SaveJob(ctx context.Context, j identity.Job) error
 	DeleteJobChunks(ctx context.Context, jobID string) error
 	AddLog(ctx context.Context, e identity.LogEvent) error
@@ -55,9 +56,14 @@ type Store interface {
 	// DeleteStaleUploads removes uploads begun before before that never
 	// became a job (the server stopped half way), with their chunks.
 	DeleteStaleUploads(ctx context.Context, before time.Time) error
-	// ClaimJob leases until leaseUntil a pending import whose file is stored
-	// and whom nobody holds (or whose lease ran out before now).
-	ClaimJob(ctx context.Context, now, leaseUntil time.Time) (identity.Job, error)
+	// ClaimJob leases for claim until leaseUntil a pending import whose file
+	// is stored and whom nobody holds (or whose lease ran out before now).
+	ClaimJob(ctx context.Context, now, leaseUntil time.Time, claim string) (identity.Job, error)
+	// TakeJob leases job id the same way, ErrNotFound when someone holds it.
+	TakeJob(ctx context.Context, id string, now, leaseUntil time.Time, claim string) (identity.Job, error)
+	// LeaseJob moves the lease of a job still held by claim to until (zero:
+	// let it go), errs.ErrLeaseLost when another claim has it.
+	LeaseJob(ctx context.Context, id, claim string, until time.Time) error
 	PutJobChunk(ctx context.Context, jobID string, seq int, data []byte) error
 	// JobChunk returns chunk seq of a job's file, ErrNotFound past the end.
 	JobChunk(ctx context.Context, jobID string, seq int) ([]byte, error)
@@ -74,6 +80,7 @@ type Service struct {
 	store      Store
 	ids        *identity.Service
 	now        identity.Clock
+	lease      time.Duration
 	mailQueued func()
 	jobQueued  func()
 }
@@ -87,6 +94,10 @@ type Options struct {
 	// the job runner. Optional.
 	JobQueued func()
 	Now       identity.Clock
+	// Lease is how long a job stays with the instance running it without
+	// news from it; after that another instance may resume it. The runner
+	// renews it three times per lease. Default: a minute.
+	Lease time.Duration
 }
 
 // NewService returns a Service over store that makes users and
@@ -101,7 +112,10 @@ func NewService(store Store, ids *identity.Service, o Options) *Service {
 	if o.JobQueued == nil {
 		o.JobQueued = func() {}
 	}
-	return &Service{store: store, ids: ids, now: o.Now, mailQueued: o.MailQueued, jobQueued: o.JobQueued}
+	if o.Lease <= 0 {
+		o.Lease = time.Minute
+	}
+	return &Service{store: store, ids: ids, now: o.Now, lease: o.Lease, mailQueued: o.MailQueued, jobQueued: o.JobQueued}
 }
 
 // Request describes a users import.

@@ -2,12 +2,14 @@ package imports
 
 import (
 	"cmp"
+	"crypto/rand"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/usherid/usher/internal/errs"
@@ -18,10 +20,6 @@ import (
 // transaction's cost is spread thin, small enough that a resumed import
 // repeats little and a batch's mails fit in memory.
 const batchRows = 3000
-
-// lease is how long a job stays with whoever runs it without news from
-// them; after that another instance may resume it.
-const lease = time.Minute
 
 // staleUpload is how long an upload may take before its chunks are taken
 // for the leftovers of a server that stopped while receiving it.
@@ -49,16 +47,23 @@ func (s *Service) RunFile(ctx context.Context, r Request, file io.Reader, size i
 	if r.IdempotencyKey != "" {
 		prev, err = s.store.JobByIdempotencyKey(ctx, r.IdempotencyKey)
 	}
+	running := errs.Conflict("import_running", "This import is running elsewhere.")
+	now, claim := s.now().UTC(), rand.Text()
 	switch {
 	case err == nil && prev.Done():
 		return prev, nil
-	case err == nil:
-		job = prev // resume
+	case err == nil: // resume, unless someone is running it
+		if job, err = s.store.TakeJob(ctx, prev.ID, now, now.Add(s.lease), claim); errors.Is(err, errs.ErrNotFound) {
+			return identity.Job{}, running
+		} else if err != nil {
+			return identity.Job{}, err
+		}
 	case !errors.Is(err, errs.ErrNotFound):
 		return identity.Job{}, err
 	default:
+		job.Claim, job.LeaseUntil = claim, now.Add(s.lease)
 		if err := s.store.CreateJob(ctx, job); errors.Is(err, errs.ErrDuplicate) {
-			return identity.Job{}, errs.Conflict("import_running", "This import started a moment ago elsewhere; run the command again to follow it.")
+			return identity.Job{}, running
 		} else if err != nil {
 			return identity.Job{}, err
 		}
@@ -74,7 +79,7 @@ func (s *Service) RunPending(ctx context.Context) (bool, error) {
 	if err := s.store.DeleteStaleUploads(ctx, now.Add(-staleUpload)); err != nil {
 		return false, err
 	}
-	job, err := s.store.ClaimJob(ctx, now, now.Add(lease))
+	job, err := s.store.ClaimJob(ctx, now, now.Add(s.lease), rand.Text())
 	if errors.Is(err, errs.ErrNotFound) {
 		return false, nil
 	} else if err != nil {
@@ -85,6 +90,41 @@ func (s *Service) RunPending(ctx context.Context) (bool, error) {
 		return true, nil // the outcome is in the job; a stopped run resumes elsewhere
 	}
 	return true, err
+}
+
+// hold keeps job's lease while the import runs, renewing it three times
+// per lease, until the returned stop is called. When a renewal finds the
+// lease taken by another instance, the returned context ends with
+// errs.ErrLeaseLost as its cause, which stops the run; the batch writes are
+// fenced too, so a run that misses the renewal still cannot commit.
+func (s *Service) hold(ctx context.Context, job identity.Job) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	var renewer sync.WaitGroup
+	renewer.Go(func() {
+		tick := time.NewTicker(s.lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			// Any other error is retried at the next tick: a lease outlives two
+			// failed renewals, and every batch renews it as well.
+			if err := s.store.LeaseJob(ctx, job.ID, job.Claim, s.now().UTC().Add(s.lease)); errors.Is(err, errs.ErrLeaseLost) {
+				cancel(err)
+				return
+			}
+		}
+	})
+	return ctx, func() {
+		close(done)
+		renewer.Wait()
+		cancel(nil)
+	}
 }
 
 // chunkReader reads a stored users file.
@@ -115,20 +155,38 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 // returned error is for the caller; the job records the same outcome.
 func (s *Service) run(ctx context.Context, job identity.Job, file io.Reader, persist bool, progress Progress) (identity.Job, error) {
 	p := &pass{s: s, job: job, seen: map[string]int64{}, persist: persist, opts: job.Options, skip: job.RowsDone, progress: progress}
-	conn, err := s.store.Connection(ctx, job.ConnectionID)
-	if err == nil {
-		p.conn = conn
-		rows, rerr := NewRowReader(file, job.Options.Format)
-		if rerr == nil {
-			err = p.rows(ctx, rows)
-		} else {
-			err = rerr
-		}
+	work, stop := ctx, func() {}
+	if persist {
+		work, stop = s.hold(ctx, job)
 	}
-	if ctx.Err() != nil {
-		return p.job, ctx.Err() // stopped: the job resumes where it is
+	err := p.all(work, file)
+	stop()
+	switch {
+	case errors.Is(context.Cause(work), errs.ErrLeaseLost) || errors.Is(err, errs.ErrLeaseLost):
+		// Another instance has the job; what this run did not commit is its.
+		return p.job, fmt.Errorf("import %s: %w", job.ID, errs.ErrLeaseLost)
+	case ctx.Err() != nil:
+		// Stopped: the job resumes where it is, at once on another instance.
+		if persist {
+			err = s.store.LeaseJob(context.WithoutCancel(ctx), job.ID, job.Claim, time.Time{})
+		}
+		return p.job, errors.Join(ctx.Err(), err)
 	}
 	return p.end(ctx, err)
+}
+
+// all imports the file's rows into the job's connection.
+func (p *pass) all(ctx context.Context, file io.Reader) error {
+	conn, err := p.s.store.Connection(ctx, p.job.ConnectionID)
+	if err != nil {
+		return err
+	}
+	p.conn = conn
+	rows, err := NewRowReader(file, p.opts.Format)
+	if err != nil {
+		return err
+	}
+	return p.rows(ctx, rows)
 }
 
 // pass is one pass over a users file for a job.
@@ -350,13 +408,18 @@ func (p *pass) write(ctx context.Context, b *batch) error {
 	sum.Skipped += bp.delta.Skipped
 	sum.Invited += bp.delta.Invited
 	sum.Failed += int64(len(failed))
-	job.RowsDone, job.BytesDone, job.UpdatedAt, job.LeaseUntil = b.first+b.count-1, b.offset, now, now.Add(lease)
+	job.RowsDone, job.BytesDone, job.UpdatedAt, job.LeaseUntil = b.first+b.count-1, b.offset, now, now.Add(s.lease)
 	if p.opts.DryRun {
 		// Nothing lands but the report; its counts say what would have.
 		bp.bulk, bp.updates = identity.BulkInsert{}, nil
 	}
 	if p.persist {
 		err := s.atomic(ctx, func(tx Tx) error {
+			// The job first: a run whose lease was taken stops here, and on
+			// PostgreSQL the job's row stays locked until the batch commits.
+			if err := tx.SaveJob(ctx, job); err != nil {
+				return err
+			}
 			if err := tx.InsertBulk(ctx, bp.bulk); err != nil {
 				return err
 			}
@@ -370,10 +433,7 @@ func (p *pass) write(ctx context.Context, b *batch) error {
 					}
 				}
 			}
-			if err := tx.AddJobErrors(ctx, job.ID, failed); err != nil {
-				return err
-			}
-			return tx.SaveJob(ctx, job)
+			return tx.AddJobErrors(ctx, job.ID, failed)
 		})
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 )
 
 const jobColumns = `id, type, status, connection_id, connection, external_id, COALESCE(idempotency_key, ''), options,
-	stored_file, file_bytes, rows_done, bytes_done, summary, status_details, lease_until, created_at, updated_at`
+	stored_file, file_bytes, rows_done, bytes_done, summary, status_details, lease_until, claim, created_at, updated_at`
 
 func scanJob(row rowScanner) (identity.Job, error) {
 	var j identity.Job
@@ -20,7 +21,7 @@ func scanJob(row rowScanner) (identity.Job, error) {
 	var lease sql.NullInt64
 	var created, updated int64
 	err := row.Scan(&j.ID, &j.Type, &j.Status, &j.ConnectionID, &j.Connection, &j.ExternalID, &j.IdempotencyKey, &opts,
-		&j.StoredFile, &j.FileBytes, &j.RowsDone, &j.BytesDone, &sum, &j.StatusDetails, &lease, &created, &updated)
+		&j.StoredFile, &j.FileBytes, &j.RowsDone, &j.BytesDone, &sum, &j.StatusDetails, &lease, &j.Claim, &created, &updated)
 	if err != nil {
 		return j, translate(err)
 	}
@@ -45,7 +46,7 @@ func jobArgs(j identity.Job) ([]any, error) {
 		return nil, err
 	}
 	return []any{j.Type, j.Status, j.ConnectionID, j.Connection, j.ExternalID, nullString(j.IdempotencyKey), opts,
-		j.StoredFile, j.FileBytes, j.RowsDone, j.BytesDone, sum, j.StatusDetails, nullMillis(j.LeaseUntil),
+		j.StoredFile, j.FileBytes, j.RowsDone, j.BytesDone, sum, j.StatusDetails, nullMillis(j.LeaseUntil), j.Claim,
 		millis(j.CreatedAt), millis(j.UpdatedAt)}, nil
 }
 
@@ -55,20 +56,43 @@ func (q *queries) CreateJob(ctx context.Context, j identity.Job) error {
 		return fmt.Errorf("create job: %w", err)
 	}
 	_, err = q.w.ExecContext(ctx, `INSERT INTO jobs (id, type, status, connection_id, connection, external_id, idempotency_key,
-		options, stored_file, file_bytes, rows_done, bytes_done, summary, status_details, lease_until, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, append([]any{j.ID}, args...)...)
+		options, stored_file, file_bytes, rows_done, bytes_done, summary, status_details, lease_until, claim, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`, append([]any{j.ID}, args...)...)
 	return translate(err)
 }
 
+// SaveJob writes j over the stored job if the job is still j.Claim's:
+// under another claim it is errs.ErrLeaseLost, and nothing changes.
 func (q *queries) SaveJob(ctx context.Context, j identity.Job) error {
 	args, err := jobArgs(j)
 	if err != nil {
 		return fmt.Errorf("save job: %w", err)
 	}
-	return mustAffect(q.w.ExecContext(ctx, `UPDATE jobs SET type = $1, status = $2, connection_id = $3, connection = $4,
+	err = mustAffect(q.w.ExecContext(ctx, `UPDATE jobs SET type = $1, status = $2, connection_id = $3, connection = $4,
 		external_id = $5, idempotency_key = $6, options = $7, stored_file = $8, file_bytes = $9, rows_done = $10,
-		bytes_done = $11, summary = $12, status_details = $13, lease_until = $14, created_at = $15, updated_at = $16
-		WHERE id = $17`, append(args, j.ID)...))
+		bytes_done = $11, summary = $12, status_details = $13, lease_until = $14, claim = $15, created_at = $16,
+		updated_at = $17 WHERE id = $18 AND claim = $15`, append(args, j.ID)...))
+	return q.fenced(ctx, j.ID, err)
+}
+
+// fenced turns a job write that changed no row into errs.ErrLeaseLost when
+// the job is there, under another claim.
+func (q *queries) fenced(ctx context.Context, id string, err error) error {
+	if !errors.Is(err, errs.ErrNotFound) {
+		return err
+	}
+	var one int
+	if q.r.QueryRowContext(ctx, `SELECT 1 FROM jobs WHERE id = $1`, id).Scan(&one) == nil {
+		return fmt.Errorf("job %s: %w", id, errs.ErrLeaseLost)
+	}
+	return err
+}
+
+// LeaseJob moves the lease of a job still held by claim to until; a zero
+// until lets the job go, for any instance to take at once.
+func (q *queries) LeaseJob(ctx context.Context, id, claim string, until time.Time) error {
+	err := mustAffect(q.w.ExecContext(ctx, `UPDATE jobs SET lease_until = $1 WHERE id = $2 AND claim = $3`, nullMillis(until), id, claim))
+	return q.fenced(ctx, id, err)
 }
 
 func (q *queries) Job(ctx context.Context, id string) (identity.Job, error) {
@@ -106,9 +130,9 @@ func (q *queries) DeleteStaleUploads(ctx context.Context, before time.Time) erro
 	return nil
 }
 
-// ClaimJob picks the oldest runnable import and takes it with a conditional
-// update, so that of several instances asking at once only one wins.
-func (q *queries) ClaimJob(ctx context.Context, now, leaseUntil time.Time) (identity.Job, error) {
+// ClaimJob picks the oldest runnable import and takes it, so that of
+// several instances asking at once only one wins.
+func (q *queries) ClaimJob(ctx context.Context, now, leaseUntil time.Time, claim string) (identity.Job, error) {
 	for {
 		var id string
 		err := q.r.QueryRowContext(ctx, `SELECT id FROM jobs WHERE status = $1 AND stored_file
@@ -116,15 +140,24 @@ func (q *queries) ClaimJob(ctx context.Context, now, leaseUntil time.Time) (iden
 		if err != nil {
 			return identity.Job{}, translate(err)
 		}
-		err = mustAffect(q.w.ExecContext(ctx, `UPDATE jobs SET lease_until = $1 WHERE id = $2 AND status = $3
-			AND (lease_until IS NULL OR lease_until < $4)`, millis(leaseUntil), id, identity.JobPending, millis(now)))
-		if err == errs.ErrNotFound {
+		j, err := q.TakeJob(ctx, id, now, leaseUntil, claim)
+		if errors.Is(err, errs.ErrNotFound) {
 			continue // another instance took it first
-		} else if err != nil {
-			return identity.Job{}, err
 		}
-		return q.Job(ctx, id)
+		return j, err
 	}
+}
+
+// TakeJob takes a pending job nobody holds (or whose lease ran out before
+// now) for claim until leaseUntil, with a conditional update: of several
+// takers one wins, the others get errs.ErrNotFound.
+func (q *queries) TakeJob(ctx context.Context, id string, now, leaseUntil time.Time, claim string) (identity.Job, error) {
+	err := mustAffect(q.w.ExecContext(ctx, `UPDATE jobs SET lease_until = $1, claim = $2 WHERE id = $3 AND status = $4
+		AND (lease_until IS NULL OR lease_until < $5)`, millis(leaseUntil), claim, id, identity.JobPending, millis(now)))
+	if err != nil {
+		return identity.Job{}, err
+	}
+	return q.Job(ctx, id)
 }
 
 func (q *queries) PutJobChunk(ctx context.Context, jobID string, seq int, data []byte) error {

@@ -103,7 +103,7 @@ func testClaimJob(t *testing.T, f *fixture) {
 			t.Fatal(err)
 		}
 	}
-	wantIs(t, "claim with nothing runnable", func() error { _, err := f.db.ClaimJob(f.ctx, at(100), at(1100)); return err }(), errs.ErrNotFound)
+	wantIs(t, "claim with nothing runnable", func() error { _, err := f.db.ClaimJob(f.ctx, at(100), at(1100), "c1"); return err }(), errs.ErrNotFound)
 	if err := f.db.CreateJob(f.ctx, newJob("job_run", at(50))); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func testClaimJob(t *testing.T, f *fixture) {
 	won := make(chan string, 8)
 	for range 8 {
 		wg.Go(func() {
-			if j, err := f.db.ClaimJob(f.ctx, at(100), at(1100)); err == nil {
+			if j, err := f.db.ClaimJob(f.ctx, at(100), at(1100), "c1"); err == nil {
 				won <- j.ID
 			} else if !errors.Is(err, errs.ErrNotFound) {
 				t.Error(err)
@@ -143,9 +143,51 @@ func testClaimJob(t *testing.T, f *fixture) {
 	if _, err := f.db.Job(f.ctx, "job_run"); err != nil {
 		t.Fatalf("a running job went with the uploads: %v", err)
 	}
-	wantIs(t, "claim within the lease", func() error { _, err := f.db.ClaimJob(f.ctx, at(1000), at(2000)); return err }(), errs.ErrNotFound)
-	if j, err := f.db.ClaimJob(f.ctx, at(1200), at(2200)); err != nil || j.ID != "job_run" || !j.LeaseUntil.Equal(at(2200)) {
+	wantIs(t, "claim within the lease", func() error { _, err := f.db.ClaimJob(f.ctx, at(1000), at(2000), "c2"); return err }(), errs.ErrNotFound)
+	if j, err := f.db.ClaimJob(f.ctx, at(1200), at(2200), "c3"); err != nil || j.ID != "job_run" || !j.LeaseUntil.Equal(at(2200)) || j.Claim != "c3" {
 		t.Fatalf("claim after the lease ran out: %+v %v", j, err)
+	}
+}
+
+// testJobLeaseFencing: once another instance has taken a job whose lease
+// lapsed, the first holder's writes of it are refused, whether a batch's
+// save or a renewal; a lease let go is taken at once.
+func testJobLeaseFencing(t *testing.T, f *fixture) {
+	if err := f.db.CreateJob(f.ctx, newJob("job_f", at(0))); err != nil {
+		t.Fatal(err)
+	}
+	first, err := f.db.ClaimJob(f.ctx, at(100), at(1100), "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.RowsDone = 3000
+	if err := f.db.SaveJob(f.ctx, first); err != nil {
+		t.Fatalf("the holder's save: %v", err)
+	}
+	if err := f.db.LeaseJob(f.ctx, "job_f", "first", at(1500)); err != nil {
+		t.Fatalf("the holder's renewal: %v", err)
+	}
+	wantIs(t, "take within the lease", func() error { _, err := f.db.TakeJob(f.ctx, "job_f", at(1400), at(2400), "second"); return err }(), errs.ErrNotFound)
+	second, err := f.db.TakeJob(f.ctx, "job_f", at(1600), at(2600), "second")
+	if err != nil || second.RowsDone != 3000 || second.Claim != "second" {
+		t.Fatalf("take after the lease lapsed: %+v %v", second, err)
+	}
+	// The first holder wakes up and goes on as if it still held the job.
+	first.RowsDone = 6000
+	wantIs(t, "the first holder's save", f.db.SaveJob(f.ctx, first), errs.ErrLeaseLost)
+	wantIs(t, "the first holder's renewal", f.db.LeaseJob(f.ctx, "job_f", "first", at(3000)), errs.ErrLeaseLost)
+	wantIs(t, "the first holder's release", f.db.LeaseJob(f.ctx, "job_f", "first", time.Time{}), errs.ErrLeaseLost)
+	if got, _ := f.db.Job(f.ctx, "job_f"); got.RowsDone != 3000 || got.Claim != "second" || !got.LeaseUntil.Equal(at(2600)) {
+		t.Fatalf("after the refused writes: %+v", got)
+	}
+	wantIs(t, "renew a missing job", f.db.LeaseJob(f.ctx, "job_none", "second", at(3000)), errs.ErrNotFound)
+
+	// Let go (a stopping instance): another takes it before the lease's end.
+	if err := f.db.LeaseJob(f.ctx, "job_f", "second", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if third, err := f.db.ClaimJob(f.ctx, at(1700), at(2700), "third"); err != nil || third.ID != "job_f" {
+		t.Fatalf("claim of a job let go: %+v %v", third, err)
 	}
 }
 

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Actions", testActions},
 		{"Jobs", testJobs},
 		{"ClaimJob", testClaimJob},
+		{"JobLeaseFencing", testJobLeaseFencing},
 		{"JobList", testJobList},
 		{"InsertBulk", testInsertBulk},
 		{"UsersByEmails", testUsersByEmails},
