@@ -195,6 +195,55 @@ func startServerOn(t testing.TB, clk *mailtest.Clock, dsn string, env map[string
 	}
 }
 
+// startBinary runs `bin serve` on dsn in a process of its own and waits for
+// /readyz; the returned function kills it with SIGKILL and waits for it to
+// exit.
+func startBinary(t *testing.T, bin, dsn, smtpURL string) (*testServer, func()) {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"USHER_ADDR="+addr, "USHER_DB="+dsn, "USHER_SMTP_URL="+smtpURL, "USHER_LOG_FORMAT=json",
+		"USHER_BOOTSTRAP_CLIENT_ID=bootstrapclient0000000000000000", "USHER_BOOTSTRAP_CLIENT_SECRET=bootstrap-secret-for-tests-only")
+	if strings.HasPrefix(dsn, "postgres") {
+		cmd.Env = append(cmd.Env, "USHER_SECRET_KEY="+testSecretKey)
+	}
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	var once sync.Once
+	kill := func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			<-exited
+		})
+	}
+	t.Cleanup(kill)
+	s := &testServer{URL: "http://" + addr, ClientID: "bootstrapclient0000000000000000",
+		ClientSecret: "bootstrap-secret-for-tests-only", Stdout: out, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	waitFor(t, 30*time.Second, "usher serve to be ready", func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("usher serve exited:\n%s", out.String())
+		default:
+		}
+		resp, err := s.HTTP.Get(s.URL + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return s, kill
+}
+
 // token returns a Management API access token for the bootstrap client.
 func (s *testServer) token(t testing.TB) string {
 	return s.tokenFor(t, s.ClientID, s.ClientSecret)

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -219,7 +217,7 @@ func TestOutboxSurvivesAKilledProcess(t *testing.T) {
 	sink.Delay(2 * time.Second)
 	dbFile := filepath.Join(t.TempDir(), "usher.db")
 
-	s, kill := startBinary(t, bin, dbFile, sink.URL())
+	s, kill := startBinary(t, bin, "sqlite:"+dbFile, sink.URL())
 	tok := s.token(t)
 	const n = 8
 	createUsers(t, s, tok, "killed", n, true) // each queues a verify_email
@@ -280,7 +278,7 @@ func TestOutboxSurvivesAKilledProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink.Delay(0)
-	s2, _ := startBinary(t, bin, dbFile, sink.URL())
+	s2, _ := startBinary(t, bin, "sqlite:"+dbFile, sink.URL())
 	tok2 := s2.token(t)
 	waitFor(t, 60*time.Second, "every mail recorded as sent after the restart", func() bool { return s2.outboxTotal(t, tok2, "sent") == n })
 	outbox := s2.outbox(t, tok2, "")
@@ -297,51 +295,6 @@ func TestOutboxSurvivesAKilledProcess(t *testing.T) {
 	if len(got) != n {
 		t.Errorf("the sink has %d distinct Message-IDs; want %d", len(got), n)
 	}
-}
-
-// startBinary runs `bin serve` on the SQLite file and waits for /readyz; the
-// returned function kills it with SIGKILL and waits for it to exit.
-func startBinary(t *testing.T, bin, dbFile, smtpURL string) (*testServer, func()) {
-	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(),
-		"USHER_ADDR="+addr, "USHER_DB=sqlite:"+dbFile, "USHER_SMTP_URL="+smtpURL, "USHER_LOG_FORMAT=json",
-		"USHER_BOOTSTRAP_CLIENT_ID=bootstrapclient0000000000000000", "USHER_BOOTSTRAP_CLIENT_SECRET=bootstrap-secret-for-tests-only")
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	var once sync.Once
-	kill := func() {
-		once.Do(func() {
-			cmd.Process.Kill()
-			<-exited
-		})
-	}
-	t.Cleanup(kill)
-	s := &testServer{URL: "http://" + addr, ClientID: "bootstrapclient0000000000000000",
-		ClientSecret: "bootstrap-secret-for-tests-only", Stdout: out, HTTP: &http.Client{Timeout: 10 * time.Second}}
-	waitFor(t, 30*time.Second, "usher serve to be ready", func() bool {
-		select {
-		case <-exited:
-			t.Fatalf("usher serve exited:\n%s", out.String())
-		default:
-		}
-		resp, err := s.HTTP.Get(s.URL + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return s, kill
 }
 
 // TestTwoInstancesDeliverEachMailOnce runs two servers on one PostgreSQL
