@@ -490,7 +490,43 @@ func translate(err error) error {
 	if errors.As(err, &pe) && pe.Code == "23505" {
 		return fmt.Errorf("%w: %v", errs.ErrDuplicate, err)
 	}
-	return err
+	var named *opError
+	if errors.As(err, &named) || errors.Is(err, errs.ErrNotFound) || errors.Is(err, errs.ErrDuplicate) || errors.Is(err, errs.ErrLeaseLost) {
+		return err
+	}
+	return &opError{op: operation(), err: err}
+}
+
+// opError is an unexpected database error with the store method it came
+// from, so that a failure in the log names what failed ("store SaveJob:
+// context canceled") rather than only how.
+type opError struct {
+	op  string
+	err error
+}
+
+func (e *opError) Error() string { return e.op + ": " + e.err.Error() }
+func (e *opError) Unwrap() error { return e.err }
+
+// operation names the outermost exported store method on the stack of its
+// caller, found only when something failed.
+func operation() string {
+	pcs := make([]uintptr, 16)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	op := "store"
+	for more := true; more; {
+		var f runtime.Frame
+		f, more = frames.Next()
+		_, name, inStore := strings.Cut(f.Function, "usher/internal/store.")
+		if !inStore && op != "store" {
+			break // out of the store, past its method
+		}
+		name = name[strings.LastIndex(name, ".")+1:]
+		if name != "" && name[0] >= 'A' && name[0] <= 'Z' {
+			op = "store " + name
+		}
+	}
+	return op
 }
 
 func millis(t time.Time) int64 { return t.UnixMilli() }

@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/store"
 	"github.com/usherid/usher/internal/store/storetest"
 )
@@ -83,4 +86,19 @@ func randomHex(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// TestUnexpectedErrorsNameTheOperation: a database failure that ends as a
+// 500 says which store method failed, and still is what it was.
+func TestUnexpectedErrorsNameTheOperation(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := db.Job(ctx, "job_x")
+	if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "store Job: ") {
+		t.Fatalf("a cancelled read: %v", err)
+	}
+	if _, err := db.Job(t.Context(), "job_x"); !errors.Is(err, errs.ErrNotFound) || err.Error() != errs.ErrNotFound.Error() {
+		t.Fatalf("a missing row: %v", err)
+	}
 }
