@@ -13,13 +13,14 @@ func addRoutes(mux router, d Deps) {
 	mux.Handle("GET /readyz", handleReadyz(d.Ready, d.Logger))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{}))
 
-	// Authentication API.
-	mux.Handle("GET /.well-known/openid-configuration", handleDiscovery(tokens.Issuer()))
-	mux.Handle("GET /.well-known/jwks.json", handleJWKS(tokens.Keys()))
-	mux.Handle("POST /oauth/token", limitPerIP(handleToken(tokens), 10, 30))
-	mux.Handle("GET /userinfo", handleUserInfo(tokens))
-	mux.Handle("POST /dbconnections/signup", limitPerIP(handleSignup(ids), 2, 20))
-	mux.Handle("POST /dbconnections/change_password", limitPerIP(handleChangePassword(ids), 5, 50))
+	// Authentication API, open to pages of the origins clients allow.
+	browser := newBrowserRoutes(mux, ids, d.Logger)
+	browser.Handle("GET /.well-known/openid-configuration", handleDiscovery(tokens.Issuer()))
+	browser.Handle("GET /.well-known/jwks.json", handleJWKS(tokens.Keys()))
+	browser.Handle("POST /oauth/token", limitPerIP(handleToken(tokens), 10, 30))
+	browser.Handle("GET /userinfo", handleUserInfo(tokens))
+	browser.Handle("POST /dbconnections/signup", limitPerIP(handleSignup(ids), 2, 20))
+	browser.Handle("POST /dbconnections/change_password", limitPerIP(handleChangePassword(ids), 5, 50))
 
 	// Hosted pages: a GET (or HEAD) never uses a link; the form's POST does.
 	mux.Handle("GET /{$}", hosted.Home())

@@ -120,6 +120,12 @@ func (c *Client) normalize() error {
 	if err := checkRedirect("initiate_login_uri", c.InitiateLoginURI, false); err != nil {
 		return err
 	}
+	if err := checkOrigins("web_origins", c.WebOrigins); err != nil {
+		return err
+	}
+	if err := checkOrigins("allowed_origins", c.AllowedOrigins); err != nil {
+		return err
+	}
 	for _, list := range []*[]string{&c.Callbacks, &c.AllowedLogoutURLs, &c.WebOrigins, &c.AllowedOrigins} {
 		if *list == nil {
 			*list = []string{}

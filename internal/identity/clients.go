@@ -26,6 +26,7 @@ func (s *Service) CreateClient(ctx context.Context, p Patch) (Client, string, er
 	if err := s.store.CreateClient(ctx, c); err != nil {
 		return Client{}, "", err
 	}
+	s.originCache.Forget()
 	return c, secret, nil
 }
 
@@ -66,6 +67,7 @@ func (s *Service) UpdateClient(ctx context.Context, id string, p Patch) (Client,
 		out = c
 		return st.UpdateClient(ctx, c)
 	})
+	s.originCache.Forget()
 	return out, err
 }
 
@@ -92,6 +94,7 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	if err := s.store.DeleteClient(ctx, id); err != nil && !errors.Is(err, errs.ErrNotFound) {
 		return err
 	}
+	s.originCache.Forget()
 	return nil
 }
 

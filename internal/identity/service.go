@@ -27,6 +27,7 @@ type Service struct {
 	changes      chan passwordChange
 	conns        connCache
 	tenantCache  *cache.TTL[struct{}, TenantSettings]
+	originCache  *cache.TTL[struct{}, origins]
 }
 
 // TriggerFunc runs the tenant's Actions bound to a trigger with Auth0's
@@ -88,7 +89,8 @@ func NewService(store Store, o Options) *Service {
 	return &Service{store: store, now: o.Now, mgmtAudience: o.PublicURL + "/api/v2/", publicURL: o.PublicURL, links: o.Links,
 		composer: o.Composer, checkLiquid: o.CheckLiquid, mailQueued: o.MailQueued, trigger: o.Trigger,
 		passwords: o.Passwords, changes: make(chan passwordChange, passwordChangeQueue),
-		conns: newConnCache(), tenantCache: cache.New[struct{}, TenantSettings](settingsTTL, 1)}
+		conns: newConnCache(), tenantCache: cache.New[struct{}, TenantSettings](settingsTTL, 1),
+		originCache: cache.New[struct{}, origins](settingsTTL, 1)}
 }
 
 // Now is the time on the service's clock (Options.Now), by which tickets,
