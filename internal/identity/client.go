@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -30,6 +31,9 @@ type Client struct {
 	ClientMetadata          map[string]string `json:"client_metadata"`
 	SSO                     bool              `json:"sso,omitempty"`
 	CrossOriginAuth         bool              `json:"cross_origin_authentication,omitempty"`
+	// RefreshToken is nil for a client stored before it existed: such a
+	// client's refresh tokens follow DefaultRefreshTokens.
+	RefreshToken *RefreshTokens `json:"refresh_token,omitempty"`
 
 	SecretHash string    `json:"-"`
 	CreatedAt  time.Time `json:"-"`
@@ -40,6 +44,75 @@ type JWTConfiguration struct {
 	Alg               string `json:"alg"`
 	LifetimeInSeconds int    `json:"lifetime_in_seconds"`
 	SecretEncoded     bool   `json:"secret_encoded"`
+}
+
+// RefreshTokens is how a client's refresh tokens live, in Auth0's terms.
+type RefreshTokens struct {
+	// RotationType "rotating" gives a new refresh token at each use and
+	// takes the used one back; using it again after Leeway seconds revokes
+	// every token descended from the same login. "non-rotating" tokens are
+	// used again and again.
+	RotationType string `json:"rotation_type"`
+	// ExpirationType "non-expiring" tokens live until revoked; "expiring"
+	// ones live TokenLifetime seconds from the login at most, and
+	// IdleTokenLifetime seconds after their last use.
+	ExpirationType            string `json:"expiration_type"`
+	Leeway                    int    `json:"leeway"`
+	TokenLifetime             int    `json:"token_lifetime"`
+	InfiniteTokenLifetime     bool   `json:"infinite_token_lifetime"`
+	IdleTokenLifetime         int    `json:"idle_token_lifetime"`
+	InfiniteIdleTokenLifetime bool   `json:"infinite_idle_token_lifetime"`
+}
+
+// DefaultRefreshTokens is what a client gets unless it says otherwise:
+// tokens used again and again for 30 days from the login, as Usher always
+// gave (Auth0's own default never expires them).
+var DefaultRefreshTokens = RefreshTokens{RotationType: "non-rotating", ExpirationType: "expiring",
+	TokenLifetime: 30 * 24 * 3600, IdleTokenLifetime: 15 * 24 * 3600, InfiniteIdleTokenLifetime: true}
+
+// RefreshTokens is the client's refresh-token policy.
+func (c Client) RefreshTokens() RefreshTokens {
+	if c.RefreshToken == nil {
+		return DefaultRefreshTokens
+	}
+	return *c.RefreshToken
+}
+
+// Lifetimes are how long a refresh token may live from the login that
+// began its line (absolute) and from its last use (idle); 0 is forever.
+func (r RefreshTokens) Lifetimes() (absolute, idle time.Duration) {
+	if r.ExpirationType == "non-expiring" {
+		return 0, 0
+	}
+	if !r.InfiniteTokenLifetime {
+		absolute = time.Duration(r.TokenLifetime) * time.Second
+	}
+	if !r.InfiniteIdleTokenLifetime {
+		idle = time.Duration(r.IdleTokenLifetime) * time.Second
+	}
+	return absolute, idle
+}
+
+// check refuses a policy Auth0 would refuse.
+func (r RefreshTokens) check() error {
+	bad := func(field string, v any) error {
+		return errs.Invalid("invalid_body", "Payload validation error: 'Invalid value %v' on property refresh_token.%s.", v, field)
+	}
+	switch {
+	case r.RotationType != "rotating" && r.RotationType != "non-rotating":
+		return bad("rotation_type", r.RotationType)
+	case r.ExpirationType != "expiring" && r.ExpirationType != "non-expiring":
+		return bad("expiration_type", r.ExpirationType)
+	case r.RotationType == "rotating" && r.ExpirationType != "expiring":
+		return errs.Invalid("invalid_body", "Rotating refresh tokens must be expiring (refresh_token.expiration_type: expiring).")
+	case r.Leeway < 0 || r.Leeway > 3600:
+		return bad("leeway", r.Leeway)
+	case r.TokenLifetime < 1 || r.TokenLifetime > 63072000:
+		return bad("token_lifetime", r.TokenLifetime)
+	case r.IdleTokenLifetime < 1 || r.IdleTokenLifetime > 63072000:
+		return bad("idle_token_lifetime", r.IdleTokenLifetime)
+	}
+	return nil
 }
 
 var appTypes = []string{"native", "spa", "regular_web", "non_interactive", "rms", "box", "cloudbees", "concur", "dropbox", "mscrm", "echosign", "egnyte", "newrelic", "office365", "salesforce", "sentry", "sharepoint", "slack", "springcm", "zendesk", "zoom", "sso_integration", "oag", "resource_server", "express_configuration"}
@@ -96,6 +169,16 @@ func (c *Client) normalize() error {
 	case "none", "client_secret_post", "client_secret_basic":
 	default:
 		return errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property token_endpoint_auth_method.", c.TokenEndpointAuthMethod)
+	}
+	if c.RefreshToken == nil {
+		c.RefreshToken = &RefreshTokens{}
+	}
+	// What a partial refresh_token leaves out is the default's.
+	r, d := c.RefreshToken, DefaultRefreshTokens
+	r.RotationType, r.ExpirationType = cmp.Or(r.RotationType, d.RotationType), cmp.Or(r.ExpirationType, d.ExpirationType)
+	r.TokenLifetime, r.IdleTokenLifetime = cmp.Or(r.TokenLifetime, d.TokenLifetime), cmp.Or(r.IdleTokenLifetime, d.IdleTokenLifetime)
+	if err := r.check(); err != nil {
+		return err
 	}
 	if c.JWTConfiguration.Alg == "" {
 		c.JWTConfiguration.Alg = "RS256"

@@ -24,6 +24,9 @@ type Grant struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time
+	// Family is, for a refresh token, the id of the first token of its line:
+	// the one the login gave, which rotation replaces token by token.
+	Family string
 }
 
 // GrantDetails is what a grant was given for.
@@ -40,6 +43,9 @@ type GrantDetails struct {
 	// PasswordStamp is the password the login proved (see passwordStamp);
 	// nil in grants made before it was recorded.
 	PasswordStamp *int64 `json:"password_stamp,omitempty"`
+	// LineEnds is when the refresh tokens of the login's line stop, by the
+	// client's absolute lifetime (ms; 0 for never).
+	LineEnds int64 `json:"line_ends,omitempty"`
 }
 
 // Session is a browser's login, behind an HttpOnly cookie.
@@ -82,6 +88,10 @@ type Store interface {
 	// UseGrant marks an unused, unexpired grant used at now; otherwise
 	// errs.ErrNotFound, so that a code is exchanged once.
 	UseGrant(ctx context.Context, id string, now time.Time) error
+	// ExtendGrant moves a grant's expiry to expires.
+	ExtendGrant(ctx context.Context, id string, expires time.Time) error
+	// DeleteGrantFamily removes every refresh token of a line.
+	DeleteGrantFamily(ctx context.Context, family string) error
 	CreateSession(ctx context.Context, s Session) error
 	Session(ctx context.Context, id string) (Session, error)
 	DeleteSession(ctx context.Context, id string) error

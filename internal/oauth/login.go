@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -25,7 +26,6 @@ import (
 // Lifetimes of what a login hands out.
 const (
 	codeLifetime    = 10 * time.Minute
-	refreshLifetime = 30 * 24 * time.Hour
 	sessionLifetime = 7 * 24 * time.Hour
 )
 
@@ -270,15 +270,30 @@ func (s *Server) issueUserTokens(ctx context.Context, client identity.Client, u 
 		return TokenResponse{}, err
 	}
 	if hasScope(d.Scope, "offline_access") && client.HasGrantType("refresh_token") {
-		token, hash := randomToken()
-		err := s.store.CreateGrant(ctx, Grant{ID: hash, Kind: GrantRefresh, ClientID: client.ClientID, UserID: u.ID, Details: d,
-			CreatedAt: now, ExpiresAt: now.Add(refreshLifetime)})
-		if err != nil {
-			return TokenResponse{}, fmt.Errorf("store refresh token: %w", err)
+		if resp.RefreshToken, err = s.newRefreshToken(ctx, client, u.ID, d, ""); err != nil {
+			return TokenResponse{}, err
 		}
-		resp.RefreshToken = token
 	}
 	return resp, nil
+}
+
+// newRefreshToken stores a refresh token for d, the first of a new line
+// (a login) or, when family is set, the next of that line (a rotation). It
+// expires at the end of the line (the client's absolute lifetime from the
+// login) or after the client's idle lifetime, whichever comes first.
+func (s *Server) newRefreshToken(ctx context.Context, client identity.Client, userID string, d GrantDetails, family string) (string, error) {
+	now := s.now()
+	absolute, _ := client.RefreshTokens().Lifetimes()
+	if family == "" && absolute > 0 {
+		d.LineEnds = now.Add(absolute).UnixMilli()
+	}
+	token, hash := randomToken()
+	err := s.store.CreateGrant(ctx, Grant{ID: hash, Kind: GrantRefresh, ClientID: client.ClientID, UserID: userID, Details: d,
+		CreatedAt: now, ExpiresAt: refreshExpiry(client, d, now), Family: cmp.Or(family, hash)})
+	if err != nil {
+		return "", fmt.Errorf("store refresh token: %w", err)
+	}
+	return token, nil
 }
 
 // sign signs claims with the current key.
@@ -386,10 +401,28 @@ func (s *Server) Refresh(ctx context.Context, l Login, token string) (TokenRespo
 	}
 	bad := &Error{403, "invalid_grant", "Unknown or invalid refresh token."}
 	g, err := s.store.Grant(ctx, hashToken(token))
-	if errors.Is(err, errs.ErrNotFound) || (err == nil && (g.Kind != GrantRefresh || g.ClientID != client.ClientID || !s.now().Before(g.ExpiresAt) || !g.UsedAt.IsZero())) {
+	if errors.Is(err, errs.ErrNotFound) || (err == nil && (g.Kind != GrantRefresh || g.ClientID != client.ClientID || !s.now().Before(g.ExpiresAt))) {
 		return TokenResponse{}, bad
 	} else if err != nil {
 		return TokenResponse{}, err
+	}
+	policy := client.RefreshTokens()
+	rotating := policy.RotationType == "rotating"
+	if rotating {
+		if err := s.rotate(ctx, g, time.Duration(policy.Leeway)*time.Second); errors.Is(err, errReused) {
+			return TokenResponse{}, bad
+		} else if err != nil {
+			return TokenResponse{}, err
+		}
+	} else if !g.UsedAt.IsZero() {
+		return TokenResponse{}, bad // rotated before the client stopped rotating
+	} else if _, idle := policy.Lifetimes(); idle > 0 {
+		// Each use starts the token's idle lifetime again.
+		if err := s.store.ExtendGrant(ctx, g.ID, refreshExpiry(client, g.Details, s.now())); errors.Is(err, errs.ErrNotFound) {
+			return TokenResponse{}, bad
+		} else if err != nil {
+			return TokenResponse{}, err
+		}
 	}
 	u, err := s.grantUser(ctx, g, bad)
 	if err != nil {
@@ -406,7 +439,51 @@ func (s *Server) Refresh(ctx context.Context, l Login, token string) (TokenRespo
 	}
 	d.Nonce = ""
 	resp, err := s.issueUserTokens(ctx, client, u, withoutOffline(d), "")
+	if err == nil && rotating {
+		// The next token of the line keeps the scope the login granted.
+		resp.RefreshToken, err = s.newRefreshToken(ctx, client, u.ID, g.Details, g.Family)
+	}
 	return resp, err
+}
+
+// refreshExpiry is when a refresh token for d used at now expires: at the
+// end of its line or after the client's idle lifetime, whichever is first.
+func refreshExpiry(client identity.Client, d GrantDetails, now time.Time) time.Time {
+	_, idle := client.RefreshTokens().Lifetimes()
+	expires := now.AddDate(100, 0, 0) // never, in practice
+	if d.LineEnds != 0 {
+		expires = time.UnixMilli(d.LineEnds)
+	}
+	if idle > 0 && now.Add(idle).Before(expires) {
+		expires = now.Add(idle)
+	}
+	return expires
+}
+
+// errReused is a rotated refresh token used again past the leeway.
+var errReused = errors.New("a rotated refresh token was used again: every token of its line is revoked")
+
+// rotate takes back a rotating refresh token as it is used. A token used
+// before, past the client's leeway, was stolen or leaked (its rightful
+// holder moved on to the next one): the whole line is revoked, and the
+// answer is errReused.
+func (s *Server) rotate(ctx context.Context, g Grant, leeway time.Duration) error {
+	now := s.now()
+	err := s.store.UseGrant(ctx, g.ID, now)
+	if !errors.Is(err, errs.ErrNotFound) {
+		return err
+	}
+	// Used already (perhaps this very moment, by a concurrent request).
+	if g, err = s.store.Grant(ctx, g.ID); err != nil {
+		return err
+	}
+	if !g.UsedAt.IsZero() && now.Sub(g.UsedAt) <= leeway {
+		return nil
+	}
+	if err := s.store.DeleteGrantFamily(ctx, g.Family); err != nil {
+		return err
+	}
+	return errReused
 }
 
 // withoutOffline keeps a refresh from minting another refresh token.

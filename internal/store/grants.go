@@ -15,8 +15,19 @@ func (q *queries) CreateGrant(ctx context.Context, g oauth.Grant) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.w.ExecContext(ctx, `INSERT INTO grants (id, kind, client_id, user_id, details, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, g.ID, g.Kind, g.ClientID, g.UserID, details, millis(g.CreatedAt), millis(g.ExpiresAt))
+	_, err = q.w.ExecContext(ctx, `INSERT INTO grants (id, kind, client_id, user_id, details, created_at, expires_at, family)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, g.ID, g.Kind, g.ClientID, g.UserID, details, millis(g.CreatedAt), millis(g.ExpiresAt), g.Family)
+	return translate(err)
+}
+
+// ExtendGrant moves a grant's expiry.
+func (q *queries) ExtendGrant(ctx context.Context, id string, expires time.Time) error {
+	return mustAffect(q.w.ExecContext(ctx, `UPDATE grants SET expires_at = $1 WHERE id = $2`, millis(expires), id))
+}
+
+// DeleteGrantFamily removes every refresh token of a line.
+func (q *queries) DeleteGrantFamily(ctx context.Context, family string) error {
+	_, err := q.w.ExecContext(ctx, `DELETE FROM grants WHERE family = $1 AND family <> ''`, family)
 	return translate(err)
 }
 
@@ -26,8 +37,8 @@ func (q *queries) Grant(ctx context.Context, id string) (oauth.Grant, error) {
 	var details string
 	var created, expires int64
 	var used sql.NullInt64
-	err := q.r.QueryRowContext(ctx, `SELECT id, kind, client_id, user_id, details, created_at, expires_at, used_at
-		FROM grants WHERE id = $1`, id).Scan(&g.ID, &g.Kind, &g.ClientID, &g.UserID, &details, &created, &expires, &used)
+	err := q.r.QueryRowContext(ctx, `SELECT id, kind, client_id, user_id, details, created_at, expires_at, used_at, family
+		FROM grants WHERE id = $1`, id).Scan(&g.ID, &g.Kind, &g.ClientID, &g.UserID, &details, &created, &expires, &used, &g.Family)
 	if err != nil {
 		return g, translate(err)
 	}
