@@ -131,7 +131,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 	}
 	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer(), Actions: acts, Now: clk.Now})
 	dash := dashboard.New(dashboard.Options{Identity: ids, Imports: svc.imports, OAuth: tokens, Mail: mails, Actions: acts,
-		WakeOutbox: worker.Notify, PublicURL: cfg.PublicURL, Links: api.Links{Base: cfg.PublicURL}, Log: log})
+		WakeOutbox: worker.Notify, PublicURL: cfg.PublicURL, Links: api.Links{Base: cfg.PublicURL}, Log: log, UploadStall: tmo.uploadStall})
 	if err := dash.Start(ctx); err != nil {
 		return err
 	}
@@ -140,18 +140,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 	registerMailRate(reg, worker, cfg.MailRate)
 	registerPasswordHashing(reg, ids)
 	handler := api.NewServer(api.Deps{
-		Identity:   ids,
-		Imports:    svc.imports,
-		OAuth:      tokens,
-		Mail:       mails,
-		Pages:      pages.New(ids, tokens, db, engine, cfg.PublicURL, log),
-		Actions:    acts,
-		WakeOutbox: worker.Notify,
-		Dashboard:  dash.Handler(),
-		Logger:     log,
-		Proxies:    cfg.TrustedProxies,
-		Metrics:    reg,
-		Ready:      db.Ping,
+		Identity:    ids,
+		Imports:     svc.imports,
+		OAuth:       tokens,
+		Mail:        mails,
+		Pages:       pages.New(ids, tokens, db, engine, cfg.PublicURL, log),
+		Actions:     acts,
+		WakeOutbox:  worker.Notify,
+		Dashboard:   dash.Handler(),
+		Logger:      log,
+		Proxies:     cfg.TrustedProxies,
+		Metrics:     reg,
+		Ready:       db.Ping,
+		UploadStall: tmo.uploadStall,
 	})
 	srv := &http.Server{
 		Handler:           handler,
