@@ -124,6 +124,16 @@ func startServer(t testing.TB, dsn string, env map[string]string, args ...string
 // startServerOn is startServer with the server's time on clk.
 func startServerOn(t testing.TB, clk *mailtest.Clock, dsn string, env map[string]string, args ...string) *testServer {
 	t.Helper()
+	return startServing(t, clk, dsn, env, func(ctx context.Context, getenv func(string) string, out, log io.Writer) error {
+		return run(ctx, append([]string{"usher", "serve"}, args...), getenv, clk, strings.NewReader(""), out, log)
+	})
+}
+
+// startServing runs a server with start, which serves until ctx ends, on
+// dsn with the given extra environment, and waits until /readyz answers.
+func startServing(t testing.TB, clk *mailtest.Clock, dsn string, env map[string]string,
+	start func(ctx context.Context, getenv func(string) string, out, log io.Writer) error) *testServer {
+	t.Helper()
 	addr := freeAddr(t)
 	vars := map[string]string{
 		"USHER_ADDR":                    addr,
@@ -144,7 +154,7 @@ func startServerOn(t testing.TB, clk *mailtest.Clock, dsn string, env map[string
 	out, log := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"usher", "serve"}, args...), getenv, clk, strings.NewReader(""), out, log)
+		done <- start(ctx, getenv, out, log)
 	}()
 
 	scheme := "http"

@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, clk clo
 	cmd, rest := args[1], args[2:]
 	switch cmd {
 	case "serve":
-		return serve(ctx, rest, getenv, clk, stdout, stderr)
+		return serve(ctx, rest, getenv, clk, serveTimeouts(), stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "invite":

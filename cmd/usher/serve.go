@@ -51,7 +51,23 @@ type clock = mail.Clock
 // systemClock is the real time.
 type systemClock = mail.SystemClock
 
-func serve(ctx context.Context, args []string, getenv func(string) string, clk clock, stdout, stderr io.Writer) error {
+// timeouts bound how long the server waits on its clients.
+type timeouts struct {
+	readHeader, read, write, idle time.Duration
+	// uploadStall bounds a pause in an import upload, whose body read
+	// has no overall bound: a file of up to 1 GB on a slow link may take
+	// hours, as long as it keeps coming.
+	uploadStall time.Duration
+}
+
+// serveTimeouts are the bounds `usher serve` holds its clients to; a test
+// of those bounds starts the server with shorter ones.
+func serveTimeouts() timeouts {
+	return timeouts{readHeader: 10 * time.Second, read: 60 * time.Second, write: 60 * time.Second, idle: 120 * time.Second,
+		uploadStall: 30 * time.Second}
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, clk clock, tmo timeouts, stdout, stderr io.Writer) error {
 	c := serveCommand
 	fs := c.flags()
 	cfg := config.BindServe(fs, getenv)
@@ -115,7 +131,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 	}
 	tokens := oauth.NewServer(oauth.Options{Identity: ids, Keys: keys, Store: db, Issuer: cfg.Issuer(), Actions: acts, Now: clk.Now})
 	dash := dashboard.New(dashboard.Options{Identity: ids, Imports: svc.imports, OAuth: tokens, Mail: mails, Actions: acts,
-		WakeOutbox: worker.Notify, PublicURL: cfg.PublicURL, Links: api.Links{Base: cfg.PublicURL}, Log: log})
+		WakeOutbox: worker.Notify, PublicURL: cfg.PublicURL, Links: api.Links{Base: cfg.PublicURL}, Log: log, UploadStall: tmo.uploadStall})
 	if err := dash.Start(ctx); err != nil {
 		return err
 	}
@@ -124,26 +140,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 	registerMailRate(reg, worker, cfg.MailRate)
 	registerPasswordHashing(reg, ids)
 	handler := api.NewServer(api.Deps{
-		Identity:   ids,
-		Imports:    svc.imports,
-		OAuth:      tokens,
-		Mail:       mails,
-		Pages:      pages.New(ids, tokens, db, engine, cfg.PublicURL, log),
-		Actions:    acts,
-		WakeOutbox: worker.Notify,
-		Dashboard:  dash.Handler(),
-		Logger:     log,
-		Proxies:    cfg.TrustedProxies,
-		Metrics:    reg,
-		Ready:      db.Ping,
+		Identity:    ids,
+		Imports:     svc.imports,
+		OAuth:       tokens,
+		Mail:        mails,
+		Pages:       pages.New(ids, tokens, db, engine, cfg.PublicURL, log),
+		Actions:     acts,
+		WakeOutbox:  worker.Notify,
+		Dashboard:   dash.Handler(),
+		Logger:      log,
+		Proxies:     cfg.TrustedProxies,
+		Metrics:     reg,
+		Ready:       db.Ping,
+		UploadStall: tmo.uploadStall,
 	})
 	srv := &http.Server{
 		Handler:           handler,
 		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: tmo.readHeader,
+		ReadTimeout:       tmo.read,
+		WriteTimeout:      tmo.write,
+		IdleTimeout:       tmo.idle,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	mailTo, err := mailDestination(ctx, mails)

@@ -52,6 +52,11 @@ func mgmtError(w http.ResponseWriter, err error) {
 		writeMgmtError(w, http.StatusRequestEntityTooLarge, "payload_too_large", "Payload content length greater than maximum allowed: "+strconv.FormatInt(tooBig.Limit, 10))
 		return
 	}
+	var stalled *web.StalledError
+	if errors.As(err, &stalled) {
+		writeMgmtError(w, http.StatusRequestTimeout, "request_timeout", "The request body stopped arriving: nothing came for "+stalled.Stall.String()+".")
+		return
+	}
 	noteError(w, err)
 	writeMgmtError(w, http.StatusInternalServerError, "internal_error", "Internal Server Error")
 }

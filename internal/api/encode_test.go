@@ -3,12 +3,16 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/web"
 )
 
 // bodyKinds are request types the Management and Authentication APIs
@@ -96,6 +100,29 @@ func TestReadJSON(t *testing.T) {
 		json.Unmarshal(w.Body.Bytes(), &e)
 		if w.Code != c.status || e.ErrorCode != c.code || len(e.Message) > 1000 {
 			t.Errorf("%.60q: %d %+v, want %d %s", c.body, w.Code, e, c.status, c.code)
+		}
+	}
+}
+
+// TestMgmtErrorOfABody: a body past its bound, or one that stopped
+// arriving, is the client's doing, answered in Auth0's error shape.
+func TestMgmtErrorOfABody(t *testing.T) {
+	for _, c := range []struct {
+		err     error
+		status  int
+		code    string
+		message string
+	}{
+		{fmt.Errorf("upload: %w", &http.MaxBytesError{Limit: 1 << 30}), 413, "payload_too_large", "Payload content length greater than maximum allowed: 1073741824"},
+		{errors.Join(fmt.Errorf("upload: %w", &web.StalledError{Stall: 30 * time.Second})), 408, "request_timeout", "The request body stopped arriving: nothing came for 30s."},
+	} {
+		w := httptest.NewRecorder()
+		mgmtError(w, c.err)
+		var e mgmtErrorBody
+		json.Unmarshal(w.Body.Bytes(), &e)
+		want := mgmtErrorBody{StatusCode: c.status, Error: http.StatusText(c.status), Message: c.message, ErrorCode: c.code}
+		if w.Code != c.status || e != want {
+			t.Errorf("%v: %d %+v, want %+v", c.err, w.Code, e, want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -75,10 +76,12 @@ func boolPart(name string, field func(*imports.Request) *bool) func(*imports.Req
 }
 
 // handleImportUsers hands the users file to the import service as it
-// arrives and answers 202 with the job, which a job runner then works through.
-func handleImportUsers(imp *imports.Service) http.Handler {
+// arrives and answers 202 with the job, which a job runner then works
+// through. The upload may take as long as it keeps coming, with pauses of
+// up to stall.
+func handleImportUsers(imp *imports.Service, stall time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, imports.MaxFileBytes)
+		r = web.Upload(w, r, imports.MaxFileBytes, stall)
 		job, err := imp.Start(r.Context(), r.Header.Get("Idempotency-Key"), func(req *imports.Request, upload func(io.Reader) error) error {
 			return readImportParts(r, req, upload)
 		})
@@ -102,6 +105,8 @@ func readImportParts(r *http.Request, req *imports.Request, upload func(io.Reade
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			return nil
+		} else if stalled, tooBig := new(*web.StalledError), new(*http.MaxBytesError); errors.As(err, stalled) || errors.As(err, tooBig) {
+			return err // the body, not its form: mgmtError answers 408 or 413
 		} else if err != nil {
 			return errs.Invalid("invalid_body", "The multipart body is malformed: %v.", err)
 		}

@@ -37,6 +37,10 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the connection, whose
+// deadlines an upload moves on.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 // noteError attaches an internal error to the request's log line.
 func noteError(w http.ResponseWriter, err error) {
 	if rec, ok := w.(*recorder); ok {

@@ -83,7 +83,7 @@ func addRoutes(mux router, d Deps) {
 	mux.Handle("PATCH /api/v2/tenants/settings", m(handleUpdateTenantSettings(ids), "update:tenant_settings"))
 
 	imp := d.Imports
-	mux.Handle("POST /api/v2/jobs/users-imports", m(handleImportUsers(imp), "create:users"))
+	mux.Handle("POST /api/v2/jobs/users-imports", m(handleImportUsers(imp, d.UploadStall), "create:users"))
 	mux.Handle("GET /api/v2/jobs/{id}", m(handleGetJob(imp), "create:users", "read:users"))
 	mux.Handle("GET /api/v2/jobs/{id}/errors", m(handleJobErrors(imp), "create:users", "read:users"))
 	mux.Handle("POST /api/v2/jobs/verification-email", m(handleVerificationEmailJob(ids), "update:users"))

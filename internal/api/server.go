@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -42,6 +43,10 @@ type Deps struct {
 	Dashboard http.Handler
 	// Ready reports whether the database answers; /readyz calls it.
 	Ready func(ctx context.Context) error
+	// UploadStall is how long an import upload may bring nothing before
+	// it is dropped (0: web.UploadStall); as long as it keeps coming, the
+	// server's read timeout does not end it.
+	UploadStall time.Duration
 }
 
 // router is what addRoutes registers its routes on: the server's

@@ -66,20 +66,25 @@ func (d *Dashboard) admin(next func(w http.ResponseWriter, r *http.Request, s *s
 // upload wraps a multipart form for administrators as admin wraps a page,
 // without reading the body into memory: the form's first part must be the
 // CSRF token, checked before anything else is read, and next reads the
-// parts after it from the stream. The body may be up to limit bytes.
+// parts after it from the stream. The body may be up to limit bytes, and
+// take as long as it keeps coming (web.Upload).
 func (d *Dashboard) upload(limit int64, next func(w http.ResponseWriter, r *http.Request, s *session, parts *multipart.Reader)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, ok := d.adminSession(w, r)
 		if !ok {
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		r = web.Upload(w, r, limit, d.stall)
 		parts, err := r.MultipartReader()
 		if err != nil {
 			d.formExpired(w, s)
 			return
 		}
 		first, err := parts.NextPart()
+		if status, msg, known := uploadProblem(err); known {
+			d.render(w, status, "error", s.view("Nothing was uploaded", "", "Nothing was uploaded: "+msg, nil))
+			return
+		}
 		if err != nil || first.FormName() != csrf.Field {
 			d.formExpired(w, s)
 			return

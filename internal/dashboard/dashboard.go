@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/usherid/usher/internal/actions"
 	"github.com/usherid/usher/internal/cookie"
@@ -44,6 +45,10 @@ type Options struct {
 	// Links builds the addresses of the hosted pages, for mail previews.
 	Links identity.Links
 	Log   *slog.Logger
+	// UploadStall is how long an import upload may bring nothing before
+	// it is dropped (0: web.UploadStall); as long as it keeps coming, the
+	// server's read timeout does not end it.
+	UploadStall time.Duration
 }
 
 // Dashboard serves /dashboard/.
@@ -61,6 +66,7 @@ type Dashboard struct {
 	guard  *csrf.Guard
 	log    *slog.Logger
 	pages  map[string]*template.Template
+	stall  time.Duration // Options.UploadStall
 }
 
 // New returns the dashboard.
@@ -71,7 +77,7 @@ func New(o Options) *Dashboard {
 	jar := cookie.New(o.PublicURL)
 	d := &Dashboard{ids: o.Identity, imp: o.Imports, tokens: o.OAuth, mails: o.Mail, acts: o.Actions, wake: o.WakeOutbox,
 		root: o.PublicURL + "/dashboard", base: o.PublicURL, links: o.Links, jar: jar, guard: csrf.New(jar, o.PublicURL), log: o.Log,
-		pages: map[string]*template.Template{}}
+		pages: map[string]*template.Template{}, stall: o.UploadStall}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/pager.html"))
 	names, _ := fs.Glob(files, "templates/*.html")
 	for _, name := range names {

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/imports"
+	"github.com/usherid/usher/internal/web"
 )
 
 const (
@@ -82,25 +84,44 @@ func (d *Dashboard) startImport() http.Handler {
 		job, err := d.imp.Start(r.Context(), "", func(req *imports.Request, upload func(io.Reader) error) error {
 			return form.read(parts, req, upload)
 		})
-		// refuse shows the form again with msg.
-		refuse := func(msg string) {
-			d.showImports(w, r, s, http.StatusBadRequest, form, "Nothing was imported: "+msg)
+		// refuse shows the form again with msg; after a stalled upload
+		// too, whose read error ended the request's context.
+		refuse := func(status int, msg string) {
+			d.showImports(w, r.WithContext(context.WithoutCancel(r.Context())), s, status, form, "Nothing was imported: "+msg)
 		}
 		var broken brokenUpload
 		switch {
 		case err == nil:
 			d.redirect(w, r, "/import/"+url.PathEscape(job.ID), "")
-		case errors.As(err, &broken) && errors.As(broken.err, new(*http.MaxBytesError)):
-			refuse("the file is larger than " + maxImportText + ". Split it, or import it with the usher import command.")
 		case errors.As(err, &broken):
-			d.log.Warn("an import upload broke off", "error", broken.err.Error())
-			refuse("the upload did not arrive whole. Try again.")
+			status, msg, known := uploadProblem(broken.err)
+			if !known {
+				d.log.Warn("an import upload broke off", "error", broken.err.Error())
+			}
+			refuse(status, msg)
 		default:
 			if _, msg, ok := d.problem(w, err); ok {
-				refuse(msg)
+				refuse(http.StatusBadRequest, msg)
 			}
 		}
 	})
+}
+
+// uploadProblem says why an upload did not arrive whole, for the page,
+// with its status: past the size bound (413) or stopped (408), which are
+// known; else it broke off (400), and the connection's error is worth a
+// line in the log. A nil err is no problem, and not known.
+func uploadProblem(err error) (status int, msg string, known bool) {
+	var stalled *web.StalledError
+	switch {
+	case err == nil:
+		return 0, "", false
+	case errors.As(err, new(*http.MaxBytesError)):
+		return http.StatusRequestEntityTooLarge, "the file is larger than " + maxImportText + ". Split it, or import it with the usher import command.", true
+	case errors.As(err, &stalled):
+		return http.StatusRequestTimeout, "the upload stopped: nothing arrived for " + stalled.Stall.String() + ". Try again.", true
+	}
+	return http.StatusBadRequest, "the upload did not arrive whole. Try again.", false
 }
 
 // errNoFile refuses an upload form sent without a file.

@@ -67,19 +67,31 @@ const MaxRecordBytes = 1 << 20
 var errRecordTooLarge = errors.New("record too large")
 
 // countingReader counts the bytes read and where each line ends, and reads
-// no further than limit (when set).
+// no further than limit (when set). It keeps the offsets of the newlines
+// from the current record's start on only, counting those before: no line
+// asked about is before the record being read, so what it keeps is bounded
+// by a record and the parser's buffer, whatever the file's size.
 type countingReader struct {
 	r        io.Reader
 	n        int64
 	limit    int64
-	newlines []int64 // offsets of newlines not yet passed by lineAt
-	passed   int64   // newlines before the last offset asked about
+	newlines []int64 // offsets of the newlines from the current record's start on
+	passed   int64   // newlines before them
 }
 
-// allowFrom bounds the record that starts at offset: the reader goes no
-// further than MaxRecordBytes past it. A parser asks for more only
-// when its record goes on, so the error comes exactly for a longer record.
-func (c *countingReader) allowFrom(offset int64) { c.limit = offset + MaxRecordBytes }
+// allowFrom starts the record at offset: the reader goes no further than
+// MaxRecordBytes past it, and forgets where the lines before it end. A
+// parser asks for more only when its record goes on, so the error comes
+// exactly for a longer record.
+func (c *countingReader) allowFrom(offset int64) {
+	c.limit = offset + MaxRecordBytes
+	k := 0
+	for k < len(c.newlines) && c.newlines[k] < offset {
+		k++
+	}
+	c.passed += int64(k)
+	c.newlines = c.newlines[k:]
+}
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	if c.limit > 0 {
@@ -103,15 +115,14 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// lineAt is the 1-based line of offset; offsets asked about never decrease.
+// lineAt is the 1-based line of offset, which is in the current record or
+// read after it; an offset before the record's start is on its first line.
 func (c *countingReader) lineAt(offset int64) int64 {
 	k := 0
 	for k < len(c.newlines) && c.newlines[k] < offset {
 		k++
 	}
-	c.passed += int64(k)
-	c.newlines = c.newlines[k:]
-	return c.passed + 1
+	return c.passed + int64(k) + 1
 }
 
 func jsonRows(count *countingReader) (*RowReader, error) {

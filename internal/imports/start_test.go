@@ -168,3 +168,35 @@ func TestStartIdempotent(t *testing.T) {
 		t.Fatalf("%d uploads, want 1", len(st.created))
 	}
 }
+
+// breakOff is a connection that breaks off: its read cancels the request's
+// context, as net/http does, and fails.
+type breakOff struct {
+	cancel context.CancelFunc
+	err    error
+}
+
+func (b breakOff) Read([]byte) (int, error) {
+	b.cancel()
+	return 0, b.err
+}
+
+// TestStartBrokenOff: an upload that breaks off after a stored chunk and
+// half another fails with the connection's error, not with the context
+// that went with it, and leaves nothing behind.
+func TestStartBrokenOff(t *testing.T) {
+	imp, st, conn := tenant(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	broken := errors.New("the connection broke off")
+	file := io.MultiReader(strings.NewReader("["+strings.Repeat(" ", 3<<19)), breakOff{cancel, broken})
+	_, err := imp.Start(ctx, "", func(r *imports.Request, upload func(io.Reader) error) error {
+		r.ConnectionID = conn
+		return upload(file)
+	})
+	if !errors.Is(err, broken) {
+		t.Fatalf("error %v, want the connection's", err)
+	}
+	if left := st.left(); len(st.created) != 1 || len(left) != 0 {
+		t.Fatalf("%d uploads made, %v left behind; want 1 made and dropped", len(st.created), left)
+	}
+}

@@ -81,6 +81,12 @@ func (s *Service) receive(ctx context.Context, up *upload, file io.Reader) error
 	buf := make([]byte, chunkBytes)
 	for seq := 0; ; seq++ {
 		n, err := io.ReadFull(file, buf)
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			// The upload broke off (and with it, maybe, the request's
+			// context): its error is the one to tell, and Start drops
+			// what came before.
+			return err
+		}
 		if n > 0 {
 			if err := s.store.PutJobChunk(ctx, up.id, seq, buf[:n]); err != nil {
 				return err
@@ -90,10 +96,8 @@ func (s *Service) receive(ctx context.Context, up *upload, file io.Reader) error
 		if seq == 0 {
 			up.head = buf[:n]
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err != nil { // io.EOF or io.ErrUnexpectedEOF: the file ended
 			break
-		} else if err != nil {
-			return err
 		}
 		if seq == 0 {
 			buf = make([]byte, chunkBytes) // the head stays as it is

@@ -1,6 +1,6 @@
 // Package web holds what Usher's three HTTP edges (the API, the hosted
-// pages and the dashboard) each need the same way: who is calling, and
-// writing a JSON answer.
+// pages and the dashboard) each need the same way: who is calling,
+// writing a JSON answer, and reading an upload that takes its time.
 package web
 
 import (
