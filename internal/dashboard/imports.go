@@ -14,6 +14,7 @@ import (
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/imports"
+	"github.com/usherid/usher/internal/web"
 )
 
 const (
@@ -93,7 +94,7 @@ func (d *Dashboard) startImport() http.Handler {
 		case errors.As(err, &broken) && errors.As(broken.err, new(*http.MaxBytesError)):
 			refuse("the file is larger than " + maxImportText + ". Split it, or import it with the usher import command.")
 		case errors.As(err, &broken):
-			d.log.Warn("an import upload broke off", "error", broken.err.Error())
+			web.Logger(r.Context(), d.log).Warn("an import upload broke off", "error", broken.err.Error())
 			refuse("the upload did not arrive whole. Try again.")
 		default:
 			if _, msg, ok := d.problem(w, err); ok {
