@@ -99,8 +99,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 	defer db.Close()
 	var worker *mail.Worker
 	var jobs *imports.Runner
+	reg := prometheus.NewRegistry()
 	svc := newServices(db, box, clk.Now, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() },
-		actions.Options{Memory: uint64(cfg.ActionMemoryMB) << 20})
+		actions.Options{Memory: uint64(cfg.ActionMemoryMB) << 20}, newMetrics(reg).hooks())
 	if err := sealPlaintext(ctx, db, svc.mails, log); err != nil {
 		return err
 	}
@@ -119,10 +120,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 	if err := dash.Start(ctx); err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerMailRate(reg, worker, cfg.MailRate)
 	registerPasswordHashing(reg, ids)
+	registerMailDeliveries(reg, worker)
+	reg.MustRegister(newOutboxCollector(db, clk.Now))
 	handler := api.NewServer(api.Deps{
 		Identity:   ids,
 		Imports:    svc.imports,
@@ -307,15 +309,16 @@ type services struct {
 // commands that never read nor write them); now tells the time; mailQueued
 // is told when a transaction queued mail, jobQueued when an import job is
 // ready to run; acts bounds Actions.
-func newServices(db *store.DB, box *secretbox.Box, now func() time.Time, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func(), acts actions.Options) *services {
+func newServices(db *store.DB, box *secretbox.Box, now func() time.Time, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func(), acts actions.Options, hooks serviceHooks) *services {
+	acts.Ran = hooks.actionRan
 	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, acts)}
 	s.mails = mail.NewService(db, s.engine, mailFrom, envSMTP, box)
 	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Links: api.Links{Base: publicURL}, Now: now, Composer: s.mails, CheckLiquid: s.engine.Check,
-		MailQueued: mailQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
+		MailQueued: mailQueued, Passwords: identity.NewPasswords(identity.PasswordLimits{Waited: hooks.passwordWait}), Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
 			out, err := s.acts.Run(ctx, trigger, event)
 			return identity.TriggerOutcome{AppMetadata: out.AppMetadata, UserMetadata: out.UserMetadata, Denied: out.Denied}, err
 		}})
-	s.imports = imports.NewService(db, s.ids, imports.Options{MailQueued: mailQueued, JobQueued: jobQueued, Now: now})
+	s.imports = imports.NewService(db, s.ids, imports.Options{MailQueued: mailQueued, JobQueued: jobQueued, Written: hooks.importWritten, Now: now})
 	return s
 }
 

@@ -76,6 +76,7 @@ type Service struct {
 	now        identity.Clock
 	mailQueued func()
 	jobQueued  func()
+	written    func(identity.JobSummary)
 }
 
 // Options are the Service's settings and collaborators.
@@ -86,7 +87,10 @@ type Options struct {
 	// JobQueued is called when an uploaded import is ready to run, to wake
 	// the job runner. Optional.
 	JobQueued func()
-	Now       identity.Clock
+	// Written is called after each batch of rows an import stores
+	// commits, with the batch's rows by result (for /metrics). Optional.
+	Written func(rows identity.JobSummary)
+	Now     identity.Clock
 }
 
 // NewService returns a Service over store that makes users and
@@ -101,7 +105,10 @@ func NewService(store Store, ids *identity.Service, o Options) *Service {
 	if o.JobQueued == nil {
 		o.JobQueued = func() {}
 	}
-	return &Service{store: store, ids: ids, now: o.Now, mailQueued: o.MailQueued, jobQueued: o.JobQueued}
+	if o.Written == nil {
+		o.Written = func(identity.JobSummary) {}
+	}
+	return &Service{store: store, ids: ids, now: o.Now, mailQueued: o.MailQueued, jobQueued: o.JobQueued, written: o.Written}
 }
 
 // Request describes a users import.
