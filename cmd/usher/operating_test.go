@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,5 +158,123 @@ func TestMetricsAProductionTeamNeeds(t *testing.T) {
 	}
 	if got := s.metric(t, "usher_password_hash_wait_seconds_count") - hashesBefore; got != 2 {
 		t.Errorf("%v password hashes timed waiting for a slot, want 2 (the new password, the login)", got)
+	}
+}
+
+// stopping stops s as SIGTERM does, and returns a channel closed once
+// run() has returned; s.stop reports an error run() returned.
+func stopping(s *testServer) <-chan struct{} {
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		s.stop()
+	}()
+	return stopped
+}
+
+// A login under way when the server is told to stop is answered: the
+// server takes no new connection, finishes the login, and run() returns nil.
+func TestShutdownFinishesTheRequestsUnderWay(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, sqliteDSN(t), nil)
+	tok := s.token(t)
+	var a actionBody
+	if st := s.call(t, "POST", "/api/v2/actions/actions", tok, map[string]any{"name": "Slow", "supported_triggers": []map[string]string{{"id": "post-login"}},
+		"code": `exports.onExecutePostLogin = async (event, api) => { await new Promise((r) => setTimeout(r, 1500)); api.idToken.setCustomClaim("https://x/slow", true); };`}, &a); st != 201 {
+		t.Fatalf("create action: %d", st)
+	}
+	s.call(t, "POST", "/api/v2/actions/actions/"+a.ID+"/deploy", tok, nil, nil)
+	if st := s.call(t, "PATCH", "/api/v2/actions/triggers/post-login/bindings", tok, map[string]any{"bindings": []map[string]any{
+		{"ref": map[string]string{"type": "action_id", "value": a.ID}}}}, nil); st != 200 {
+		t.Fatalf("bind: %d", st)
+	}
+	c := s.app(t, tok, nil)
+	s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "lin@example.com", "password": "Str0ng-Passw0rd!"}, nil)
+
+	// The login goes out on a connection of its own; once the server is
+	// serving it, the server is told to stop.
+	type answer struct {
+		status int
+		body   map[string]any
+		err    error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		form := url.Values{"grant_type": {"http://auth0.com/oauth/grant-type/password-realm"}, "client_id": {c.ClientID},
+			"client_secret": {c.ClientSecret}, "username": {"lin@example.com"}, "password": {"Str0ng-Passw0rd!"}, "realm": {dbConn}, "scope": {"openid"}}
+		req, _ := http.NewRequest("POST", s.URL+"/oauth/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := (&http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		json.NewDecoder(resp.Body).Decode(&body)
+		answered <- answer{status: resp.StatusCode, body: body}
+	}()
+	waitFor(t, 10*time.Second, "the login under way", func() bool {
+		return s.metric(t, "usher_http_requests_in_flight") == 2 // the login, and this scrape
+	})
+	stopped := stopping(s)
+	waitFor(t, 10*time.Second, "new connections refused", func() bool {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+		if err == nil {
+			conn.Close()
+		}
+		return err != nil
+	})
+	select {
+	case <-stopped:
+		t.Fatal("run() returned with the login under way")
+	default:
+	}
+	got := <-answered
+	if got.err != nil || got.status != 200 || got.body["id_token"] == nil {
+		t.Fatalf("the login under way at shutdown: %d %v %v\n%s", got.status, got.body, got.err, s.Stderr.String())
+	}
+	select {
+	case <-stopped: // s.stop checked that run() returned nil
+	case <-time.After(20 * time.Second):
+		t.Fatal("run() did not return after the last request")
+	}
+}
+
+// The outbox worker's batch under way at shutdown is sent and recorded
+// whole before run() returns: no mail of it is left marked failed, or
+// claimed for a later worker to send again.
+func TestShutdownFinishesTheMailBatchUnderWay(t *testing.T) {
+	t.Parallel()
+	sink := mailtest.Start(t)
+	sink.Delay(200 * time.Millisecond) // each mail's 250 comes a moment after it arrived
+	dsn := sqliteDSN(t)
+	s := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})
+	tok := s.token(t)
+	// One import: its five invitations are queued together, one batch.
+	st, job, e := s.postImport(t, tok, usersFile(5, "batch", nil), "users.json", map[string]string{"connection_id": s.connectionID(t, tok), "invite": "true"})
+	if st != 202 {
+		t.Fatalf("import: %d %+v", st, e)
+	}
+	s.waitJob(t, tok, job.ID)
+	sink.Wait(t, 1, 30*time.Second) // the first mail is on its way
+	<-stopping(s)
+	if n := len(sink.Messages()); n != 5 {
+		t.Fatalf("%d of the batch's 5 mails arrived", n)
+	}
+	rows, err := openDatabase(t, dsn, true).Query(`SELECT status, count(*) FROM mails GROUP BY status`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	statuses := map[string]int{}
+	for rows.Next() {
+		var status string
+		var n int
+		rows.Scan(&status, &n)
+		statuses[status] = n
+	}
+	if len(statuses) != 1 || statuses["sent"] != 5 {
+		t.Fatalf("after shutdown the outbox holds %v, want the 5 mails sent", statuses)
 	}
 }

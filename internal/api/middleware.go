@@ -85,12 +85,17 @@ func observe(next http.Handler, log *slog.Logger, reg *prometheus.Registry) http
 	panics := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "usher_http_panics_total", Help: "Requests whose handler panicked, by route; each was answered 500 (or cut, if its answer had begun) and logged with its stack.",
 	}, []string{"route"})
-	reg.MustRegister(requests, duration, panics)
+	inFlight := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "usher_http_requests_in_flight", Help: "HTTP requests being served, this scrape included.",
+	})
+	reg.MustRegister(requests, duration, panics, inFlight)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
 		log := web.Logger(r.Context(), log)
+		inFlight.Inc()
 		defer func() {
+			inFlight.Dec()
 			v := recover()
 			route := cmp.Or(r.Pattern, "unmatched") // the mux sets it on r before the handler runs
 			cut := false                            // the connection must be cut: the answer cannot be whole
