@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,13 +102,36 @@ func registerMailDeliveries(reg *prometheus.Registry, worker *mail.Worker) {
 const maxBacklog = 1_000_000
 
 // outboxCollector reads the outbox's backlog from the database when
-// /metrics is scraped: one bounded statement a scrape, for every instance
-// the same numbers, since the outbox is shared.
+// /metrics is scraped: one bounded statement, at most once a second
+// however often /metrics is asked for (anyone may ask), the same numbers
+// on every instance, since the outbox is shared.
 type outboxCollector struct {
 	db     *store.DB
 	now    func() time.Time
 	depth  *prometheus.Desc
 	oldest *prometheus.Desc
+
+	mu     sync.Mutex
+	readAt time.Time // when last was read, on the real clock
+	last   store.Backlog
+	err    error
+}
+
+// backlogEvery is how often the backlog is read at most.
+const backlogEvery = time.Second
+
+// backlog is the outbox's backlog as last read, read again when older
+// than backlogEvery; scrapes meanwhile wait for the one read under way.
+func (c *outboxCollector) backlog(now time.Time) (store.Backlog, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.readAt) >= backlogEvery {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c.last, c.err = c.db.OutboxBacklog(ctx, now, maxBacklog)
+		c.readAt = time.Now()
+	}
+	return c.last, c.err
 }
 
 func newOutboxCollector(db *store.DB, now func() time.Time) *outboxCollector {
@@ -127,10 +151,8 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	now := c.now()
-	b, err := c.db.OutboxBacklog(ctx, now, maxBacklog)
+	b, err := c.backlog(now)
 	counts := map[string]int{outbox.Queued: b.Queued, outbox.Sending: b.Sending, outbox.Failed: b.Failed, outbox.Dead: b.Dead}
 	for status, n := range counts {
 		v := float64(n)
