@@ -199,10 +199,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 		workers.Wait()
 		close(workersDone)
 	}()
-	// The database closes (deferred above) only after the workers are done
-	// with it, or once they had their time.
-	var stopBy time.Time
-	defer func() {
+	// stopWorkers stops them all and waits until stopBy at most. The
+	// database closes (deferred above) only after the workers are done with
+	// it, or once they had their time.
+	stopBy := time.Time{}
+	stopWorkers := sync.OnceFunc(func() {
 		stopBackground()
 		stopChanges()
 		if stopBy.IsZero() {
@@ -213,7 +214,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 		case <-time.After(time.Until(stopBy)):
 			log.Warn("stopped with background work under way: its unrecorded mails are sent again once their lease lapses, and its import resumes from its last batch")
 		}
-	}()
+	})
+	defer stopWorkers()
 
 	errc := make(chan error, 1)
 	go func() {
@@ -242,7 +244,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
-	stopChanges()
+	stopWorkers()
 	log.Info("stopped")
 	return nil
 }

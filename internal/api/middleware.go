@@ -70,10 +70,11 @@ func identify(next http.Handler, proxies web.Proxies) http.Handler {
 }
 
 // observe logs every request (never its query string or body, which may carry
-// secrets) and counts it in the Prometheus registry. It also recovers a
-// panic in the handler: the client gets a 500 with no detail, the log gets
-// the stack, and the request counts as a 500 of its route, with the panics.
-// Below LevelWarn, only the requests that failed are logged (debug logs all).
+// secrets) and counts it in the Prometheus registry: a request that failed
+// with an internal error at level error, one answered 5xx at warn, any other
+// at debug. It also recovers a panic in the handler: the client gets a 500
+// with no detail, the log gets the stack, and the request counts as a 500
+// of its route, and in the panics.
 func observe(next http.Handler, log *slog.Logger, reg *prometheus.Registry) http.Handler {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "usher_http_requests_total", Help: "HTTP requests by route, method and status.",
@@ -92,7 +93,7 @@ func observe(next http.Handler, log *slog.Logger, reg *prometheus.Registry) http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
-		log := web.Logger(r.Context(), log)
+		id := web.RequestIDOf(r.Context())
 		inFlight.Inc()
 		defer func() {
 			inFlight.Dec()
@@ -104,7 +105,7 @@ func observe(next http.Handler, log *slog.Logger, reg *prometheus.Registry) http
 				cut = true
 			case v != nil:
 				panics.WithLabelValues(route).Inc()
-				log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				log.Error("panic serving request", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				if rec.status == 0 {
 					writeMgmtError(rec, http.StatusInternalServerError, "internal_error", "Internal Server Error")
 				} else {
@@ -120,7 +121,7 @@ func observe(next http.Handler, log *slog.Logger, reg *prometheus.Registry) http
 			elapsed := time.Since(start)
 			requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 			duration.WithLabelValues(route).Observe(elapsed.Seconds())
-			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", elapsed, "remote", web.ClientIP(r)}
+			attrs := []any{"request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", elapsed, "remote", web.ClientIP(r)}
 			switch {
 			case rec.err != nil:
 				log.Error("request failed", append(attrs, "error", rec.err.Error())...)
