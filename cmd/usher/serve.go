@@ -115,8 +115,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 	defer db.Close()
 	var worker *mail.Worker
 	var jobs *imports.Runner
+	reg := prometheus.NewRegistry()
 	svc := newServices(db, box, clk.Now, cfg.PublicURL, cfg.MailFrom, envSMTP, func() { worker.Notify() }, func() { jobs.Notify() },
-		actions.Options{Memory: uint64(cfg.ActionMemoryMB) << 20})
+		actions.Options{Memory: uint64(cfg.ActionMemoryMB) << 20}, newMetrics(reg).hooks())
 	if err := sealPlaintext(ctx, db, svc.mails, log); err != nil {
 		return err
 	}
@@ -124,6 +125,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 	jobs = imports.NewRunner(svc.imports, func(err error) { log.Error("import job", "error", err) })
 	worker.Rate = mail.PerMinute(cfg.MailRate)
 	worker.Clock = clk
+	worker.Drain = stopGrace
 	ids, mails, acts, engine := svc.ids, svc.mails, svc.acts, svc.engine
 	keys, err := oauth.NewKeys(ctx, db, issuerHost(cfg.PublicURL), clk.Now)
 	if err != nil {
@@ -135,10 +137,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 	if err := dash.Start(ctx); err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerMailRate(reg, worker, cfg.MailRate)
 	registerPasswordHashing(reg, ids)
+	registerMailDeliveries(reg, worker)
+	reg.MustRegister(newOutboxCollector(db, clk.Now))
 	handler := api.NewServer(api.Deps{
 		Identity:    ids,
 		Imports:     svc.imports,
@@ -196,17 +199,40 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 	log.Info("serving", "addr", ln.Addr().String(), "public_url", cfg.PublicURL, "database", string(db.Engine()),
 		"mail_rate_per_minute", cfg.MailRate)
 
-	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	// Background work stops in two steps: the outbox worker and the import
+	// runner as soon as shutdown begins (each ends the batch it is on), the
+	// sender of password-change links once the last request is answered,
+	// as a request may still hand it work.
+	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	changes, stopChanges := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
-	workers.Go(func() { worker.Run(workerCtx) })
-	workers.Go(func() { jobs.Run(workerCtx) })
+	workers.Go(func() { worker.Run(background) })
+	workers.Go(func() { jobs.Run(background) })
 	workers.Go(func() {
-		ids.RunPasswordChanges(workerCtx, func(err error) { log.Error("password-change request", "error", err) })
+		ids.RunPasswordChanges(changes, func(err error) { log.Error("password-change request", "error", err) })
 	})
-	defer func() {
-		stopWorker()
-		workers.Wait() // the database closes only after the workers are done with it
+	workersDone := make(chan struct{})
+	go func() {
+		workers.Wait()
+		close(workersDone)
 	}()
+	// stopWorkers stops them all and waits until stopBy at most. The
+	// database closes (deferred above) only after the workers are done with
+	// it, or once they had their time.
+	stopBy := time.Time{}
+	stopWorkers := sync.OnceFunc(func() {
+		stopBackground()
+		stopChanges()
+		if stopBy.IsZero() {
+			stopBy = time.Now().Add(stopGrace + stopRecord)
+		}
+		select {
+		case <-workersDone:
+		case <-time.After(time.Until(stopBy)):
+			log.Warn("stopped with background work under way: its unrecorded mails are sent again once their lease lapses, and its import resumes from its last batch")
+		}
+	})
+	defer stopWorkers()
 
 	errc := make(chan error, 1)
 	go func() {
@@ -221,17 +247,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, clk c
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	log.Info("stopping: no new connections; finishing the requests and batches under way", "within", stopGrace.String())
+	stopBy = time.Now().Add(stopGrace + stopRecord)
+	stopBackground()
+	shutdown, cancel := context.WithTimeout(context.Background(), stopGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		// What is still running is cut off: its transaction, if any, is
+		// rolled back or committed whole, never half.
+		log.Warn("requests still running when the time to stop ran out were cut off", "error", err.Error())
+		srv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
+	stopWorkers()
 	log.Info("stopped")
 	return nil
 }
+
+// stopGrace is how long a stopping server lets the requests under way, and
+// the outbox worker's batch, run on; stopRecord is the time the workers then
+// have to record what they did. Together they stay under the 30 seconds
+// orchestrators usually wait before they kill a process.
+const (
+	stopGrace  = 20 * time.Second
+	stopRecord = 5 * time.Second
+)
 
 // registerMailRate exposes the delivery cap on /metrics: what it is, how
 // much of the current window is used, and what it holds back.
@@ -324,15 +366,16 @@ type services struct {
 // commands that never read nor write them); now tells the time; mailQueued
 // is told when a transaction queued mail, jobQueued when an import job is
 // ready to run; acts bounds Actions.
-func newServices(db *store.DB, box *secretbox.Box, now func() time.Time, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func(), acts actions.Options) *services {
+func newServices(db *store.DB, box *secretbox.Box, now func() time.Time, publicURL, mailFrom string, envSMTP *mail.SMTP, mailQueued, jobQueued func(), acts actions.Options, hooks serviceHooks) *services {
+	acts.Ran = hooks.actionRan
 	s := &services{engine: mail.NewEngine(), acts: actions.NewService(db, acts)}
 	s.mails = mail.NewService(db, s.engine, mailFrom, envSMTP, box)
 	s.ids = identity.NewService(db, identity.Options{PublicURL: publicURL, Links: api.Links{Base: publicURL}, Now: now, Composer: s.mails, CheckLiquid: s.engine.Check,
-		MailQueued: mailQueued, Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
+		MailQueued: mailQueued, Passwords: identity.NewPasswords(identity.PasswordLimits{Waited: hooks.passwordWait}), Trigger: func(ctx context.Context, trigger string, event map[string]any) (identity.TriggerOutcome, error) {
 			out, err := s.acts.Run(ctx, trigger, event)
 			return identity.TriggerOutcome{AppMetadata: out.AppMetadata, UserMetadata: out.UserMetadata, Denied: out.Denied}, err
 		}})
-	s.imports = imports.NewService(db, s.ids, imports.Options{MailQueued: mailQueued, JobQueued: jobQueued, Now: now})
+	s.imports = imports.NewService(db, s.ids, imports.Options{MailQueued: mailQueued, JobQueued: jobQueued, Written: hooks.importWritten, Now: now})
 	return s
 }
 

@@ -85,7 +85,7 @@ func (t *target) open(ctx context.Context, cmd string) (*services, func(), error
 	if mailFrom == "" {
 		mailFrom = config.DefaultMailFrom(t.publicBase())
 	}
-	svc := newServices(db, nil, time.Now, t.publicBase(), mailFrom, nil, nil, nil, actions.Options{})
+	svc := newServices(db, nil, time.Now, t.publicBase(), mailFrom, nil, nil, nil, actions.Options{}, serviceHooks{})
 	// usher migrate makes the tables; the tenant (its settings, its
 	// connection) is made by the first start of the server.
 	if _, err := svc.ids.TenantSettings(ctx); err != nil {

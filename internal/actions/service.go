@@ -30,6 +30,40 @@ type Options struct {
 	// QueueWait is how long a run waits for a slot before it fails with
 	// ErrBusy. Zero means DefaultQueueWait.
 	QueueWait time.Duration
+	// Ran, when set, hears of every trigger run that had actions bound (for
+	// /metrics): the trigger, how the run ended (a RunResult) and how long
+	// it took, its wait for a slot included.
+	Ran func(trigger string, result RunResult, took time.Duration)
+}
+
+// RunResult is how a trigger's run ended.
+type RunResult string
+
+// How a trigger's run ends.
+const (
+	RunOK      RunResult = "ok"      // every action ran to its end
+	RunDenied  RunResult = "denied"  // an action called api.access.deny
+	RunFailed  RunResult = "error"   // an action threw or was rejected, or its code could not be loaded
+	RunTimeout RunResult = "timeout" // an action ran out of time
+	RunMemory  RunResult = "memory"  // an action went past its memory budget
+	RunBusy    RunResult = "busy"    // every run slot stayed taken: no action ran
+)
+
+// resultOf classifies a run's outcome and error.
+func resultOf(out Outcome, err error) RunResult {
+	switch {
+	case errors.Is(err, ErrBusy):
+		return RunBusy
+	case errors.Is(err, ErrTimeout):
+		return RunTimeout
+	case errors.Is(err, ErrMemory):
+		return RunMemory
+	case err != nil:
+		return RunFailed
+	case out.Denied != "":
+		return RunDenied
+	}
+	return RunOK
 }
 
 // DefaultQueueWait is how long a run waits for a slot when the Service is not told otherwise.
@@ -43,6 +77,7 @@ type Service struct {
 	meter     *meter
 	slots     chan struct{} // one for each run at once
 	queueWait time.Duration
+	ran       func(string, RunResult, time.Duration)
 
 	mu       sync.Mutex
 	programs map[string]*goja.Program // compiled code of deployed versions, by version id
@@ -65,9 +100,12 @@ func NewService(store Store, opts Options) *Service {
 	if opts.QueueWait <= 0 {
 		opts.QueueWait = DefaultQueueWait
 	}
+	if opts.Ran == nil {
+		opts.Ran = func(string, RunResult, time.Duration) {}
+	}
 	boundRegexps()
 	return &Service{store: store, timeout: opts.Timeout, meter: newMeter(opts.Memory), slots: make(chan struct{}, opts.MaxRuns),
-		queueWait: opts.QueueWait, programs: map[string]*goja.Program{}}
+		queueWait: opts.QueueWait, ran: opts.Ran, programs: map[string]*goja.Program{}}
 }
 
 // maxMatchTime bounds one regular expression match. goja hands the
@@ -574,7 +612,7 @@ func (s *Service) UpdateBindings(ctx context.Context, triggerID string, in Bindi
 // Outcome says what the actions asked for. On an error (an action threw,
 // was rejected or ran out of time: a *RunError) the Outcome holds what was
 // collected until then, logs included.
-func (s *Service) Run(ctx context.Context, trigger string, event map[string]any) (Outcome, error) {
+func (s *Service) Run(ctx context.Context, trigger string, event map[string]any) (out Outcome, err error) {
 	if !IsTrigger(trigger) {
 		return Outcome{}, fmt.Errorf("run actions: unknown trigger %q", trigger)
 	}
@@ -582,6 +620,13 @@ func (s *Service) Run(ctx context.Context, trigger string, event map[string]any)
 	if err != nil || len(deployments) == 0 {
 		return Outcome{}, err
 	}
+	start := time.Now()
+	defer func() { s.ran(trigger, resultOf(out, err), time.Since(start)) }()
+	return s.run(ctx, trigger, event, deployments)
+}
+
+// run is Run once the trigger's deployments are known.
+func (s *Service) run(ctx context.Context, trigger string, event map[string]any, deployments []Deployment) (Outcome, error) {
 	eventJSON, err := eventText(event)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("run actions: %w", err)

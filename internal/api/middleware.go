@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/web"
 	"golang.org/x/time/rate"
 )
@@ -41,15 +43,42 @@ func (r *recorder) Write(b []byte) (int, error) {
 // deadlines an upload moves on.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// NoteError attaches an internal error to the request's log line (web.NoteError).
+func (r *recorder) NoteError(err error) { r.err = err }
+
 // noteError attaches an internal error to the request's log line.
-func noteError(w http.ResponseWriter, err error) {
-	if rec, ok := w.(*recorder); ok {
-		rec.err = err
-	}
+func noteError(w http.ResponseWriter, err error) { web.NoteError(w, err) }
+
+// edge is what every request goes through before its route: the security
+// headers, the client's address from trusted proxies, the request's id,
+// and the access log, metrics and panic recovery of observe.
+func edge(routes http.Handler, log *slog.Logger, reg *prometheus.Registry, proxies web.Proxies) http.Handler {
+	h := observe(routes, log, reg)
+	h = identify(h, proxies)
+	h = proxies.Resolve(h)
+	return headers.Wrap(h)
+}
+
+// identify gives every request an id: the one a trusted proxy sent in
+// X-Request-Id, else a new one. The answer carries it back in the same
+// header, and web.Logger puts it on every log line of the request.
+func identify(next http.Handler, proxies web.Proxies) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := proxies.RequestID(r)
+		if id == "" {
+			id = web.NewRequestID()
+		}
+		w.Header().Set(web.RequestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(web.WithRequestID(r.Context(), id)))
+	})
 }
 
 // observe logs every request (never its query string or body, which may carry
-// secrets) and counts it in the Prometheus registry.
+// secrets) and counts it in the Prometheus registry: a request that failed
+// with an internal error at level error, one answered 5xx at warn, any other
+// at debug. It also recovers a panic in the handler: the client gets a 500
+// with no detail, the log gets the stack, and the request counts as a 500
+// of its route, and in the panics.
 func observe(next http.Handler, log *slog.Logger, reg *prometheus.Registry) http.Handler {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "usher_http_requests_total", Help: "HTTP requests by route, method and status.",
@@ -58,47 +87,58 @@ func observe(next http.Handler, log *slog.Logger, reg *prometheus.Registry) http
 		Name: "usher_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route"})
-	reg.MustRegister(requests, duration)
+	panics := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "usher_http_panics_total", Help: "Requests whose handler panicked, by route; each was answered 500 (or cut, if its answer had begun) and logged with its stack.",
+	}, []string{"route"})
+	inFlight := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "usher_http_requests_in_flight", Help: "HTTP requests being served, this scrape included.",
+	})
+	reg.MustRegister(requests, duration, panics, inFlight)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		elapsed := time.Since(start)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
-		duration.WithLabelValues(route).Observe(elapsed.Seconds())
-		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", elapsed, "remote", web.ClientIP(r)}
-		switch {
-		case rec.err != nil:
-			log.Error("request failed", append(attrs, "error", rec.err.Error())...)
-		case rec.status >= 500:
-			log.Warn("request", attrs...)
-		default:
-			log.Debug("request", attrs...)
-		}
-	})
-}
-
-// recoverPanics turns a panic into a 500 with no detail for the client and
-// the stack in the log only.
-func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := web.RequestIDOf(r.Context())
+		inFlight.Inc()
 		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
+			inFlight.Dec()
+			v := recover()
+			route := cmp.Or(r.Pattern, "unmatched") // the mux sets it on r before the handler runs
+			cut := false                            // the connection must be cut: the answer cannot be whole
+			switch {
+			case v == http.ErrAbortHandler: // a deliberate abort, not a bug
+				cut = true
+			case v != nil:
+				panics.WithLabelValues(route).Inc()
+				log.Error("panic serving request", "request_id", id, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeMgmtError(rec, http.StatusInternalServerError, "internal_error", "Internal Server Error")
+				} else {
+					cut = true
 				}
-				log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				writeMgmtError(w, http.StatusInternalServerError, "internal_error", "Internal Server Error")
+			}
+			if v != nil {
+				rec.status = http.StatusInternalServerError
+			}
+			if rec.status == 0 {
+				rec.status = http.StatusOK
+			}
+			elapsed := time.Since(start)
+			requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+			duration.WithLabelValues(route).Observe(elapsed.Seconds())
+			attrs := []any{"request_id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", elapsed, "remote", web.ClientIP(r)}
+			switch {
+			case rec.err != nil:
+				log.Error("request failed", append(attrs, "error", rec.err.Error())...)
+			case rec.status >= 500:
+				log.Warn("request", attrs...)
+			default:
+				log.Debug("request", attrs...)
+			}
+			if cut {
+				panic(http.ErrAbortHandler) // net/http closes the connection without a word
 			}
 		}()
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(rec, r)
 	})
 }
 

@@ -21,7 +21,7 @@ func handleReadyz(ready func(context.Context) error, log *slog.Logger) http.Hand
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := ready(ctx); err != nil {
-			log.Warn("not ready", "error", err.Error())
+			web.Logger(r.Context(), log).Warn("not ready", "error", err.Error())
 			web.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unreachable"})
 			return
 		}

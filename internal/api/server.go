@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/usherid/usher/internal/actions"
-	"github.com/usherid/usher/internal/headers"
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/imports"
 	"github.com/usherid/usher/internal/mail"
@@ -84,10 +83,5 @@ func (rs *scopedRoutes) Handle(pattern string, h http.Handler) {
 func NewServer(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	var h http.Handler = mux
-	h = observe(h, d.Logger, d.Metrics)
-	h = recoverPanics(h, d.Logger)
-	h = d.Proxies.Resolve(h)
-	h = headers.Wrap(h)
-	return h
+	return edge(mux, d.Logger, d.Metrics, d.Proxies)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/usherid/usher/internal/imports"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
+	"github.com/usherid/usher/internal/web"
 )
 
 //go:embed templates/*.html assets
@@ -239,7 +240,9 @@ func htmlHeaders(w http.ResponseWriter, policy, framing, referrer string) {
 
 // fail shows a plain sentence, never the error, and logs the error.
 func (d *Dashboard) fail(w http.ResponseWriter, err error) {
-	d.log.Error("dashboard page failed", "error", err.Error())
+	if !web.NoteError(w, err) {
+		d.log.Error("dashboard page failed", "error", err.Error())
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusInternalServerError)

@@ -96,7 +96,7 @@ func (d *Dashboard) startImport() http.Handler {
 		case errors.As(err, &broken):
 			status, msg, known := uploadProblem(broken.err)
 			if !known {
-				d.log.Warn("an import upload broke off", "error", broken.err.Error())
+				web.Logger(r.Context(), d.log).Warn("an import upload broke off", "error", broken.err.Error())
 			}
 			refuse(status, msg)
 		default:

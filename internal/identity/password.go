@@ -241,6 +241,11 @@ type PasswordLimits struct {
 	Queue int
 	// Wait is the longest a hash waits for a slot before ErrBusy; 0: half a second.
 	Wait time.Duration
+	// Waited, when set, hears how long each hash waited for a slot (for
+	// /metrics): 0 when one was free, about Wait when it gave up. A hash
+	// refused at once, the queue being full, is not heard of: Stats counts
+	// it as refused.
+	Waited func(time.Duration)
 }
 
 // PasswordStats are what Passwords did since it was made, for /metrics.
@@ -258,6 +263,7 @@ type Passwords struct {
 	size    int
 	queue   int64
 	wait    time.Duration
+	waited  func(time.Duration)
 	waiting atomic.Int64
 	running atomic.Int64
 	hashes  atomic.Uint64
@@ -282,9 +288,12 @@ func NewPasswords(l PasswordLimits) *Passwords {
 	if l.Wait <= 0 {
 		l.Wait = 500 * time.Millisecond
 	}
+	if l.Waited == nil {
+		l.Waited = func(time.Duration) {}
+	}
 	// HashPassword fails only when crypto/rand does, which Go treats as fatal.
 	dummy, _ := HashPassword(rand.Text())
-	return &Passwords{slots: semaphore.NewWeighted(int64(l.Slots)), size: l.Slots, queue: int64(l.Queue), wait: l.Wait, dummy: dummy}
+	return &Passwords{slots: semaphore.NewWeighted(int64(l.Slots)), size: l.Slots, queue: int64(l.Queue), wait: l.Wait, waited: l.Waited, dummy: dummy}
 }
 
 // Hash returns a new hash of pw, or ErrBusy.
@@ -329,10 +338,10 @@ func (p *Passwords) Stats() PasswordStats {
 // acquire takes a slot, waiting in a bounded queue for a bounded time, and
 // returns the function that gives it back.
 func (p *Passwords) acquire(ctx context.Context) (func(), error) {
-	if !p.slots.TryAcquire(1) {
-		if err := p.await(ctx); err != nil {
-			return nil, err
-		}
+	if p.slots.TryAcquire(1) {
+		p.waited(0)
+	} else if err := p.await(ctx); err != nil {
+		return nil, err
 	}
 	p.running.Add(1)
 	return func() {
@@ -347,6 +356,8 @@ func (p *Passwords) await(ctx context.Context) error {
 		p.refused.Add(1)
 		return ErrBusy
 	}
+	start := time.Now()
+	defer func() { p.waited(time.Since(start)) }()
 	wctx, cancel := context.WithTimeout(ctx, p.wait)
 	defer cancel()
 	if err := p.slots.Acquire(wctx, 1); err != nil {

@@ -163,6 +163,41 @@ func TestPasswordsQueueServesAWaiter(t *testing.T) {
 	}
 }
 
+// TestPasswordsReportTheirWaits hears how long each hash waited for its
+// slot: nothing for one with a free slot, the time the slot was held for one
+// that queued, and nothing at all for one refused at once.
+func TestPasswordsReportTheirWaits(t *testing.T) {
+	t.Parallel()
+	waits := make(chan time.Duration, 10)
+	p := NewPasswords(PasswordLimits{Slots: 1, Queue: 1, Wait: time.Minute, Waited: func(d time.Duration) { waits <- d }})
+	release, _ := p.acquire(t.Context())
+	if d := <-waits; d != 0 {
+		t.Fatalf("a hash with a free slot waited %v", d)
+	}
+	held := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Hash(t.Context(), "Correct-Horse-9")
+		done <- err
+	}()
+	for p.Stats().Waiting == 0 {
+		runtime.Gosched()
+	}
+	if _, err := p.Hash(t.Context(), "x"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("past the queue: %v, want ErrBusy", err)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d, most := <-waits, time.Since(held); d <= 0 || d > most {
+		t.Fatalf("the queued hash waited %v, want more than 0 and less than the %v since the slot was taken", d, most)
+	}
+	if len(waits) != 0 {
+		t.Fatalf("the hash refused at once was heard of: %v", <-waits)
+	}
+}
+
 // A bcrypt hash of cost 31 (one an older import let in) would take days to
 // check: it never matches, and a login against it costs the stand-in's hash.
 func TestCostlyBcryptHashNeverChecked(t *testing.T) {

@@ -83,6 +83,7 @@ type Service struct {
 	lease      time.Duration
 	mailQueued func()
 	jobQueued  func()
+	written    func(identity.JobSummary)
 }
 
 // Options are the Service's settings and collaborators.
@@ -93,7 +94,10 @@ type Options struct {
 	// JobQueued is called when an uploaded import is ready to run, to wake
 	// the job runner. Optional.
 	JobQueued func()
-	Now       identity.Clock
+	// Written is called after each batch of rows an import stores
+	// commits, with the batch's rows by result (for /metrics). Optional.
+	Written func(rows identity.JobSummary)
+	Now     identity.Clock
 	// Lease is how long a job stays with the instance running it without
 	// news from it; after that another instance may resume it. The runner
 	// renews it three times per lease. Default: a minute.
@@ -112,10 +116,13 @@ func NewService(store Store, ids *identity.Service, o Options) *Service {
 	if o.JobQueued == nil {
 		o.JobQueued = func() {}
 	}
+	if o.Written == nil {
+		o.Written = func(identity.JobSummary) {}
+	}
 	if o.Lease <= 0 {
 		o.Lease = time.Minute
 	}
-	return &Service{store: store, ids: ids, now: o.Now, lease: o.Lease, mailQueued: o.MailQueued, jobQueued: o.JobQueued}
+	return &Service{store: store, ids: ids, now: o.Now, lease: o.Lease, mailQueued: o.MailQueued, jobQueued: o.JobQueued, written: o.Written}
 }
 
 // Request describes a users import.

@@ -438,6 +438,10 @@ func (p *pass) write(ctx context.Context, b *batch) error {
 		if err != nil {
 			return err
 		}
+		if !p.opts.DryRun {
+			s.written(identity.JobSummary{Total: b.count, Inserted: bp.delta.Inserted, Updated: bp.delta.Updated,
+				Skipped: bp.delta.Skipped, Invited: bp.delta.Invited, Failed: int64(len(failed))})
+		}
 	}
 	if len(bp.bulk.Mails) > 0 {
 		s.mailQueued()

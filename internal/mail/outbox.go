@@ -148,11 +148,19 @@ type Worker struct {
 	// Clock tells the time. Poll is real time all the same: it is how soon
 	// mail queued by another instance is noticed.
 	Clock Clock
+	// Drain bounds how long a batch under way when Run's context ends goes
+	// on sending: past it no further mail of the batch starts, while the one
+	// on its way finishes and is recorded. The mails not begun stay claimed,
+	// and are sent when their lease lapses, by whichever worker claims them
+	// then. 0: the batch goes on as long as its lease allows.
+	Drain time.Duration
 	wake  chan struct{}
 	// The cap as this worker last saw it, for RateStatus and Held.
 	claimed atomic.Int64
 	waits   atomic.Int64
 	held    atomic.Bool // waiting for the next window
+	// The attempts recorded, by outcome, for Deliveries.
+	sent, retried, dead, lost atomic.Int64
 }
 
 // NewWorker returns a Worker with Usher's defaults: no rate cap.
@@ -240,6 +248,17 @@ func (w *Worker) deliverOnce(ctx context.Context) (int, time.Time, error) {
 	// claimed, and are taken again when their lease lapses.
 	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.Lease*3/4-w.Clock.Now().Sub(claimed))
 	defer cancel()
+	if w.Drain > 0 {
+		// Shutdown began: the batch has Drain left.
+		stop := context.AfterFunc(ctx, func() {
+			select {
+			case <-w.Clock.After(w.Drain):
+				cancel()
+			case <-sendCtx.Done():
+			}
+		})
+		defer stop()
+	}
 	each, ok := tr.(eachSender)
 	switch {
 	case len(send) == 0: // no connection for nothing
@@ -290,6 +309,36 @@ type RateStatus struct {
 // RateStatus reports the delivery cap as this worker last saw it.
 func (w *Worker) RateStatus() RateStatus {
 	return RateStatus{Claimed: int(w.claimed.Load()), Waits: w.waits.Load()}
+}
+
+// Deliveries counts the delivery attempts a worker recorded since it
+// started, by outcome, for /metrics.
+type Deliveries struct {
+	Sent    int64 // delivered
+	Retried int64 // failed for now: another attempt is scheduled
+	Dead    int64 // given up: refused for good, or out of time
+	// Lost were not recorded: the mail's lease had lapsed and another
+	// worker claimed it meanwhile, whose attempt is the one kept.
+	Lost int64
+}
+
+// Deliveries reports the delivery attempts w recorded so far.
+func (w *Worker) Deliveries() Deliveries {
+	return Deliveries{Sent: w.sent.Load(), Retried: w.retried.Load(), Dead: w.dead.Load(), Lost: w.lost.Load()}
+}
+
+// count counts attempts that were recorded.
+func (w *Worker) count(attempts ...AttemptRecord) {
+	for _, a := range attempts {
+		switch a.Status {
+		case outbox.Sent:
+			w.sent.Add(1)
+		case outbox.Dead:
+			w.dead.Add(1)
+		default:
+			w.retried.Add(1)
+		}
+	}
 }
 
 // Held counts the mails due now that wait for the next window because the
@@ -400,6 +449,7 @@ func (r *recorder) store(batch []indexed) error {
 		return r.w.Store.RecordAttempts(ctx, attempts)
 	}
 	if len(attempts) > 1 && record(attempts) == nil {
+		r.w.count(attempts...)
 		return nil
 	}
 	// One bad record must not cost the others theirs: one by one.
@@ -409,9 +459,12 @@ func (r *recorder) store(batch []indexed) error {
 		case errors.Is(err, ErrClaimLost):
 			// Another worker claimed the mail after this one's lease
 			// lapsed, and sends it again: its attempt is the one kept.
+			r.w.lost.Add(1)
 			r.w.Log.Warn("mail claim lost", "mail", a.ID, "status", a.Status)
 		case err != nil:
 			errs = append(errs, err)
+		default:
+			r.w.count(a)
 		}
 	}
 	return errors.Join(errs...)

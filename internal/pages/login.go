@@ -178,7 +178,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u identity.
 	lifetime := time.Duration(tenant.SessionLifetime * float64(time.Hour))
 	token, err := p.tokens.NewSession(r.Context(), u, lifetime)
 	if err != nil {
-		p.log.Error("session not started", "error", err.Error())
+		web.Logger(r.Context(), p.log).Error("session not started", "error", err.Error())
 		return // the login still completes; the next /authorize asks again
 	}
 	p.jar.Set(w, sessionCookie, token, lifetime, http.SameSiteLaxMode)

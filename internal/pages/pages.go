@@ -23,6 +23,7 @@ import (
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
+	"github.com/usherid/usher/internal/web"
 )
 
 //go:embed assets widget.html
@@ -201,7 +202,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 func (p *Pages) brand(ctx context.Context, v *view) Branding {
 	b, err := p.Branding(ctx)
 	if err != nil {
-		p.log.Warn("branding unreadable; showing the page without it", "error", err.Error())
+		web.Logger(ctx, p.log).Warn("branding unreadable; showing the page without it", "error", err.Error())
 	}
 	v.Logo, v.Favicon, v.Theme = b.LogoURL, b.FaviconURL, themeCSS(b) != ""
 	if v.Tenant == "" || v.Logo == "" {
@@ -239,7 +240,9 @@ func pageHeaders(w http.ResponseWriter) {
 
 // fail shows a plain sentence, never the error itself, and logs the error.
 func (p *Pages) fail(w http.ResponseWriter, err error) {
-	p.log.Error("page failed", "error", err.Error())
+	if !web.NoteError(w, err) {
+		p.log.Error("page failed", "error", err.Error())
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusInternalServerError)
 	w.Write([]byte("Something went wrong on our side. Please try again in a moment."))

@@ -8,6 +8,7 @@ import (
 	"regexp"
 
 	"github.com/usherid/usher/internal/errs"
+	"github.com/usherid/usher/internal/web"
 )
 
 // Texts are a prompt's custom texts, by screen then key, as Auth0's
@@ -65,7 +66,7 @@ func (p *Pages) texts(r *http.Request, prompt string) Texts {
 func (p *Pages) promptTexts(ctx context.Context, prompt string) Texts {
 	t, err := p.CustomText(ctx, prompt, "en")
 	if err != nil {
-		p.log.Warn("custom texts unreadable; showing the defaults", "error", err.Error())
+		web.Logger(ctx, p.log).Warn("custom texts unreadable; showing the defaults", "error", err.Error())
 		return Texts{}
 	}
 	return t

@@ -14,6 +14,7 @@ import (
 
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
+	"github.com/usherid/usher/internal/web"
 )
 
 // Branding is the tenant's look on the hosted pages, as Auth0's
@@ -206,7 +207,7 @@ func (p *Pages) Theme() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := p.Branding(r.Context())
 		if err != nil {
-			p.log.Error("branding unreadable", "error", err.Error())
+			web.Logger(r.Context(), p.log).Error("branding unreadable", "error", err.Error())
 		}
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")

@@ -116,6 +116,45 @@ func (db *DB) DueMails(ctx context.Context, now time.Time) (int, error) {
 	return n, translate(err)
 }
 
+// Backlog is what waits in the outbox, for /metrics.
+type Backlog struct {
+	// The mails in each status, each counted up to the bound asked for.
+	Queued, Sending, Failed, Dead int
+	// OldestDue is when the mail due the longest became due: a queued
+	// mail when it was queued, a failed one when its retry came. Zero when
+	// no queued or failed mail is due.
+	OldestDue time.Time
+}
+
+// OutboxBacklog counts the outbox's mails by status, up to max of each,
+// and finds the queued or failed mail due the longest at now, in one
+// statement. Each count walks mails_due for its status and stops at max, so
+// that a deep outbox costs a scrape no more than max rows a status; the
+// oldest due mail is the first entry of mails_due for its status.
+func (db *DB) OutboxBacklog(ctx context.Context, now time.Time, max int) (Backlog, error) {
+	count := func(status string) string {
+		return `(SELECT count(*) FROM (SELECT 1 FROM mails WHERE status = ` + status + ` LIMIT $5) AS c)`
+	}
+	oldest := func(status string) string {
+		return `(SELECT min(next_attempt) FROM mails WHERE status = ` + status + ` AND next_attempt <= $6)`
+	}
+	var b Backlog
+	var queued, failed sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT `+count("$1")+`, `+count("$2")+`, `+count("$3")+`, `+count("$4")+`, `+
+		oldest("$1")+`, `+oldest("$3"),
+		outbox.Queued, outbox.Sending, outbox.Failed, outbox.Dead, max, millis(now)).
+		Scan(&b.Queued, &b.Sending, &b.Failed, &b.Dead, &queued, &failed)
+	if err != nil {
+		return Backlog{}, fmt.Errorf("outbox backlog: %w", translate(err))
+	}
+	for _, due := range []sql.NullInt64{queued, failed} {
+		if t := fromNullMillis(due); !t.IsZero() && (b.OldestDue.IsZero() || t.Before(b.OldestDue)) {
+			b.OldestDue = t
+		}
+	}
+	return b, nil
+}
+
 // claimToken is a new claim's own token.
 func claimToken() string {
 	b := make([]byte, 12)

@@ -14,6 +14,7 @@ import (
 	"github.com/usherid/usher/internal/imports"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/outbox"
+	"github.com/usherid/usher/internal/store"
 )
 
 // testOutbox is the mail outbox as the delivery worker and the outbox API
@@ -40,6 +41,7 @@ func testOutbox(t *testing.T, f *fixture) {
 		{"TicketKeptWhilePending", testOutboxTicketWhilePending},
 		{"RetryWithoutLink", testOutboxRetryWithoutLink},
 		{"OldMailsLoseTheirTickets", testOutboxOldMailsLoseTickets},
+		{"Backlog", testOutboxBacklog},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, f.fresh(t)) })
 	}
@@ -877,5 +879,54 @@ func testOutboxClaimFencing(t *testing.T, f *fixture) {
 	}
 	if got := f.mail(m.ID); got.Status != outbox.Sent || got.Attempts != 1 {
 		t.Fatalf("after the current claim's attempt: status %s, %d attempts", got.Status, got.Attempts)
+	}
+}
+
+// testOutboxBacklog checks what /metrics reads of the outbox: the mails in
+// each status, up to a bound, and how long the oldest due mail has waited.
+func testOutboxBacklog(t *testing.T, f *fixture) {
+	if b, err := f.db.OutboxBacklog(f.ctx, at(1000), 100); err != nil || b != (store.Backlog{}) {
+		t.Fatalf("an empty outbox's backlog = %+v, %v", b, err)
+	}
+	for i, created := range []int{1000, 2000, 3000, 4000, 4500} {
+		f.enqueue(i+1, fmt.Sprintf("p%d@example.com", i+1), at(created))
+	}
+	if b, err := f.db.OutboxBacklog(f.ctx, at(2500), 100); err != nil || b.Queued != 5 || !b.OldestDue.Equal(ms(at(1000))) {
+		t.Fatalf("five queued mails' backlog = %+v, %v; want the first queued due the longest", b, err)
+	}
+	if got := f.claim(at(5000), time.Minute, 3); !slices.Equal(got, []string{"mail_0001", "mail_0002", "mail_0003"}) {
+		t.Fatalf("claimed %v", got)
+	}
+	f.record("mail_0001", at(5000), outbox.Sent, "250 ok", time.Time{})
+	f.record("mail_0002", at(5000), outbox.Failed, "451 later", at(3500)) // due again at once
+	f.record("mail_0003", at(5000), outbox.Dead, "550 no", time.Time{})
+	f.enqueue(6, "p6@example.com", at(9000)) // queued in the future of 5000: not due yet
+	if got := f.claim(at(5000), time.Minute, 1); !slices.Equal(got, []string{"mail_0002"}) {
+		t.Fatalf("the second claim took %v, want the failed mail due the longest", got)
+	}
+	f.record("mail_0002", at(5000), outbox.Failed, "451 later", at(3900))
+
+	for _, tc := range []struct {
+		name string
+		now  int
+		max  int
+		want store.Backlog
+	}{
+		{"the failed mail is due the longest", 5000, 100, store.Backlog{Queued: 3, Failed: 1, Dead: 1, OldestDue: at(3900)}},
+		{"counts stop at the bound", 5000, 2, store.Backlog{Queued: 2, Failed: 1, Dead: 1, OldestDue: at(3900)}},
+		{"before any is due", 3000, 100, store.Backlog{Queued: 3, Failed: 1, Dead: 1}},
+		{"only the failed mail due", 3950, 100, store.Backlog{Queued: 3, Failed: 1, Dead: 1, OldestDue: at(3900)}},
+	} {
+		b, err := f.db.OutboxBacklog(f.ctx, at(tc.now), tc.max)
+		b.OldestDue = ms(b.OldestDue)
+		if tc.want.OldestDue = ms(tc.want.OldestDue); err != nil || b != tc.want {
+			t.Errorf("%s: backlog = %+v, %v; want %+v", tc.name, b, err, tc.want)
+		}
+	}
+	if got := f.claim(at(5000), time.Minute, 1); len(got) != 1 {
+		t.Fatalf("claimed %v", got)
+	}
+	if b, err := f.db.OutboxBacklog(f.ctx, at(5000), 100); err != nil || b.Sending != 1 || b.Queued+b.Failed != 3 {
+		t.Errorf("with a mail claimed: %+v, %v", b, err)
 	}
 }
