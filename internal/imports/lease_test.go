@@ -146,8 +146,8 @@ func TestLongBatchKeepsItsLease(t *testing.T) {
 }
 
 // TestStoppedRunLetsGo: an instance that stops in the middle of an import
-// lets go of its lease, so another resumes it at once rather than a lease
-// later.
+// writes the batch under way, then lets go of its lease, so another
+// resumes it at once rather than a lease later.
 func TestStoppedRunLetsGo(t *testing.T) {
 	t.Parallel()
 	clk := mailtest.NewClock(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
@@ -160,11 +160,14 @@ func TestStoppedRunLetsGo(t *testing.T) {
 		_, err := first.RunPending(ctx)
 		firstDone <- err
 	}()
-	<-paused.paused
-	stop() // SIGTERM
+	<-paused.paused // the second batch is on its way to the database
+	stop()          // SIGTERM
 	close(paused.resume)
 	if err := <-firstDone; err != nil {
 		t.Fatalf("a stopped run: %v", err)
+	}
+	if j, err := second.Job(t.Context(), job.ID); err != nil || j.RowsDone != 6000 {
+		t.Fatalf("the stopped run's batch under way: %d rows done, %v; want it written whole (6000)", j.RowsDone, err)
 	}
 	if ran, err := second.RunPending(t.Context()); !ran || err != nil {
 		t.Fatalf("the second instance's run, at once: %v %v", ran, err)

@@ -215,7 +215,13 @@ func (p *pass) rows(ctx context.Context, rows *RowReader) error {
 	var err error
 	for b := range batches {
 		if err == nil {
-			err = p.commit(ctx, b)
+			err = ctx.Err()
+		}
+		if err == nil {
+			// A batch under way is written whole even when the run is being
+			// stopped (the server's shutdown waits for it): the next run
+			// starts right after it. A lease lost meanwhile still refuses it.
+			err = p.commit(context.WithoutCancel(ctx), b)
 		}
 		if err != nil {
 			cancel() // stop the reader; drain what it sent
