@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/outbox"
 )
 
@@ -27,7 +28,7 @@ type OutboxStore interface {
 	// RecordAttempts stores attempts' outcomes in one transaction: each
 	// mail's new status, reply and next attempt. An attempt is recorded
 	// only under the claim that made it; one whose claim was lost (its
-	// lease lapsed and another worker claimed the mail) is ErrClaimLost.
+	// lease lapsed and another worker claimed the mail) is errs.ErrLeaseLost.
 	RecordAttempts(ctx context.Context, attempts []AttemptRecord) error
 }
 
@@ -370,11 +371,6 @@ type AttemptRecord struct {
 	Next   time.Time
 }
 
-// ErrClaimLost is an attempt made under a claim that no longer holds the
-// mail: its lease lapsed and another worker claimed the mail again, whose
-// attempt is the one to record.
-var ErrClaimLost = errors.New("the mail's claim was lost to another worker")
-
 // recorder stores a batch's attempts as their results come in, on its own
 // goroutine, so that sending does not wait for the database.
 type recorder struct {
@@ -410,7 +406,7 @@ func (r *recorder) wait() error {
 }
 
 func (r *recorder) run() {
-	var errs []error
+	var failed []error
 	for first := range r.results {
 		// Everything that arrived meanwhile goes in the same transaction.
 		batch := []indexed{first}
@@ -427,10 +423,10 @@ func (r *recorder) run() {
 			}
 		}
 		if err := r.store(batch); err != nil {
-			errs = append(errs, err)
+			failed = append(failed, err)
 		}
 	}
-	r.done <- errors.Join(errs...)
+	r.done <- errors.Join(failed...)
 }
 
 func (r *recorder) store(batch []indexed) error {
@@ -453,21 +449,21 @@ func (r *recorder) store(batch []indexed) error {
 		return nil
 	}
 	// One bad record must not cost the others theirs: one by one.
-	var errs []error
+	var failed []error
 	for _, a := range attempts {
 		switch err := record([]AttemptRecord{a}); {
-		case errors.Is(err, ErrClaimLost):
+		case errors.Is(err, errs.ErrLeaseLost):
 			// Another worker claimed the mail after this one's lease
 			// lapsed, and sends it again: its attempt is the one kept.
 			r.w.lost.Add(1)
 			r.w.Log.Warn("mail claim lost", "mail", a.ID, "status", a.Status)
 		case err != nil:
-			errs = append(errs, err)
+			failed = append(failed, err)
 		default:
 			r.w.count(a)
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(failed...)
 }
 
 // outcome decides a mail's status after an attempt, and when to retry.

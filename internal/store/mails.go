@@ -201,7 +201,7 @@ func (q *queries) unrecorded(ctx context.Context, id string) error {
 	if err := q.w.QueryRowContext(ctx, `SELECT claim FROM mails WHERE id = $1`, id).Scan(&claim); err != nil {
 		return fmt.Errorf("record attempt of %s: %w", id, translate(err))
 	}
-	return fmt.Errorf("record attempt of %s: %w", id, mail.ErrClaimLost)
+	return fmt.Errorf("record attempt of %s: %w", id, errs.ErrLeaseLost)
 }
 
 const (

@@ -867,8 +867,8 @@ func testOutboxClaimFencing(t *testing.T, f *fixture) {
 		t.Fatalf("second claim: %+v, %v; want the mail under a new claim", second, err)
 	}
 	late := mail.AttemptRecord{ID: m.ID, Claim: first[0].Claim, At: at(62_000), Status: outbox.Dead, Reply: "550 from the late worker"}
-	if err := f.db.RecordAttempts(f.ctx, []mail.AttemptRecord{late}); !errors.Is(err, mail.ErrClaimLost) {
-		t.Fatalf("the lapsed claim's attempt: %v; want ErrClaimLost", err)
+	if err := f.db.RecordAttempts(f.ctx, []mail.AttemptRecord{late}); !errors.Is(err, errs.ErrLeaseLost) {
+		t.Fatalf("the lapsed claim's attempt: %v; want ErrLeaseLost", err)
 	}
 	if got := f.mail(m.ID); got.Status != outbox.Sending || got.Attempts != 0 {
 		t.Fatalf("after the lapsed claim's attempt: status %s, %d attempts; want it untouched", got.Status, got.Attempts)
