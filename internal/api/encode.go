@@ -58,7 +58,35 @@ func mgmtError(w http.ResponseWriter, err error) {
 		return
 	}
 	noteError(w, err)
+	if unavailable(w, err) {
+		writeMgmtError(w, http.StatusServiceUnavailable, "temporarily_unavailable", unavailableText)
+		return
+	}
 	writeMgmtError(w, http.StatusInternalServerError, "internal_error", "Internal Server Error")
+}
+
+// unavailableText tells a caller the database is out of reach for now.
+const unavailableText = "The service is unavailable for a moment; try again."
+
+// unavailable reports an error of the database's reach, which a retry a
+// few seconds later may not meet, and says so in Retry-After.
+func unavailable(w http.ResponseWriter, err error) bool {
+	if !errors.Is(err, errs.ErrUnavailable) {
+		return false
+	}
+	w.Header().Set("Retry-After", "5")
+	return true
+}
+
+// oauthServerError answers an unexpected error of an Authentication API
+// endpoint: 503 while the database is out of reach, else 500.
+func oauthServerError(w http.ResponseWriter, err error, description string) {
+	noteError(w, err)
+	if unavailable(w, err) {
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", unavailableText)
+		return
+	}
+	writeOAuthError(w, http.StatusInternalServerError, "server_error", description)
 }
 
 // writeOAuthError writes the Authentication API's error shape.

@@ -64,7 +64,6 @@ func authError(w http.ResponseWriter, err error) {
 	case errors.As(err, &tooBig):
 		writeOAuthError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
 	default:
-		noteError(w, err)
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "Something went wrong. Try again later.")
+		oauthServerError(w, err, "Something went wrong. Try again later.")
 	}
 }

@@ -135,8 +135,7 @@ func handleToken(tokens *oauth.Server) http.Handler {
 			}
 			writeOAuthError(w, oe.Status, oe.Code, oe.Description)
 		case err != nil:
-			noteError(w, err)
-			writeOAuthError(w, http.StatusInternalServerError, "server_error", "The server could not issue a token.")
+			oauthServerError(w, err, "The server could not issue a token.")
 		default:
 			w.Header().Set("Cache-Control", "no-store")
 			web.WriteJSON(w, http.StatusOK, resp)
@@ -159,8 +158,7 @@ func handleUserInfo(tokens *oauth.Server) http.Handler {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			writeOAuthError(w, oe.Status, oe.Code, oe.Description)
 		case err != nil:
-			noteError(w, err)
-			writeOAuthError(w, http.StatusInternalServerError, "server_error", "The server could not read the user.")
+			oauthServerError(w, err, "The server could not read the user.")
 		default:
 			web.WriteJSON(w, http.StatusOK, claims)
 		}

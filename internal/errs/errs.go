@@ -74,6 +74,11 @@ var ErrNotFound = errors.New("not found")
 // ErrDuplicate is what a store returns when a unique constraint would break.
 var ErrDuplicate = errors.New("duplicate")
 
+// ErrUnavailable is what a store returns when the database cannot be
+// reached or cannot take writes (a PostgreSQL restart, a full disk): the
+// request may succeed later, and the edge answers 503.
+var ErrUnavailable = errors.New("the database is unavailable")
+
 // ErrLeaseLost is what a store returns for a write made under a lease that
 // is no longer the writer's: it lapsed and another instance took the work.
 // The writer stops; what it would have written is the new holder's to do.

@@ -244,7 +244,12 @@ func (p *Pages) fail(w http.ResponseWriter, err error) {
 		p.log.Error("page failed", "error", err.Error())
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusInternalServerError)
+	status := http.StatusInternalServerError
+	if errors.Is(err, errs.ErrUnavailable) {
+		status = http.StatusServiceUnavailable // the database is out of reach for now
+		w.Header().Set("Retry-After", "5")
+	}
+	w.WriteHeader(status)
 	w.Write([]byte("Something went wrong on our side. Please try again in a moment."))
 }
 

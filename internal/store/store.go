@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
+	"net"
 	"runtime"
 	"slices"
 	"strings"
@@ -441,7 +443,7 @@ func (q *queries) transact(ctx context.Context, fn func(tx *queries) error) erro
 		tx, err = q.db.write.BeginTx(ctx, nil)
 	}
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", translate(err))
 	}
 	// Deferred so that a panic in fn also ends the transaction and frees its
 	// connection; after Commit it does nothing.
@@ -494,7 +496,31 @@ func translate(err error) error {
 	if errors.As(err, &named) || errors.Is(err, errs.ErrNotFound) || errors.Is(err, errs.ErrDuplicate) || errors.Is(err, errs.ErrLeaseLost) {
 		return err
 	}
+	if unavailable(err) {
+		err = fmt.Errorf("%w: %w", errs.ErrUnavailable, err)
+	}
 	return &opError{op: operation(), err: err}
+}
+
+// unavailable tells an error of the database's reach or room (refused or
+// broken connections, a server shutting down or starting, a full disk)
+// from one of the statement.
+func unavailable(err error) bool {
+	var netErr net.Error
+	var connect *pgconn.ConnectError
+	var pe *pgconn.PgError
+	var se *sqlite.Error
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.As(err, &netErr), errors.As(err, &connect), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &pe):
+		// Class 08: connection exception; 57P0x: the server is shutting down,
+		// crashed or not yet accepting; 53100: disk full.
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P0") || pe.Code == "53100"
+	case errors.As(err, &se):
+		return se.Code()&0xff == sqlite3.SQLITE_FULL || se.Code()&0xff == sqlite3.SQLITE_IOERR
+	}
+	return false
 }
 
 // opError is an unexpected database error with the store method it came
