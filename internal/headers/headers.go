@@ -116,7 +116,9 @@ func (w *writer) fill() {
 	if h.Get("Content-Security-Policy") == "" {
 		h.Set("Content-Security-Policy", Page())
 	}
-	if h.Get("X-Frame-Options") == "" {
+	// For browsers that predate frame-ancestors; a page that names who may
+	// frame it (a web_message answer) is left to its policy.
+	if h.Get("X-Frame-Options") == "" && strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 		h.Set("X-Frame-Options", "DENY")
 	}
 	if h.Get("Referrer-Policy") == "" {

@@ -2,9 +2,14 @@ package oauth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/usherid/usher/internal/identity"
@@ -36,6 +41,45 @@ func ParseAuthorize(q url.Values) AuthorizeRequest {
 	}
 }
 
+// ResponseTypes are the response_type values /authorize answers, as Auth0
+// does: the code flow, the implicit flows and the hybrid flows.
+var ResponseTypes = []string{"code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"}
+
+// ResponseModes are the ways /authorize hands its answer back.
+var ResponseModes = []string{"query", "fragment", "form_post", "web_message"}
+
+// Wants reports whether the response type asks for part: "code",
+// "id_token" or "token".
+func (ar AuthorizeRequest) Wants(part string) bool {
+	return slices.Contains(strings.Fields(ar.ResponseType), part)
+}
+
+// Mode is how the answer goes back: the response_mode asked for, or the
+// default of the response type (query for the code flow, else fragment).
+func (ar AuthorizeRequest) Mode() string {
+	switch {
+	case ar.ResponseMode != "":
+		return ar.ResponseMode
+	case ar.ResponseType == "code":
+		return "query"
+	}
+	return "fragment"
+}
+
+// responseTypeOK reports whether rt is one of ResponseTypes, in any order.
+func responseTypeOK(rt string) bool {
+	parts := strings.Fields(rt)
+	slices.Sort(parts)
+	for _, known := range ResponseTypes {
+		k := strings.Fields(known)
+		slices.Sort(k)
+		if slices.Equal(parts, k) {
+			return true
+		}
+	}
+	return false
+}
+
 // ErrBadRedirect means the request cannot be answered at its redirect_uri:
 // the error is shown to the person instead.
 var ErrBadRedirect = errors.New("bad redirect")
@@ -53,16 +97,24 @@ func (s *Server) CheckAuthorize(ctx context.Context, ar AuthorizeRequest) (ident
 		return c, errors.Join(ErrBadRedirect, &Error{400, "invalid_request",
 			"The redirect_uri is not in the application's Allowed Callback URLs."})
 	}
+	implicit := ar.Wants("id_token") || ar.Wants("token")
 	switch {
-	case ar.ResponseType != "code":
-		return c, &Error{400, "unsupported_response_type", "Usher supports response_type=code."}
-	case !c.HasGrantType("authorization_code"):
+	case !responseTypeOK(ar.ResponseType):
+		return c, &Error{400, "unsupported_response_type", "Unsupported response type: " + ar.ResponseType}
+	case ar.Wants("code") && !c.HasGrantType("authorization_code"):
 		return c, &Error{403, "unauthorized_client", "Grant type 'authorization_code' not allowed for the client."}
-	case ar.ResponseMode != "" && ar.ResponseMode != "query" && ar.ResponseMode != "form_post":
-		return c, &Error{400, "invalid_request", "response_mode must be query or form_post."}
+	case implicit && !c.HasGrantType("implicit"):
+		return c, &Error{403, "unauthorized_client", "Grant type 'implicit' not allowed for the client."}
+	case ar.ResponseMode != "" && !slices.Contains(ResponseModes, ar.ResponseMode):
+		return c, &Error{400, "invalid_request", "response_mode must be one of " + strings.Join(ResponseModes, ", ") + "."}
+	case implicit && ar.ResponseMode == "query":
+		// Tokens in a query string end up in logs and Referer headers.
+		return c, &Error{400, "invalid_request", "response_mode=query is not allowed with response_type=" + ar.ResponseType + "."}
+	case ar.Wants("id_token") && ar.Nonce == "":
+		return c, &Error{400, "invalid_request", "Nonce required for response_type " + ar.ResponseType + "."}
 	case ar.CodeChallenge != "" && ar.CodeChallengeMethod != "" && ar.CodeChallengeMethod != "S256" && ar.CodeChallengeMethod != "plain":
 		return c, &Error{400, "invalid_request", "code_challenge_method must be S256 or plain."}
-	case ar.CodeChallenge == "" && c.TokenEndpointAuthMethod == "none":
+	case ar.Wants("code") && ar.CodeChallenge == "" && c.TokenEndpointAuthMethod == "none":
 		return c, &Error{400, "invalid_request", "A public client must use PKCE (code_challenge)."}
 	case ar.Audience != "" && !s.knownAudience(ar.Audience):
 		return c, &Error{403, "access_denied", "Service not found: " + ar.Audience}
@@ -109,26 +161,72 @@ func (s *Server) EndSession(ctx context.Context, cookie string) error {
 
 // BrowserLogin completes an authorization request for a user who proved who
 // they are at authTime (a password now, or a live session's login): it runs
-// the post-login flow and returns an authorization code.
-func (s *Server) BrowserLogin(ctx context.Context, client identity.Client, u identity.User, ar AuthorizeRequest, who identity.Requester, authTime time.Time) (string, error) {
+// the post-login flow and returns what the response type asks for, as the
+// parameters of the answer: an authorization code, and in the implicit and
+// hybrid flows an ID token (with at_hash and c_hash) and an access token.
+func (s *Server) BrowserLogin(ctx context.Context, client identity.Client, u identity.User, ar AuthorizeRequest, who identity.Requester, authTime time.Time) (url.Values, error) {
 	conn, err := s.ids.Connection(ctx, u.ConnectionID)
 	if err != nil {
-		return "", err
+		return nil, err
+	}
+	protocol := "oidc-basic-profile"
+	if ar.Wants("id_token") || ar.Wants("token") {
+		protocol = "oidc-implicit-profile"
 	}
 	l := Login{ClientID: client.ClientID, Scope: ar.Scope, Audience: ar.Audience, Nonce: ar.Nonce, RedirectURI: ar.RedirectURI, Who: who}
-	d, err := s.completeLogin(ctx, client, u, conn, l, "oidc-basic-profile", authTime)
+	d, err := s.completeLogin(ctx, client, u, conn, l, protocol, authTime)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	d.details.CodeChallenge, d.details.CodeChallengeMethod = ar.CodeChallenge, ar.CodeChallengeMethod
-	if d.details.CodeChallengeMethod == "" && d.details.CodeChallenge != "" {
-		d.details.CodeChallengeMethod = "plain"
-	}
-	code, hash := randomToken()
 	now := s.now()
-	err = s.store.CreateGrant(ctx, Grant{ID: hash, Kind: GrantCode, ClientID: client.ClientID, UserID: d.user.ID, Details: d.details,
-		CreatedAt: now, ExpiresAt: now.Add(codeLifetime)})
-	return code, err
+	answer := url.Values{}
+	if ar.Wants("code") {
+		d.details.CodeChallenge, d.details.CodeChallengeMethod = ar.CodeChallenge, ar.CodeChallengeMethod
+		if d.details.CodeChallengeMethod == "" && d.details.CodeChallenge != "" {
+			d.details.CodeChallengeMethod = "plain"
+		}
+		code, hash := randomToken()
+		err = s.store.CreateGrant(ctx, Grant{ID: hash, Kind: GrantCode, ClientID: client.ClientID, UserID: d.user.ID, Details: d.details,
+			CreatedAt: now, ExpiresAt: now.Add(codeLifetime)})
+		if err != nil {
+			return nil, fmt.Errorf("store authorization code: %w", err)
+		}
+		answer.Set("code", code)
+	}
+	// The front channel never carries a refresh token.
+	tokens := withoutOffline(d.details)
+	if ar.Wants("token") {
+		access, err := s.sign(ctx, s.accessClaims(client, d.user, tokens, "", now))
+		if err != nil {
+			return nil, err
+		}
+		answer.Set("access_token", access)
+		answer.Set("token_type", "Bearer")
+		answer.Set("expires_in", strconv.Itoa(int(AccessTokenLifetime.Seconds())))
+		answer.Set("scope", tokens.Scope)
+	}
+	if ar.Wants("id_token") {
+		claims := s.idClaims(client, d.user, tokens, now)
+		if access := answer.Get("access_token"); access != "" {
+			claims["at_hash"] = halfHash(access)
+		}
+		if code := answer.Get("code"); code != "" {
+			claims["c_hash"] = halfHash(code)
+		}
+		id, err := s.sign(ctx, claims)
+		if err != nil {
+			return nil, err
+		}
+		answer.Set("id_token", id)
+	}
+	return answer, nil
+}
+
+// halfHash is OpenID Connect's at_hash and c_hash of value for RS256: the
+// left half of its SHA-256, base64url without padding.
+func halfHash(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
 
 // Authenticate checks a password typed on the hosted login page.

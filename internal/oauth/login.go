@@ -224,6 +224,30 @@ func UserObject(u identity.User) map[string]any {
 // with offline_access and a client allowed refresh tokens, a refresh token.
 func (s *Server) issueUserTokens(ctx context.Context, client identity.Client, u identity.User, d GrantDetails, gty string) (TokenResponse, error) {
 	now := s.now()
+	resp := TokenResponse{TokenType: "Bearer", ExpiresIn: int(AccessTokenLifetime.Seconds()), Scope: d.Scope}
+	var idErr error
+	var signed sync.WaitGroup
+	if hasScope(d.Scope, "openid") {
+		// An RSA signature is the costliest step of a login after the
+		// password hash: the two tokens are signed side by side.
+		signed.Go(func() { resp.IDToken, idErr = s.sign(ctx, s.idClaims(client, u, d, now)) })
+	}
+	var err error
+	resp.AccessToken, err = s.sign(ctx, s.accessClaims(client, u, d, gty, now))
+	signed.Wait()
+	if err = errors.Join(err, idErr); err != nil {
+		return TokenResponse{}, err
+	}
+	if hasScope(d.Scope, "offline_access") && client.HasGrantType("refresh_token") {
+		if resp.RefreshToken, err = s.newRefreshToken(ctx, client, u.ID, d, ""); err != nil {
+			return TokenResponse{}, err
+		}
+	}
+	return resp, nil
+}
+
+// accessClaims are the claims of a user's access token for d.
+func (s *Server) accessClaims(client identity.Client, u identity.User, d GrantDetails, gty string, now time.Time) map[string]any {
 	aud := jwt.Audience{}
 	if d.Audience != "" {
 		aud = append(aud, d.Audience)
@@ -240,41 +264,23 @@ func (s *Server) issueUserTokens(ctx context.Context, client identity.Client, u 
 	if gty == "" {
 		delete(access, "gty")
 	}
-	resp := TokenResponse{TokenType: "Bearer", ExpiresIn: int(AccessTokenLifetime.Seconds()), Scope: d.Scope}
-	var idErr error
-	var signed sync.WaitGroup
-	if hasScope(d.Scope, "openid") {
-		id := map[string]any{}
-		maps.Copy(id, d.IDClaims)
-		maps.Copy(id, profileClaims(u, d.Scope))
-		maps.Copy(id, map[string]any{"iss": s.issuer, "sub": u.ID, "aud": client.ClientID, "iat": now.Unix(),
-			"exp": now.Add(time.Duration(client.JWTConfiguration.LifetimeInSeconds) * time.Second).Unix()})
-		if d.Nonce != "" {
-			id["nonce"] = d.Nonce
-		}
-		if d.AuthTime != 0 {
-			id["auth_time"] = d.AuthTime
-		}
-		// An RSA signature is the costliest step of a login after the
-		// password hash: the two tokens are signed side by side.
-		signed.Add(1)
-		go func() {
-			defer signed.Done()
-			resp.IDToken, idErr = s.sign(ctx, id)
-		}()
+	return access
+}
+
+// idClaims are the claims of a user's ID token for d.
+func (s *Server) idClaims(client identity.Client, u identity.User, d GrantDetails, now time.Time) map[string]any {
+	id := map[string]any{}
+	maps.Copy(id, d.IDClaims)
+	maps.Copy(id, profileClaims(u, d.Scope))
+	maps.Copy(id, map[string]any{"iss": s.issuer, "sub": u.ID, "aud": client.ClientID, "iat": now.Unix(),
+		"exp": now.Add(time.Duration(client.JWTConfiguration.LifetimeInSeconds) * time.Second).Unix()})
+	if d.Nonce != "" {
+		id["nonce"] = d.Nonce
 	}
-	var err error
-	resp.AccessToken, err = s.sign(ctx, access)
-	signed.Wait()
-	if err = errors.Join(err, idErr); err != nil {
-		return TokenResponse{}, err
+	if d.AuthTime != 0 {
+		id["auth_time"] = d.AuthTime
 	}
-	if hasScope(d.Scope, "offline_access") && client.HasGrantType("refresh_token") {
-		if resp.RefreshToken, err = s.newRefreshToken(ctx, client, u.ID, d, ""); err != nil {
-			return TokenResponse{}, err
-		}
-	}
-	return resp, nil
+	return id
 }
 
 // newRefreshToken stores a refresh token for d, the first of a new line

@@ -74,7 +74,7 @@ func TestLoginUnderWayDuringPasswordChangeIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, err := srv.BrowserLogin(ctx, client, proved, ar, who, time.Now())
+	code, err := codeOf(srv.BrowserLogin(ctx, client, proved, ar, who, time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestLoginUnderWayDuringPasswordChangeIsRefused(t *testing.T) {
 	if _, _, live := srv.SessionUser(ctx, cookie); !live {
 		t.Error("a session for the new password must log in")
 	}
-	code, err = srv.BrowserLogin(ctx, client, fresh, ar, who, time.Now())
+	code, err = codeOf(srv.BrowserLogin(ctx, client, fresh, ar, who, time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"testing"
 	"time"
 
@@ -66,7 +67,7 @@ func TestTokensCarryTheLoginsClaims(t *testing.T) {
 	exchange := func(scope string) oauth.TokenResponse {
 		t.Helper()
 		ar := oauth.AuthorizeRequest{ResponseType: "code", ClientID: client.ClientID, RedirectURI: callback, Scope: scope, Nonce: "n-0S6_WzA2Mj"}
-		code, err := srv.BrowserLogin(ctx, client, u, ar, identity.Requester{IP: "192.0.2.1"}, authTime)
+		code, err := codeOf(srv.BrowserLogin(ctx, client, u, ar, identity.Requester{IP: "192.0.2.1"}, authTime))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +133,7 @@ func TestExpiryFollowsTheServersClock(t *testing.T) {
 	u := ana(t, ids)
 	login := oauth.Login{ClientID: client.ClientID, ClientSecret: secret, RedirectURI: callback}
 	ar := oauth.AuthorizeRequest{ResponseType: "code", ClientID: client.ClientID, RedirectURI: callback, Scope: "openid"}
-	code, err := srv.BrowserLogin(ctx, client, u, ar, identity.Requester{}, clock.Now())
+	code, err := codeOf(srv.BrowserLogin(ctx, client, u, ar, identity.Requester{}, clock.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestExpiryFollowsTheServersClock(t *testing.T) {
 	_, err = srv.ExchangeCode(ctx, login, code, "")
 	wantOAuthError(t, "a code eleven minutes old", err, "invalid_grant")
 
-	code, err = srv.BrowserLogin(ctx, client, u, ar, identity.Requester{}, clock.Now())
+	code, err = codeOf(srv.BrowserLogin(ctx, client, u, ar, identity.Requester{}, clock.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func TestPKCE(t *testing.T) {
 		if _, err := srv.CheckAuthorize(ctx, ar); err != nil {
 			t.Fatalf("authorize with challenge %q (%s): %v", challenge, method, err)
 		}
-		code, err := srv.BrowserLogin(ctx, c, u, ar, identity.Requester{}, time.Now())
+		code, err := codeOf(srv.BrowserLogin(ctx, c, u, ar, identity.Requester{}, time.Now()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,3 +282,6 @@ func TestPKCE(t *testing.T) {
 		t.Errorf("a public client with its verifier: %v", err)
 	}
 }
+
+// codeOf is the authorization code of a BrowserLogin's answer.
+func codeOf(answer url.Values, err error) (string, error) { return answer.Get("code"), err }

@@ -1,7 +1,9 @@
 package pages
 
 import (
+	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"time"
@@ -186,7 +188,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u identity.
 
 // finish runs the post-login flow and sends the code to the application.
 func (p *Pages) finish(w http.ResponseWriter, r *http.Request, client identity.Client, u identity.User, ar oauth.AuthorizeRequest, authTime time.Time) {
-	code, err := p.tokens.BrowserLogin(r.Context(), client, u, ar, who(r), authTime)
+	result, err := p.tokens.BrowserLogin(r.Context(), client, u, ar, who(r), authTime)
 	var oe *oauth.Error
 	switch {
 	case errors.As(err, &oe):
@@ -194,36 +196,68 @@ func (p *Pages) finish(w http.ResponseWriter, r *http.Request, client identity.C
 	case err != nil:
 		p.fail(w, err)
 	default:
-		p.answer(w, r, ar, url.Values{"code": {code}})
+		p.answer(w, r, ar, result)
 	}
 }
 
 // answer returns to the application's redirect_uri with params and the
-// state, in the query or as a form post.
+// state, the way the request's response mode says: in the query or the
+// fragment of a redirect, as a form post, or as a message to the window of
+// the redirect_uri's origin that framed or opened this one (web_message,
+// silent authentication).
 func (p *Pages) answer(w http.ResponseWriter, r *http.Request, ar oauth.AuthorizeRequest, params url.Values) {
 	if ar.State != "" {
 		params.Set("state", ar.State)
 	}
-	if ar.ResponseMode == "form_post" {
-		fields := map[string]string{}
-		for k := range params {
-			fields[k] = params.Get(k)
-		}
-		p.render(w, r, http.StatusOK, "form_post", view{Action: ar.RedirectURI, Fields: fields, PageTitle: "Signing you in",
-			formTargets: []string{headers.FormTarget(ar.RedirectURI)}})
-		return
+	fields := map[string]string{}
+	for k := range params {
+		fields[k] = params.Get(k)
 	}
 	target, err := url.Parse(ar.RedirectURI)
 	if err != nil {
 		p.fail(w, err)
 		return
 	}
-	q := target.Query()
-	for k := range params {
-		q.Set(k, params.Get(k))
+	switch ar.Mode() {
+	case "form_post":
+		p.render(w, r, http.StatusOK, "form_post", view{Action: ar.RedirectURI, Fields: fields, PageTitle: "Signing you in",
+			formTargets: []string{headers.FormTarget(ar.RedirectURI)}})
+	case "web_message":
+		message, err := json.Marshal(map[string]any{"type": "authorization_response", "response": fields})
+		if err != nil {
+			p.fail(w, err)
+			return
+		}
+		webMessage(w, target.Scheme+"://"+target.Host, string(message))
+	case "fragment":
+		target.Fragment, target.RawFragment = "", ""
+		http.Redirect(w, r, target.String()+"#"+params.Encode(), http.StatusFound)
+	default:
+		q := target.Query()
+		for k := range params {
+			q.Set(k, params.Get(k))
+		}
+		target.RawQuery = q.Encode()
+		http.Redirect(w, r, target.String(), http.StatusFound)
 	}
-	target.RawQuery = q.Encode()
-	http.Redirect(w, r, target.String(), http.StatusFound)
+}
+
+// webMessageDoc posts its message to the window that framed or opened it,
+// at origin only (web_message.js); it shows nothing.
+var webMessageDoc = template.Must(template.New("web_message").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Signing you in</title></head>
+<body><div id="usher-web-message" data-origin="{{.Origin}}" data-message="{{.Message}}"></div>
+<script src="/u/assets/web_message.js"></script></body></html>
+`))
+
+// webMessage answers a web_message request. Only a page of origin (the
+// redirect_uri's) may frame it, and only a window of that origin receives
+// the message.
+func webMessage(w http.ResponseWriter, origin, message string) {
+	pageHeaders(w)
+	w.Header().Del("X-Frame-Options") // frame-ancestors says who may frame it
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; base-uri 'none'; frame-ancestors "+headers.FormTarget(origin))
+	webMessageDoc.Execute(w, struct{ Origin, Message string }{origin, message})
 }
 
 // SignupForm is the hosted sign-up page, refused when the connection takes
