@@ -403,8 +403,14 @@ func TestHostCookiesOverHTTPS(t *testing.T) {
 		if !strings.HasPrefix(k.Name, "__Host-") || !k.Secure || k.Path != "/" || k.Domain != "" {
 			t.Errorf("cookie %s: Secure=%v Path=%q Domain=%q; over HTTPS every cookie must be __Host-, Secure, Path=/, no Domain", k.Name, k.Secure, k.Path, k.Domain)
 		}
+		// The login's session reaches Usher framed by an app on another
+		// site (silent authentication), with a twin for browsers that
+		// refuse SameSite=None.
+		if k.Name == "__Host-usher_session" && k.SameSite != http.SameSiteNoneMode && k.MaxAge >= 0 {
+			t.Errorf("the session cookie is SameSite %v, want None over HTTPS", k.SameSite)
+		}
 	}
-	for _, name := range []string{"__Host-usher_csrf", "__Host-usher_session", "__Host-usher_dashboard", "__Host-usher_dashboard_login"} {
+	for _, name := range []string{"__Host-usher_csrf", "__Host-usher_session", "__Host-usher_session_compat", "__Host-usher_dashboard", "__Host-usher_dashboard_login"} {
 		if !seen[name] {
 			t.Errorf("no %s cookie was set (saw %v)", name, seen)
 		}

@@ -15,7 +15,12 @@ import (
 	"github.com/usherid/usher/internal/web"
 )
 
-const sessionCookie = "usher_session"
+// The hosted login's session cookie, and its twin for browsers that refuse
+// SameSite=None (see setSession).
+const (
+	sessionCookie       = "usher_session"
+	sessionCompatCookie = "usher_session_compat"
+)
 
 // Authorize is GET /authorize: a live session skips the form (unless
 // prompt=login); otherwise the hosted login page.
@@ -183,7 +188,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u identity.
 		web.Logger(r.Context(), p.log).Error("session not started", "error", err.Error())
 		return // the login still completes; the next /authorize asks again
 	}
-	p.jar.Set(w, sessionCookie, token, lifetime, http.SameSiteLaxMode)
+	p.setSession(w, token, lifetime)
 }
 
 // finish runs the post-login flow and sends the code to the application.
@@ -351,7 +356,7 @@ func (p *Pages) Logout() http.Handler {
 				return
 			}
 		}
-		p.jar.Clear(w, sessionCookie, http.SameSiteLaxMode)
+		p.clearSession(w)
 		if returnTo != "" {
 			http.Redirect(w, r, returnTo, http.StatusFound)
 			return

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/usherid/usher/internal/cache"
 	"github.com/usherid/usher/internal/cookie"
@@ -137,8 +138,35 @@ func (v view) T(screen, key string) string {
 
 // session is the hosted login's session cookie of the request, or "".
 func (p *Pages) session(r *http.Request) string {
-	v, _ := p.jar.Value(r, sessionCookie)
+	if v, ok := p.jar.Value(r, sessionCookie); ok {
+		return v
+	}
+	v, _ := p.jar.Value(r, sessionCompatCookie)
 	return v
+}
+
+// setSession writes the session cookie. Over HTTPS it is SameSite=None, as
+// Auth0's is, so that an application on another site reaches the session
+// from a hidden iframe (silent authentication, web_message); a second
+// cookie without SameSite serves browsers that refuse None. Over plain
+// HTTP, where None is not allowed, it is Lax.
+func (p *Pages) setSession(w http.ResponseWriter, token string, lifetime time.Duration) {
+	if !p.jar.Secure() {
+		p.jar.Set(w, sessionCookie, token, lifetime, http.SameSiteLaxMode)
+		return
+	}
+	p.jar.Set(w, sessionCookie, token, lifetime, http.SameSiteNoneMode)
+	p.jar.Set(w, sessionCompatCookie, token, lifetime, http.SameSiteDefaultMode)
+}
+
+// clearSession drops the session cookies.
+func (p *Pages) clearSession(w http.ResponseWriter) {
+	if !p.jar.Secure() {
+		p.jar.Clear(w, sessionCookie, http.SameSiteLaxMode)
+		return
+	}
+	p.jar.Clear(w, sessionCookie, http.SameSiteNoneMode)
+	p.jar.Clear(w, sessionCompatCookie, http.SameSiteDefaultMode)
 }
 
 // csrfToken returns the token of the request's forms, bound to its
