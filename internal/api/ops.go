@@ -48,6 +48,7 @@ func handleDiscovery(issuer string) http.Handler {
 		"authorization_endpoint":                issuer + "authorize",
 		"token_endpoint":                        issuer + "oauth/token",
 		"userinfo_endpoint":                     issuer + "userinfo",
+		"end_session_endpoint":                  issuer + "oidc/logout",
 		"jwks_uri":                              issuer + ".well-known/jwks.json",
 		"scopes_supported":                      []string{"openid", "profile", "offline_access", "name", "given_name", "family_name", "nickname", "email", "email_verified", "picture", "created_at", "identities"},
 		"response_types_supported":              oauth.ResponseTypes,

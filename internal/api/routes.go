@@ -39,6 +39,7 @@ func addRoutes(mux router, d Deps) {
 	mux.Handle("GET /u/reset-password/request/{connection}", hosted.ForgotForm())
 	mux.Handle("POST /u/reset-password/request/{connection}", limitPerIP(hosted.ForgotSubmit(), 1, 5))
 	mux.Handle("GET /v2/logout", hosted.Logout())
+	mux.Handle("GET /oidc/logout", hosted.OIDCLogout())
 
 	// The dashboard: its own table of routes, for administrators only.
 	if d.Dashboard != nil {

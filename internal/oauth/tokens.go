@@ -192,7 +192,39 @@ var (
 // was issued for audience, and returns its claims. A token whose key has been
 // revoked no longer verifies.
 func (s *Server) VerifyAccessToken(raw, audience string) (Claims, error) {
-	now := s.now()
+	c, err := s.signedClaims(raw)
+	if err != nil {
+		return Claims{}, err
+	}
+	if c.Expiry == nil || s.now().After(c.Expiry.Time()) {
+		return Claims{}, ErrTokenExpired
+	}
+	if c.Issuer != s.issuer || !slices.ContainsFunc(c.Audience, func(a string) bool { return s.ids.CanonicalAudience(a) == audience }) {
+		return Claims{}, ErrTokenClaims
+	}
+	return c, nil
+}
+
+// IDTokenHint returns the client an ID token Usher signed was issued to, as
+// /oidc/logout reads its id_token_hint: expired or not (a logout comes
+// late), but signed by a key Usher has and issued by Usher.
+func (s *Server) IDTokenHint(raw string) (clientID string, err error) {
+	c, err := s.signedClaims(raw)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case c.Issuer != s.issuer || len(c.Audience) == 0:
+		return "", ErrTokenClaims
+	case len(c.Audience) > 1:
+		return c.AuthorizedParty, nil
+	}
+	return c.Audience[0], nil
+}
+
+// signedClaims are the claims of a token whose signature one of Usher's
+// keys checks, that key not revoked.
+func (s *Server) signedClaims(raw string) (Claims, error) {
 	// Callers hold no context here; reading the keys again (every KeysTTL)
 	// is bounded on its own.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -216,14 +248,7 @@ func (s *Server) VerifyAccessToken(raw, audience string) (Claims, error) {
 	} else if !keys.verifies(v.kid) {
 		return Claims{}, ErrTokenInvalid
 	}
-	c := v.claims
-	if c.Expiry == nil || now.After(c.Expiry.Time()) {
-		return Claims{}, ErrTokenExpired
-	}
-	if c.Issuer != s.issuer || !slices.ContainsFunc(c.Audience, func(a string) bool { return s.ids.CanonicalAudience(a) == audience }) {
-		return Claims{}, ErrTokenClaims
-	}
-	return c, nil
+	return v.claims, nil
 }
 
 // verified is a token whose signature checked out: its claims and the key

@@ -335,33 +335,89 @@ func (p *Pages) SignupSubmit() http.Handler {
 	})
 }
 
-// Logout is GET /v2/logout: it ends the session and returns to returnTo when
-// that is an Allowed Logout URL.
+// Logout is GET /v2/logout, Auth0's own: it ends the session and returns to
+// returnTo when that is an Allowed Logout URL.
 func (p *Pages) Logout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		returnTo := q.Get("returnTo")
-		if err := p.tokens.LogoutRedirect(r.Context(), q.Get("client_id"), returnTo); err != nil {
-			var oe *oauth.Error
-			if errors.As(err, &oe) {
-				p.render(w, r, http.StatusBadRequest, "message", view{Title: "Cannot log out here", Error: oe.Description, PageTitle: "Log out"})
+		p.logout(w, r, q.Get("client_id"), q.Get("returnTo"), nil)
+	})
+}
+
+// OIDCLogout is GET /oidc/logout, OpenID Connect's RP-initiated logout:
+// the client is the id_token_hint's audience (an ID token Usher issued,
+// expired or not) or client_id; post_logout_redirect_uri must be one of
+// its Allowed Logout URLs, and gets the state back.
+func (p *Pages) OIDCLogout() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		refuse := func(msg string) {
+			p.render(w, r, http.StatusBadRequest, "message", view{Title: "Cannot log out here", Error: msg, PageTitle: "Log out"})
+		}
+		clientID := q.Get("client_id")
+		if hint := q.Get("id_token_hint"); hint != "" {
+			aud, err := p.tokens.IDTokenHint(hint)
+			switch {
+			case err != nil:
+				refuse("The id_token_hint is not an ID token issued here.")
+				return
+			case clientID != "" && clientID != aud:
+				refuse("The client_id is not the audience of the id_token_hint.")
 				return
 			}
+			clientID = aud
+		}
+		returnTo := q.Get("post_logout_redirect_uri")
+		if returnTo != "" && clientID == "" {
+			refuse("A post_logout_redirect_uri needs the client_id or an id_token_hint.")
+			return
+		}
+		var back url.Values
+		if state := q.Get("state"); state != "" {
+			back = url.Values{"state": {state}}
+		}
+		p.logout(w, r, clientID, returnTo, back)
+	})
+}
+
+// logout ends the request's session, then returns to returnTo (with the
+// parameters back added) if it is one of the client's (or, without a
+// client, the tenant's) Allowed Logout URLs, or says the person is logged
+// out.
+func (p *Pages) logout(w http.ResponseWriter, r *http.Request, clientID, returnTo string, back url.Values) {
+	if err := p.tokens.LogoutRedirect(r.Context(), clientID, returnTo); err != nil {
+		var oe *oauth.Error
+		if errors.As(err, &oe) {
+			p.render(w, r, http.StatusBadRequest, "message", view{Title: "Cannot log out here", Error: oe.Description, PageTitle: "Log out"})
+			return
+		}
+		p.fail(w, err)
+		return
+	}
+	if session := p.session(r); session != "" {
+		if err := p.tokens.EndSession(r.Context(), session); err != nil {
 			p.fail(w, err)
 			return
 		}
-		if session := p.session(r); session != "" {
-			if err := p.tokens.EndSession(r.Context(), session); err != nil {
-				p.fail(w, err)
-				return
-			}
-		}
-		p.clearSession(w)
-		if returnTo != "" {
-			http.Redirect(w, r, returnTo, http.StatusFound)
+	}
+	p.clearSession(w)
+	if returnTo == "" {
+		p.render(w, r, http.StatusOK, "message", view{Title: "Logged out", Help: "You are logged out.", PageTitle: "Logged out",
+			Next: p.nextStep(r.Context(), clientID, "", nil)})
+		return
+	}
+	if len(back) > 0 {
+		target, err := url.Parse(returnTo)
+		if err != nil {
+			p.fail(w, err)
 			return
 		}
-		p.render(w, r, http.StatusOK, "message", view{Title: "Logged out", Help: "You are logged out.", PageTitle: "Logged out",
-			Next: p.nextStep(r.Context(), q.Get("client_id"), "", nil)})
-	})
+		q := target.Query()
+		for k := range back {
+			q.Set(k, back.Get(k))
+		}
+		target.RawQuery = q.Encode()
+		returnTo = target.String()
+	}
+	http.Redirect(w, r, returnTo, http.StatusFound)
 }
