@@ -24,6 +24,7 @@ import (
 	"github.com/usherid/usher/internal/imports"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
+	"github.com/usherid/usher/internal/web"
 )
 
 //go:embed templates/*.html assets
@@ -186,7 +187,7 @@ func (d *Dashboard) client(ctx context.Context) (identity.Client, error) {
 
 func (d *Dashboard) assets() http.Handler {
 	sub, _ := fs.Sub(files, "assets")
-	fsrv := http.StripPrefix("/dashboard/assets/", http.FileServerFS(sub))
+	fsrv := web.Files("/dashboard/assets/", sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)

@@ -23,6 +23,7 @@ import (
 	"github.com/usherid/usher/internal/identity"
 	"github.com/usherid/usher/internal/mail"
 	"github.com/usherid/usher/internal/oauth"
+	"github.com/usherid/usher/internal/web"
 )
 
 //go:embed assets widget.html
@@ -62,7 +63,7 @@ func New(ids *identity.Service, tokens *oauth.Server, store Store, engine *mail.
 // Assets serves the pages' stylesheet and script.
 func (p *Pages) Assets() http.Handler {
 	sub, _ := fs.Sub(files, "assets")
-	return http.StripPrefix("/u/assets/", http.FileServerFS(sub))
+	return web.Files("/u/assets/", sub)
 }
 
 // view is what a page template is given.
