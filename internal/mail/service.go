@@ -17,12 +17,21 @@ import (
 	"github.com/usherid/usher/internal/secretbox"
 )
 
-// Store keeps the tenant's email templates, its email provider and the outbox.
-type Store interface {
+// Tx is what a transaction of the Store reads and changes: the templates
+// and the settings (the email provider is one).
+type Tx interface {
 	EmailTemplate(ctx context.Context, name string) (Template, error)
 	SaveEmailTemplate(ctx context.Context, t Template) error
 	Setting(ctx context.Context, name string) (string, error)
 	PutSetting(ctx context.Context, name, value string) error
+}
+
+// Store keeps the tenant's email templates, its email provider and the outbox.
+type Store interface {
+	Tx
+	// AtomicMail runs fn in one transaction; what fn reads, a template or a
+	// setting, stored or not yet, is held until the transaction ends.
+	AtomicMail(ctx context.Context, fn func(Tx) error) error
 	CompareAndPutSetting(ctx context.Context, name, old, value string) (bool, error)
 
 	Mails(ctx context.Context, q Query) ([]outbox.Mail, int, error)

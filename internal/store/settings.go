@@ -10,7 +10,12 @@ import (
 
 const tenantSettingsName = "tenant_settings"
 
+// Setting returns the setting called name. Inside a transaction it holds
+// the setting, stored or not, until the transaction ends.
 func (q *queries) Setting(ctx context.Context, name string) (string, error) {
+	if err := q.lock(ctx, "settings/"+name); err != nil {
+		return "", err
+	}
 	var v string
 	err := q.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`+q.forUpdate(), name).Scan(&v)
 	return v, translate(err)

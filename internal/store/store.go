@@ -473,6 +473,23 @@ func (q *queries) forUpdate(of ...string) string {
 	return " FOR UPDATE"
 }
 
+// lock holds, until the transaction ends, the lock called name: what a
+// read inside a PostgreSQL transaction takes for a record that may not be
+// stored yet (a setting, a template at its default) or a set of rows that
+// may be empty (a trigger's bindings), where FOR UPDATE would find no row
+// to hold. Every transaction that reads the record to change it takes the
+// same lock first, so they change it one after the other. Locks are named
+// within the schema, so that instances of other schemas never wait on
+// them. Outside a transaction, and on SQLite, whose one writer runs
+// transactions one at a time, it does nothing.
+func (q *queries) lock(ctx context.Context, name string) error {
+	if !q.inTx || q.db.engine != Postgres {
+		return nil
+	}
+	_, err := q.w.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || $1, 0))`, name)
+	return translate(err)
+}
+
 // translate maps engine errors to the domain's: unique violations become
 // errs.ErrDuplicate, missing rows errs.ErrNotFound.
 func translate(err error) error {
