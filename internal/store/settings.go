@@ -13,7 +13,7 @@ const tenantSettingsName = "tenant_settings"
 // Setting returns the setting called name. Inside a transaction it holds
 // the setting, stored or not, until the transaction ends.
 func (q *queries) Setting(ctx context.Context, name string) (string, error) {
-	if err := q.lock(ctx, "settings/"+name); err != nil {
+	if err := q.lock(ctx, settingLock(name)); err != nil {
 		return "", err
 	}
 	var v string
@@ -21,11 +21,17 @@ func (q *queries) Setting(ctx context.Context, name string) (string, error) {
 	return v, translate(err)
 }
 
+// PutSetting stores the setting called name, holding it as Setting does.
 func (q *queries) PutSetting(ctx context.Context, name, value string) error {
-	_, err := q.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
-	return translate(err)
+	return q.locked(ctx, settingLock(name), func(q *queries) error {
+		_, err := q.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+		return translate(err)
+	})
 }
+
+// settingLock names the lock on a setting.
+func settingLock(name string) string { return "settings/" + name }
 
 // CompareAndPutSetting replaces the setting name only if it still holds
 // old, and reports whether it did.

@@ -490,6 +490,20 @@ func (q *queries) lock(ctx context.Context, name string) error {
 	return translate(err)
 }
 
+// locked runs fn holding the lock called name (see lock): a write that
+// needs no read first still waits for a transaction that read the record
+// to change it, so that neither undoes the other. Outside a transaction on
+// PostgreSQL it runs in one of its own.
+func (q *queries) locked(ctx context.Context, name string, fn func(q *queries) error) error {
+	if q.inTx || q.db.engine != Postgres {
+		if err := q.lock(ctx, name); err != nil {
+			return err
+		}
+		return fn(q)
+	}
+	return q.atomic(ctx, func(tx *queries) error { return tx.locked(ctx, name, fn) })
+}
+
 // translate maps engine errors to the domain's: unique violations become
 // errs.ErrDuplicate, missing rows errs.ErrNotFound.
 func translate(err error) error {

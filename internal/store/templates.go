@@ -13,7 +13,7 @@ import (
 // when the tenant still uses the default. Inside a transaction it holds the
 // template, saved or not, until the transaction ends.
 func (q *queries) EmailTemplate(ctx context.Context, name string) (mail.Template, error) {
-	if err := q.lock(ctx, "email_templates/"+name); err != nil {
+	if err := q.lock(ctx, templateLock(name)); err != nil {
 		return mail.Template{}, err
 	}
 	var doc string
@@ -27,16 +27,22 @@ func (q *queries) EmailTemplate(ctx context.Context, name string) (mail.Template
 	return t, nil
 }
 
-// SaveEmailTemplate stores a template, replacing any earlier one.
+// templateLock names the lock on an email template.
+func templateLock(name string) string { return "email_templates/" + name }
+
+// SaveEmailTemplate stores a template, replacing any earlier one; it holds
+// the template as EmailTemplate does.
 func (q *queries) SaveEmailTemplate(ctx context.Context, t mail.Template) error {
 	doc, err := jsonText(t)
 	if err != nil {
 		return err
 	}
-	_, err = q.w.ExecContext(ctx, `INSERT INTO email_templates (name, config, updated_at) VALUES ($1, $2, $3)
-		ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
-		t.Name, doc, millis(time.Now()))
-	return translate(err)
+	return q.locked(ctx, templateLock(t.Name), func(q *queries) error {
+		_, err := q.w.ExecContext(ctx, `INSERT INTO email_templates (name, config, updated_at) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at`,
+			t.Name, doc, millis(time.Now()))
+		return translate(err)
+	})
 }
 
 // AtomicMail runs fn in one transaction, as Atomic does, handing it the
