@@ -570,35 +570,73 @@ func parseProvider(doc string, err error) (Provider, error) {
 // CreateEmailProvider configures the provider; a second one is a conflict,
 // also when two are created at once.
 func (s *Service) CreateEmailProvider(ctx context.Context, p Provider) (Provider, error) {
+	return s.changeProvider(ctx, func(cur *Provider, missing error) error {
+		if missing == nil {
+			return errs.Conflict("email_provider_conflict", "Email provider is already configured.")
+		}
+		*cur = p.withDefaults()
+		return nil
+	})
+}
+
+// UpdateEmailProvider changes the properties set in p; credentials are
+// replaced whole.
+func (s *Service) UpdateEmailProvider(ctx context.Context, p Provider) (Provider, error) {
+	return s.changeProvider(ctx, func(cur *Provider, missing error) error {
+		if missing != nil {
+			return missing
+		}
+		p.apply(cur)
+		return nil
+	})
+}
+
+// SetEmailProvider is the dashboard's form: it configures the provider
+// when there is none, else changes the properties set in p, and a password
+// left empty keeps the one saved.
+func (s *Service) SetEmailProvider(ctx context.Context, p Provider) (Provider, error) {
+	return s.changeProvider(ctx, func(cur *Provider, missing error) error {
+		if missing != nil {
+			*cur = p.withDefaults()
+			return nil
+		}
+		if p.Credentials != nil && p.Credentials.SMTPPass == "" && cur.Credentials != nil {
+			c := *p.Credentials
+			c.SMTPPass = cur.Credentials.SMTPPass
+			p.Credentials = &c
+		}
+		p.apply(cur)
+		return nil
+	})
+}
+
+// changeProvider stores what change makes of the provider (missing is the
+// error that says there is none, else nil), read in the same transaction:
+// concurrent changes of different properties all keep theirs.
+func (s *Service) changeProvider(ctx context.Context, change func(cur *Provider, missing error) error) (Provider, error) {
+	var out Provider
+	defer s.provider.Forget()
+	err := s.store.AtomicMail(ctx, func(st Tx) error {
+		cur, missing := s.emailProvider(ctx, st)
+		if missing != nil && errs.KindOf(missing) != errs.KindNotFound {
+			return missing
+		}
+		if err := change(&cur, missing); err != nil {
+			return err
+		}
+		out = cur
+		return s.saveProvider(ctx, st, cur)
+	})
+	return out, err
+}
+
+// withDefaults is a new provider p: enabled unless it says otherwise.
+func (p Provider) withDefaults() Provider {
 	if p.Enabled == nil {
 		on := true
 		p.Enabled = &on
 	}
-	defer s.provider.Forget()
-	return p, s.store.AtomicMail(ctx, func(st Tx) error {
-		if _, err := s.emailProvider(ctx, st); err == nil {
-			return errs.Conflict("email_provider_conflict", "Email provider is already configured.")
-		} else if errs.KindOf(err) != errs.KindNotFound {
-			return err
-		}
-		return s.saveProvider(ctx, st, p)
-	})
-}
-
-// UpdateEmailProvider changes the properties set in p, in one transaction
-// with the read of the others; credentials are replaced whole.
-func (s *Service) UpdateEmailProvider(ctx context.Context, p Provider) (Provider, error) {
-	var cur Provider
-	defer s.provider.Forget()
-	err := s.store.AtomicMail(ctx, func(st Tx) error {
-		var err error
-		if cur, err = s.emailProvider(ctx, st); err != nil {
-			return err
-		}
-		p.apply(&cur)
-		return s.saveProvider(ctx, st, cur)
-	})
-	return cur, err
+	return p
 }
 
 // apply sets on cur the properties p sets.
