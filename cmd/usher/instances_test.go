@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -275,4 +276,77 @@ func TestTwoInstancesKeepConcurrentPatches(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTwoInstancesKeepConcurrentDashboardEdits: an administrator's clicks
+// in the dashboard, sent at once to two instances on one PostgreSQL, each
+// change the flow or the connection as it is when saved: every action
+// added to the flow stays bound, and an option set through the API while
+// the connection's form is saved again and again is kept.
+func TestTwoInstancesKeepConcurrentDashboardEdits(t *testing.T) {
+	t.Parallel()
+	dsn := postgresDSN(t) // skips without USHER_TEST_POSTGRES_DSN
+	a := startServer(t, dsn, nil)
+	b := startServer(t, dsn, nil)
+	tok, tokB := a.token(t), b.token(t)
+	root := newAdmin(t, a, dsn, "root@example.com")
+	csrf := root.csrf()
+	// The session is the database's: the same browser is signed in on b.
+	browsers := []*dashUser{root, {t: t, s: b, c: root.c}}
+	postAll := func(what string, path func(i int) string, form func(i int) url.Values, n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				f := form(i)
+				f.Set("_csrf", csrf)
+				if st, page := browsers[i%2].post(path(i), f); st != http.StatusSeeOther {
+					t.Errorf("%s %d: %d\n%.300s", what, i, st, page)
+				}
+			})
+		}
+		wg.Wait()
+	}
+
+	const clicks = 12
+	ids := make([]string, clicks)
+	for i := range ids {
+		var act struct{ ID string }
+		if st := a.call(t, "POST", "/api/v2/actions/actions", tok, map[string]any{"name": fmt.Sprintf("flow %d", i), "deploy": true,
+			"code": "exports.onExecutePostLogin = async () => {};", "supported_triggers": []map[string]string{{"id": "post-login"}}}, &act); st != http.StatusCreated {
+			t.Fatalf("create action: %d", st)
+		}
+		ids[i] = act.ID
+	}
+	postAll("add to the flow", func(int) string { return "/dashboard/flows/post-login" },
+		func(i int) url.Values { return url.Values{"op": {"add"}, "action": {ids[i]}} }, clicks)
+	var flow struct {
+		Bindings []struct{ Action struct{ ID string } }
+	}
+	a.call(t, "GET", "/api/v2/actions/triggers/post-login/bindings", tok, nil, &flow)
+	if len(flow.Bindings) != clicks {
+		t.Errorf("%d of %d actions added at once are bound", len(flow.Bindings), clicks)
+	}
+
+	conn := a.connectionID(t, tok)
+	for round := range 3 {
+		key := fmt.Sprintf("custom_%d", round)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			var c struct{ Options map[string]any }
+			a.call(t, "GET", "/api/v2/connections/"+conn, tok, nil, &c)
+			c.Options[key] = true
+			if st := b.call(t, "PATCH", "/api/v2/connections/"+conn, tokB, map[string]any{"options": c.Options}, nil); st != http.StatusOK {
+				t.Errorf("PATCH options: %d", st)
+			}
+		})
+		postAll("save the connection", func(int) string { return "/dashboard/connection/" + conn },
+			func(i int) url.Values { return url.Values{"policy": {"good"}, "min_length": {strconv.Itoa(8 + i)}} }, clicks)
+		wg.Wait()
+		var c struct{ Options map[string]any }
+		a.call(t, "GET", "/api/v2/connections/"+conn, tok, nil, &c)
+		if c.Options[key] != true {
+			t.Errorf("round %d: the option set through the API while the form was saved is gone: %v", round, c.Options)
+		}
+	}
 }
