@@ -333,22 +333,36 @@ func (p *prepared) raw() execer {
 	return p.pool
 }
 
-// storable returns args with each string made text both engines store:
-// PostgreSQL refuses invalid UTF-8 and the NUL character, so that a stray
-// byte in an id, a query or a form would otherwise be a server error. Both
-// become U+FFFD, as encoding/json makes invalid UTF-8: a lookup then finds
-// nothing, as for any unknown value, and no caller's text needs them.
+// storable returns args with each string, nullable or not, made text both
+// engines store: PostgreSQL refuses invalid UTF-8 and the NUL character, so
+// that a stray byte in an id, a query or a form would otherwise be a server
+// error. Both become U+FFFD, as encoding/json makes invalid UTF-8: a
+// lookup then finds nothing, as for any unknown value, and no caller's text
+// needs them.
 func storable(args []any) []any {
 	cloned := false
 	for i, a := range args {
-		s, ok := a.(string)
-		if !ok || (utf8.ValidString(s) && strings.IndexByte(s, 0) < 0) {
+		var s string
+		switch v := a.(type) {
+		case string:
+			s = v
+		case sql.NullString:
+			s = v.String
+		default:
+			continue
+		}
+		if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
 			continue
 		}
 		if !cloned {
 			args, cloned = slices.Clone(args), true
 		}
-		args[i] = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+		text := strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+		if v, ok := a.(sql.NullString); ok {
+			args[i] = sql.NullString{String: text, Valid: v.Valid}
+		} else {
+			args[i] = text
+		}
 	}
 	return args
 }
