@@ -78,8 +78,13 @@ func boolPart(name string, field func(*imports.Request) *bool) func(*imports.Req
 // arrives and answers 202 with the job, which a job runner then works through.
 func handleImportUsers(imp *imports.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, err := idempotencyKey(r)
+		if err != nil {
+			mgmtError(w, err)
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, imports.MaxFileBytes)
-		job, err := imp.Start(r.Context(), r.Header.Get("Idempotency-Key"), func(req *imports.Request, upload func(io.Reader) error) error {
+		job, err := imp.Start(r.Context(), key, func(req *imports.Request, upload func(io.Reader) error) error {
 			return readImportParts(r, req, upload)
 		})
 		if err != nil {
