@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dlclark/regexp2/v2"
 	"github.com/dop251/goja"
@@ -157,6 +158,21 @@ var (
 	errNoTrigger = errs.NotFound("inexistent_trigger", "The trigger does not exist.")
 )
 
+// maxName bounds, in characters, the name of an action and of a secret:
+// each is a key the store keeps in an index.
+const maxName = 255
+
+// checkName refuses a name that is empty or longer than maxName.
+func checkName(property, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return missing(property)
+	}
+	if utf8.RuneCountInString(name) > maxName {
+		return errs.Invalid("invalid_body", "Payload validation error: 'String is too long (%d chars), maximum %d' on property %s.", utf8.RuneCountInString(name), maxName, property)
+	}
+	return nil
+}
+
 func missing(property string) error {
 	return errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: %s'.", property)
 }
@@ -171,8 +187,8 @@ func notFound(err, named error) error {
 
 // CreateAction builds and stores a new action, and deploys it when in.Deploy.
 func (s *Service) CreateAction(ctx context.Context, in ActionInput) (Action, error) {
-	if strings.TrimSpace(in.Name) == "" {
-		return Action{}, missing("name")
+	if err := checkName("name", in.Name); err != nil {
+		return Action{}, err
 	}
 	if in.SupportedTriggers == nil {
 		return Action{}, missing("supported_triggers")
@@ -285,8 +301,8 @@ func mergeSecrets(old []Secret, in []SecretInput, now time.Time) ([]Secret, erro
 	out := []Secret{}
 	seen := map[string]bool{}
 	for _, si := range in {
-		if si.Name == "" {
-			return nil, missing("secrets.name")
+		if err := checkName("secrets.name", si.Name); err != nil {
+			return nil, err
 		}
 		if seen[si.Name] {
 			return nil, errs.Invalid("invalid_body", "The secret %q is given twice.", si.Name)
@@ -409,8 +425,8 @@ const maxRebuilds = 3
 // are not deployed.
 func (p ActionPatch) apply(a *Action, now time.Time) (changed bool, err error) {
 	if p.Name != nil {
-		if strings.TrimSpace(*p.Name) == "" {
-			return false, missing("name")
+		if err := checkName("name", *p.Name); err != nil {
+			return false, err
 		}
 		a.Name = *p.Name
 	}
