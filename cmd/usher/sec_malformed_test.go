@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -67,6 +68,8 @@ type probe struct {
 	// reading what it refuses).
 	pad    int
 	padEnd []byte
+	// headers are set after the caller's, replacing any of the same name.
+	headers [][2]string
 	// last runs after every other probe, alone: it ends a session or
 	// deletes a fixture the other probes use.
 	last bool
@@ -89,6 +92,9 @@ func (p probe) String() string {
 	if p.auth != "" {
 		s += fmt.Sprintf(" auth %.60q", p.auth)
 	}
+	for _, h := range p.headers {
+		s += fmt.Sprintf(" %s: %.60q", h[0], h[1])
+	}
 	return s + " as " + [...]string{"anonymous", "bearer", "visitor", "administrator"}[p.who]
 }
 
@@ -99,23 +105,51 @@ func clip(s string, n int) string {
 	return s[:n] + fmt.Sprintf("…(%d bytes)", len(s))
 }
 
-// badSegments replace a path parameter; as sent on the wire.
+// badSegments replace a path parameter; as sent on the wire. Every
+// parameter gets the first coreSegments, and some of the others.
 var badSegments = []string{
-	"%FF%FE", "%00", "a%00b", "%C3%28", "%01%02%1F%7F", "%ED%A0%80", "%EF%BF%BE", "%E2%80%AE",
-	strings.Repeat("a", 4096), strings.Repeat("%FF", 1200), "..", "%2E%2E", "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
-	"%2F", "%25", "%5C", "%22%27%3C%3E", "%20", "-1", "0", "99999999999999999999999999",
-	"auth0%7C", "auth0%7C%FF%00", "null", "%7B%7D", "%27%20OR%201%3D1--", "%F0%9F%98%80",
+	"%FF%FE", "%00", "a%00b", "%C3%28", "%01%02%1F%7F", noise(3000), strings.Repeat("%FF", 1200), "..", "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", "%25",
+	"%ED%A0%80", "%EF%BF%BE", "%E2%80%AE", strings.Repeat("a", 4096), "%2E%2E", "%2F", "%5C", "%22%27%3C%3E", "%20", "-1", "0",
+	"99999999999999999999999999", "auth0%7C", "auth0%7C%FF%00", "null", "%7B%7D", "%27%20OR%201%3D1--", "%F0%9F%98%80",
+}
+
+const coreSegments = 10
+
+// noise is n letters and digits that do not compress: a long value that
+// PostgreSQL cannot squeeze under its bound on an index entry, as it does
+// a run of one letter.
+func noise(n int) string {
+	rng := rand.New(rand.NewPCG(uint64(n), 7))
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// badHeaders are request headers some route reads, set to what no client
+// should send, each set sent once to every route.
+var badHeaders = [][][2]string{
+	{{"Idempotency-Key", noise(5000)}, {"User-Agent", noise(9000)}, {"Accept", "\xff"}, {"X-Requested-With", "\xff\xfe"}},
+	{{"Idempotency-Key", "\xff\xfe"}, {"User-Agent", "\xff"}, {"X-Forwarded-For", "\xff, 1.2.3.4, ::ffff:zz"}, {"Forwarded", "for=\"[::1]:x\";by=\xff"}},
+	{{"Idempotency-Key", ""}, {"Accept", strings.Repeat("application/json,", 2000)}, {"X-Forwarded-For", strings.Repeat("10.0.0.1,", 3000)}},
+	{{"Cookie", "usher_session=\xff\xfe; usher_csrf=" + noise(5000) + "; usher_dashboard=%00; usher_dashboard_login=" + noise(3000)}},
+	{{"Cookie", "usher_session=; usher_session=a; usher_dashboard=\"\"; usher_csrf=%FF%FE; ;;=;"}},
 }
 
 // wireSegments are path parameters the HTTP layer itself refuses.
 var wireSegments = []string{"%zz", "%", "%F"}
 
-// badValues replace a query parameter or a form field; as sent on the wire.
+// badValues replace a query parameter or a form field; as sent on the
+// wire. Every field gets the first coreValues, and some of the others.
 var badValues = []string{
-	"%FF%FE", "%00", "a%00b", "%C3%28", "%01%1F%7F", "%ED%A0%80", "%E2%80%AE", "", "%", "%zz", "%2",
-	strings.Repeat("a", 70000), strings.Repeat("%FF", 3000), "a=b=c", "%26%3D", "+%20+", "..%2F..%2F",
-	"%3Cscript%3E", "javascript%3Aalert(1)", "99999999999999999999", "-1", "1e999", "%7B%7D", "%5B%5D",
+	"%FF%FE", "a%00b", "%01%1F%7F", noise(6000), "%zz",
+	"%00", "%C3%28", "%ED%A0%80", "%E2%80%AE", "", "%", "%2", strings.Repeat("a", 70000), strings.Repeat("%FF", 3000), "a=b=c",
+	"%26%3D", "+%20+", "..%2F..%2F", "%3Cscript%3E", "javascript%3Aalert(1)", "99999999999999999999", "-1", "1e999", "%7B%7D", "%5B%5D",
 }
+
+const coreValues = 5
 
 // shortValues are the badValues short enough to send many in one query.
 var shortValues = slices.DeleteFunc(slices.Clone(badValues), func(v string) bool { return len(v) > 100 })
@@ -138,13 +172,17 @@ var queryNames = []string{
 }
 
 // wrongJSON replace one property of a JSON body: wrong types, numbers
-// nothing holds, text that is not text, sizes past every bound.
+// nothing holds, text that is not text, sizes past every bound. Every
+// property gets the first coreJSON, and some of the others.
 var wrongJSON = []string{
-	`1e999`, `-1e999`, `123456789012345678901234567890`, `-1`, `0.5`, `true`, `false`, `null`, `""`, `"x"`,
-	`[]`, `{}`, `[1,"a",null,{}]`, `{"a":{"b":[{}]}}`, `"a\u0000b"`, "\"\xff\xfe\"", `"\ud800"`,
-	`"\u202e\u0007\u001f"`, `"` + strings.Repeat("a", 70000) + `"`, strings.Repeat("[", 200) + strings.Repeat("]", 200),
-	`{"$gt":""}`, `"../../etc/passwd"`, `"{{ 7 | times: 7 }}{% raw %}"`, `[` + strings.Repeat(`"x",`, 5000) + `"x"]`,
+	`"` + noise(6000) + `"`, "\"\xff\xfe\"", `"a\u0000b"`, `{"a":[1]}`, `1e999`,
+	`-1e999`, `123456789012345678901234567890`, `-1`, `0.5`, `true`, `false`, `null`, `""`, `"x"`,
+	`[]`, `{}`, `[1,"a",null,{}]`, `"\ud800"`, `"\u202e\u0007\u001f"`, `"` + strings.Repeat("a", 70000) + `"`,
+	strings.Repeat("[", 200) + strings.Repeat("]", 200), `{"$gt":""}`, `"../../etc/passwd"`, `"{{ 7 | times: 7 }}{% raw %}"`,
+	`[` + strings.Repeat(`"x",`, 5000) + `"x"]`,
 }
+
+const coreJSON = 5
 
 // badJSON are whole bodies for a route that reads JSON; each is sent as
 // the same bytes to every route.
@@ -185,9 +223,11 @@ type jsonBody struct {
 }
 
 // jsonBodies says, for every route that reads a JSON body, what it reads.
-// Placeholders in base ({user}, {client}, ...) are the fixtures'.
+// Placeholders in base ({user}, {client}, ...) are the fixtures'; {n} is
+// the probe's number, so that each probe that creates something creates
+// a new one and reaches the database with it.
 var jsonBodies = map[string]jsonBody{
-	"POST /api/v2/users": {`{"connection":"` + dbConn + `","email":"probe@example.com","password":"Str0ng-Passw0rd!",` +
+	"POST /api/v2/users": {`{"connection":"` + dbConn + `","email":"probe-{n}@example.com",` +
 		`"app_metadata":{"plan":"gold","tags":["a"]},"user_metadata":{"a":{"b":1}}}`, identity.NewUser{}},
 	"PATCH /api/v2/users/{id}":              {`{"name":"Probe","app_metadata":{"plan":"gold","tags":["a"]}}`, identity.UserPatch{}},
 	"POST /api/v2/users/{id}/permissions":   {`{"permissions":[{"resource_server_identifier":"https://api.example.com","permission_name":"read:x"}]}`, []string{"permissions"}},
@@ -196,7 +236,7 @@ var jsonBodies = map[string]jsonBody{
 	"PATCH /api/v2/clients/{id}":            {probeClient, identity.Client{}},
 	"POST /api/v2/client-grants":            {`{"client_id":"{client}","audience":"https://api.example.com","scope":["read:x"]}`, identity.NewClientGrant{}},
 	"PATCH /api/v2/client-grants/{id}":      {`{"scope":["read:x"]}`, identity.ClientGrantPatch{}},
-	"POST /api/v2/connections":              {`{"name":"probe-db","strategy":"auth0","options":` + probeOptions + `,"enabled_clients":["{client}"],"metadata":{"a":"b"}}`, identity.Connection{}},
+	"POST /api/v2/connections":              {`{"name":"probe-db-{n}","strategy":"auth0","options":` + probeOptions + `,"enabled_clients":["{client}"],"metadata":{"a":"b"}}`, identity.Connection{}},
 	"PATCH /api/v2/connections/{id}":        {`{"display_name":"Probe","options":` + probeOptions + `}`, identity.Connection{}},
 	"PATCH /api/v2/tenants/settings": {`{"friendly_name":"Probe","session_lifetime":168,"flags":{"disable_clickjack_protection_headers":false},` +
 		`"change_password":{"enabled":true,"html":"<p>x</p>"},"enabled_locales":["en"],"session_cookie":{"mode":"persistent"}}`, identity.TenantSettings{}},
@@ -215,13 +255,13 @@ var jsonBodies = map[string]jsonBody{
 	"PATCH /api/v2/branding": {`{"logo_url":"https://example.com/logo.png","font":{"url":"https://example.com/f.woff"},` +
 		`"colors":{"primary":"#000000","page_background":{"type":"linear-gradient","start":"#000000","end":"#ffffff","angle_deg":35}}}`, pages.Branding{}},
 	"PUT /api/v2/prompts/{prompt}/custom-text/{language}": {`{"reset-password":{"title":"Hello","description":"x"}}`, []string{"login", "reset-password", "usher-invite"}},
-	"POST /api/v2/actions/actions": {`{"name":"probe","supported_triggers":[{"id":"post-login","version":"v3"}],"code":"exports.onExecutePostLogin = async () => {};",` +
+	"POST /api/v2/actions/actions": {`{"name":"probe {n}","supported_triggers":[{"id":"post-login","version":"v3"}],"code":"exports.onExecutePostLogin = async () => {};",` +
 		`"runtime":"node18","secrets":[{"name":"KEY","value":"v"}],"dependencies":[{"name":"lodash","version":"4.17.21"}]}`, actions.ActionInput{}},
 	"PATCH /api/v2/actions/actions/{id}": {`{"code":"exports.onExecutePostLogin = async () => {};","secrets":[{"name":"KEY","value":"v"}],` +
 		`"supported_triggers":[{"id":"post-login","version":"v3"}]}`, actions.ActionPatch{}},
 	"PATCH /api/v2/actions/triggers/{triggerId}/bindings": {`{"bindings":[{"ref":{"type":"action_id","value":"{action}"},"display_name":"probe","secrets":[{"name":"KEY","value":"v"}]}]}`,
 		actions.BindingsUpdate{}},
-	"POST /usher/v1/invitations": {`{"email":"probe-invite@example.com","send_invitation_email":false,"inviter":{"name":"Ada"},"app_metadata":{"plan":"gold"}}`,
+	"POST /usher/v1/invitations": {`{"email":"probe-invite-{n}@example.com","send_invitation_email":false,"inviter":{"name":"Ada"},"app_metadata":{"plan":"gold"}}`,
 		identity.InvitationRequest{}},
 	"POST /dbconnections/signup":          {`{"client_id":"{app}","email":"probe-signup@example.com","password":"Str0ng-Passw0rd!","connection":"` + dbConn + `"}`, identity.SignupRequest{}},
 	"POST /dbconnections/change_password": {`{"client_id":"{app}","email":"probe@example.com","connection":"` + dbConn + `"}`, identity.PasswordChangeRequest{}},
@@ -263,7 +303,7 @@ var formBodies = map[string]formBody{
 	"POST /dashboard/users/{id}/admin":              {"", nil},
 	"POST /dashboard/users/{id}/unadmin":            {"", nil},
 	"POST /dashboard/users/{id}/password-mail":      {"", []string{"branch"}},
-	"POST /dashboard/invitations":                   {"emails=probe-dash%40example.com", []string{"emails", "admin", "result_url"}},
+	"POST /dashboard/invitations":                   {"emails=probe-dash-{n}%40example.com", []string{"emails", "admin", "result_url"}},
 	"POST /dashboard/invitations/{id}/resend":       {"", nil},
 	"POST /dashboard/invitations/{id}/revoke":       {"", nil},
 	"POST /dashboard/mail/provider":                 {"host=127.0.0.1&port=1&user=u&password=p&from=a%40example.com", []string{"host", "port", "user", "password", "from", "enabled"}},
@@ -272,7 +312,7 @@ var formBodies = map[string]formBody{
 	"POST /dashboard/mail/templates/{name}":         {"body=%3Cp%3E%7B%7B+url+%7D%7D%3C%2Fp%3E&subject=Reset&from=a%40example.com", []string{"body", "subject", "from", "result_url", "lifetime", "include_email", "enabled", "preview_user"}},
 	"POST /dashboard/mail/templates/{name}/preview": {"body=%3Cp%3EHi%3C%2Fp%3E&subject=Hi", []string{"body", "subject", "from", "branch", "preview_user"}},
 	"POST /dashboard/mail/outbox/{id}/retry":        {"", nil},
-	"POST /dashboard/actions":                       {"name=probe&trigger=post-login&code=exports.onExecutePostLogin+%3D+async+()+%3D%3E+%7B%7D%3B", []string{"name", "code", "trigger"}},
+	"POST /dashboard/actions":                       {"name=probe-{n}&trigger=post-login&code=exports.onExecutePostLogin+%3D+async+()+%3D%3E+%7B%7D%3B", []string{"name", "code", "trigger"}},
 	"POST /dashboard/actions/templates":             {"template=clear-invitation-flag", []string{"template"}},
 	"POST /dashboard/actions/{id}":                  {"code=exports.onExecutePostLogin+%3D+async+()+%3D%3E+%7B%7D%3B", []string{"code", "deploy"}},
 	"POST /dashboard/actions/{id}/deploy":           {"", nil},
@@ -405,7 +445,7 @@ func nestedBodies(rng *rand.Rand, base string) [][]byte {
 	var walk func(v any, path []any)
 	walk = func(v any, path []any) {
 		if len(path) >= 2 {
-			for _, w := range pick(rng, wrongJSON, 3) {
+			for _, w := range someOf(rng, wrongJSON, coreJSON, 1) {
 				out = append(out, set(path, json.RawMessage(w)))
 			}
 		}
@@ -441,6 +481,12 @@ func withField(base, field, v string) string {
 		}
 	}
 	return strings.Join(append(kept, url.QueryEscape(field)+"="+v), "&")
+}
+
+// someOf returns the first core values of list, which every use gets, and
+// n of the others, chosen by rng.
+func someOf(rng *rand.Rand, list []string, core, n int) []string {
+	return append(slices.Clone(list[:core]), pick(rng, list[core:], n)...)
 }
 
 // pick returns n of list, chosen by rng.
@@ -561,7 +607,7 @@ func malformedProbes(t *testing.T, fx fixtures) []probe {
 
 		// Path parameters: each in turn, the others real.
 		for i := 0; i < params; i++ {
-			for _, seg := range badSegments {
+			for _, seg := range someOf(rng, badSegments, coreSegments, 4) {
 				ct, body := goodBody()
 				var target string
 				if strings.Contains(path, "{rest}") {
@@ -580,24 +626,28 @@ func malformedProbes(t *testing.T, fx fixtures) []probe {
 
 		// Queries: whole strings, every name with a bad value, one of the
 		// base query's parameters at a time.
-		for _, q := range pick(rng, badQueries, 6) {
+		for _, q := range pick(rng, badQueries, 4) {
 			ct, body := goodBody()
 			add(probe{target: withQuery(good(), q), who: who, ctype: ct, body: body})
 		}
-		for round := 0; round < 2; round++ {
-			var q []string
-			for _, name := range queryNames {
-				q = append(q, name+"="+shortValues[rng.IntN(len(shortValues))])
-			}
-			add(probe{target: withQuery(good(), strings.Join(q, "&")), who: who})
+		var every []string
+		for _, name := range queryNames {
+			every = append(every, name+"="+shortValues[rng.IntN(len(shortValues))])
 		}
+		add(probe{target: withQuery(good(), strings.Join(every, "&")), who: who})
 		if baseQuery != "" {
 			for _, kv := range strings.Split(baseQuery, "&") {
 				name, _, _ := strings.Cut(kv, "=")
-				for _, v := range pick(rng, badValues, 4) {
+				for _, v := range someOf(rng, badValues, coreValues, 2) {
 					add(probe{target: withQuery(good(), withField(baseQuery, name, v)), who: who})
 				}
 			}
+		}
+
+		// Headers some route reads, broken.
+		for _, hs := range badHeaders {
+			ct, body := goodBody()
+			add(probe{target: withQuery(good(), baseQuery), who: who, ctype: ct, body: body, headers: hs})
 		}
 
 		// Who is asking: nobody, and a bearer that is not one.
@@ -618,7 +668,7 @@ func malformedProbes(t *testing.T, fx fixtures) []probe {
 				add(probe{target: good(), who: who, ctype: "application/json", body: b})
 			}
 			for _, name := range jsonNamesOf(jb.props) {
-				for _, v := range pick(rng, wrongJSON, 4) {
+				for _, v := range someOf(rng, wrongJSON, coreJSON, 2) {
 					add(probe{target: good(), who: who, ctype: "application/json", body: withProp(base, name, v)})
 				}
 			}
@@ -637,7 +687,7 @@ func malformedProbes(t *testing.T, fx fixtures) []probe {
 				add(probe{target: good(), who: who, ctype: "application/x-www-form-urlencoded", body: b})
 			}
 			for _, name := range append(slices.Clone(fb.fields), "_csrf") {
-				for _, v := range pick(rng, badValues, 5) {
+				for _, v := range someOf(rng, badValues, coreValues, 2) {
 					add(probe{target: good(), who: who, ctype: "application/x-www-form-urlencoded", body: []byte(withField(base, name, v))})
 				}
 			}
@@ -852,6 +902,7 @@ type answer struct {
 func (ms *malformedServer) send(p probe, n int) answer {
 	forwarded := fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)
 	body := bytes.ReplaceAll(p.body, []byte("{csrf}"), []byte(ms.csrf[p.who]))
+	body = bytes.ReplaceAll(body, []byte("{n}"), []byte(strconv.Itoa(n)))
 	if p.who == visitor || p.who == administrator {
 		if p.ctype == "application/x-www-form-urlencoded" && !bytes.Contains(body, []byte("_csrf=")) {
 			body = append([]byte("_csrf="+url.QueryEscape(ms.csrf[p.who])+"&"), body...)
@@ -870,6 +921,9 @@ func (ms *malformedServer) send(p probe, n int) answer {
 	headers = append(headers, "X-Forwarded-For: "+forwarded)
 	if p.ctype != "" {
 		headers = append(headers, "Content-Type: "+p.ctype)
+	}
+	for _, h := range p.headers {
+		headers = append(headers, h[0]+": "+h[1])
 	}
 	if p.raw != "" || p.wire {
 		return ms.sendRaw(p, headers)
@@ -1086,4 +1140,78 @@ func TestMalformedRequestsOnEveryRoute(t *testing.T) {
 			t.Errorf("/readyz after the pass: %d", st)
 		}
 	})
+}
+
+// TestIndexedTextIsBounded: text a client chooses that the database keeps
+// in an index (an Idempotency-Key, an action's name, a secret's name) is
+// bounded and must be text; past the bound it is a 400 in the Management
+// shape, where PostgreSQL would refuse the index entry with a 500.
+func TestIndexedTextIsBounded(t *testing.T) {
+	engines(t, func(t *testing.T, dsn string) {
+		t.Parallel()
+		s := startServer(t, dsn, nil)
+		tok := s.token(t)
+		invite := func(key string) (int, mgmtErr) {
+			req, _ := http.NewRequest("POST", s.URL+"/usher/v1/invitations", strings.NewReader(`{"email":"keyed@example.com","send_invitation_email":false}`))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", key)
+			resp, err := s.HTTP.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e mgmtErr
+			decodeBody(t, resp, &e)
+			return resp.StatusCode, e
+		}
+		for _, key := range []string{noise(513), "\xff\xfe", "a\tb"} {
+			if st, e := invite(key); st != 400 || e.ErrorCode != "invalid_idempotency_key" {
+				t.Errorf("Idempotency-Key %.20q: %d %+v, want 400", key, st, e)
+			}
+		}
+		// Usher's own commands make keys of an address and a prefix.
+		if st, _ := invite("usher-invite:" + strings.Repeat("a", 64) + "@" + strings.Repeat("b", 180) + ".example"); st != 201 {
+			t.Errorf("a key of 270 bytes: %d, want 201", st)
+		}
+		if st, _, e := s.postImportKeyed(t, tok, noise(600)); st != 400 || e.ErrorCode != "invalid_idempotency_key" {
+			t.Errorf("an import with a long Idempotency-Key: %d %+v, want 400", st, e)
+		}
+
+		code := "exports.onExecutePostLogin = async () => {};"
+		trigger := []map[string]string{{"id": "post-login"}}
+		s.wantErr(t, "POST", "/api/v2/actions/actions", tok, map[string]any{"name": noise(256), "code": code, "supported_triggers": trigger}, 400, "invalid_body")
+		s.wantErr(t, "POST", "/api/v2/actions/actions", tok, map[string]any{"name": "secretive", "code": code, "supported_triggers": trigger,
+			"secrets": []map[string]string{{"name": noise(256), "value": "x"}}}, 400, "invalid_body")
+		var a struct{ ID string }
+		if st := s.call(t, "POST", "/api/v2/actions/actions", tok, map[string]any{"name": noise(255), "code": code, "supported_triggers": trigger}, &a); st != 201 {
+			t.Fatalf("a name of 255 characters: %d", st)
+		}
+		s.wantErr(t, "PATCH", "/api/v2/actions/actions/"+a.ID, tok, map[string]any{"name": noise(3000)}, 400, "invalid_body")
+	})
+}
+
+// postImportKeyed sends an import with the Idempotency-Key given.
+func (s *testServer) postImportKeyed(t *testing.T, tok, key string) (int, importJob, mgmtErr) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("users", "users.json")
+	fw.Write(usersFile(1, "keyed", nil))
+	mw.WriteField("connection_id", s.connectionID(t, tok))
+	mw.Close()
+	req, _ := http.NewRequest("POST", s.URL+"/api/v2/jobs/users-imports", &body)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := s.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var job importJob
+	var e mgmtErr
+	json.Unmarshal(data, &job)
+	json.Unmarshal(data, &e)
+	return resp.StatusCode, job, e
 }
