@@ -34,8 +34,8 @@ func startServerTimed(t testing.TB, tmo timeouts, dsn string, env map[string]str
 	})
 }
 
-// formBody is a multipart form of parts, in order, and its content type.
-func formBody(parts ...formPart) ([]byte, string) {
+// multipartBody is a multipart form of parts, in order, and its content type.
+func multipartBody(parts ...formPart) ([]byte, string) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	for _, p := range parts {
@@ -163,11 +163,11 @@ func TestImportUploadPace(t *testing.T) {
 		dash := signIn(t, s, "uploader@example.com", adminPassword)
 		// The API's form, and the dashboard's (its token first, as the page sends it).
 		apiForm := func(file []byte) ([]byte, http.Header) {
-			body, ctype := formBody(formPart{Name: "users", File: "users.json", Value: string(file)}, formPart{Name: "connection_id", Value: conn})
+			body, ctype := multipartBody(formPart{Name: "users", File: "users.json", Value: string(file)}, formPart{Name: "connection_id", Value: conn})
 			return body, http.Header{"Authorization": {"Bearer " + tok}, "Content-Type": {ctype}}
 		}
 		dashForm := func(file []byte) ([]byte, http.Header) {
-			body, ctype := formBody(formPart{Name: "_csrf", Value: dash.csrf()}, formPart{Name: "connection_id", Value: conn},
+			body, ctype := multipartBody(formPart{Name: "_csrf", Value: dash.csrf()}, formPart{Name: "connection_id", Value: conn},
 				formPart{Name: "users", File: "users.json", Value: string(file)})
 			h := http.Header{"Content-Type": {ctype}}
 			u, _ := url.Parse(s.URL)

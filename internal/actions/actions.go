@@ -120,6 +120,9 @@ const StatusBuilt = "built"
 
 // Store keeps actions, their versions and secrets, and the bindings.
 type Store interface {
+	// AtomicActions runs fn in one transaction; fn's reads hold what they
+	// read (a trigger's bindings included) until it ends.
+	AtomicActions(ctx context.Context, fn func(Store) error) error
 	// CreateAction stores a new action with its secrets; a taken name is
 	// errs.ErrDuplicate.
 	CreateAction(ctx context.Context, a Action) error

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dlclark/regexp2/v2"
 	"github.com/dop251/goja"
@@ -195,6 +196,21 @@ var (
 	errNoTrigger = errs.NotFound("inexistent_trigger", "The trigger does not exist.")
 )
 
+// maxName bounds, in characters, the name of an action and of a secret:
+// each is a key the store keeps in an index.
+const maxName = 255
+
+// checkName refuses a name that is empty or longer than maxName.
+func checkName(property, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return missing(property)
+	}
+	if utf8.RuneCountInString(name) > maxName {
+		return errs.Invalid("invalid_body", "Payload validation error: 'String is too long (%d chars), maximum %d' on property %s.", utf8.RuneCountInString(name), maxName, property)
+	}
+	return nil
+}
+
 func missing(property string) error {
 	return errs.Invalid("invalid_body", "Payload validation error: 'Missing required property: %s'.", property)
 }
@@ -209,8 +225,8 @@ func notFound(err, named error) error {
 
 // CreateAction builds and stores a new action, and deploys it when in.Deploy.
 func (s *Service) CreateAction(ctx context.Context, in ActionInput) (Action, error) {
-	if strings.TrimSpace(in.Name) == "" {
-		return Action{}, missing("name")
+	if err := checkName("name", in.Name); err != nil {
+		return Action{}, err
 	}
 	if in.SupportedTriggers == nil {
 		return Action{}, missing("supported_triggers")
@@ -246,6 +262,19 @@ func duplicateName(name string) error {
 
 // prepare checks a draft's runtime, dependencies and modules, and builds its code.
 func (s *Service) prepare(ctx context.Context, a *Action, modules []json.RawMessage, now time.Time) error {
+	if err := settle(a, modules); err != nil {
+		return err
+	}
+	if _, err := s.build(ctx, a.Trigger.ID, a.Code); err != nil {
+		return err
+	}
+	a.Status, a.BuiltAt, a.UpdatedAt = StatusBuilt, now, now
+	return nil
+}
+
+// settle checks a draft's runtime (the default when it has none),
+// dependencies and modules: all of prepare but the build.
+func settle(a *Action, modules []json.RawMessage) error {
 	if a.Runtime == "" {
 		a.Runtime = defaultRuntime
 	}
@@ -265,10 +294,6 @@ func (s *Service) prepare(ctx context.Context, a *Action, modules []json.RawMess
 	if len(modules) > 0 {
 		return errs.Invalid("invalid_body", "Usher does not support Actions modules.")
 	}
-	if _, err := s.build(ctx, a.Trigger.ID, a.Code); err != nil {
-		return err
-	}
-	a.Status, a.BuiltAt, a.UpdatedAt = StatusBuilt, now, now
 	return nil
 }
 
@@ -314,8 +339,8 @@ func mergeSecrets(old []Secret, in []SecretInput, now time.Time) ([]Secret, erro
 	out := []Secret{}
 	seen := map[string]bool{}
 	for _, si := range in {
-		if si.Name == "" {
-			return nil, missing("secrets.name")
+		if err := checkName("secrets.name", si.Name); err != nil {
+			return nil, err
 		}
 		if seen[si.Name] {
 			return nil, errs.Invalid("invalid_body", "The secret %q is given twice.", si.Name)
@@ -359,24 +384,94 @@ func (s *Service) Actions(ctx context.Context, f Filter) ([]Action, error) {
 	return out, nil
 }
 
-// UpdateAction changes what p sets, and builds the code again.
+// UpdateAction changes what p sets, and builds the code again. The build
+// runs the code, so it happens before the transaction that writes the
+// change, on the action as it was read; the transaction makes the change
+// again on the action as it is then, so that concurrent PATCHes of
+// different properties all keep theirs. When another change made meanwhile
+// altered code or trigger that p does not set, what was built is not what
+// would be stored: it is built again.
 func (s *Service) UpdateAction(ctx context.Context, id string, p ActionPatch) (Action, error) {
-	a, err := s.Action(ctx, id)
-	if err != nil {
-		return Action{}, err
+	var modules []json.RawMessage
+	if p.Modules != nil {
+		modules = *p.Modules
 	}
-	now := time.Now()
-	changed := false
+	for attempt := 1; ; attempt++ {
+		a, err := s.Action(ctx, id)
+		if err != nil {
+			return Action{}, err
+		}
+		now := time.Now()
+		if _, err := p.apply(&a, now); err != nil {
+			return Action{}, err
+		}
+		if err := s.prepare(ctx, &a, modules, now); err != nil {
+			return Action{}, err
+		}
+		built, name := a, a.Name
+		err = s.store.AtomicActions(ctx, func(st Store) error {
+			cur, err := st.Action(ctx, id)
+			if err != nil {
+				return notFound(err, errNoAction)
+			}
+			changed, err := p.apply(&cur, now)
+			if err != nil {
+				return err
+			}
+			if cur.Trigger != built.Trigger || cur.Code != built.Code {
+				return errBuiltOther
+			}
+			if err := settle(&cur, modules); err != nil {
+				return err
+			}
+			cur.Status, cur.BuiltAt, cur.UpdatedAt = StatusBuilt, now, now
+			if changed {
+				cur.AllChangesDeployed = false
+			}
+			cur.Deployed = nil
+			name = cur.Name
+			return st.UpdateAction(ctx, cur)
+		})
+		switch {
+		case errors.Is(err, errBuiltOther) && attempt < maxRebuilds:
+			continue
+		case errors.Is(err, errBuiltOther):
+			return Action{}, errs.Conflict("action_conflict", "The action's code kept changing while this change was built; try again.")
+		case errors.Is(err, errs.ErrDuplicate):
+			return Action{}, duplicateName(name)
+		case errors.Is(err, errs.ErrNotFound):
+			return Action{}, errNoAction
+		case errs.KindOf(err) != 0:
+			return Action{}, err
+		case err != nil:
+			return Action{}, fmt.Errorf("update action: %w", err)
+		}
+		return s.Action(ctx, id)
+	}
+}
+
+// errBuiltOther is what UpdateAction's transaction returns when the code
+// or trigger it would store is not what it built.
+var errBuiltOther = errors.New("the action changed while it was built")
+
+// maxRebuilds bounds how often UpdateAction builds a change again because
+// others changed the code meanwhile.
+const maxRebuilds = 3
+
+// apply makes p's changes to a, and reports whether they change what runs
+// (trigger, code, runtime or secrets): the action then has changes that
+// are not deployed.
+func (p ActionPatch) apply(a *Action, now time.Time) (changed bool, err error) {
 	if p.Name != nil {
-		if strings.TrimSpace(*p.Name) == "" {
-			return Action{}, missing("name")
+		if err := checkName("name", *p.Name); err != nil {
+			return false, err
 		}
 		a.Name = *p.Name
 	}
 	if p.SupportedTriggers != nil {
 		t, err := checkTriggers(*p.SupportedTriggers)
 		if err != nil {
-			return Action{}, err
+			return false, err
 		}
 		changed = changed || t != a.Trigger
 		a.Trigger = t
@@ -395,32 +490,12 @@ func (s *Service) UpdateAction(ctx context.Context, id string, p ActionPatch) (A
 	if p.Secrets != nil {
 		secrets, err := mergeSecrets(a.Secrets, *p.Secrets, now)
 		if err != nil {
-			return Action{}, err
+			return false, err
 		}
 		changed = changed || !slices.Equal(secrets, a.Secrets)
 		a.Secrets = secrets
 	}
-	var modules []json.RawMessage
-	if p.Modules != nil {
-		modules = *p.Modules
-	}
-	if err := s.prepare(ctx, &a, modules, now); err != nil {
-		return Action{}, err
-	}
-	if changed {
-		a.AllChangesDeployed = false
-	}
-	a.Deployed = nil
-	err = s.store.UpdateAction(ctx, a)
-	switch {
-	case errors.Is(err, errs.ErrDuplicate):
-		return Action{}, duplicateName(a.Name)
-	case errors.Is(err, errs.ErrNotFound):
-		return Action{}, errNoAction
-	case err != nil:
-		return Action{}, fmt.Errorf("update action: %w", err)
-	}
-	return s.Action(ctx, id)
+	return changed, nil
 }
 
 // DeleteAction deletes an action. One bound to a trigger is a conflict
@@ -529,20 +604,46 @@ type BindingRef struct {
 // action bound must support the trigger and have been deployed; a binding
 // keeps its id when it binds the same action again.
 func (s *Service) UpdateBindings(ctx context.Context, triggerID string, in BindingsUpdate) ([]Binding, error) {
+	if in.Bindings == nil && slices.Contains(auth0Triggers, triggerID) {
+		return nil, missing("bindings")
+	}
+	return s.ChangeBindings(ctx, triggerID, func([]Binding) BindingsUpdate { return in })
+}
+
+// ChangeBindings replaces a trigger's bindings as UpdateBindings does with
+// what change makes of the bindings the trigger has, read in the same
+// transaction: the dashboard adds, removes or moves one binding this way,
+// and a change made meanwhile by someone else is kept.
+func (s *Service) ChangeBindings(ctx context.Context, triggerID string, change func(current []Binding) BindingsUpdate) ([]Binding, error) {
 	if !slices.Contains(auth0Triggers, triggerID) {
 		return nil, errNoTrigger
 	}
-	if in.Bindings == nil {
-		return nil, missing("bindings")
-	}
-	old, err := s.store.Bindings(ctx, triggerID)
+	err := s.store.AtomicActions(ctx, func(st Store) error {
+		old, err := st.Bindings(ctx, triggerID)
+		if err != nil {
+			return err
+		}
+		out, err := resolveBindings(ctx, st, triggerID, old, change(old), time.Now())
+		if err != nil {
+			return err
+		}
+		if err := st.ReplaceBindings(ctx, triggerID, out); err != nil {
+			return fmt.Errorf("update bindings: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	return s.Bindings(ctx, triggerID)
+}
+
+// resolveBindings makes the bindings in asks for, reading their actions
+// through st, from the trigger's bindings old.
+func resolveBindings(ctx context.Context, st Store, triggerID string, old []Binding, in BindingsUpdate, now time.Time) ([]Binding, error) {
 	reused := map[string]bool{}
 	bound := map[string]bool{}
-	var out []Binding
+	out := []Binding{}
 	for _, bi := range in.Bindings {
 		if bi.Ref == nil {
 			return nil, missing("bindings.ref")
@@ -551,25 +652,25 @@ func (s *Service) UpdateBindings(ctx context.Context, triggerID string, in Bindi
 			return nil, missing("bindings.ref.value")
 		}
 		var a Action
+		var err error
 		var prev *Binding
 		switch bi.Ref.Type {
 		case "action_id":
-			a, err = s.Action(ctx, bi.Ref.Value)
+			a, err = st.Action(ctx, bi.Ref.Value)
 		case "action_name":
-			a, err = s.store.ActionByName(ctx, bi.Ref.Value)
-			err = notFound(err, errNoAction)
+			a, err = st.ActionByName(ctx, bi.Ref.Value)
 		case "binding_id":
 			i := slices.IndexFunc(old, func(b Binding) bool { return b.ID == bi.Ref.Value })
 			if i < 0 {
 				return nil, errs.NotFound("inexistent_binding", "The binding does not exist.")
 			}
 			prev = &old[i]
-			a, err = s.Action(ctx, prev.ActionID)
+			a, err = st.Action(ctx, prev.ActionID)
 		default:
 			return nil, errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property bindings.ref.type (action_id, action_name or binding_id).", bi.Ref.Type)
 		}
 		if err != nil {
-			return nil, err
+			return nil, notFound(err, errNoAction)
 		}
 		if a.Trigger.ID != triggerID {
 			return nil, errs.Invalid("invalid_body", "The action %q supports the %s trigger, not %s.", a.Name, a.Trigger.ID, triggerID)
@@ -600,10 +701,7 @@ func (s *Service) UpdateBindings(ctx context.Context, triggerID string, in Bindi
 		}
 		out = append(out, b)
 	}
-	if err := s.store.ReplaceBindings(ctx, triggerID, out); err != nil {
-		return nil, fmt.Errorf("update bindings: %w", err)
-	}
-	return s.Bindings(ctx, triggerID)
+	return out, nil
 }
 
 // Run runs the deployed versions bound to trigger, in binding order, with

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
@@ -114,6 +116,23 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, errs.Invalid("invalid_body", "The request body could not be read: it ends early or its chunked encoding is broken.")
 	}
 	return data, err
+}
+
+// maxIdempotencyKey bounds an Idempotency-Key header: room for the keys
+// Usher's own commands make ("usher-invite:" and an address), and far
+// below what a database index entry holds.
+const maxIdempotencyKey = 512
+
+// idempotencyKey reads a request's Idempotency-Key header ("" when there
+// is none): text without control characters, at most maxIdempotencyKey
+// bytes. Bytes that are not text would be stored as U+FFFD, making two
+// different keys one.
+func idempotencyKey(r *http.Request) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyKey || !utf8.ValidString(key) || strings.IndexFunc(key, unicode.IsControl) >= 0 {
+		return "", errs.Invalid("invalid_idempotency_key", "The Idempotency-Key header must be text of at most %d bytes, without control characters.", maxIdempotencyKey)
+	}
+	return key, nil
 }
 
 // withBody is the shape of every Management write: read a JSON body of type

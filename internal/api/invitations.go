@@ -51,11 +51,15 @@ func toInvitationJSON(inv identity.Invitation, link string, now time.Time) invit
 func handleCreateInvitation(ids *identity.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in identity.InvitationRequest
-		if err := readJSON(w, r, &in); err != nil {
+		key, err := idempotencyKey(r)
+		if err == nil {
+			err = readJSON(w, r, &in)
+		}
+		if err != nil {
 			mgmtError(w, err)
 			return
 		}
-		invited, created, err := ids.CreateInvitation(r.Context(), in, r.Header.Get("Idempotency-Key"))
+		invited, created, err := ids.CreateInvitation(r.Context(), in, key)
 		if err != nil {
 			mgmtError(w, err)
 			return

@@ -81,8 +81,13 @@ func boolPart(name string, field func(*imports.Request) *bool) func(*imports.Req
 // up to stall.
 func handleImportUsers(imp *imports.Service, stall time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, err := idempotencyKey(r)
+		if err != nil {
+			mgmtError(w, err)
+			return
+		}
 		r = web.Upload(w, r, imports.MaxFileBytes, stall)
-		job, err := imp.Start(r.Context(), r.Header.Get("Idempotency-Key"), func(req *imports.Request, upload func(io.Reader) error) error {
+		job, err := imp.Start(r.Context(), key, func(req *imports.Request, upload func(io.Reader) error) error {
 			return readImportParts(r, req, upload)
 		})
 		if err != nil {

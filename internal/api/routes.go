@@ -143,4 +143,6 @@ func addRoutes(mux router, d Deps) {
 	mux.Handle("GET /usher/v1/outbox", m(handleListOutbox(ms), "read:outbox"))
 	mux.Handle("GET /usher/v1/outbox/{id}", m(handleGetOutboxMail(ms), "read:outbox"))
 	mux.Handle("POST /usher/v1/outbox/{id}/retry", m(handleRetryOutboxMail(ms, d.WakeOutbox), "update:outbox"))
+
+	mux.Handle("/usher/v1/", handleMgmtNotFound())
 }

@@ -70,6 +70,20 @@ func ManagementRoutes() []Route {
 	return routes
 }
 
+// Routes lists the pattern of every route NewServer serves, read from the
+// same table (addRoutes), so that a test can reach each one; the dashboard
+// is its one "/dashboard/" pattern (its own routes are dashboard.Routes).
+func Routes() []string {
+	var routes patterns
+	addRoutes(&routes, Deps{Identity: &identity.Service{}, OAuth: &oauth.Server{}, Pages: pages.New(nil, nil, nil, nil, "", nil), Dashboard: http.NotFoundHandler()})
+	return routes
+}
+
+// patterns is a router that keeps the pattern of every route.
+type patterns []string
+
+func (ps *patterns) Handle(pattern string, _ http.Handler) { *ps = append(*ps, pattern) }
+
 // scopedRoutes is a router that keeps the routes that require a scope.
 type scopedRoutes []Route
 

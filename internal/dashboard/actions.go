@@ -239,33 +239,25 @@ func (d *Dashboard) deployAction() http.Handler {
 // (at the end) or leaves.
 func (d *Dashboard) editFlow() http.Handler {
 	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
-		trigger := r.PathValue("trigger")
-		bs, err := d.acts.Bindings(r.Context(), trigger)
+		trigger, id, op := r.PathValue("trigger"), r.PostFormValue("action"), r.PostFormValue("op")
+		// The click changes the flow as it is when it is saved, so that
+		// two administrators' clicks at once both count.
+		_, err := d.acts.ChangeBindings(r.Context(), trigger, func(bs []actions.Binding) actions.BindingsUpdate {
+			ids := boundActions(bs)
+			i := slices.Index(ids, id)
+			switch {
+			case op == "add" && i < 0:
+				ids = append(ids, id)
+			case op == "remove" && i >= 0:
+				ids = slices.Delete(ids, i, i+1)
+			case op == "up" && i > 0:
+				ids[i-1], ids[i] = ids[i], ids[i-1]
+			case op == "down" && i >= 0 && i < len(ids)-1:
+				ids[i+1], ids[i] = ids[i], ids[i+1]
+			}
+			return bindingsOf(ids)
+		})
 		if err != nil {
-			d.showError(w, s, err)
-			return
-		}
-		ids := make([]string, len(bs))
-		for i, b := range bs {
-			ids[i] = b.ActionID
-		}
-		id := r.PostFormValue("action")
-		i := slices.Index(ids, id)
-		switch op := r.PostFormValue("op"); {
-		case op == "add" && i < 0:
-			ids = append(ids, id)
-		case op == "remove" && i >= 0:
-			ids = slices.Delete(ids, i, i+1)
-		case op == "up" && i > 0:
-			ids[i-1], ids[i] = ids[i], ids[i-1]
-		case op == "down" && i >= 0 && i < len(ids)-1:
-			ids[i+1], ids[i] = ids[i], ids[i+1]
-		}
-		in := actions.BindingsUpdate{Bindings: []actions.BindingInput{}}
-		for _, a := range ids {
-			in.Bindings = append(in.Bindings, actions.BindingInput{Ref: &actions.BindingRef{Type: "action_id", Value: a}})
-		}
-		if _, err := d.acts.UpdateBindings(r.Context(), trigger, in); err != nil {
 			d.showError(w, s, err)
 			return
 		}
@@ -325,22 +317,36 @@ func (d *Dashboard) setUp(r *http.Request, tpl actionTemplate) error {
 			return err
 		}
 	}
+	// A second click changes nothing; clicks at once each add the action
+	// to the flow as it is then, once.
 	bs, err := d.acts.Bindings(ctx, tpl.Trigger)
 	if err != nil || slices.ContainsFunc(bs, func(b actions.Binding) bool { return b.ActionID == a.ID }) {
 		return err
 	}
-	in := actions.BindingsUpdate{Bindings: []actions.BindingInput{}}
-	for _, b := range bs {
-		in.Bindings = append(in.Bindings, actions.BindingInput{Ref: &actions.BindingRef{Type: "action_id", Value: b.ActionID}})
-	}
-	in.Bindings = append(in.Bindings, actions.BindingInput{Ref: &actions.BindingRef{Type: "action_id", Value: a.ID}})
-	_, err = d.acts.UpdateBindings(ctx, tpl.Trigger, in)
-	if errors.Is(err, errs.ErrDuplicate) {
-		// Another click rewrote the flow at the same moment: it is done
-		// when that click bound the action.
-		if bs, rerr := d.acts.Bindings(ctx, tpl.Trigger); rerr == nil && slices.ContainsFunc(bs, func(b actions.Binding) bool { return b.ActionID == a.ID }) {
-			return nil
+	_, err = d.acts.ChangeBindings(ctx, tpl.Trigger, func(bs []actions.Binding) actions.BindingsUpdate {
+		ids := boundActions(bs)
+		if !slices.Contains(ids, a.ID) {
+			ids = append(ids, a.ID)
 		}
-	}
+		return bindingsOf(ids)
+	})
 	return err
+}
+
+// boundActions lists the actions bs bind, in order.
+func boundActions(bs []actions.Binding) []string {
+	ids := make([]string, len(bs))
+	for i, b := range bs {
+		ids[i] = b.ActionID
+	}
+	return ids
+}
+
+// bindingsOf is the bindings update that binds the actions ids, in order.
+func bindingsOf(ids []string) actions.BindingsUpdate {
+	in := actions.BindingsUpdate{Bindings: []actions.BindingInput{}}
+	for _, id := range ids {
+		in.Bindings = append(in.Bindings, actions.BindingInput{Ref: &actions.BindingRef{Type: "action_id", Value: id}})
+	}
+	return in
 }

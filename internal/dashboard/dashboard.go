@@ -193,7 +193,7 @@ func (d *Dashboard) client(ctx context.Context) (identity.Client, error) {
 
 func (d *Dashboard) assets() http.Handler {
 	sub, _ := fs.Sub(files, "assets")
-	fsrv := http.StripPrefix("/dashboard/assets/", http.FileServerFS(sub))
+	fsrv := web.Files("/dashboard/assets/", sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)

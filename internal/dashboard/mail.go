@@ -146,17 +146,7 @@ func (d *Dashboard) saveProvider() http.Handler {
 		p := mail.Provider{Name: "smtp", Enabled: &enabled, DefaultFromAddress: strings.TrimSpace(r.PostFormValue("from")),
 			Credentials: &mail.Credentials{SMTPHost: strings.TrimSpace(r.PostFormValue("host")), SMTPPort: port,
 				SMTPUser: strings.TrimSpace(r.PostFormValue("user")), SMTPPass: r.PostFormValue("password")}}
-		cur, err := d.mails.EmailProvider(r.Context())
-		switch {
-		case err == nil:
-			if p.Credentials.SMTPPass == "" && cur.Credentials != nil {
-				p.Credentials.SMTPPass = cur.Credentials.SMTPPass
-			}
-			_, err = d.mails.UpdateEmailProvider(r.Context(), p)
-		case errs.KindOf(err) == errs.KindNotFound:
-			_, err = d.mails.CreateEmailProvider(r.Context(), p)
-		}
-		if err != nil {
+		if _, err := d.mails.SetEmailProvider(r.Context(), p); err != nil {
 			status, msg, ok := d.problem(w, err)
 			if !ok {
 				return

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -186,33 +187,38 @@ func (d *Dashboard) showConnections(w http.ResponseWriter, r *http.Request, s *s
 func (d *Dashboard) saveConnection() http.Handler {
 	return d.admin(func(w http.ResponseWriter, r *http.Request, s *session) {
 		id := r.PathValue("id")
-		c, err := d.ids.Connection(r.Context(), id)
-		if err != nil {
+		minLength, hasMin := 0, false
+		if text := strings.TrimSpace(r.PostFormValue("min_length")); text != "" {
+			n, err := strconv.Atoi(text)
+			if err != nil {
+				d.showConnections(w, r, s, http.StatusBadRequest, "Not saved: the minimum length must be a whole number.")
+				return
+			}
+			minLength, hasMin = n, true
+		}
+		// The form's options change on the connection as it is when they
+		// are saved: options it does not show, and changes made meanwhile
+		// to them, are kept.
+		_, err := d.ids.EditConnectionOptions(r.Context(), id, func(opts map[string]any) error {
+			opts["disable_signup"] = r.PostFormValue("disable_signup") == "on"
+			opts["passwordPolicy"] = r.PostFormValue("policy")
+			pco, _ := opts["password_complexity_options"].(map[string]any)
+			copied := map[string]any{}
+			for k, v := range pco {
+				copied[k] = v
+			}
+			if hasMin {
+				copied["min_length"] = float64(minLength)
+			} else {
+				delete(copied, "min_length")
+			}
+			opts["password_complexity_options"] = copied
+			return nil
+		})
+		if errs.KindOf(err) == errs.KindNotFound {
 			d.showError(w, s, err)
 			return
-		}
-		opts := map[string]any{}
-		for k, v := range c.Options {
-			opts[k] = v
-		}
-		opts["disable_signup"] = r.PostFormValue("disable_signup") == "on"
-		opts["passwordPolicy"] = r.PostFormValue("policy")
-		pco, _ := opts["password_complexity_options"].(map[string]any)
-		copied := map[string]any{}
-		for k, v := range pco {
-			copied[k] = v
-		}
-		if n, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("min_length"))); err == nil {
-			copied["min_length"] = float64(n)
-		} else if strings.TrimSpace(r.PostFormValue("min_length")) == "" {
-			delete(copied, "min_length")
-		} else {
-			d.showConnections(w, r, s, http.StatusBadRequest, "Not saved: the minimum length must be a whole number.")
-			return
-		}
-		opts["password_complexity_options"] = copied
-		raw, _ := json.Marshal(opts)
-		if _, err := d.ids.UpdateConnection(r.Context(), id, identity.Patch{"options": raw}); err != nil {
+		} else if err != nil {
 			if _, msg, ok := d.problem(w, err); ok {
 				d.showConnections(w, r, s, http.StatusBadRequest, "Not saved: "+msg)
 			}

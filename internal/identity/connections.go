@@ -77,6 +77,25 @@ func (s *Service) Connections(ctx context.Context) ([]Connection, error) {
 // UpdateConnection replaces the top-level properties named in p; as in Auth0,
 // options are replaced whole. The name and strategy cannot change.
 func (s *Service) UpdateConnection(ctx context.Context, id string, p Patch) (Connection, error) {
+	return s.changeConnection(ctx, id, func(c *Connection) error { return p.apply(c, "id", "name", "strategy", "realms") })
+}
+
+// EditConnectionOptions changes a connection's options with edit, which is
+// given them as they are in the transaction that stores the change: the
+// dashboard's form sets a few options and keeps the others, those changed
+// meanwhile through the API included.
+func (s *Service) EditConnectionOptions(ctx context.Context, id string, edit func(options map[string]any) error) (Connection, error) {
+	return s.changeConnection(ctx, id, func(c *Connection) error {
+		if c.Options == nil {
+			c.Options = map[string]any{}
+		}
+		return edit(c.Options)
+	})
+}
+
+// changeConnection stores what change makes of a connection, read in the
+// same transaction.
+func (s *Service) changeConnection(ctx context.Context, id string, change func(c *Connection) error) (Connection, error) {
 	var out Connection
 	defer s.conns.forget()
 	err := s.store.Atomic(ctx, func(st Store) error {
@@ -87,7 +106,7 @@ func (s *Service) UpdateConnection(ctx context.Context, id string, p Patch) (Con
 			return err
 		}
 		created := c.CreatedAt
-		if err := p.apply(&c, "id", "name", "strategy", "realms"); err != nil {
+		if err := change(&c); err != nil {
 			return err
 		}
 		if err := c.normalize(); err != nil {

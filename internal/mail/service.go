@@ -17,12 +17,21 @@ import (
 	"github.com/usherid/usher/internal/secretbox"
 )
 
-// Store keeps the tenant's email templates, its email provider and the outbox.
-type Store interface {
+// Tx is what a transaction of the Store reads and changes: the templates
+// and the settings (the email provider is one).
+type Tx interface {
 	EmailTemplate(ctx context.Context, name string) (Template, error)
 	SaveEmailTemplate(ctx context.Context, t Template) error
 	Setting(ctx context.Context, name string) (string, error)
 	PutSetting(ctx context.Context, name, value string) error
+}
+
+// Store keeps the tenant's email templates, its email provider and the outbox.
+type Store interface {
+	Tx
+	// AtomicMail runs fn in one transaction; what fn reads, a template or a
+	// setting, stored or not yet, is held until the transaction ends.
+	AtomicMail(ctx context.Context, fn func(Tx) error) error
 	CompareAndPutSetting(ctx context.Context, name, old, value string) (bool, error)
 
 	Mails(ctx context.Context, q Query) ([]outbox.Mail, int, error)
@@ -157,10 +166,16 @@ var errNoTemplate = errs.NotFound("inexistent_template", "Template not found.")
 // Template returns the tenant's template, or its default text when the
 // tenant never changed it.
 func (s *Service) Template(ctx context.Context, name string) (Template, error) {
+	return template(ctx, s.store, name)
+}
+
+// template is Template read through st: in a transaction, it holds the
+// template until the transaction ends.
+func template(ctx context.Context, st Tx, name string) (Template, error) {
 	if !IsTemplateName(name) {
 		return Template{}, errNoTemplate
 	}
-	t, err := s.store.EmailTemplate(ctx, name)
+	t, err := st.EmailTemplate(ctx, name)
 	if errors.Is(err, errs.ErrNotFound) {
 		return DefaultTemplate(name), nil
 	}
@@ -191,12 +206,15 @@ func (s *Service) CreateTemplate(ctx context.Context, t Template) (Template, err
 	if !IsTemplateName(t.Name) {
 		return Template{}, errs.Invalid("invalid_body", "Payload validation error: 'No enum match for: %q' on property template.", t.Name)
 	}
-	if _, err := s.store.EmailTemplate(ctx, t.Name); err == nil {
-		return Template{}, errs.Conflict("template_conflict", "Template ("+t.Name+") already exists.")
-	} else if !errors.Is(err, errs.ErrNotFound) {
-		return Template{}, err
-	}
-	return t, s.save(ctx, t)
+	defer s.templates.Forget()
+	return t, s.store.AtomicMail(ctx, func(st Tx) error {
+		if _, err := st.EmailTemplate(ctx, t.Name); err == nil {
+			return errs.Conflict("template_conflict", "Template ("+t.Name+") already exists.")
+		} else if !errors.Is(err, errs.ErrNotFound) {
+			return err
+		}
+		return s.save(ctx, st, t)
+	})
 }
 
 // ReplaceTemplate saves t whole (PUT).
@@ -208,18 +226,35 @@ func (s *Service) ReplaceTemplate(ctx context.Context, name string, t Template) 
 		return Template{}, errs.Invalid("invalid_body", "The template property provided in payload must match template in the URL.")
 	}
 	t.Name = name
-	return t, s.save(ctx, t)
+	defer s.templates.Forget()
+	return t, s.save(ctx, s.store, t)
 }
 
-// UpdateTemplate changes the properties named in p (PATCH).
+// UpdateTemplate changes the properties named in p (PATCH), in one
+// transaction with the read of the others: concurrent PATCHes of different
+// properties all keep their change.
 func (s *Service) UpdateTemplate(ctx context.Context, name string, p TemplatePatch) (Template, error) {
-	t, err := s.Template(ctx, name)
-	if err != nil {
-		return Template{}, err
+	if !IsTemplateName(name) {
+		return Template{}, errNoTemplate
 	}
 	if p.Template != nil && *p.Template != name {
 		return Template{}, errs.Invalid("invalid_body", "The template property provided in payload must match template in the URL.")
 	}
+	var t Template
+	defer s.templates.Forget()
+	err := s.store.AtomicMail(ctx, func(st Tx) error {
+		var err error
+		if t, err = template(ctx, st, name); err != nil {
+			return err
+		}
+		p.apply(&t)
+		return s.save(ctx, st, t)
+	})
+	return t, err
+}
+
+// apply sets on t the properties p names.
+func (p TemplatePatch) apply(t *Template) {
 	set := func(dst *string, v *string) {
 		if v != nil {
 			*dst = *v
@@ -239,12 +274,12 @@ func (s *Service) UpdateTemplate(ctx context.Context, name string, p TemplatePat
 	if p.Enabled != nil {
 		t.Enabled = *p.Enabled
 	}
-	return t, s.save(ctx, t)
 }
 
-// save validates a template, Liquid included, and stores it: a broken
-// template is refused now rather than failing when a mail is sent.
-func (s *Service) save(ctx context.Context, t Template) error {
+// save validates a template, Liquid included, and stores it through st: a
+// broken template is refused now rather than failing when a mail is sent.
+// The caller forgets the cached templates once the change is stored.
+func (s *Service) save(ctx context.Context, st Tx, t Template) error {
 	if t.Syntax == "" {
 		t.Syntax = "liquid"
 	}
@@ -264,8 +299,7 @@ func (s *Service) save(ctx context.Context, t Template) error {
 			return errs.Invalid("invalid_template", "The %s of %s is not valid Liquid: %v", part.name, t.Name, err)
 		}
 	}
-	defer s.templates.Forget()
-	return s.store.SaveEmailTemplate(ctx, t)
+	return st.SaveEmailTemplate(ctx, t)
 }
 
 // Settings returns the link settings of a template.
@@ -445,7 +479,13 @@ const passwordLabel = "settings/" + providerSetting + "/smtp_pass"
 // EmailProvider returns the configured provider, secrets included; callers
 // showing it must drop the password.
 func (s *Service) EmailProvider(ctx context.Context) (Provider, error) {
-	p, err := parseProvider(s.store.Setting(ctx, providerSetting))
+	return s.emailProvider(ctx, s.store)
+}
+
+// emailProvider is EmailProvider read through st: in a transaction, it
+// holds the provider until the transaction ends.
+func (s *Service) emailProvider(ctx context.Context, st Tx) (Provider, error) {
+	p, err := parseProvider(st.Setting(ctx, providerSetting))
 	if err != nil {
 		return p, err
 	}
@@ -527,24 +567,80 @@ func parseProvider(doc string, err error) (Provider, error) {
 	return p, json.Unmarshal([]byte(doc), &p)
 }
 
-// CreateEmailProvider configures the provider; a second one is a conflict.
+// CreateEmailProvider configures the provider; a second one is a conflict,
+// also when two are created at once.
 func (s *Service) CreateEmailProvider(ctx context.Context, p Provider) (Provider, error) {
-	if _, err := s.EmailProvider(ctx); err == nil {
-		return Provider{}, errs.Conflict("email_provider_conflict", "Email provider is already configured.")
-	}
+	return s.changeProvider(ctx, func(cur *Provider, missing error) error {
+		if missing == nil {
+			return errs.Conflict("email_provider_conflict", "Email provider is already configured.")
+		}
+		*cur = p.withDefaults()
+		return nil
+	})
+}
+
+// UpdateEmailProvider changes the properties set in p; credentials are
+// replaced whole.
+func (s *Service) UpdateEmailProvider(ctx context.Context, p Provider) (Provider, error) {
+	return s.changeProvider(ctx, func(cur *Provider, missing error) error {
+		if missing != nil {
+			return missing
+		}
+		p.apply(cur)
+		return nil
+	})
+}
+
+// SetEmailProvider is the dashboard's form: it configures the provider
+// when there is none, else changes the properties set in p, and a password
+// left empty keeps the one saved.
+func (s *Service) SetEmailProvider(ctx context.Context, p Provider) (Provider, error) {
+	return s.changeProvider(ctx, func(cur *Provider, missing error) error {
+		if missing != nil {
+			*cur = p.withDefaults()
+			return nil
+		}
+		if p.Credentials != nil && p.Credentials.SMTPPass == "" && cur.Credentials != nil {
+			c := *p.Credentials
+			c.SMTPPass = cur.Credentials.SMTPPass
+			p.Credentials = &c
+		}
+		p.apply(cur)
+		return nil
+	})
+}
+
+// changeProvider stores what change makes of the provider (missing is the
+// error that says there is none, else nil), read in the same transaction:
+// concurrent changes of different properties all keep theirs.
+func (s *Service) changeProvider(ctx context.Context, change func(cur *Provider, missing error) error) (Provider, error) {
+	var out Provider
+	defer s.provider.Forget()
+	err := s.store.AtomicMail(ctx, func(st Tx) error {
+		cur, missing := s.emailProvider(ctx, st)
+		if missing != nil && errs.KindOf(missing) != errs.KindNotFound {
+			return missing
+		}
+		if err := change(&cur, missing); err != nil {
+			return err
+		}
+		out = cur
+		return s.saveProvider(ctx, st, cur)
+	})
+	return out, err
+}
+
+// withDefaults is a new provider p: enabled unless it says otherwise.
+func (p Provider) withDefaults() Provider {
 	if p.Enabled == nil {
 		on := true
 		p.Enabled = &on
 	}
-	return p, s.saveProvider(ctx, p)
+	return p
 }
 
-// UpdateEmailProvider changes the properties set in p; credentials are replaced whole.
-func (s *Service) UpdateEmailProvider(ctx context.Context, p Provider) (Provider, error) {
-	cur, err := s.EmailProvider(ctx)
-	if err != nil {
-		return Provider{}, err
-	}
+// apply sets on cur the properties p sets.
+func (p Provider) apply(cur *Provider) {
 	if p.Name != "" {
 		cur.Name = p.Name
 	}
@@ -560,7 +656,6 @@ func (s *Service) UpdateEmailProvider(ctx context.Context, p Provider) (Provider
 	if p.Settings != nil {
 		cur.Settings = p.Settings
 	}
-	return cur, s.saveProvider(ctx, cur)
 }
 
 // DeleteEmailProvider removes the provider; mail falls back to USHER_SMTP_URL.
@@ -569,7 +664,9 @@ func (s *Service) DeleteEmailProvider(ctx context.Context) error {
 	return s.store.PutSetting(ctx, providerSetting, "null")
 }
 
-func (s *Service) saveProvider(ctx context.Context, p Provider) error {
+// saveProvider validates p and stores it through st; the caller forgets
+// the cached provider once the change is stored.
+func (s *Service) saveProvider(ctx context.Context, st Tx, p Provider) error {
 	if p.Name != "smtp" {
 		return errs.Invalid("invalid_body", "Usher delivers mail over SMTP: the provider name must be \"smtp\", not %q.", p.Name)
 	}
@@ -581,8 +678,7 @@ func (s *Service) saveProvider(ctx context.Context, p Provider) error {
 	if err != nil {
 		return err
 	}
-	defer s.provider.Forget()
-	return s.store.PutSetting(ctx, providerSetting, doc)
+	return st.PutSetting(ctx, providerSetting, doc)
 }
 
 // DefaultFrom is the From of mail whose template names none: the email

@@ -100,8 +100,7 @@ func (p *Pages) withLogin(r *http.Request, v *view, query string) {
 // and says to check the mail: the same page, as fast, whether or not the
 // email has an account.
 func (p *Pages) ForgotSubmit() http.Handler {
-	return p.form(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	return p.form(maxForm, func(w http.ResponseWriter, r *http.Request) {
 		connection, query, email := r.PathValue("connection"), r.PostFormValue("q"), r.PostFormValue("email")
 		if !p.checkCSRF(r) {
 			p.forgotPage(w, r, http.StatusForbidden, connection, query, email, "This form expired. Please try again.")

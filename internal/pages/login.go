@@ -110,7 +110,6 @@ type authForm struct {
 // was written.
 func (p *Pages) readForm(w http.ResponseWriter, r *http.Request, emailField string,
 	page func(w http.ResponseWriter, r *http.Request, status int, query, email, problem string)) (authForm, bool) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	f := authForm{query: r.PostFormValue("q"), email: r.PostFormValue(emailField)}
 	values, _ := url.ParseQuery(f.query)
 	f.ar = oauth.ParseAuthorize(values)
@@ -132,7 +131,7 @@ func (p *Pages) readForm(w http.ResponseWriter, r *http.Request, emailField stri
 
 // LoginSubmit is the hosted login form's POST.
 func (p *Pages) LoginSubmit() http.Handler {
-	return p.form(func(w http.ResponseWriter, r *http.Request) {
+	return p.form(maxForm, func(w http.ResponseWriter, r *http.Request) {
 		f, ok := p.readForm(w, r, "username", p.loginPage)
 		if !ok {
 			return
@@ -303,7 +302,7 @@ func (p *Pages) signupForm(w http.ResponseWriter, r *http.Request, status int, q
 
 // SignupSubmit creates the account and logs the person in.
 func (p *Pages) SignupSubmit() http.Handler {
-	return p.form(func(w http.ResponseWriter, r *http.Request) {
+	return p.form(maxForm, func(w http.ResponseWriter, r *http.Request) {
 		f, ok := p.readForm(w, r, "email", p.signupPage)
 		if !ok {
 			return

@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -64,7 +65,7 @@ func New(ids *identity.Service, tokens *oauth.Server, store Store, engine *mail.
 // Assets serves the pages' stylesheet and script.
 func (p *Pages) Assets() http.Handler {
 	sub, _ := fs.Sub(files, "assets")
-	return http.StripPrefix("/u/assets/", http.FileServerFS(sub))
+	return web.Files("/u/assets/", sub)
 }
 
 // view is what a page template is given.
@@ -178,8 +179,34 @@ func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request) string {
 // checkCSRF reports whether a form's _csrf is the one this browser was given.
 func (p *Pages) checkCSRF(r *http.Request) bool { return p.guard.Check(r, p.session(r)) }
 
-// form guards a form's POST handler: one sent from another origin is refused.
-func (p *Pages) form(h http.HandlerFunc) http.Handler { return p.guard.Protect(h) }
+// maxForm bounds the body of a hosted page's form: a few short fields.
+const maxForm = 16 << 10
+
+// form guards a form's POST handler: one sent from another origin is
+// refused, and the body, at most limit bytes, is read before h runs, so
+// that h sees only forms that arrived whole. A body past the limit is a
+// 413; one that breaks off (a broken chunk, a connection that ends early) a
+// 400. Both are plain sentences, written without the database: the client
+// that broke off may be gone, and with it the request's context.
+func (p *Pages) form(limit int64, h http.HandlerFunc) http.Handler {
+	return p.guard.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		if err != nil {
+			status, msg := http.StatusBadRequest, "The form did not arrive whole. Go back to the page and send it again."
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				status, msg = http.StatusRequestEntityTooLarge, "The form is larger than this page takes. Go back to the page and send it again."
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(status)
+			w.Write([]byte(msg))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		h(w, r)
+	}))
+}
 
 var widgetTag = regexp.MustCompile(`\{%-?\s*auth0:(head|widget)\s*-?%\}`)
 

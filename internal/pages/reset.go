@@ -106,8 +106,7 @@ func wantsJSON(r *http.Request) bool {
 
 // ResetSubmit is the POST that sets the password and uses the link.
 func (p *Pages) ResetSubmit() http.Handler {
-	return p.form(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	return p.form(64<<10, func(w http.ResponseWriter, r *http.Request) {
 		token, pw := r.PostFormValue("ticket"), r.PostFormValue("newPassword")
 		jsonMode := wantsJSON(r)
 		again := func(status int, name, msg string) {
@@ -210,8 +209,7 @@ func policyOf(p *Pages, r *http.Request, token string) string {
 // RequestLink sends a fresh link to whoever asks from a page whose link no
 // longer works; it answers the same whether or not the email has an account.
 func (p *Pages) RequestLink() http.Handler {
-	return p.form(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	return p.form(maxForm, func(w http.ResponseWriter, r *http.Request) {
 		if !p.checkCSRF(r) {
 			p.render(w, r, http.StatusForbidden, "problem", view{Title: "Form expired", Error: "This form expired.", Help: "Open the link from your mail again.", PageTitle: "Form expired"})
 			return
@@ -263,8 +261,7 @@ func (p *Pages) VerifyForm() http.Handler {
 
 // VerifySubmit is the POST that verifies the email.
 func (p *Pages) VerifySubmit() http.Handler {
-	return p.form(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	return p.form(maxForm, func(w http.ResponseWriter, r *http.Request) {
 		if !p.checkCSRF(r) {
 			p.render(w, r, http.StatusForbidden, "problem", view{Title: "Form expired", Error: "This form expired.", Help: "Open the link from your mail again.", PageTitle: "Form expired"})
 			return

@@ -170,8 +170,10 @@ func (q *queries) ActionByName(ctx context.Context, name string) (actions.Action
 	return q.actionWhere(ctx, `name = $1`, name)
 }
 
+// actionWhere reads one action; inside a transaction it holds the action's
+// row until the transaction ends.
 func (q *queries) actionWhere(ctx context.Context, where, arg string) (actions.Action, error) {
-	a, err := scanAction(q.r.QueryRowContext(ctx, `SELECT `+actionColumns+` FROM actions WHERE `+where, arg))
+	a, err := scanAction(q.r.QueryRowContext(ctx, `SELECT `+actionColumns+` FROM actions WHERE `+where+q.forUpdate(), arg))
 	if err != nil {
 		return a, err
 	}
@@ -327,14 +329,30 @@ func (q *queries) ActionVersion(ctx context.Context, actionID, versionID string)
 	return v, err
 }
 
-// Bindings returns a trigger's bindings in order.
+// AtomicActions runs fn in one transaction, as Atomic does, handing it the
+// transaction's store typed as the actions package's.
+func (q *queries) AtomicActions(ctx context.Context, fn func(actions.Store) error) error {
+	return q.atomic(ctx, func(tx *queries) error { return fn(tx) })
+}
+
+// Bindings returns a trigger's bindings in order. Inside a transaction it
+// holds the trigger's bindings, none or some, until the transaction ends.
 func (q *queries) Bindings(ctx context.Context, triggerID string) ([]actions.Binding, error) {
+	if err := q.lock(ctx, bindingsLock(triggerID)); err != nil {
+		return nil, err
+	}
 	return list(ctx, q.r, q.scanBinding, `SELECT `+bindingColumns+` FROM action_bindings WHERE trigger_id = $1 ORDER BY position`, triggerID)
 }
+
+// bindingsLock names the lock on a trigger's bindings.
+func bindingsLock(triggerID string) string { return "action_bindings/" + triggerID }
 
 // ReplaceBindings makes bs, in order, the trigger's only bindings.
 func (q *queries) ReplaceBindings(ctx context.Context, triggerID string, bs []actions.Binding) error {
 	return q.atomic(ctx, func(tx *queries) error {
+		if err := tx.lock(ctx, bindingsLock(triggerID)); err != nil {
+			return err
+		}
 		if _, err := tx.w.ExecContext(ctx, `DELETE FROM action_bindings WHERE trigger_id = $1`, triggerID); err != nil {
 			return translate(err)
 		}

@@ -10,17 +10,28 @@ import (
 
 const tenantSettingsName = "tenant_settings"
 
+// Setting returns the setting called name. Inside a transaction it holds
+// the setting, stored or not, until the transaction ends.
 func (q *queries) Setting(ctx context.Context, name string) (string, error) {
+	if err := q.lock(ctx, settingLock(name)); err != nil {
+		return "", err
+	}
 	var v string
 	err := q.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = $1`+q.forUpdate(), name).Scan(&v)
 	return v, translate(err)
 }
 
+// PutSetting stores the setting called name, holding it as Setting does.
 func (q *queries) PutSetting(ctx context.Context, name, value string) error {
-	_, err := q.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2)
-		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
-	return translate(err)
+	return q.locked(ctx, settingLock(name), func(q *queries) error {
+		_, err := q.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, value)
+		return translate(err)
+	})
 }
+
+// settingLock names the lock on a setting.
+func settingLock(name string) string { return "settings/" + name }
 
 // CompareAndPutSetting replaces the setting name only if it still holds
 // old, and reports whether it did.

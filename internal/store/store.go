@@ -335,22 +335,36 @@ func (p *prepared) raw() execer {
 	return p.pool
 }
 
-// storable returns args with each string made text both engines store:
-// PostgreSQL refuses invalid UTF-8 and the NUL character, so that a stray
-// byte in an id, a query or a form would otherwise be a server error. Both
-// become U+FFFD, as encoding/json makes invalid UTF-8: a lookup then finds
-// nothing, as for any unknown value, and no caller's text needs them.
+// storable returns args with each string, nullable or not, made text both
+// engines store: PostgreSQL refuses invalid UTF-8 and the NUL character, so
+// that a stray byte in an id, a query or a form would otherwise be a server
+// error. Both become U+FFFD, as encoding/json makes invalid UTF-8: a
+// lookup then finds nothing, as for any unknown value, and no caller's text
+// needs them.
 func storable(args []any) []any {
 	cloned := false
 	for i, a := range args {
-		s, ok := a.(string)
-		if !ok || (utf8.ValidString(s) && strings.IndexByte(s, 0) < 0) {
+		var s string
+		switch v := a.(type) {
+		case string:
+			s = v
+		case sql.NullString:
+			s = v.String
+		default:
+			continue
+		}
+		if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
 			continue
 		}
 		if !cloned {
 			args, cloned = slices.Clone(args), true
 		}
-		args[i] = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+		text := strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+		if v, ok := a.(sql.NullString); ok {
+			args[i] = sql.NullString{String: text, Valid: v.Valid}
+		} else {
+			args[i] = text
+		}
 	}
 	return args
 }
@@ -473,6 +487,37 @@ func (q *queries) forUpdate(of ...string) string {
 		return " FOR UPDATE OF " + strings.Join(of, ", ")
 	}
 	return " FOR UPDATE"
+}
+
+// lock holds, until the transaction ends, the lock called name: what a
+// read inside a PostgreSQL transaction takes for a record that may not be
+// stored yet (a setting, a template at its default) or a set of rows that
+// may be empty (a trigger's bindings), where FOR UPDATE would find no row
+// to hold. Every transaction that reads the record to change it takes the
+// same lock first, so they change it one after the other. Locks are named
+// within the schema, so that instances of other schemas never wait on
+// them. Outside a transaction, and on SQLite, whose one writer runs
+// transactions one at a time, it does nothing.
+func (q *queries) lock(ctx context.Context, name string) error {
+	if !q.inTx || q.db.engine != Postgres {
+		return nil
+	}
+	_, err := q.w.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || $1, 0))`, name)
+	return translate(err)
+}
+
+// locked runs fn holding the lock called name (see lock): a write that
+// needs no read first still waits for a transaction that read the record
+// to change it, so that neither undoes the other. Outside a transaction on
+// PostgreSQL it runs in one of its own.
+func (q *queries) locked(ctx context.Context, name string, fn func(q *queries) error) error {
+	if q.inTx || q.db.engine != Postgres {
+		if err := q.lock(ctx, name); err != nil {
+			return err
+		}
+		return fn(q)
+	}
+	return q.atomic(ctx, func(tx *queries) error { return tx.locked(ctx, name, fn) })
 }
 
 // translate maps engine errors to the domain's: unique violations become

@@ -1,15 +1,18 @@
 // Package web holds what Usher's three HTTP edges (the API, the hosted
-// pages and the dashboard) each need the same way: who is calling,
-// writing a JSON answer, and reading an upload that takes its time.
+// pages and the dashboard) each need the same way: who is calling, writing
+// a JSON answer, serving embedded files, and reading an upload that takes
+// its time.
 package web
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
+	"path"
 	"strings"
 )
 
@@ -138,4 +141,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// Files serves the files of fsys at the paths under prefix. A name no file
+// can have (bytes that are not UTF-8) is a 404 like any missing file:
+// http.FileServerFS over an fs.Sub answers it with a 500.
+func Files(prefix string, fsys fs.FS) http.Handler {
+	files := http.StripPrefix(prefix, http.FileServerFS(fsys))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(path.Clean("/"+strings.TrimPrefix(r.URL.Path, prefix)), "/")
+		if name != "" && !fs.ValidPath(name) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
