@@ -131,11 +131,8 @@ func (u *dashUser) post(path string, form url.Values) (int, string) {
 // formPart is one part of a multipart form: a field, or a file named File.
 type formPart struct{ Name, Value, File string }
 
-// postMultipart submits a multipart form with its parts in the order given,
-// without following the redirect it answers with; it returns the status,
-// the redirect's target and the page.
-func (u *dashUser) postMultipart(path string, parts ...formPart) (int, string, string) {
-	u.t.Helper()
+// multipartBody is a multipart form of parts, in order, and its content type.
+func multipartBody(parts ...formPart) ([]byte, string) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	for _, p := range parts {
@@ -147,8 +144,17 @@ func (u *dashUser) postMultipart(path string, parts ...formPart) (int, string, s
 		}
 	}
 	mw.Close()
-	req, _ := http.NewRequest("POST", u.s.URL+path, &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return body.Bytes(), mw.FormDataContentType()
+}
+
+// postMultipart submits a multipart form with its parts in the order given,
+// without following the redirect it answers with; it returns the status,
+// the redirect's target and the page.
+func (u *dashUser) postMultipart(path string, parts ...formPart) (int, string, string) {
+	u.t.Helper()
+	body, ctype := multipartBody(parts...)
+	req, _ := http.NewRequest("POST", u.s.URL+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
 	c := *u.c
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := c.Do(req)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -32,22 +31,6 @@ func startServerTimed(t testing.TB, tmo timeouts, dsn string, env map[string]str
 	return startServing(t, clk, dsn, env, func(ctx context.Context, getenv func(string) string, out, log io.Writer) error {
 		return serve(ctx, args, getenv, clk, tmo, out, log)
 	})
-}
-
-// multipartBody is a multipart form of parts, in order, and its content type.
-func multipartBody(parts ...formPart) ([]byte, string) {
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for _, p := range parts {
-		if p.File != "" {
-			fw, _ := mw.CreateFormFile(p.Name, p.File)
-			fw.Write([]byte(p.Value))
-		} else {
-			mw.WriteField(p.Name, p.Value)
-		}
-	}
-	mw.Close()
-	return body.Bytes(), mw.FormDataContentType()
 }
 
 // trickle is a client on a slow link that never stops: it hands its data

@@ -14,7 +14,6 @@ import (
 	"github.com/usherid/usher/internal/imports"
 	"github.com/usherid/usher/internal/mail/mailtest"
 	"github.com/usherid/usher/internal/store"
-	"github.com/usherid/usher/internal/store/storetest"
 )
 
 // pausing is an instance that stops before its nth transaction until told
@@ -40,16 +39,7 @@ func (p *pausing) Atomic(ctx context.Context, fn func(identity.Store) error) err
 // before its transaction number pauseAt.
 func twoInstances(t *testing.T, rows int, pauseAt int32, lease time.Duration, clk *mailtest.Clock) (first, second *imports.Service, paused *pausing, job identity.Job) {
 	t.Helper()
-	ctx := t.Context()
-	db := storetest.SQLite(t)
-	ids := identity.NewService(db, identity.Options{PublicURL: "http://usher.test"})
-	if _, err := ids.Bootstrap(ctx, identity.Bootstrap{}); err != nil {
-		t.Fatal(err)
-	}
-	conns, err := ids.Connections(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, ids, conn := bootstrapped(t)
 	var csv strings.Builder
 	csv.WriteString("email\n")
 	for i := range rows {
@@ -58,7 +48,7 @@ func twoInstances(t *testing.T, rows int, pauseAt int32, lease time.Duration, cl
 	paused = &pausing{DB: db, n: pauseAt, paused: make(chan struct{}), resume: make(chan struct{})}
 	o := imports.Options{Now: clk.Now, Lease: lease}
 	first, second = imports.NewService(paused, ids, o), imports.NewService(db, ids, o)
-	job, err = second.Start(ctx, "", form([2]string{"connection_id", conns[0].ID}, [2]string{"format", "csv"}, [2]string{"users", csv.String()}))
+	job, err := second.Start(t.Context(), "", form([2]string{"connection_id", conn}, [2]string{"format", "csv"}, [2]string{"users", csv.String()}))
 	if err != nil {
 		t.Fatal(err)
 	}

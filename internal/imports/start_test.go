@@ -47,18 +47,25 @@ func (u *uploads) left() []string {
 // and the id of that connection.
 func tenant(t *testing.T) (*imports.Service, *uploads, string) {
 	t.Helper()
-	ctx := t.Context()
+	db, ids, conn := bootstrapped(t)
+	st := &uploads{DB: db}
+	return imports.NewService(st, ids, imports.Options{}), st, conn
+}
+
+// bootstrapped is a new SQLite database with its tenant made, the identity
+// service over it and the id of its database connection.
+func bootstrapped(t *testing.T) (*store.DB, *identity.Service, string) {
+	t.Helper()
 	db := storetest.SQLite(t)
 	ids := identity.NewService(db, identity.Options{PublicURL: "http://usher.test"})
-	if _, err := ids.Bootstrap(ctx, identity.Bootstrap{}); err != nil {
+	if _, err := ids.Bootstrap(t.Context(), identity.Bootstrap{}); err != nil {
 		t.Fatal(err)
 	}
-	conns, err := ids.Connections(ctx)
+	conns, err := ids.Connections(t.Context())
 	if err != nil || len(conns) != 1 {
 		t.Fatalf("connections: %v %v", conns, err)
 	}
-	st := &uploads{DB: db}
-	return imports.NewService(st, ids, imports.Options{}), st, conns[0].ID
+	return db, ids, conns[0].ID
 }
 
 // form sends the parts in order: a part named "users" is the file, any
