@@ -11,11 +11,14 @@ import (
 	"github.com/usherid/usher/internal/errs"
 )
 
-// Budgets of the attack tests: small, so that an attack that got through
-// would show at once and the tests stay fast.
+// Budgets of the attack tests: a small memory budget, so that an attack
+// that got through would show at once, and a time-out long enough that the
+// attacks that fill memory slowly (a growing array) reach the memory budget
+// first even under the race detector on a loaded machine. Only a run that
+// went wrong waits for the time-out.
 const (
 	testMemory  = 16 << 20
-	testTimeout = 5 * time.Second // only a run that went wrong waits for it
+	testTimeout = 30 * time.Second
 )
 
 // attacks are handlers that try to take the process's memory, or to run
