@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"regexp"
 	"sort"
@@ -39,6 +40,13 @@ func (c *Connection) normalize() error {
 // CreateConnection makes a database connection from the properties in p.
 func (s *Service) CreateConnection(ctx context.Context, p Patch) (Connection, error) {
 	var c Connection
+	var name string
+	if raw, ok := p["name"]; ok {
+		json.Unmarshal(raw, &name) // a name of the wrong type is apply's error
+	}
+	if err := dropRealms(p, name); err != nil {
+		return Connection{}, err
+	}
 	if err := p.apply(&c, "id", "realms"); err != nil {
 		return Connection{}, err
 	}
@@ -87,6 +95,9 @@ func (s *Service) UpdateConnection(ctx context.Context, id string, p Patch) (Con
 			return err
 		}
 		created := c.CreatedAt
+		if err := dropRealms(p, c.Name); err != nil {
+			return err
+		}
 		if err := p.apply(&c, "id", "name", "strategy", "realms"); err != nil {
 			return err
 		}
@@ -98,6 +109,22 @@ func (s *Service) UpdateConnection(ctx context.Context, id string, p Patch) (Con
 		return st.UpdateConnection(ctx, c)
 	})
 	return out, err
+}
+
+// dropRealms takes realms out of p when they are what a database
+// connection's realms always are, its name alone: Auth0 lists them with the
+// connection, and tools that copy a connection send them back.
+func dropRealms(p Patch, name string) error {
+	raw, ok := p["realms"]
+	if !ok {
+		return nil
+	}
+	var realms []string
+	if err := json.Unmarshal(raw, &realms); err != nil || len(realms) != 1 || realms[0] != name {
+		return errs.Invalid("invalid_body", "Payload validation error: 'A database connection has one realm, its name' on property realms.")
+	}
+	delete(p, "realms")
+	return nil
 }
 
 // DeleteConnection removes a connection and, as in Auth0, every user in it.
