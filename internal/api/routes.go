@@ -79,6 +79,8 @@ func addRoutes(mux router, d Deps) {
 	mux.Handle("GET /api/v2/connections/{id}", m(handleGetConnection(ids), "read:connections"))
 	mux.Handle("PATCH /api/v2/connections/{id}", m(handleUpdateConnection(ids), "update:connections"))
 	mux.Handle("DELETE /api/v2/connections/{id}", m(handleDeleteConnection(ids), "delete:connections"))
+	mux.Handle("GET /api/v2/connections/{id}/clients", m(handleConnectionClients(ids), "read:connections"))
+	mux.Handle("PATCH /api/v2/connections/{id}/clients", m(handleSetConnectionClients(ids), "update:connections"))
 
 	mux.Handle("GET /api/v2/tenants/settings", m(handleGetTenantSettings(ids), "read:tenant_settings"))
 	mux.Handle("PATCH /api/v2/tenants/settings", m(handleUpdateTenantSettings(ids), "update:tenant_settings"))

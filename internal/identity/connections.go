@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"slices"
 	"sort"
 
 	"github.com/usherid/usher/internal/errs"
@@ -134,4 +135,52 @@ func (s *Service) DeleteConnection(ctx context.Context, id string) error {
 		return err
 	}
 	return nil
+}
+
+// ConnectionClients returns the ids of the clients enabled for a connection.
+func (s *Service) ConnectionClients(ctx context.Context, id string) ([]string, error) {
+	c, err := s.Connection(ctx, id)
+	return c.EnabledClients, err
+}
+
+// ClientStatus is one change of a connection's enabled clients: the client
+// enabled (Status true) or disabled for it.
+type ClientStatus struct {
+	ClientID string `json:"client_id"`
+	Status   bool   `json:"status"`
+}
+
+// maxClientChanges bounds one change of a connection's clients, as Auth0 does.
+const maxClientChanges = 50
+
+// SetConnectionClients enables and disables clients for a connection, in
+// the order given.
+func (s *Service) SetConnectionClients(ctx context.Context, id string, changes []ClientStatus) error {
+	if len(changes) > maxClientChanges {
+		return errs.Invalid("invalid_body", "Payload validation error: 'Array is too long (%d), maximum %d'.", len(changes), maxClientChanges)
+	}
+	defer s.conns.forget()
+	return s.store.Atomic(ctx, func(st Store) error {
+		c, err := st.Connection(ctx, id)
+		if errors.Is(err, errs.ErrNotFound) {
+			return errNoConnection
+		} else if err != nil {
+			return err
+		}
+		for _, ch := range changes {
+			if _, err := st.Client(ctx, ch.ClientID); errors.Is(err, errs.ErrNotFound) {
+				return errs.Invalid("invalid_body", "Payload validation error: 'No client found with id %s' on property client_id.", Clip(ch.ClientID))
+			} else if err != nil {
+				return err
+			}
+			enabled := slices.Contains(c.EnabledClients, ch.ClientID)
+			switch {
+			case ch.Status && !enabled:
+				c.EnabledClients = append(c.EnabledClients, ch.ClientID)
+			case !ch.Status && enabled:
+				c.EnabledClients = slices.DeleteFunc(c.EnabledClients, func(id string) bool { return id == ch.ClientID })
+			}
+		}
+		return st.UpdateConnection(ctx, c)
+	})
 }
