@@ -82,6 +82,13 @@ func addRoutes(mux router, d Deps) {
 	mux.Handle("GET /api/v2/connections/{id}/clients", m(handleConnectionClients(ids), "read:connections"))
 	mux.Handle("PATCH /api/v2/connections/{id}/clients", m(handleSetConnectionClients(ids), "update:connections"))
 
+	// APIs: the Management API is the one.
+	mux.Handle("GET /api/v2/resource-servers", m(handleListResourceServers(ids), "read:resource_servers"))
+	mux.Handle("POST /api/v2/resource-servers", m(handleCreateResourceServer(ids), "create:resource_servers"))
+	mux.Handle("GET /api/v2/resource-servers/{id}", m(handleGetResourceServer(ids), "read:resource_servers"))
+	mux.Handle("PATCH /api/v2/resource-servers/{id}", m(handleChangeResourceServer(ids), "update:resource_servers"))
+	mux.Handle("DELETE /api/v2/resource-servers/{id}", m(handleChangeResourceServer(ids), "delete:resource_servers"))
+
 	mux.Handle("GET /api/v2/tenants/settings", m(handleGetTenantSettings(ids), "read:tenant_settings"))
 	mux.Handle("PATCH /api/v2/tenants/settings", m(handleUpdateTenantSettings(ids), "update:tenant_settings"))
 

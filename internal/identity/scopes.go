@@ -19,6 +19,7 @@ var managementScopes = []string{
 	"read:prompts", "update:prompts",
 	"read:stats",
 	"read:signing_keys", "create:signing_keys", "update:signing_keys",
+	"read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers",
 	// Usher's own, for its invitations and outbox endpoints.
 	"read:outbox", "update:outbox",
 	"create:invitations", "read:invitations", "update:invitations",
