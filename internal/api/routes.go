@@ -147,6 +147,8 @@ func addRoutes(mux router, d Deps) {
 
 	// Settings of features Usher fixes or does not offer, read as Usher
 	// behaves; a write that repeats them is accepted (internal/features).
+	// Auth0 puts risk assessment and supplemental signals under the
+	// attack_protection scopes too.
 	fs := features.New(identity.MaxFailedLogins)
 	for path, s := range map[string]features.Setting{
 		"attack-protection/brute-force-protection":      fs.BruteForce,
