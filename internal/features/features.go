@@ -41,9 +41,6 @@ func absent(feature, why string) Setting {
 	return Setting{feature: feature, why: why}
 }
 
-// Feature names the feature the setting belongs to.
-func (s Setting) Feature() string { return s.feature }
-
 // Get returns the document, a copy the caller may change.
 func (s Setting) Get() (any, error) {
 	if s.doc == nil {
@@ -88,9 +85,9 @@ func (s Setting) refusal() error {
 // NotOffered is the error for a write Usher cannot honour: feature is named,
 // and why says what Usher does instead.
 func NotOffered(feature, why string) error {
-	msg := feature + " is not available in Usher"
+	msg := feature + ": not available in Usher"
 	if why != "" {
-		msg += ": " + why
+		msg += "; " + why
 	}
 	return errs.Denied("feature_not_enabled", msg+".")
 }
