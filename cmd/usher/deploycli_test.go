@@ -15,7 +15,11 @@ import (
 // and changes Usher cannot honour refused naming the feature.
 func TestDeployCLISurface(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, sqliteDSN(t), nil)
+	engines(t, testDeployCLISurface)
+}
+
+func testDeployCLISurface(t *testing.T, dsn string) {
+	s := startServer(t, dsn, nil)
 	tok := s.token(t)
 
 	// Exact answers, as a0deploy asks (query strings included).
