@@ -1,24 +1,22 @@
-// Runs the Auth0 Node SDK compatibility suite against a real `usher serve` over HTTPS.
+// Runs the Auth0 Node SDK and Deploy CLI compatibility suite against a real `usher serve` over HTTPS.
 // Usage (from the repo root): npm ci --prefix compat && node compat/run.mjs
 // Set USHER_BIN to test a prebuilt binary instead of building ./cmd/usher.
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startUsher } from './server.mjs';
 
 const compatDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(compatDir, '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'usher-compat-'));
-const logFile = path.join(tmp, 'usher.log');
-let server;
+const logFile = path.join(tmp, 'server', 'usher.log');
+let usher;
 
 function cleanup() {
-  if (server && server.exitCode === null && server.signalCode === null) {
-    try { process.kill(server.pid, 'SIGKILL'); } catch {}
+  if (usher && usher.server.exitCode === null && usher.server.signalCode === null) {
+    try { process.kill(usher.server.pid, 'SIGKILL'); } catch {}
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 }
@@ -38,33 +36,6 @@ function run(cmd, args, opts = {}) {
   if (r.status !== 0) fail(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}\n${r.stderr ?? ''}`);
 }
 
-function alnum(n) {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  return Array.from(randomBytes(n), (b) => chars[b % chars.length]).join('');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function readyzStatus(port, ca) {
-  return new Promise((resolve) => {
-    const req = https.get({ host: '127.0.0.1', port, path: '/readyz', ca, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(0));
-  });
-}
-
 // 1. The server binary.
 let bin = process.env.USHER_BIN;
 if (!bin) {
@@ -79,39 +50,16 @@ const keyFile = path.join(tmp, 'key.pem');
 run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile,
   '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
 { stdio: 'pipe', encoding: 'utf8' });
-const ca = fs.readFileSync(certFile);
 
-// 3. Start the server.
-const port = await freePort();
-const domain = `127.0.0.1:${port}`;
-const clientId = alnum(32);
-const clientSecret = alnum(64);
-const log = fs.openSync(logFile, 'w');
-server = spawn(bin, ['serve'], {
-  cwd: tmp,
-  stdio: ['ignore', log, log],
-  env: {
-    ...process.env,
-    USHER_ADDR: domain,
-    USHER_PUBLIC_URL: `https://${domain}`,
-    USHER_DB: `sqlite:${path.join(tmp, 'usher.db')}`,
-    USHER_TLS_CERT_FILE: certFile,
-    USHER_TLS_KEY_FILE: keyFile,
-    USHER_BOOTSTRAP_CLIENT_ID: clientId,
-    USHER_BOOTSTRAP_CLIENT_SECRET: clientSecret,
-  },
-});
-server.on('error', (err) => fail(`cannot start ${bin}: ${err.message}`));
-
-// 4. Wait for readiness (bounded).
-const deadline = Date.now() + 20_000;
-while ((await readyzStatus(port, ca)) !== 200) {
-  if (server.exitCode !== null || server.signalCode !== null) fail(`usher exited early (${server.exitCode ?? server.signalCode})`);
-  if (Date.now() > deadline) fail(`GET https://${domain}/readyz did not answer 200 within 20 s`);
-  await new Promise((r) => setTimeout(r, 250));
+// 3. Start the server and wait for its readiness (bounded).
+try {
+  usher = await startUsher({ bin, dir: path.join(tmp, 'server'), certFile, keyFile });
+} catch (err) {
+  fail(err.message);
 }
+const { domain, clientId, clientSecret } = usher;
 
-// 5. Run the tests. One file at a time: the connection tests change the shared database connection.
+// 4. Run the tests. One file at a time: the connection tests change the shared database connection.
 // A second spec report goes to a file so that its summary can be repeated after the server log.
 const report = path.join(tmp, 'report.txt');
 const tests = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=60000',
@@ -126,6 +74,10 @@ const tests = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test
     USHER_DOMAIN: domain,
     USHER_CLIENT_ID: clientId,
     USHER_CLIENT_SECRET: clientSecret,
+    // For the tests that start a server of their own.
+    USHER_BIN: bin,
+    USHER_COMPAT_CERT_FILE: certFile,
+    USHER_COMPAT_KEY_FILE: keyFile,
   },
 });
 const killTimer = setTimeout(() => {
@@ -135,14 +87,8 @@ const killTimer = setTimeout(() => {
 const code = await new Promise((resolve) => tests.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
 clearTimeout(killTimer);
 
-// 6. Stop the server and report.
-if (server.exitCode === null && server.signalCode === null) {
-  process.kill(server.pid, 'SIGTERM');
-  await Promise.race([
-    new Promise((r) => server.once('exit', r)),
-    new Promise((r) => setTimeout(r, 5000)),
-  ]);
-}
+// 5. Stop the server and report.
+await usher.stop();
 if (code !== 0) {
   console.error(`--- usher log ---\n${fs.readFileSync(logFile, 'utf8')}--- end of usher log ---`);
   const summary = fs.existsSync(report) ? fs.readFileSync(report, 'utf8').split('\n').filter((l) => l.startsWith('ℹ ')) : [];

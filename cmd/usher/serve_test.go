@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/usherid/usher/internal/api"
+	"github.com/usherid/usher/internal/identity"
 )
 
 func TestFirstStartCreatesDefaultsAndPrintsCredentialsOnce(t *testing.T) {
@@ -220,6 +222,11 @@ func TestEveryManagementRouteChecksItsScope(t *testing.T) {
 				if !scopeName.MatchString(sc) {
 					t.Errorf("scope %q is not ACTION:RESOURCE", sc)
 				}
+			}
+			// The bootstrap client is granted every Management scope Usher
+			// knows: it must be able to call every route.
+			if !slices.ContainsFunc(r.Scopes, identity.IsManagementScope) {
+				t.Errorf("none of %v is a Management scope the bootstrap client holds", r.Scopes)
 			}
 			path = placeholder.ReplaceAllString(path, "x")
 			s.wantErr(t, method, path, "", "{}", 401, "")

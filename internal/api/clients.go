@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 
+	"github.com/usherid/usher/internal/errs"
 	"github.com/usherid/usher/internal/identity"
 )
 
@@ -29,6 +32,9 @@ func handleRotateSecret(ids *identity.Service) http.Handler {
 
 func handleGetClient(ids *identity.Service) http.Handler {
 	return respond(func(r *http.Request) (any, error) {
+		if ids.IsGlobalClient(r.PathValue("id")) {
+			return selection(r).apply(ids.GlobalClient()), nil
+		}
 		c, err := ids.Client(r.Context(), r.PathValue("id"))
 		return selection(r).apply(c), err
 	})
@@ -40,23 +46,13 @@ func handleListClients(ids *identity.Service) http.Handler {
 		if err != nil {
 			return nil, err
 		}
-		all, err := ids.Clients(r.Context())
+		q := r.URL.Query()
+		matched, err := matchClients(r.Context(), ids, q)
 		if err != nil {
 			return nil, err
 		}
-		q := r.URL.Query()
-		var matched []identity.Client
-		for _, c := range all {
-			if appType := q.Get("app_type"); appType != "" && c.AppType != appType {
-				continue
-			}
-			if fp := q.Get("is_first_party"); fp != "" && strconv.FormatBool(c.IsFirstParty) != fp {
-				continue
-			}
-			matched = append(matched, c)
-		}
 		from, to := pg.window(len(matched))
-		items := selection(r).applyAll(toAny(matched[from:to], func(c identity.Client) any { return c }))
+		items := selection(r).applyAll(matched[from:to])
 		if !pg.IncludeTotals {
 			return items, nil
 		}
@@ -64,14 +60,45 @@ func handleListClients(ids *identity.Service) http.Handler {
 	})
 }
 
+// matchClients returns the clients a list asks for. The global client is
+// listed only to whoever asks for it (is_global=true), as Auth0's tools do.
+func matchClients(ctx context.Context, ids *identity.Service, q url.Values) ([]any, error) {
+	if q.Get("is_global") == "true" {
+		return []any{ids.GlobalClient()}, nil
+	}
+	all, err := ids.Clients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	matched := []any{}
+	for _, c := range all {
+		if appType := q.Get("app_type"); appType != "" && c.AppType != appType {
+			continue
+		}
+		if fp := q.Get("is_first_party"); fp != "" && strconv.FormatBool(c.IsFirstParty) != fp {
+			continue
+		}
+		matched = append(matched, c)
+	}
+	return matched, nil
+}
+
 func handleUpdateClient(ids *identity.Service) http.Handler {
 	return withBody(http.StatusOK, func(r *http.Request, p identity.Patch) (any, error) {
+		if ids.IsGlobalClient(r.PathValue("id")) {
+			return ids.UpdateGlobalClient(p)
+		}
 		return ids.UpdateClient(r.Context(), r.PathValue("id"), p)
 	})
 }
 
 func handleDeleteClient(ids *identity.Service) http.Handler {
-	return deleted(ids.DeleteClient)
+	return deleted(func(ctx context.Context, id string) error {
+		if ids.IsGlobalClient(id) {
+			return errs.Denied("operation_not_supported", "The global client (All Applications) cannot be deleted.")
+		}
+		return ids.DeleteClient(ctx, id)
+	})
 }
 
 func handleCreateGrant(ids *identity.Service) http.Handler {

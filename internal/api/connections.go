@@ -81,3 +81,38 @@ func handleUpdateConnection(ids *identity.Service) http.Handler {
 func handleDeleteConnection(ids *identity.Service) http.Handler {
 	return deleted(ids.DeleteConnection)
 }
+
+// handleConnectionClients lists the clients enabled for a connection,
+// checkpoint-paged: {clients: [{client_id}], next}.
+func handleConnectionClients(ids *identity.Service) http.Handler {
+	return respond(func(r *http.Request) (any, error) {
+		enabled, err := ids.ConnectionClients(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		page, next, asked, err := checkpoint(r, enabled, func(id string) string { return id })
+		if err != nil {
+			return nil, err
+		} else if !asked {
+			page = enabled
+		}
+		return checkpointBody("clients", toAny(page, func(id string) any { return map[string]string{"client_id": id} }), next), nil
+	})
+}
+
+// handleSetConnectionClients enables and disables clients for a connection:
+// [{client_id, status}], answered with 204.
+func handleSetConnectionClients(ids *identity.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var changes []identity.ClientStatus
+		if err := readJSON(w, r, &changes); err != nil {
+			mgmtError(w, err)
+			return
+		}
+		if err := ids.SetConnectionClients(r.Context(), r.PathValue("id"), changes); err != nil {
+			mgmtError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

@@ -4,6 +4,10 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/usherid/usher/internal/errs"
+	"github.com/usherid/usher/internal/features"
+	"github.com/usherid/usher/internal/identity"
 )
 
 // addRoutes is the one table of every route Usher serves.
@@ -79,6 +83,15 @@ func addRoutes(mux router, d Deps) {
 	mux.Handle("GET /api/v2/connections/{id}", m(handleGetConnection(ids), "read:connections"))
 	mux.Handle("PATCH /api/v2/connections/{id}", m(handleUpdateConnection(ids), "update:connections"))
 	mux.Handle("DELETE /api/v2/connections/{id}", m(handleDeleteConnection(ids), "delete:connections"))
+	mux.Handle("GET /api/v2/connections/{id}/clients", m(handleConnectionClients(ids), "read:connections"))
+	mux.Handle("PATCH /api/v2/connections/{id}/clients", m(handleSetConnectionClients(ids), "update:connections"))
+
+	// APIs: the Management API is the one.
+	mux.Handle("GET /api/v2/resource-servers", m(handleListResourceServers(ids), "read:resource_servers"))
+	mux.Handle("POST /api/v2/resource-servers", m(handleCreateResourceServer(ids), "create:resource_servers"))
+	mux.Handle("GET /api/v2/resource-servers/{id}", m(handleGetResourceServer(ids), "read:resource_servers"))
+	mux.Handle("PATCH /api/v2/resource-servers/{id}", m(handleChangeResourceServer(ids), "update:resource_servers"))
+	mux.Handle("DELETE /api/v2/resource-servers/{id}", m(handleChangeResourceServer(ids), "delete:resource_servers"))
 
 	mux.Handle("GET /api/v2/tenants/settings", m(handleGetTenantSettings(ids), "read:tenant_settings"))
 	mux.Handle("PATCH /api/v2/tenants/settings", m(handleUpdateTenantSettings(ids), "update:tenant_settings"))
@@ -131,6 +144,91 @@ func addRoutes(mux router, d Deps) {
 	mux.Handle("GET /api/v2/actions/triggers", m(handleListTriggers(as), "read:actions"))
 	mux.Handle("GET /api/v2/actions/triggers/{triggerId}/bindings", m(handleListBindings(as), "read:actions"))
 	mux.Handle("PATCH /api/v2/actions/triggers/{triggerId}/bindings", m(handleUpdateBindings(as), "update:actions"))
+
+	// Settings of features Usher fixes or does not offer, read as Usher
+	// behaves; a write that repeats them is accepted (internal/features).
+	// Auth0 puts risk assessment and supplemental signals under the
+	// attack_protection scopes too.
+	fs := features.New(identity.MaxFailedLogins)
+	for path, s := range map[string]features.Setting{
+		"attack-protection/brute-force-protection":      fs.BruteForce,
+		"attack-protection/breached-password-detection": fs.BreachedPasswords,
+		"attack-protection/suspicious-ip-throttling":    fs.SuspiciousIPs,
+		"attack-protection/bot-detection":               fs.BotDetection,
+		"attack-protection/captcha":                     fs.Captcha,
+		"risk-assessments/settings":                     fs.RiskAssessment,
+		"risk-assessments/settings/new-device":          fs.NewDevice,
+		"supplemental-signals":                          fs.SupplementalSignals,
+	} {
+		mux.Handle("GET /api/v2/"+path, m(handleGetSetting(s), "read:attack_protection"))
+		mux.Handle("PATCH /api/v2/"+path, m(handlePatchSetting(s), "update:attack_protection"))
+	}
+	mux.Handle("GET /api/v2/prompts", m(handleGetSetting(fs.Prompts), "read:prompts"))
+	mux.Handle("PATCH /api/v2/prompts", m(handlePatchSetting(fs.Prompts), "update:prompts"))
+	mux.Handle("GET /api/v2/prompts/{prompt}/partials", m(handleGetPartials(fs), "read:prompts"))
+	mux.Handle("PUT /api/v2/prompts/{prompt}/partials", m(handleSetPartials(fs), "update:prompts"))
+	mux.Handle("GET /api/v2/prompts/{prompt}/screen/{screen}/rendering", m(handleGetSetting(fs.ScreenRendering), "read:prompts"))
+	mux.Handle("PATCH /api/v2/prompts/{prompt}/screen/{screen}/rendering", m(handlePatchSetting(fs.ScreenRendering), "update:prompts"))
+
+	mux.Handle("GET /api/v2/guardian/factors", m(handleListFactors(fs), "read:guardian_factors"))
+	mux.Handle("PUT /api/v2/guardian/factors/{name}", m(handleSetFactor(fs), "update:guardian_factors"))
+	for path, s := range map[string]features.Setting{
+		"sms/templates":                       fs.SMSTemplates,
+		"phone/templates":                     fs.PhoneTemplates,
+		"sms/providers/twilio":                fs.SMSTwilio,
+		"phone/providers/twilio":              fs.PhoneTwilio,
+		"push-notification/providers/sns":     fs.PushSNS,
+		"push-notification/providers/apns":    fs.PushAPNS,
+		"sms/selected-provider":               fs.SMSProvider,
+		"phone/selected-provider":             fs.PhoneProvider,
+		"push-notification/selected-provider": fs.PushProvider,
+		"phone/message-types":                 fs.PhoneMessageTypes,
+	} {
+		mux.Handle("GET /api/v2/guardian/factors/"+path, m(handleGetSetting(s), "read:guardian_factors"))
+		mux.Handle("PUT /api/v2/guardian/factors/"+path, m(handlePutSetting(s), "update:guardian_factors"))
+	}
+	for path, s := range map[string]features.Setting{"sns": fs.PushSNS, "apns": fs.PushAPNS, "fcm": fs.PushFCM, "fcmv1": fs.PushFCMv1} {
+		mux.Handle("PATCH /api/v2/guardian/factors/push-notification/providers/"+path, m(handlePatchSetting(s), "update:guardian_factors"))
+	}
+	mux.Handle("PUT /api/v2/guardian/factors/push-notification/providers/fcm", m(handlePutSetting(fs.PushFCM), "update:guardian_factors"))
+	mux.Handle("PUT /api/v2/guardian/factors/push-notification/providers/fcmv1", m(handlePutSetting(fs.PushFCMv1), "update:guardian_factors"))
+	mux.Handle("GET /api/v2/guardian/policies", m(handleGetSetting(fs.MFAPolicies), "read:mfa_policies"))
+	mux.Handle("PUT /api/v2/guardian/policies", m(handlePutSetting(fs.MFAPolicies), "update:mfa_policies"))
+
+	// Resources Auth0 has and Usher does not: empty lists, nothing by id,
+	// creates refused naming the feature.
+	itemScope := map[string]string{"GET": "read", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+	for _, c := range emptyCollections {
+		base := "/api/v2/" + c.path
+		mux.Handle("GET "+base, m(handleEmptyList(c), "read:"+c.scope))
+		if c.readOnly {
+			continue
+		}
+		mux.Handle("POST "+base, m(handleNotOffered(c.feature, c.why), "create:"+c.scope))
+		for _, method := range c.items {
+			mux.Handle(method+" "+base+"/{id}", m(handleNoSuch(c.notFound()), itemScope[method]+":"+c.scope))
+		}
+	}
+	noRole := errs.NotFound("inexistent_role", "The role does not exist.")
+	mux.Handle("GET /api/v2/roles/{id}/permissions", m(handleNoSuch(noRole), "read:roles"))
+	mux.Handle("POST /api/v2/roles/{id}/permissions", m(handleNoSuch(noRole), "update:roles"))
+	mux.Handle("DELETE /api/v2/roles/{id}/permissions", m(handleNoSuch(noRole), "update:roles"))
+	noHook := errs.NotFound("inexistent_hook", "The hook does not exist.")
+	mux.Handle("GET /api/v2/hooks/{id}/secrets", m(handleNoSuch(noHook), "read:hooks"))
+	mux.Handle("POST /api/v2/hooks/{id}/secrets", m(handleNoSuch(noHook), "update:hooks"))
+	mux.Handle("PATCH /api/v2/hooks/{id}/secrets", m(handleNoSuch(noHook), "update:hooks"))
+	mux.Handle("DELETE /api/v2/hooks/{id}/secrets", m(handleNoSuch(noHook), "delete:hooks"))
+	mux.Handle("GET /api/v2/rules-configs", m(handleEmptyList(emptyCollection{shape: bareArray}), "read:rules_configs"))
+	mux.Handle("PUT /api/v2/rules-configs/{key}", m(handleNotOffered("Rules", useActions), "update:rules_configs"))
+	mux.Handle("DELETE /api/v2/rules-configs/{key}", m(handleNoSuch(errs.NotFound("inexistent_rules_config", "The rules config does not exist.")), "delete:rules_configs"))
+	mux.Handle("GET /api/v2/custom-domains/default", m(handleNoSuch(errs.NotFound("inexistent_custom_domain", "There is no default custom domain.")), "read:custom_domains"))
+	mux.Handle("PATCH /api/v2/custom-domains/default", m(handleNotOffered("Custom domains", "Usher answers on its public URL (USHER_PUBLIC_URL)"), "update:custom_domains"))
+	noTheme := errs.NotFound("theme_not_found", "There is no theme: the hosted pages take their look from the branding (/api/v2/branding).")
+	mux.Handle("GET /api/v2/branding/themes/default", m(handleNoSuch(noTheme), "read:branding"))
+	mux.Handle("POST /api/v2/branding/themes", m(handleNotOffered("Universal Login themes", "the hosted pages take their look from the branding (PATCH /api/v2/branding) and the Universal Login template"), "update:branding"))
+	mux.Handle("GET /api/v2/branding/themes/{themeId}", m(handleNoSuch(noTheme), "read:branding"))
+	mux.Handle("PATCH /api/v2/branding/themes/{themeId}", m(handleNoSuch(noTheme), "update:branding"))
+	mux.Handle("DELETE /api/v2/branding/themes/{themeId}", m(handleNoSuch(noTheme), "delete:branding"))
 
 	mux.Handle("/api/v2/", handleMgmtNotFound())
 

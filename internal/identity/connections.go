@@ -2,8 +2,10 @@ package identity
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"regexp"
+	"slices"
 	"sort"
 
 	"github.com/usherid/usher/internal/errs"
@@ -39,6 +41,13 @@ func (c *Connection) normalize() error {
 // CreateConnection makes a database connection from the properties in p.
 func (s *Service) CreateConnection(ctx context.Context, p Patch) (Connection, error) {
 	var c Connection
+	var name string
+	if raw, ok := p["name"]; ok {
+		json.Unmarshal(raw, &name) // a name of the wrong type is apply's error
+	}
+	if err := dropRealms(p, name); err != nil {
+		return Connection{}, err
+	}
 	if err := p.apply(&c, "id", "realms"); err != nil {
 		return Connection{}, err
 	}
@@ -77,7 +86,12 @@ func (s *Service) Connections(ctx context.Context) ([]Connection, error) {
 // UpdateConnection replaces the top-level properties named in p; as in Auth0,
 // options are replaced whole. The name and strategy cannot change.
 func (s *Service) UpdateConnection(ctx context.Context, id string, p Patch) (Connection, error) {
-	return s.changeConnection(ctx, id, func(c *Connection) error { return p.apply(c, "id", "name", "strategy", "realms") })
+	return s.changeConnection(ctx, id, func(c *Connection) error {
+		if err := dropRealms(p, c.Name); err != nil {
+			return err
+		}
+		return p.apply(c, "id", "name", "strategy", "realms")
+	})
 }
 
 // EditConnectionOptions changes a connection's options with edit, which is
@@ -119,6 +133,22 @@ func (s *Service) changeConnection(ctx context.Context, id string, change func(c
 	return out, err
 }
 
+// dropRealms takes realms out of p when they are what a database
+// connection's realms always are, its name alone: Auth0 lists them with the
+// connection, and tools that copy a connection send them back.
+func dropRealms(p Patch, name string) error {
+	raw, ok := p["realms"]
+	if !ok {
+		return nil
+	}
+	var realms []string
+	if err := json.Unmarshal(raw, &realms); err != nil || len(realms) != 1 || realms[0] != name {
+		return errs.Invalid("invalid_body", "Payload validation error: 'A database connection has one realm, its name' on property realms.")
+	}
+	delete(p, "realms")
+	return nil
+}
+
 // DeleteConnection removes a connection and, as in Auth0, every user in it.
 func (s *Service) DeleteConnection(ctx context.Context, id string) error {
 	defer s.conns.forget()
@@ -126,4 +156,52 @@ func (s *Service) DeleteConnection(ctx context.Context, id string) error {
 		return err
 	}
 	return nil
+}
+
+// ConnectionClients returns the ids of the clients enabled for a connection.
+func (s *Service) ConnectionClients(ctx context.Context, id string) ([]string, error) {
+	c, err := s.Connection(ctx, id)
+	return c.EnabledClients, err
+}
+
+// ClientStatus is one change of a connection's enabled clients: the client
+// enabled (Status true) or disabled for it.
+type ClientStatus struct {
+	ClientID string `json:"client_id"`
+	Status   bool   `json:"status"`
+}
+
+// maxClientChanges bounds one change of a connection's clients, as Auth0 does.
+const maxClientChanges = 50
+
+// SetConnectionClients enables and disables clients for a connection, in
+// the order given.
+func (s *Service) SetConnectionClients(ctx context.Context, id string, changes []ClientStatus) error {
+	if len(changes) > maxClientChanges {
+		return errs.Invalid("invalid_body", "Payload validation error: 'Array is too long (%d), maximum %d'.", len(changes), maxClientChanges)
+	}
+	defer s.conns.forget()
+	return s.store.Atomic(ctx, func(st Store) error {
+		c, err := st.Connection(ctx, id)
+		if errors.Is(err, errs.ErrNotFound) {
+			return errNoConnection
+		} else if err != nil {
+			return err
+		}
+		for _, ch := range changes {
+			if _, err := st.Client(ctx, ch.ClientID); errors.Is(err, errs.ErrNotFound) {
+				return errs.Invalid("invalid_body", "Payload validation error: 'No client found with id %s' on property client_id.", Clip(ch.ClientID))
+			} else if err != nil {
+				return err
+			}
+			enabled := slices.Contains(c.EnabledClients, ch.ClientID)
+			switch {
+			case ch.Status && !enabled:
+				c.EnabledClients = append(c.EnabledClients, ch.ClientID)
+			case !ch.Status && enabled:
+				c.EnabledClients = slices.DeleteFunc(c.EnabledClients, func(id string) bool { return id == ch.ClientID })
+			}
+		}
+		return st.UpdateConnection(ctx, c)
+	})
 }

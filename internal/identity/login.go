@@ -9,9 +9,9 @@ import (
 	"github.com/usherid/usher/internal/errs"
 )
 
-// maxFailedLogins is how many wrong passwords for one user from one address
+// MaxFailedLogins is how many wrong passwords for one user from one address
 // brute-force protection allows before it blocks that pair, as Auth0 does.
-const maxFailedLogins = 10
+const MaxFailedLogins = 10
 
 // LoginBlock is a user blocked from an address by brute-force protection.
 type LoginBlock struct {
@@ -37,7 +37,7 @@ type Credentials struct {
 }
 
 // Authenticate checks a password login with brute-force protection: after
-// maxFailedLogins wrong passwords from one address, that user and address
+// MaxFailedLogins wrong passwords from one address, that user and address
 // are blocked until an administrator lifts the block or the password is
 // reset. Every outcome is logged (fu, fp, f, limit_wc); the successful login
 // is logged by RecordLogin once the login flow completes.
@@ -85,7 +85,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (User, Connec
 	guarded := conn.BruteForceProtection()
 	attempt := 0
 	if guarded {
-		if attempt, err = s.store.ReserveLoginAttempt(ctx, u.ID, c.Who.IP, now, maxFailedLogins); err != nil {
+		if attempt, err = s.store.ReserveLoginAttempt(ctx, u.ID, c.Who.IP, now, MaxFailedLogins); err != nil {
 			slot()
 			return User{}, conn, err
 		} else if attempt == 0 {
@@ -102,7 +102,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (User, Connec
 			if err := s.log(ctx, st, event, now); err != nil {
 				return err
 			}
-			if attempt == maxFailedLogins {
+			if attempt == MaxFailedLogins {
 				return s.log(ctx, st, LogEvent{Type: "limit_wc", Description: "Too many failed logins for this user from this address.",
 					UserID: u.ID, UserName: u.Email, Connection: conn.Name, IP: c.Who.IP, UserAgent: c.Who.UserAgent}, now)
 			}
@@ -115,7 +115,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (User, Connec
 		event.Type, event.Description = "f", "user is blocked"
 		var release error
 		if guarded { // the password was right: not a failure to count
-			release = s.store.ReleaseLoginAttempt(ctx, u.ID, c.Who.IP, maxFailedLogins)
+			release = s.store.ReleaseLoginAttempt(ctx, u.ID, c.Who.IP, MaxFailedLogins)
 		}
 		return User{}, conn, errors.Join(ErrUserBlocked, release, s.log(ctx, s.store, event, now))
 	}
@@ -182,7 +182,7 @@ func (s *Service) UserBlocks(ctx context.Context, userID string) ([]LoginBlock, 
 	if _, err := s.User(ctx, userID); err != nil {
 		return nil, err
 	}
-	return s.store.LoginBlocks(ctx, userID, maxFailedLogins)
+	return s.store.LoginBlocks(ctx, userID, MaxFailedLogins)
 }
 
 // UnblockUser lifts every brute-force block of a user.

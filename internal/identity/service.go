@@ -129,6 +129,9 @@ func (s *Service) tenant(ctx context.Context) (TenantSettings, error) {
 
 // UpdateTenantSettings replaces the top-level settings named in p.
 func (s *Service) UpdateTenantSettings(ctx context.Context, p Patch) (TenantSettings, error) {
+	if err := p.sessionMinutes(); err != nil {
+		return TenantSettings{}, err
+	}
 	var out TenantSettings
 	defer s.tenantCache.Forget()
 	err := s.store.Atomic(ctx, func(st Store) error {

@@ -1,6 +1,10 @@
 package identity
 
-import "github.com/usherid/usher/internal/errs"
+import (
+	"encoding/json"
+
+	"github.com/usherid/usher/internal/errs"
+)
 
 // TenantSettings are the tenant-wide settings of /api/v2/tenants/settings.
 type TenantSettings struct {
@@ -88,6 +92,31 @@ func (s *TenantSettings) validate() error {
 	}
 	if s.Flags == nil {
 		s.Flags = map[string]bool{}
+	}
+	return nil
+}
+
+// sessionMinutes turns the session lifetimes in minutes, which Auth0's PATCH
+// also takes (and the Deploy CLI sends), into the hours the settings hold.
+func (p Patch) sessionMinutes() error {
+	for _, name := range []string{"session_lifetime", "idle_session_lifetime"} {
+		raw, ok := p[name+"_in_minutes"]
+		if !ok {
+			continue
+		}
+		var minutes float64
+		if err := json.Unmarshal(raw, &minutes); err != nil {
+			return errs.Invalid("invalid_body", "Payload validation error: 'Expected type number' on property %s_in_minutes.", name)
+		}
+		if _, both := p[name]; both {
+			return errs.Invalid("invalid_body", "Payload validation error: 'Give %s or %s_in_minutes, not both'.", name, name)
+		}
+		hours, err := json.Marshal(minutes / 60)
+		if err != nil {
+			return errs.Invalid("invalid_body", "Payload validation error: 'Expected a finite number' on property %s_in_minutes.", name)
+		}
+		p[name] = hours
+		delete(p, name+"_in_minutes")
 	}
 	return nil
 }
