@@ -60,6 +60,10 @@ func TestRotatingRefreshTokens(t *testing.T) {
 		if st, _ := refresh(rt3); st != http.StatusForbidden {
 			t.Fatalf("the line's newest token after the reuse: %d, want it revoked", st)
 		}
+		var events []map[string]any
+		if st := s.call(t, "GET", "/api/v2/logs?q=type:ferrt", tok, nil, &events); st != http.StatusOK || len(events) != 1 || events[0]["client_id"] != c.ClientID {
+			t.Fatalf("the tenant log of the reuse: %d %v", st, events)
+		}
 
 		// Idle: ten minutes without use end the line.
 		rt := login()

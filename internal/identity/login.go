@@ -177,6 +177,13 @@ func (s *Service) LogFailedLogin(ctx context.Context, u User, clientID, reason s
 		Connection: u.Connection, ClientID: clientID, IP: who.IP, UserAgent: who.UserAgent}, s.now().UTC())
 }
 
+// LogRefreshTokenReuse records a rotated refresh token used again, which
+// revoked every token of its line (Auth0's event "ferrt").
+func (s *Service) LogRefreshTokenReuse(ctx context.Context, userID, clientID string, who Requester) error {
+	return s.log(ctx, s.store, LogEvent{Type: "ferrt", Description: "A rotated refresh token was used again: every refresh token of its login is revoked",
+		UserID: userID, ClientID: clientID, IP: who.IP, UserAgent: who.UserAgent}, s.now().UTC())
+}
+
 // UserBlocks returns the addresses a user is blocked from.
 func (s *Service) UserBlocks(ctx context.Context, userID string) ([]LoginBlock, error) {
 	if _, err := s.User(ctx, userID); err != nil {

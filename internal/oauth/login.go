@@ -415,7 +415,11 @@ func (s *Server) Refresh(ctx context.Context, l Login, token string) (TokenRespo
 	policy := client.RefreshTokens()
 	rotating := policy.RotationType == "rotating"
 	if rotating {
-		if err := s.rotate(ctx, g, time.Duration(policy.Leeway)*time.Second); errors.Is(err, errReused) {
+		err := s.rotate(ctx, g, time.Duration(policy.Leeway)*time.Second)
+		if errors.Is(err, errReused) {
+			if err := s.ids.LogRefreshTokenReuse(ctx, g.UserID, client.ClientID, l.Who); err != nil {
+				return TokenResponse{}, err
+			}
 			return TokenResponse{}, bad
 		} else if err != nil {
 			return TokenResponse{}, err
