@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -132,22 +133,34 @@ func TestSecurityHeadersOnEveryPage(t *testing.T) {
 	walk("dead verification link", "GET", s.URL+"/u/email-verification?ticket=nope", nil, 404)
 	walk("logged out", "GET", s.URL+"/v2/logout", nil, 200)
 
-	// The tenant's own pages keep their inline script and style, and still
-	// refuse frames and foreign forms.
-	m.must("PUT", "/api/v2/branding/templates/universal-login", map[string]any{"template": browserULTemplate}, 201, nil)
-	custom := walk("custom Universal Login page", "GET", authorize+"&prompt=login", nil, 200)
-	if csp := custom.header.Get("Content-Security-Policy"); !strings.Contains(csp, "'unsafe-inline'") || !strings.Contains(csp, "https://app.example.com") {
-		t.Errorf("the custom login page's policy %q does not fit a tenant's template", csp)
+	// The tenant's own pages run their own inline scripts (by the answer's
+	// nonce) and load from the sources the tenant declares; a script that a
+	// value shown on the page brings in gets no nonce. They still refuse
+	// frames and foreign forms.
+	m.must("PATCH", "/api/v2/tenants/settings", map[string]any{"usher_page_sources": []string{"https://cdn.example.com"},
+		"friendly_name": "ACME<script>steal()</script>"}, 200, nil)
+	tenantPolicy := func(f fetched) {
+		t.Helper()
+		csp := f.header.Get("Content-Security-Policy")
+		nonce := regexp.MustCompile(`script-src 'self' 'nonce-([A-Za-z0-9_-]{16,})' https://cdn.example.com;`).FindStringSubmatch(csp)
+		if nonce == nil || !strings.Contains(csp, "https://app.example.com") || strings.Contains(csp, "script-src 'self' 'unsafe-inline'") {
+			t.Fatalf("%s: policy %q", f.name, csp)
+		}
+		if !strings.Contains(f.body, `<script nonce="`+nonce[1]+`">mine()`) || !strings.Contains(f.body, "<script>steal()") {
+			t.Errorf("%s: the template's script has the nonce, the smuggled one none:\n%s", f.name, f.body)
+		}
 	}
+	m.must("PUT", "/api/v2/branding/templates/universal-login", map[string]any{"template": strings.Replace(browserULTemplate,
+		"</body>", "<p>{{ tenant.friendly_name }}</p><script>mine()</script></body>", 1)}, 201, nil)
+	tenantPolicy(walk("custom Universal Login page", "GET", authorize+"&prompt=login", nil, 200))
 	walk("custom Universal Login reset page", "GET", ticket("/api/v2/tickets/password-change"), nil, 200)
-	m.must("PATCH", "/api/v2/tenants/settings", map[string]any{"change_password": map[string]any{"enabled": true, "html": browserClassicPage}}, 200, nil)
+	m.must("PATCH", "/api/v2/tenants/settings", map[string]any{"change_password": map[string]any{"enabled": true,
+		"html": strings.Replace(browserClassicPage, "</body>", "<p>{{ tenant.friendly_name }}</p><script>mine()</script></body>", 1)}}, 200, nil)
 	classic := walk("classic reset page", "GET", ticket("/api/v2/tickets/password-change"), nil, 200)
 	if !strings.Contains(classic.body, "ACME accounts") {
 		t.Fatalf("not the classic page:\n%s", classic.body)
 	}
-	if csp := classic.header.Get("Content-Security-Policy"); !strings.Contains(csp, "'unsafe-inline'") || !strings.Contains(csp, "https://app.example.com") {
-		t.Errorf("the classic page's policy %q does not fit a tenant's page", csp)
-	}
+	tenantPolicy(classic)
 
 	// The dashboard, signed in and not.
 	admin := newAdmin(t, s, dsn, "root@example.com")

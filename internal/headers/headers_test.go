@@ -35,15 +35,27 @@ func TestWrapFillsWhatTheHandlerLeft(t *testing.T) {
 }
 
 func TestPolicies(t *testing.T) {
-	for _, p := range []string{headers.Page("https://app.example.com"), headers.Custom("https://app.example.com")} {
+	for _, p := range []string{headers.Page("https://app.example.com"), headers.Custom("n0nce", nil, "https://app.example.com")} {
 		for _, want := range []string{"frame-ancestors 'none'", "form-action 'self' https://app.example.com;", "object-src 'none'"} {
 			if !strings.Contains(p, want) {
 				t.Errorf("%q lacks %q", p, want)
 			}
 		}
 	}
-	if strings.Contains(headers.Page(), "unsafe-inline") || !strings.Contains(headers.Custom(), "script-src 'self' 'unsafe-inline'") {
-		t.Error("inline script: none on Usher's pages, allowed on the tenant's")
+	if strings.Contains(headers.Page(), "unsafe-inline") {
+		t.Error("inline script or style on Usher's pages")
+	}
+	custom := headers.Custom("n0nce", []string{"https://cdn.example.com", "'unsafe-inline'", "javascript:"})
+	if !strings.Contains(custom, "script-src 'self' 'nonce-n0nce' https://cdn.example.com;") || strings.Contains(custom, "script-src 'self' 'unsafe-inline'") ||
+		strings.Contains(custom, "javascript:") || strings.Contains(custom, "connect-src 'self' https:;") {
+		t.Errorf("the tenant's pages: inline script by nonce only, scripts from the sources declared: %q", custom)
+	}
+}
+
+func TestAddNonce(t *testing.T) {
+	got := headers.AddNonce(`<script>a()</script><SCRIPT src="x.js"></SCRIPT><scripts>`, "n")
+	if want := `<script nonce="n">a()</script><script nonce="n" src="x.js"></SCRIPT><scripts>`; got != want {
+		t.Errorf("%s, want %s", got, want)
 	}
 }
 

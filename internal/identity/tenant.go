@@ -30,6 +30,11 @@ type TenantSettings struct {
 	DefaultTokenQuota     map[string]any      `json:"default_token_quota,omitempty"`
 	ACRValuesSupported    []string            `json:"acr_values_supported,omitempty"`
 	MTLS                  map[string]any      `json:"mtls,omitempty"`
+	// PageSources are the origins (a CDN) from which the tenant's own page
+	// templates (Universal Login, the classic password-reset page) may load
+	// scripts, styles, fonts and connections. Usher's own setting: Auth0
+	// has none.
+	PageSources []string `json:"usher_page_sources,omitempty"`
 }
 
 // ChangePasswordPage is the classic custom password-reset page: a Liquid template.
@@ -74,6 +79,9 @@ func (s *TenantSettings) validate() error {
 		return err
 	}
 	if err := checkRedirect("default_redirection_uri", s.DefaultRedirectionURI, false); err != nil {
+		return err
+	}
+	if err := checkOrigins("usher_page_sources", s.PageSources); err != nil {
 		return err
 	}
 	if err := checkRedirect("support_url", s.SupportURL, false); err != nil {

@@ -226,7 +226,8 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	pageHeaders(w)
 
 	if tpl, err := p.UniversalLogin(r.Context()); err == nil {
-		src := widgetTag.ReplaceAllString(tpl, "{{ __usher_$1 }}")
+		nonce := headers.NewNonce()
+		src := headers.AddNonce(widgetTag.ReplaceAllString(tpl, "{{ __usher_$1 }}"), nonce)
 		out, err := p.engine.Render("universal-login", src, map[string]any{
 			"__usher_head": head.String(), "__usher_widget": widget.String(), "locale": "en",
 			"tenant": map[string]any{"friendly_name": v.Tenant}, "application": map[string]any{"name": v.App},
@@ -237,7 +238,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 			p.fail(w, err)
 			return
 		}
-		w.Header().Set("Content-Security-Policy", headers.Custom(v.formTargets...))
+		w.Header().Set("Content-Security-Policy", headers.Custom(nonce, p.pageSources(r.Context()), v.formTargets...))
 		w.WriteHeader(status)
 		w.Write([]byte(out))
 		return
@@ -280,6 +281,16 @@ func brandingData(b Branding) map[string]any {
 		colors["primary"], colors["page_background"] = b.Colors.Primary, b.Colors.PageBackground
 	}
 	return map[string]any{"logo_url": b.LogoURL, "favicon_url": b.FaviconURL, "colors": colors}
+}
+
+// pageSources are the origins the tenant declares for its own page
+// templates' scripts and styles (none when the settings cannot be read).
+func (p *Pages) pageSources(ctx context.Context) []string {
+	tenant, err := p.ids.TenantSettings(ctx)
+	if err != nil {
+		web.Logger(ctx, p.log).Warn("tenant settings unreadable; the page may load from Usher only", "error", err.Error())
+	}
+	return tenant.PageSources
 }
 
 // pageHeaders are the headers of every hosted page; the policy is the

@@ -83,7 +83,8 @@ func (p *Pages) ResetForm() http.Handler {
 // custom page), which posts to /lo/reset itself.
 func (p *Pages) classicPage(w http.ResponseWriter, r *http.Request, src string, tv identity.TicketView, tenant identity.TenantSettings, csrf, token string) {
 	minLength := tv.Policy.MinLength
-	out, err := p.engine.Render("change_password", src, map[string]any{
+	nonce := headers.NewNonce()
+	out, err := p.engine.Render("change_password", headers.AddNonce(src, nonce), map[string]any{
 		"email": tv.User.Email, "ticket": token, "csrf_token": csrf, "lang": "en",
 		"password_policy":             tv.Policy.Level,
 		"password_complexity_options": map[string]any{"min_length": minLength},
@@ -95,7 +96,7 @@ func (p *Pages) classicPage(w http.ResponseWriter, r *http.Request, src string, 
 		return
 	}
 	pageHeaders(w)
-	w.Header().Set("Content-Security-Policy", headers.Custom(headers.FormTarget(tv.Ticket.ResultURL)))
+	w.Header().Set("Content-Security-Policy", headers.Custom(nonce, tenant.PageSources, headers.FormTarget(tv.Ticket.ResultURL)))
 	w.Write([]byte(out))
 }
 
