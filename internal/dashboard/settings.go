@@ -264,6 +264,7 @@ var logTypes = []logType{
 	{"sce", "Success Change Email", "An account's email address was changed."},
 	{"sui", "Success Users Import", "A users import ended."},
 	{"fui", "Failed Users Import", "A users import failed."},
+	{"ferrt", "Failed Exchange of Rotating Refresh Token", "A refresh token already exchanged was used again: every refresh token of that login is revoked."},
 	{"w", "Warning", "Something went wrong after the main step succeeded (an Action failed, for instance)."},
 	{"actions_console", "Actions Console Output", "What the Actions of a trigger wrote with console.log."},
 }
