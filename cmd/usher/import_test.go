@@ -58,6 +58,12 @@ func usersFile(n int, prefix string, bad map[int]string) []byte {
 // status and the job (or the error body).
 func (s *testServer) postImport(t testing.TB, tok string, file []byte, filename string, fields map[string]string) (int, importJob, mgmtErr) {
 	t.Helper()
+	return s.postImportKeyed(t, tok, "", file, filename, fields)
+}
+
+// postImportKeyed is postImport with an Idempotency-Key ("" for none).
+func (s *testServer) postImportKeyed(t testing.TB, tok, key string, file []byte, filename string, fields map[string]string) (int, importJob, mgmtErr) {
+	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	if file != nil {
@@ -71,6 +77,9 @@ func (s *testServer) postImport(t testing.TB, tok string, file []byte, filename 
 	req, _ := http.NewRequest("POST", s.URL+"/api/v2/jobs/users-imports", &body)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	resp, err := s.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)

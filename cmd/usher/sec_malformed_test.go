@@ -1270,7 +1270,7 @@ func TestIndexedTextIsBounded(t *testing.T) {
 		if st, _ := invite("usher-invite:" + strings.Repeat("a", 64) + "@" + strings.Repeat("b", 180) + ".example"); st != 201 {
 			t.Errorf("a key of 270 bytes: %d, want 201", st)
 		}
-		if st, _, e := s.postImportKeyed(t, tok, noise(600)); st != 400 || e.ErrorCode != "invalid_idempotency_key" {
+		if st, _, e := s.postImportKeyed(t, tok, noise(600), usersFile(1, "keyed", nil), "users.json", map[string]string{"connection_id": s.connectionID(t, tok)}); st != 400 || e.ErrorCode != "invalid_idempotency_key" {
 			t.Errorf("an import with a long Idempotency-Key: %d %+v, want 400", st, e)
 		}
 
@@ -1285,30 +1285,4 @@ func TestIndexedTextIsBounded(t *testing.T) {
 		}
 		s.wantErr(t, "PATCH", "/api/v2/actions/actions/"+a.ID, tok, map[string]any{"name": noise(3000)}, 400, "invalid_body")
 	})
-}
-
-// postImportKeyed sends an import with the Idempotency-Key given.
-func (s *testServer) postImportKeyed(t *testing.T, tok, key string) (int, importJob, mgmtErr) {
-	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("users", "users.json")
-	fw.Write(usersFile(1, "keyed", nil))
-	mw.WriteField("connection_id", s.connectionID(t, tok))
-	mw.Close()
-	req, _ := http.NewRequest("POST", s.URL+"/api/v2/jobs/users-imports", &body)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Idempotency-Key", key)
-	resp, err := s.HTTP.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var job importJob
-	var e mgmtErr
-	json.Unmarshal(data, &job)
-	json.Unmarshal(data, &e)
-	return resp.StatusCode, job, e
 }
