@@ -161,3 +161,42 @@ func TestImplicitHybridAndWebMessage(t *testing.T) {
 		t.Errorf("discovery: %+v", disco)
 	}
 }
+
+// TestExpressOpenIDConnectDefaults: the request express-openid-connect
+// makes with its defaults (Auth0's Express quickstart as written):
+// response_type=id_token, response_mode=form_post, a nonce, for a regular
+// web application as Usher makes one (whose grants include implicit). The
+// login answers with a page that posts the ID token and the state to the
+// callback.
+func TestExpressOpenIDConnectDefaults(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, sqliteDSN(t), nil)
+	tok := s.token(t)
+	var web client
+	if st := s.call(t, "POST", "/api/v2/clients", tok, map[string]any{"name": "Express app", "app_type": "regular_web",
+		"callbacks": []string{"https://app.example.com/callback"}}, &web); st != http.StatusCreated {
+		t.Fatalf("create the app: %d", st)
+	}
+	s.call(t, "POST", "/api/v2/users", tok, map[string]any{"connection": dbConn, "email": "express@example.com", "password": "Str0ng-Passw0rd!", "verify_email": false}, nil)
+	c := browser(t)
+	st, page := get(t, c, s.URL+"/authorize?"+url.Values{"client_id": {web.ClientID}, "response_type": {"id_token"}, "response_mode": {"form_post"},
+		"redirect_uri": {"https://app.example.com/callback"}, "scope": {"openid profile email"}, "nonce": {"n0nce"}, "state": {"st4te"}}.Encode())
+	if st != http.StatusOK {
+		t.Fatalf("login page: %d\n%s", st, page)
+	}
+	resp, err := c.PostForm(s.URL+"/u/login", url.Values{"_csrf": {hiddenField(page, "_csrf")}, "q": {hiddenField(page, "q")},
+		"username": {"express@example.com"}, "password": {"Str0ng-Passw0rd!"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	post := string(body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(post, `action="https://app.example.com/callback"`) || hiddenField(post, "state") != "st4te" {
+		t.Fatalf("form_post answer: %d\n%s", resp.StatusCode, post)
+	}
+	id := claimsOf(t, hiddenField(post, "id_token"))
+	if id["nonce"] != "n0nce" || id["aud"] != web.ClientID || id["email"] != "express@example.com" || hiddenField(post, "code") != "" {
+		t.Fatalf("the ID token posted: %v", id)
+	}
+}
