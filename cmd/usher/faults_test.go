@@ -24,13 +24,7 @@ import (
 // once.
 func TestTwoInstancesFinishAKilledImport(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dsn := postgresDSN(t)
-	bin := buildUsher(t)
-	sink := mailtest.Start(t)
-	a, killA := startBinary(t, bin, dsn, sink.URL())
+	dsn, _, sink, a, killA := faultScene(t)
 	tok := a.token(t)
 	const n = 30000
 	st, job, e := a.postImport(t, tok, usersFile(n, "killed", nil), "users.json", map[string]string{"connection_id": a.connectionID(t, tok), "invite": "true"})
@@ -83,17 +77,12 @@ func TestTwoInstancesFinishAKilledImport(t *testing.T) {
 // and retried on the other instance when a call fails, as a client behind a
 // load balancer does. Meanwhile the SMTP server refuses mail, then stops,
 // one instance is SIGKILLed and started again, and the SMTP server comes
-// back after 30 seconds. Every acknowledged invitation exists exactly once and every invitee
-// gets their mail; a mail sent twice (delivery is at least once) is counted.
+// back after 30 seconds. Every acknowledged invitation exists exactly once
+// and every invitee gets their mail; a mail sent twice (delivery is at least
+// once) is counted.
 func TestTwoInstancesInviteThroughAKillAndAnOutage(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dsn := postgresDSN(t)
-	bin := buildUsher(t)
-	sink := mailtest.Start(t)
-	a, killA := startBinary(t, bin, dsn, sink.URL())
+	dsn, bin, sink, a, killA := faultScene(t)
 	b := startServer(t, dsn, map[string]string{"USHER_SMTP_URL": sink.URL()})
 
 	var mu sync.Mutex // guards instances
@@ -191,6 +180,21 @@ func TestTwoInstancesInviteThroughAKillAndAnOutage(t *testing.T) {
 	}
 	t.Logf("%d invitations acknowledged (%d calls retried on the other instance), SMTP down %.1fs; %d invitees got their mail, %d of them twice",
 		acked.Load(), retried.Load(), down.Seconds(), len(got), twice)
+}
+
+// faultScene is what a fault test starts from: a PostgreSQL schema, the
+// built binary, an SMTP server, and a first instance in a process of its
+// own, which the returned function SIGKILLs.
+func faultScene(t *testing.T) (dsn, bin string, sink *mailtest.Sink, a *testServer, kill func()) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dsn = postgresDSN(t)
+	bin = buildUsher(t)
+	sink = mailtest.Start(t)
+	a, kill = startBinary(t, bin, dsn, sink.URL())
+	return dsn, bin, sink, a, kill
 }
 
 // recipients counts the mails each address received.

@@ -49,7 +49,8 @@ func PageShowing(imageSources []string, formTargets ...string) string {
 func Custom(nonce string, sources []string, formTargets ...string) string {
 	from := ""
 	for _, s := range sources {
-		if strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") {
+		// A source is one token of the policy: no separator may end it early.
+		if (strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")) && !strings.ContainsAny(s, " ;,'\"\t\r\n") {
 			from += " " + s
 		}
 	}

@@ -45,9 +45,9 @@ func TestPolicies(t *testing.T) {
 	if strings.Contains(headers.Page(), "unsafe-inline") {
 		t.Error("inline script or style on Usher's pages")
 	}
-	custom := headers.Custom("n0nce", []string{"https://cdn.example.com", "'unsafe-inline'", "javascript:"})
+	custom := headers.Custom("n0nce", []string{"https://cdn.example.com", "'unsafe-inline'", "javascript:", "https://a.com; script-src *"})
 	if !strings.Contains(custom, "script-src 'self' 'nonce-n0nce' https://cdn.example.com;") || strings.Contains(custom, "script-src 'self' 'unsafe-inline'") ||
-		strings.Contains(custom, "javascript:") || strings.Contains(custom, "connect-src 'self' https:;") {
+		strings.Contains(custom, "javascript:") || strings.Contains(custom, "connect-src 'self' https:;") || strings.Contains(custom, "a.com") {
 		t.Errorf("the tenant's pages: inline script by nonce only, scripts from the sources declared: %q", custom)
 	}
 }

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/usherid/usher/internal/errs"
@@ -61,7 +62,7 @@ func (o *origins) add(entry string) {
 
 func (o origins) allows(origin string) bool {
 	scheme, host, ok := originOf(origin)
-	if !ok || strings.Contains(host, "*") {
+	if !ok || strings.HasPrefix(host, "*") {
 		return false
 	}
 	if o.exact[scheme+"://"+host] {
@@ -76,11 +77,17 @@ func (o origins) allows(origin string) bool {
 	return false
 }
 
+// originHost is a host an origin may name: DNS labels (the first one may
+// be "*" in a client's entry) or a bracketed IPv6 address, and a port.
+// Nothing else gets through, so an origin is safe to write into a
+// Content-Security-Policy or a CORS header.
+var originHost = regexp.MustCompile(`^(\*\.)?([a-z0-9-]+\.)*[a-z0-9-]+(:[0-9]{1,5})?$|^\[[0-9a-f:.]+\](:[0-9]{1,5})?$`)
+
 // originOf is the scheme and host (with any port that is not the scheme's
 // default) of an http(s) URL, lower-cased; ok is false for anything else.
 func originOf(raw string) (scheme, host string, ok bool) {
 	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || !originHost.MatchString(strings.ToLower(u.Host)) {
 		return "", "", false
 	}
 	scheme, host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
@@ -97,7 +104,7 @@ func checkOrigins(field string, list []string) error {
 	for i, entry := range list {
 		u, err := url.Parse(entry)
 		_, _, ok := originOf(entry)
-		if err != nil || !ok || strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || strings.Contains(strings.TrimPrefix(u.Hostname(), "*."), "*") {
+		if err != nil || !ok || strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
 			return errs.Invalid("invalid_body", "Payload validation error: 'Object didn't pass validation for format origin: %s' on property %s[%d] (an http(s) scheme and host, with an optional port and an optional leading *. for subdomains).", entry, field, i)
 		}
 	}

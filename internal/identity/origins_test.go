@@ -46,7 +46,8 @@ func TestCheckOrigins(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"app.example.com", "https://app.example.com/path", "https://app.example.com?x", "ftp://x.example.com",
-		"https://a.*.example.com", "javascript:alert(1)", "https://user@app.example.com", ""} {
+		"https://a.*.example.com", "javascript:alert(1)", "https://user@app.example.com", "", "https://a.com;script-src",
+		"https://a.com,https://b.com", "https://*"} {
 		if err := checkOrigins("web_origins", []string{bad}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
