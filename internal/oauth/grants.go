@@ -88,6 +88,9 @@ type Store interface {
 	// UseGrant marks an unused, unexpired grant used at now; otherwise
 	// errs.ErrNotFound, so that a code is exchanged once.
 	UseGrant(ctx context.Context, id string, now time.Time) error
+	// RotateGrant marks the grant id used at now, as UseGrant does, and
+	// stores next in the same transaction; nothing when id was used already.
+	RotateGrant(ctx context.Context, id string, now time.Time, next Grant) error
 	// ExtendGrant moves a grant's expiry to expires.
 	ExtendGrant(ctx context.Context, id string, expires time.Time) error
 	// DeleteGrantFamily removes every refresh token of a line.

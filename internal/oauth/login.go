@@ -288,18 +288,24 @@ func (s *Server) idClaims(client identity.Client, u identity.User, d GrantDetail
 // expires at the end of the line (the client's absolute lifetime from the
 // login) or after the client's idle lifetime, whichever comes first.
 func (s *Server) newRefreshToken(ctx context.Context, client identity.Client, userID string, d GrantDetails, family string) (string, error) {
-	now := s.now()
+	token, g := refreshGrant(client, userID, d, family, s.now())
+	if err := s.store.CreateGrant(ctx, g); err != nil {
+		return "", fmt.Errorf("store refresh token: %w", err)
+	}
+	return token, nil
+}
+
+// refreshGrant makes a refresh token for d at now, and the grant that
+// stores it: the first of a new line when family is "", else the next of
+// that line.
+func refreshGrant(client identity.Client, userID string, d GrantDetails, family string, now time.Time) (string, Grant) {
 	absolute, _ := client.RefreshTokens().Lifetimes()
 	if family == "" && absolute > 0 {
 		d.LineEnds = now.Add(absolute).UnixMilli()
 	}
 	token, hash := randomToken()
-	err := s.store.CreateGrant(ctx, Grant{ID: hash, Kind: GrantRefresh, ClientID: client.ClientID, UserID: userID, Details: d,
-		CreatedAt: now, ExpiresAt: refreshExpiry(client, d, now), Family: cmp.Or(family, hash)})
-	if err != nil {
-		return "", fmt.Errorf("store refresh token: %w", err)
-	}
-	return token, nil
+	return token, Grant{ID: hash, Kind: GrantRefresh, ClientID: client.ClientID, UserID: userID, Details: d,
+		CreatedAt: now, ExpiresAt: refreshExpiry(client, d, now), Family: cmp.Or(family, hash)}
 }
 
 // sign signs claims with the current key.
@@ -413,10 +419,12 @@ func (s *Server) Refresh(ctx context.Context, l Login, token string) (TokenRespo
 		return TokenResponse{}, err
 	}
 	policy := client.RefreshTokens()
-	rotating := policy.RotationType == "rotating"
-	if rotating {
-		err := s.rotate(ctx, g, time.Duration(policy.Leeway)*time.Second)
-		if errors.Is(err, errReused) {
+	var next string // the line's next token, when the client rotates them
+	if policy.RotationType == "rotating" {
+		next, err = s.rotate(ctx, client, g, time.Duration(policy.Leeway)*time.Second)
+		if errors.Is(err, errs.ErrNotFound) {
+			return TokenResponse{}, bad // revoked meanwhile, by a reuse or a password change
+		} else if errors.Is(err, errReused) {
 			if err := s.ids.LogRefreshTokenReuse(ctx, g.UserID, client.ClientID, l.Who); err != nil {
 				return TokenResponse{}, err
 			}
@@ -449,10 +457,7 @@ func (s *Server) Refresh(ctx context.Context, l Login, token string) (TokenRespo
 	}
 	d.Nonce = ""
 	resp, err := s.issueUserTokens(ctx, client, u, withoutOffline(d), "")
-	if err == nil && rotating {
-		// The next token of the line keeps the scope the login granted.
-		resp.RefreshToken, err = s.newRefreshToken(ctx, client, u.ID, g.Details, g.Family)
-	}
+	resp.RefreshToken = next
 	return resp, err
 }
 
@@ -473,27 +478,30 @@ func refreshExpiry(client identity.Client, d GrantDetails, now time.Time) time.T
 // errReused is a rotated refresh token used again past the leeway.
 var errReused = errors.New("a rotated refresh token was used again: every token of its line is revoked")
 
-// rotate takes back a rotating refresh token as it is used. A token used
-// before, past the client's leeway, was stolen or leaked (its rightful
-// holder moved on to the next one): the whole line is revoked, and the
-// answer is errReused.
-func (s *Server) rotate(ctx context.Context, g Grant, leeway time.Duration) error {
+// rotate takes back a rotating refresh token as it is used and returns the
+// next token of its line, which keeps the scope the login granted; the two
+// are one transaction, so a process that dies between them loses neither.
+// A token used before, past the client's leeway, was stolen or leaked (its
+// rightful holder moved on to the next one): the whole line is revoked, and
+// the answer is errReused. A token gone meanwhile is errs.ErrNotFound.
+func (s *Server) rotate(ctx context.Context, client identity.Client, g Grant, leeway time.Duration) (string, error) {
 	now := s.now()
-	err := s.store.UseGrant(ctx, g.ID, now)
+	token, next := refreshGrant(client, g.UserID, g.Details, g.Family, now)
+	err := s.store.RotateGrant(ctx, g.ID, now, next)
 	if !errors.Is(err, errs.ErrNotFound) {
-		return err
+		return token, err
 	}
 	// Used already (perhaps this very moment, by a concurrent request).
 	if g, err = s.store.Grant(ctx, g.ID); err != nil {
-		return err
+		return "", err
 	}
 	if !g.UsedAt.IsZero() && now.Sub(g.UsedAt) <= leeway {
-		return nil
+		return token, s.store.CreateGrant(ctx, next) // a retry: a second next token
 	}
 	if err := s.store.DeleteGrantFamily(ctx, g.Family); err != nil {
-		return err
+		return "", err
 	}
-	return errReused
+	return "", errReused
 }
 
 // withoutOffline keeps a refresh from minting another refresh token.

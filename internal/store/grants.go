@@ -20,6 +20,16 @@ func (q *queries) CreateGrant(ctx context.Context, g oauth.Grant) error {
 	return translate(err)
 }
 
+// RotateGrant uses a refresh token and stores its successor at once.
+func (q *queries) RotateGrant(ctx context.Context, id string, now time.Time, next oauth.Grant) error {
+	return q.atomic(ctx, func(tx *queries) error {
+		if err := tx.UseGrant(ctx, id, now); err != nil {
+			return err
+		}
+		return tx.CreateGrant(ctx, next)
+	})
+}
+
 // ExtendGrant moves a grant's expiry.
 func (q *queries) ExtendGrant(ctx context.Context, id string, expires time.Time) error {
 	return mustAffect(q.w.ExecContext(ctx, `UPDATE grants SET expires_at = $1 WHERE id = $2`, millis(expires), id))

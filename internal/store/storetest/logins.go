@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/usherid/usher/internal/errs"
@@ -71,5 +73,53 @@ func testRevokeLogins(t *testing.T, f *fixture) {
 	}
 	if err := f.db.RevokeLogins(f.ctx, "auth0|nobody"); err != nil {
 		t.Errorf("RevokeLogins of nobody: %v", err)
+	}
+}
+
+// testRotateGrant: of eight instances rotating one refresh token at once,
+// one succeeds and stores its successor; the others store nothing, and a
+// line is revoked whole.
+func testRotateGrant(t *testing.T, f *fixture) {
+	alice := f.user(f.conn("db", at(0)), "alice@example.com", at(1), nil)
+	cl := f.client("client1", at(3))
+	first := oauth.Grant{ID: "rt-1", Kind: oauth.GrantRefresh, ClientID: cl.ClientID, UserID: alice.ID, CreatedAt: at(10), ExpiresAt: at(1000), Family: "rt-1"}
+	if err := f.db.CreateGrant(f.ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	won := make(chan string, 8)
+	for i := range 8 {
+		next := first
+		next.ID, next.CreatedAt = fmt.Sprintf("rt-2-%d", i), at(20)
+		wg.Go(func() {
+			if err := f.db.RotateGrant(f.ctx, first.ID, at(20), next); err == nil {
+				won <- next.ID
+			} else if !errors.Is(err, errs.ErrNotFound) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	close(won)
+	winners := chanList(won)
+	if len(winners) != 1 {
+		t.Fatalf("%d rotations of one token succeeded: %v", len(winners), winners)
+	}
+	for i := range 8 {
+		id := fmt.Sprintf("rt-2-%d", i)
+		if _, err := f.db.Grant(f.ctx, id); (err == nil) != (id == winners[0]) {
+			t.Errorf("successor %s: %v", id, err)
+		}
+	}
+	if got, err := f.db.Grant(f.ctx, first.ID); err != nil || got.UsedAt.IsZero() || got.Family != "rt-1" {
+		t.Fatalf("the rotated token: %+v %v", got, err)
+	}
+	if err := f.db.DeleteGrantFamily(f.ctx, "rt-1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{first.ID, winners[0]} {
+		if _, err := f.db.Grant(f.ctx, id); !errors.Is(err, errs.ErrNotFound) {
+			t.Errorf("%s after the line was revoked: %v", id, err)
+		}
 	}
 }

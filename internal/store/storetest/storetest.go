@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"InvitationStats", testInvitationStats},
 		{"InvitationsByPerson", testInvitationsByPerson},
 		{"RevokeLogins", testRevokeLogins},
+		{"RotateGrant", testRotateGrant},
 		{"ConcurrentReadModifyWrite", testConcurrentReadModifyWrite},
 		{"OutboxClaimFencing", testOutboxClaimFencing},
 	}
